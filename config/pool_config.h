@@ -1,0 +1,71 @@
+// The configuration as plain structs: what nutcracker.yml says, with nutcracker's defaults filled
+// in and its rules already checked. Nothing here knows YAML; config_loader.h produces these.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "hashing/distribution.h"
+#include "hashing/hash_function.h"
+
+namespace ringproxy::config {
+
+// Where a value came from, for messages that point at the file ("ringproxy.yml:7:3").
+struct SourceLocation {
+  int line = 0;    // 1-based; 0 when unknown
+  int column = 0;  // 1-based; 0 when unknown
+};
+
+struct ListenAddress {
+  std::string host;               // TCP: host or address as written ("0.0.0.0", "localhost")
+  uint16_t port = 0;              // TCP only
+  std::string unix_path;          // non-empty for a unix socket listener ("/tmp/r.sock")
+  uint32_t unix_permissions = 0;  // octal mode given after the path, 0 when none
+
+  bool is_unix() const { return !unix_path.empty(); }
+};
+
+struct ServerConfig {
+  std::string host;  // as written: an address or a DNS name; empty for a unix socket server
+  uint16_t port = 0;
+  std::string unix_path;
+  uint32_t weight = 1;
+  // The hashing name: the explicit name when given, else "host:port" (or the path), as nutcracker.
+  std::string name;
+  bool has_explicit_name = false;
+  SourceLocation where;
+};
+
+struct PoolConfig {
+  std::string name;
+  SourceLocation where;
+
+  ListenAddress listen;
+  hashing::HashKind hash = hashing::HashKind::kFnv1a_64;
+  std::string hash_tag;  // empty or exactly two characters
+  hashing::Distribution distribution = hashing::Distribution::kKetama;
+  int64_t timeout_ms = -1;  // -1: wait forever
+  int backlog = 512;
+  int client_connections = 0;  // parsed, as nutcracker; not enforced by it either
+  bool redis = false;
+  std::string redis_auth;
+  int redis_db = 0;
+  bool tcpkeepalive = false;
+  bool reuseport = false;
+  bool preconnect = false;
+  bool auto_eject_hosts = false;
+  int server_connections = 1;
+  int64_t server_retry_timeout_ms = 30000;
+  int server_failure_limit = 2;
+
+  // In nutcracker's order (hashing::NutcrackerNameLess on name): the server index everywhere.
+  std::vector<ServerConfig> servers;
+};
+
+struct Config {
+  std::string path;
+  std::vector<PoolConfig> pools;  // in file order
+};
+
+}  // namespace ringproxy::config

@@ -1,0 +1,11 @@
+#pragma once
+
+#include <string_view>
+
+namespace ringproxy::hashing {
+
+// nutcracker sorts a pool's servers by name before anything else (shorter names first, then
+// bytewise); that order is the server index for modula and random and the order of its stats.
+bool NutcrackerNameLess(std::string_view a, std::string_view b);
+
+}  // namespace ringproxy::hashing
