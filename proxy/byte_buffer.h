@@ -1,0 +1,94 @@
+// ByteBuffer: a growable byte queue (append at the back, consume from the front) that gives its
+// memory back when it empties, so an idle connection costs no buffer at all.
+#pragma once
+
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string_view>
+#include <utility>
+
+namespace ringproxy::proxy {
+
+class ByteBuffer {
+ public:
+  ByteBuffer() = default;
+  ByteBuffer(const ByteBuffer&) = delete;
+  ByteBuffer& operator=(const ByteBuffer&) = delete;
+  ByteBuffer(ByteBuffer&& other) noexcept { *this = std::move(other); }
+  ByteBuffer& operator=(ByteBuffer&& other) noexcept {
+    if (this != &other) {
+      std::free(data_);
+      data_ = std::exchange(other.data_, nullptr);
+      begin_ = std::exchange(other.begin_, 0);
+      end_ = std::exchange(other.end_, 0);
+      capacity_ = std::exchange(other.capacity_, 0);
+    }
+    return *this;
+  }
+  ~ByteBuffer() { std::free(data_); }
+
+  const char* data() const { return data_ + begin_; }
+  char* data() { return data_ + begin_; }
+  size_t size() const { return end_ - begin_; }
+  bool empty() const { return begin_ == end_; }
+  size_t capacity() const { return capacity_; }
+  std::string_view view() const { return {data(), size()}; }
+
+  void Append(const char* bytes, size_t n) {
+    char* dst = PrepareAppend(n);
+    std::memcpy(dst, bytes, n);
+    end_ += n;
+  }
+  void Append(std::string_view bytes) { Append(bytes.data(), bytes.size()); }
+
+  // Room for at least `n` more bytes at the back; write there, then Commit(written).
+  char* PrepareAppend(size_t n) {
+    if (capacity_ - end_ < n) Grow(n);
+    return data_ + end_;
+  }
+  void Commit(size_t n) { end_ += n; }
+
+  // Drops `n` bytes from the front; releases the memory when nothing is left.
+  void Consume(size_t n) {
+    begin_ += n;
+    if (begin_ == end_) Release();
+  }
+
+  void Release() {
+    std::free(data_);
+    data_ = nullptr;
+    begin_ = end_ = capacity_ = 0;
+  }
+
+ private:
+  void Grow(size_t n) {
+    const size_t live = size();
+    // Slide live bytes to the front first when that alone makes room and at most half is in use:
+    // a long-lived pipelining connection then settles on one allocation.
+    if (begin_ > 0 && capacity_ - live >= n && live <= capacity_ / 2) {
+      std::memmove(data_, data_ + begin_, live);
+      begin_ = 0;
+      end_ = live;
+      return;
+    }
+    size_t want = capacity_ == 0 ? 512 : capacity_;
+    while (want - live < n) want *= 2;
+    char* fresh = static_cast<char*>(std::malloc(want));
+    if (fresh == nullptr) throw std::bad_alloc();
+    if (live > 0) std::memcpy(fresh, data_ + begin_, live);
+    std::free(data_);
+    data_ = fresh;
+    begin_ = 0;
+    end_ = live;
+    capacity_ = want;
+  }
+
+  char* data_ = nullptr;
+  size_t begin_ = 0;
+  size_t end_ = 0;
+  size_t capacity_ = 0;
+};
+
+}  // namespace ringproxy::proxy

@@ -1,0 +1,476 @@
+#include "proxy/client_connection.h"
+
+#include <algorithm>
+#include <cctype>
+#include <string>
+
+#include "proxy/local_commands.h"
+#include "proxy/logger.h"
+#include "proxy/request.h"
+#include "proxy/resp_writer.h"
+#include "proxy/server.h"
+#include "proxy/server_pool.h"
+#include "proxy/worker.h"
+
+namespace ringproxy::proxy {
+namespace {
+
+constexpr size_t kMinReadSize = 16u << 10;
+
+// Argument views of the request being dispatched; reused so routing allocates nothing.
+thread_local std::vector<std::string_view> t_args;
+
+std::string Upper(std::string_view text) {
+  std::string result(text);
+  for (char& c : result) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return result;
+}
+
+// Redis's text for a command it does not know.
+std::string UnknownCommandError(std::span<const std::string_view> args) {
+  std::string text = "ERR unknown command '";
+  text.append(args[0].substr(0, 128));
+  text += "', with args beginning with: ";
+  size_t budget = 128;
+  for (size_t i = 1; i < args.size() && budget > 0; ++i) {
+    const std::string_view arg = args[i].substr(0, budget);
+    text += "'";
+    text.append(arg);
+    text += "' ";
+    budget -= arg.size();
+  }
+  return text;
+}
+
+void EncodeCommand(std::span<const std::string_view> args, ByteBuffer* out) {
+  resp::AppendArrayHeader(out, static_cast<int64_t>(args.size()));
+  for (const std::string_view arg : args) resp::AppendBulk(out, arg);
+}
+
+}  // namespace
+
+ClientConnection::ClientConnection(Worker* worker, ServerPool* pool, int workers)
+    : worker_(worker), pool_(pool), workers_(workers), parser_(worker->settings().limits) {
+  session_.id = worker->NextClientId();
+}
+
+bool ClientConnection::Accept(uv_stream_t* listener, bool is_unix) {
+  if (is_unix) {
+    uv_pipe_init(worker_->loop(), &handle_.pipe, 0);
+  } else {
+    uv_tcp_init(worker_->loop(), &handle_.tcp);
+  }
+  handle_.tcp.data = this;
+  if (uv_accept(listener, stream()) != 0) {
+    Close();
+    return false;
+  }
+  if (!is_unix) uv_tcp_nodelay(&handle_.tcp, 1);
+  const int rc = uv_read_start(
+      stream(),
+      [](uv_handle_t* handle, size_t suggested, uv_buf_t* buf) {
+        auto* self = static_cast<ClientConnection*>(handle->data);
+        if (self->in_.empty()) {
+          // Most reads hold whole requests: parse them where they landed, in the worker's
+          // scratch buffer, so an idle connection owns no buffer at all.
+          self->reading_from_scratch_ = true;
+          *buf = uv_buf_init(self->worker_->scratch(), Worker::kScratchSize);
+        } else {
+          self->reading_from_scratch_ = false;
+          size_t want = kMinReadSize;
+          const size_t expected = self->parser_.expected_size();
+          if (expected > self->in_.size()) want = std::max(want, expected - self->in_.size());
+          *buf = uv_buf_init(self->in_.PrepareAppend(want), static_cast<unsigned>(want));
+        }
+      },
+      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+        static_cast<ClientConnection*>(s->data)->OnRead(nread, buf);
+      });
+  if (rc != 0) {
+    Close();
+    return false;
+  }
+  reading_ = true;
+  return true;
+}
+
+void ClientConnection::OnRead(ssize_t nread, const uv_buf_t* buf) {
+  if (closing_) return;
+  if (nread < 0) {
+    // EOF or reset: requests still out become orphans and their replies are dropped.
+    Close();
+    return;
+  }
+  if (nread == 0) return;
+  const auto n = static_cast<size_t>(nread);
+  if (reading_from_scratch_) {
+    const size_t used = ProcessRequests(buf->base, n);
+    if (!closing_ && used < n && !close_when_flushed_) in_.Append(buf->base + used, n - used);
+  } else {
+    in_.Commit(n);
+    const size_t used = ProcessRequests(in_.data(), in_.size());
+    if (!closing_) in_.Consume(used);
+  }
+  if (!closing_) PauseReadingIfOverLimits();
+}
+
+size_t ClientConnection::ProcessRequests(const char* data, size_t size) {
+  size_t offset = 0;
+  while (offset < size && !closing_ && !close_when_flushed_) {
+    const RequestParser::Status status = parser_.Parse(data + offset, size - offset);
+    switch (status) {
+      case RequestParser::Status::kComplete:
+        Dispatch(data + offset);
+        offset += parser_.consumed();
+        break;
+      case RequestParser::Status::kEmpty:
+        offset += parser_.consumed();
+        break;
+      case RequestParser::Status::kIncomplete:
+        return offset;
+      case RequestParser::Status::kError:
+        // As Redis: the error, then the connection closes once it is written.
+        ReplyError(parser_.error());
+        close_when_flushed_ = true;
+        if (reading_) {
+          uv_read_stop(stream());
+          reading_ = false;
+        }
+        in_.Release();
+        AfterProgress();
+        return size;
+    }
+  }
+  return offset;
+}
+
+void ClientConnection::Dispatch(const char* data) {
+  const std::string_view raw(data, parser_.consumed());
+  const CommandSpec* spec = LookupCommand(parser_.arg(data, 0));
+  const size_t argc = parser_.argc();
+  if (spec != nullptr && spec->kind == CommandKind::kSingleKey && ArityOk(*spec, argc) &&
+      (session_.authenticated || pool_->config().redis_auth.empty())) {
+    // The hot path: one key, routed by it, forwarded verbatim.
+    const std::string_view key = parser_.arg(data, static_cast<size_t>(spec->first_key));
+    Server* server = pool_->ServerForKey(key);
+    if (server == nullptr) {
+      ReplyError("ERR no server available for key");
+      return;
+    }
+    Forward(server, data, raw);
+    return;
+  }
+
+  t_args.clear();
+  for (size_t i = 0; i < argc; ++i) t_args.push_back(parser_.arg(data, i));
+  if (spec == nullptr) {
+    ReplyError(UnknownCommandError(t_args));
+    return;
+  }
+  if (!ArityOk(*spec, argc)) {
+    ReplyError("ERR wrong number of arguments for '" + std::string(spec->name) + "' command");
+    return;
+  }
+  if (!pool_->config().redis_auth.empty() && !session_.authenticated &&
+      spec->local != LocalCommand::kAuth && spec->local != LocalCommand::kHello &&
+      spec->local != LocalCommand::kQuit) {
+    ReplyError("NOAUTH Authentication required.");
+    return;
+  }
+  switch (spec->kind) {
+    case CommandKind::kSingleKey:
+      break;  // handled above
+    case CommandKind::kLocal: {
+      const LocalContext context{&pool_->config(), worker_->id(), workers_};
+      AnswerLocalCommand(*spec, t_args, context, &session_, BeginLocalReply());
+      EndLocalReply();
+      if (session_.close_after_reply) {
+        close_when_flushed_ = true;
+        AfterProgress();
+      }
+      return;
+    }
+    case CommandKind::kUnsupported:
+      ReplyError("ERR " + Upper(spec->name) + " is not supported through the proxy");
+      return;
+    case CommandKind::kMultiKey:
+      DispatchMultiKey(*spec, data, raw);
+      return;
+    case CommandKind::kSplitGet:
+    case CommandKind::kSplitSet:
+    case CommandKind::kSplitCount:
+      DispatchSplit(*spec, data);
+      return;
+  }
+}
+
+void ClientConnection::DispatchMultiKey(const CommandSpec& spec, const char* data,
+                                        std::string_view raw) {
+  std::vector<uint32_t> keys;
+  switch (CollectKeys(spec, t_args, &keys)) {
+    case KeyScan::kOk:
+      break;
+    case KeyScan::kNoKeys:
+      ReplyError("ERR " + Upper(spec.name) +
+                 " without keys is not supported through the proxy: a key decides the server");
+      return;
+    case KeyScan::kBadNumkeys:
+      ReplyError("ERR Number of keys can't be greater than number of args");
+      return;
+    case KeyScan::kWrongArity:
+      ReplyError("ERR wrong number of arguments for '" + std::string(spec.name) + "' command");
+      return;
+    case KeyScan::kSyntaxError:
+      ReplyError("ERR syntax error");
+      return;
+  }
+  if (keys.empty()) {
+    ReplyError("ERR " + Upper(spec.name) +
+               " without keys is not supported through the proxy: a key decides the server");
+    return;
+  }
+  Server* server = pool_->ServerForKey(t_args[keys[0]]);
+  for (size_t i = 1; i < keys.size() && server != nullptr; ++i) {
+    if (pool_->ServerForKey(t_args[keys[i]]) != server) {
+      ReplyError("CROSSSLOT Keys in request don't hash to the same server (" + Upper(spec.name) +
+                 " through the proxy needs all its keys on one server: use a hash tag)");
+      return;
+    }
+  }
+  if (server == nullptr) {
+    ReplyError("ERR no server available for key");
+    return;
+  }
+  Forward(server, data, raw);
+}
+
+void ClientConnection::DispatchSplit(const CommandSpec& spec, const char* data) {
+  // MSET takes key/value pairs; the others one key per argument.
+  const size_t step = spec.kind == CommandKind::kSplitSet ? 2 : 1;
+  if (spec.kind == CommandKind::kSplitSet && (t_args.size() - 1) % 2 != 0) {
+    ReplyError("ERR wrong number of arguments for '" + std::string(spec.name) + "' command");
+    return;
+  }
+  const size_t key_count = (t_args.size() - 1) / step;
+  std::vector<Server*> key_servers(key_count);
+  std::vector<Server*> servers;  // one per fragment, in first-seen order
+  std::vector<uint32_t> key_fragment(key_count);
+  for (size_t k = 0; k < key_count; ++k) {
+    Server* server = pool_->ServerForKey(t_args[1 + k * step]);
+    if (server == nullptr) {
+      ReplyError("ERR no server available for key");
+      return;
+    }
+    auto it = std::find(servers.begin(), servers.end(), server);
+    if (it == servers.end()) it = servers.insert(servers.end(), server);
+    key_fragment[k] = static_cast<uint32_t>(it - servers.begin());
+  }
+  if (servers.size() == 1) {
+    // Every key on one server: no need to split.
+    Forward(servers[0], data, std::string_view(data, parser_.consumed()));
+    return;
+  }
+  Request* request = Enqueue();
+  const MergeKind merge = spec.kind == CommandKind::kSplitGet   ? MergeKind::kArray
+                          : spec.kind == CommandKind::kSplitSet ? MergeKind::kAllOk
+                                                                : MergeKind::kSum;
+  request->BeginSplit(merge, static_cast<uint32_t>(servers.size()));
+  std::vector<std::vector<std::string_view>> fragment_args(servers.size());
+  for (size_t k = 0; k < key_count; ++k) {
+    auto& args = fragment_args[key_fragment[k]];
+    if (args.empty()) args.push_back(t_args[0]);
+    for (size_t j = 0; j < step; ++j) args.push_back(t_args[1 + k * step + j]);
+  }
+  if (merge == MergeKind::kArray) request->key_fragment = std::move(key_fragment);
+  ByteBuffer encoded;
+  for (size_t f = 0; f < servers.size(); ++f) {
+    EncodeCommand(fragment_args[f], &encoded);
+    Fragment* fragment = worker_->NewFragment();
+    fragment->request = request;
+    fragment->index = static_cast<uint32_t>(f);
+    servers[f]->Send(fragment, encoded.view());
+    encoded.Consume(encoded.size());
+  }
+}
+
+void ClientConnection::Forward(Server* server, const char* data, std::string_view raw) {
+  Request* request = Enqueue();
+  request->merge = MergeKind::kForward;
+  request->pending = 1;
+  Fragment* fragment = worker_->NewFragment();
+  fragment->request = request;
+  fragment->index = 0;
+  if (parser_.is_inline()) {
+    // An inline command is re-encoded: the server's inline parsing is not ours to rely on.
+    t_args.clear();
+    for (size_t i = 0; i < parser_.argc(); ++i) t_args.push_back(parser_.arg(data, i));
+    ByteBuffer encoded;
+    EncodeCommand(t_args, &encoded);
+    server->Send(fragment, encoded.view());
+    return;
+  }
+  server->Send(fragment, raw);
+}
+
+Request* ClientConnection::Enqueue() {
+  Request* request = worker_->NewRequest();
+  request->client = this;
+  request->started_ms = worker_->now_ms();
+  if (tail_ == nullptr) {
+    head_ = tail_ = request;
+  } else {
+    tail_->next = request;
+    tail_ = request;
+  }
+  ++queued_;
+  return request;
+}
+
+ByteBuffer* ClientConnection::BeginLocalReply() {
+  if (head_ == nullptr) return &out_;
+  local_reply_ = Enqueue();
+  return &local_reply_->reply;
+}
+
+void ClientConnection::EndLocalReply() {
+  if (local_reply_ != nullptr) {
+    local_reply_->done = true;
+    local_reply_ = nullptr;
+    return;
+  }
+  worker_->ScheduleFlush(this);
+}
+
+void ClientConnection::ReplyError(std::string_view text) {
+  resp::AppendError(BeginLocalReply(), text);
+  EndLocalReply();
+}
+
+void ClientConnection::CompleteHead(std::string_view reply) {
+  Request* request = head_;
+  head_ = request->next;
+  if (head_ == nullptr) tail_ = nullptr;
+  --queued_;
+  worker_->FreeRequest(request);
+  out_.Append(reply);
+  WriteCompletedHeads();
+  worker_->ScheduleFlush(this);
+  AfterProgress();
+}
+
+void ClientConnection::OnRequestDone(Request* request) {
+  if (request != head_) return;  // written when the requests ahead of it are
+  WriteCompletedHeads();
+  worker_->ScheduleFlush(this);
+  AfterProgress();
+}
+
+void ClientConnection::WriteCompletedHeads() {
+  while (head_ != nullptr && head_->done) {
+    Request* request = head_;
+    head_ = request->next;
+    if (head_ == nullptr) tail_ = nullptr;
+    --queued_;
+    out_.Append(request->reply.view());
+    worker_->FreeRequest(request);
+  }
+}
+
+bool ClientConnection::Idle() const {
+  return head_ == nullptr && out_.empty() && !write_in_flight_ && in_.empty();
+}
+
+void ClientConnection::AfterProgress() {
+  if (closing_) return;
+  if (!reading_ && !close_when_flushed_ &&
+      queued_ < worker_->settings().client_max_pending_requests / 2 &&
+      out_.size() + writing_.size() < worker_->settings().client_max_pending_bytes / 2) {
+    // Drained below half the limits: take requests again.
+    reading_ = uv_read_start(stream(), stream()->alloc_cb, stream()->read_cb) == 0;
+  }
+  if ((close_when_flushed_ || worker_->draining()) && head_ == nullptr && out_.empty() &&
+      !write_in_flight_) {
+    Close();
+  }
+}
+
+void ClientConnection::PauseReadingIfOverLimits() {
+  if (reading_ && (queued_ >= worker_->settings().client_max_pending_requests ||
+                   out_.size() + writing_.size() >= worker_->settings().client_max_pending_bytes)) {
+    uv_read_stop(stream());
+    reading_ = false;
+  }
+}
+
+void ClientConnection::CloseWhenIdle() {
+  if (head_ == nullptr && out_.empty() && !write_in_flight_) Close();
+}
+
+void ClientConnection::Flush() {
+  if (closing_ || write_in_flight_) return;
+  if (!out_.empty()) {
+    uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
+    const int written = uv_try_write(stream(), &buf, 1);
+    if (written > 0) out_.Consume(static_cast<size_t>(written));
+    if (written < 0 && written != UV_EAGAIN) {
+      Close();
+      return;
+    }
+    if (!out_.empty()) {
+      // The socket is full: hand the rest to libuv and keep it until the callback.
+      writing_ = std::move(out_);
+      buf = uv_buf_init(writing_.data(), static_cast<unsigned>(writing_.size()));
+      write_req_.data = this;
+      if (uv_write(&write_req_, stream(), &buf, 1, [](uv_write_t* req, int status) {
+            static_cast<ClientConnection*>(req->data)->OnWriteDone(status);
+          }) != 0) {
+        Close();
+        return;
+      }
+      write_in_flight_ = true;
+      return;
+    }
+  }
+  AfterProgress();
+}
+
+void ClientConnection::OnWriteDone(int status) {
+  write_in_flight_ = false;
+  writing_.Release();
+  if (closing_) return;
+  if (status != 0) {
+    Close();
+    return;
+  }
+  if (!out_.empty()) {
+    worker_->ScheduleFlush(this);
+    return;
+  }
+  AfterProgress();
+}
+
+void ClientConnection::Close() {
+  if (closing_) return;
+  closing_ = true;
+  // Requests still waiting for servers stay alive as orphans until their fragments return.
+  for (Request* request = head_; request != nullptr;) {
+    Request* next = request->next;
+    if (request->done) {
+      worker_->FreeRequest(request);
+    } else {
+      request->client = nullptr;
+      request->next = nullptr;
+    }
+    request = next;
+  }
+  head_ = tail_ = nullptr;
+  queued_ = 0;
+  in_.Release();
+  out_.Release();
+  worker_->OnClientClosed(this);
+  uv_close(reinterpret_cast<uv_handle_t*>(&handle_), [](uv_handle_t* handle) {
+    delete static_cast<ClientConnection*>(handle->data);
+  });
+}
+
+}  // namespace ringproxy::proxy

@@ -1,0 +1,99 @@
+// ClientConnection: one application connection. Reads are framed into requests (RequestParser),
+// each request is routed — answered locally, forwarded whole to the server owning its key, or
+// split across servers and merged — and replies leave in request order, however the servers'
+// replies interleave. Requests wait in an intrusive queue; the head is written out as soon as it
+// is complete, which in the common case is straight from the server's read buffer.
+//
+// Back-pressure: above the worker's pending-request or pending-byte limit the connection stops
+// reading until half has drained, so memory stays bounded whatever the client does.
+// Freed in its libuv close callback.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "proxy/byte_buffer.h"
+#include "proxy/client_session.h"
+#include "proxy/command_table.h"
+#include "proxy/request_parser.h"
+
+namespace ringproxy::proxy {
+
+class Server;
+class ServerPool;
+class Worker;
+struct Request;
+
+class ClientConnection {
+ public:
+  ClientConnection(Worker* worker, ServerPool* pool, int workers);
+  ClientConnection(const ClientConnection&) = delete;
+  ClientConnection& operator=(const ClientConnection&) = delete;
+
+  // Accepts the pending connection on `listener` and starts reading. False: already closed.
+  bool Accept(uv_stream_t* listener, bool is_unix);
+
+  // --- from the worker ---
+  void Flush();
+  bool IsHead(const Request* request) const { return head_ == request; }
+  // The head request's reply has arrived whole: write it out without copying it into the request.
+  void CompleteHead(std::string_view reply);
+  // A request of this client completed (it may be behind others that have not).
+  void OnRequestDone(Request* request);
+  // Drain: close now when nothing is in flight, else once it is.
+  void CloseWhenIdle();
+  void Close();
+
+  bool flush_scheduled = false;
+  size_t worker_slot = 0;  // index in the worker's client list
+
+ private:
+  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&handle_); }
+  void OnRead(ssize_t nread, const uv_buf_t* buf);
+  // Frames and dispatches every complete request in data[0..size); returns the bytes consumed.
+  size_t ProcessRequests(const char* data, size_t size);
+  void Dispatch(const char* data);
+  void DispatchSplit(const CommandSpec& spec, const char* data);
+  void DispatchMultiKey(const CommandSpec& spec, const char* data, std::string_view raw);
+  void Forward(Server* server, const char* data, std::string_view raw);
+
+  // A reply composed by the proxy: goes straight out when nothing is ahead of it, else queues.
+  ByteBuffer* BeginLocalReply();
+  void EndLocalReply();
+  void ReplyError(std::string_view text);
+
+  Request* Enqueue();
+  void WriteCompletedHeads();
+  void AfterProgress();
+  bool Idle() const;
+  void PauseReadingIfOverLimits();
+  void OnWriteDone(int status);
+
+  Worker* worker_;
+  ServerPool* pool_;
+  int workers_;
+  union {
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } handle_{};
+  uv_write_t write_req_{};
+  RequestParser parser_;
+  ClientSession session_;
+  ByteBuffer in_;       // an incomplete request carried over to the next read
+  ByteBuffer out_;      // replies ready to be written
+  ByteBuffer writing_;  // bytes handed to uv_write, kept until its callback
+  Request* head_ = nullptr;
+  Request* tail_ = nullptr;
+  Request* local_reply_ = nullptr;  // set between BeginLocalReply and EndLocalReply when queued
+  size_t queued_ = 0;
+  bool reading_ = false;
+  bool reading_from_scratch_ = false;
+  bool write_in_flight_ = false;
+  bool close_when_flushed_ = false;
+  bool closing_ = false;
+};
+
+}  // namespace ringproxy::proxy

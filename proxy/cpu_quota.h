@@ -1,0 +1,17 @@
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+namespace ringproxy::proxy {
+
+// CPUs the container may use, from cgroup v2's `cpu.max` text ("max 100000" -> none,
+// "150000 100000" -> 2, rounded up). nullopt when there is no quota or the text is malformed.
+std::optional<int> ParseCpuMax(std::string_view text);
+
+// The default worker count: the container's CPU quota (cgroup v2 cpu.max, else v1
+// cfs_quota_us/cfs_period_us), capped by the CPUs this process may run on; at least 1. A pod
+// limited to 2 CPUs on a 64-core node gets 2 workers, not 64.
+int DefaultWorkerCount();
+
+}  // namespace ringproxy::proxy

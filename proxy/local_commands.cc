@@ -1,0 +1,295 @@
+#include "proxy/local_commands.h"
+
+#include <unistd.h>
+
+#include <cctype>
+#include <chrono>
+#include <string>
+
+#include "proxy/resp_writer.h"
+
+namespace ringproxy::proxy {
+namespace {
+
+// The Redis version ringproxy presents itself as: clients switch features on by version, and
+// every backend is Redis 7.
+constexpr std::string_view kRedisVersion = "7.0.0";
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string Upper(std::string_view text) {
+  std::string result(text);
+  for (char& c : result) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return result;
+}
+
+bool ParseInt(std::string_view text, long long* value) {
+  if (text.empty() || text.size() > 19) return false;
+  long long result = 0;
+  size_t i = 0;
+  const bool negative = text[0] == '-';
+  if (negative) ++i;
+  if (i == text.size()) return false;
+  for (; i < text.size(); ++i) {
+    if (text[i] < '0' || text[i] > '9') return false;
+    result = result * 10 + (text[i] - '0');
+  }
+  *value = negative ? -result : result;
+  return true;
+}
+
+// Checks a password given by AUTH or HELLO ... AUTH; `username` is empty for the one-argument
+// form. Returns false after appending the error reply.
+bool Authenticate(std::string_view username, std::string_view password,
+                  const LocalContext& context, ClientSession* session, ByteBuffer* out) {
+  const std::string& expected = context.pool->redis_auth;
+  if (expected.empty()) {
+    resp::AppendError(out, "ERR Client sent AUTH, but no password is set");
+    return false;
+  }
+  // `redis_auth` is the password of Redis's default user.
+  const bool user_ok = username.empty() || username == "default";
+  if (PasswordMatches(password, expected) && user_ok) {
+    session->authenticated = true;
+    return true;
+  }
+  session->authenticated = false;
+  if (username.empty()) {
+    resp::AppendError(out, "ERR invalid password");
+  } else {
+    resp::AppendError(out, "WRONGPASS invalid username-password pair or user is disabled.");
+  }
+  return false;
+}
+
+void AnswerHello(std::span<const std::string_view> args, const LocalContext& context,
+                 ClientSession* session, ByteBuffer* out) {
+  size_t next = 1;
+  if (args.size() > 1) {
+    long long version = 0;
+    if (!ParseInt(args[1], &version)) {
+      resp::AppendError(out, "ERR Protocol version is not an integer or out of range");
+      return;
+    }
+    // Replies are relayed from the servers byte for byte, and they speak RESP2 to us: RESP3 is
+    // refused the way Redis refuses an unknown version, so clients fall back to RESP2.
+    if (version != 2) {
+      resp::AppendError(out, "NOPROTO unsupported protocol version");
+      return;
+    }
+    next = 2;
+  }
+  std::string name = session->name;
+  bool rename = false;
+  for (; next < args.size(); ++next) {
+    const size_t left = args.size() - next - 1;
+    if (EqualsIgnoreCase(args[next], "AUTH") && left >= 2) {
+      if (!Authenticate(args[next + 1], args[next + 2], context, session, out)) return;
+      next += 2;
+    } else if (EqualsIgnoreCase(args[next], "SETNAME") && left >= 1) {
+      name = std::string(args[next + 1]);
+      rename = true;
+      next += 1;
+    } else {
+      resp::AppendError(out, "ERR Syntax error in HELLO option '" + std::string(args[next]) + "'");
+      return;
+    }
+  }
+  if (!context.pool->redis_auth.empty() && !session->authenticated) {
+    resp::AppendError(out,
+                      "NOAUTH HELLO must be called with the client already authenticated, "
+                      "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                      "authenticate the client and select the RESP protocol version at the same "
+                      "time");
+    return;
+  }
+  if (rename) session->name = name;
+  resp::AppendArrayHeader(out, 14);
+  resp::AppendBulk(out, "server");
+  resp::AppendBulk(out, "redis");
+  resp::AppendBulk(out, "version");
+  resp::AppendBulk(out, kRedisVersion);
+  resp::AppendBulk(out, "proto");
+  resp::AppendInteger(out, 2);
+  resp::AppendBulk(out, "id");
+  resp::AppendInteger(out, static_cast<int64_t>(session->id));
+  resp::AppendBulk(out, "mode");
+  resp::AppendBulk(out, "standalone");
+  resp::AppendBulk(out, "role");
+  resp::AppendBulk(out, "master");
+  resp::AppendBulk(out, "modules");
+  resp::AppendArrayHeader(out, 0);
+}
+
+void AppendCommandInfo(const CommandSpec& spec, ByteBuffer* out) {
+  resp::AppendArrayHeader(out, 6);
+  resp::AppendBulk(out, spec.name);
+  resp::AppendInteger(out, spec.arity);
+  resp::AppendArrayHeader(out, 0);
+  resp::AppendInteger(out, spec.first_key);
+  resp::AppendInteger(out, spec.last_key);
+  resp::AppendInteger(out, spec.key_step);
+}
+
+void AnswerCommand(std::span<const std::string_view> args, ByteBuffer* out) {
+  const std::span<const CommandSpec> all = AllCommands();
+  if (args.size() == 1) {
+    resp::AppendArrayHeader(out, static_cast<int64_t>(all.size()));
+    for (const CommandSpec& spec : all) AppendCommandInfo(spec, out);
+    return;
+  }
+  const std::string_view sub = args[1];
+  if (EqualsIgnoreCase(sub, "COUNT")) {
+    resp::AppendInteger(out, static_cast<int64_t>(all.size()));
+  } else if (EqualsIgnoreCase(sub, "INFO")) {
+    resp::AppendArrayHeader(out, static_cast<int64_t>(args.size() - 2));
+    for (size_t i = 2; i < args.size(); ++i) {
+      const CommandSpec* spec = LookupCommand(args[i]);
+      if (spec == nullptr) {
+        resp::AppendNullBulk(out);
+      } else {
+        AppendCommandInfo(*spec, out);
+      }
+    }
+  } else if (EqualsIgnoreCase(sub, "DOCS")) {
+    // No documentation through the proxy: an empty map tells redis-cli to go without hints.
+    resp::AppendArrayHeader(out, 0);
+  } else {
+    resp::AppendError(out, "ERR COMMAND " + Upper(sub) + " is not supported through the proxy");
+  }
+}
+
+bool ValidClientName(std::string_view name) {
+  for (const char c : name) {
+    if (c < '!' || c > '~') return false;
+  }
+  return true;
+}
+
+void AnswerClient(std::span<const std::string_view> args, ClientSession* session,
+                  ByteBuffer* out) {
+  const std::string_view sub = args[1];
+  if (EqualsIgnoreCase(sub, "SETNAME") && args.size() == 3) {
+    if (!ValidClientName(args[2])) {
+      resp::AppendError(out,
+                        "ERR Client names cannot contain spaces, newlines or special characters.");
+      return;
+    }
+    session->name = std::string(args[2]);
+    resp::AppendSimple(out, "OK");
+  } else if (EqualsIgnoreCase(sub, "GETNAME") && args.size() == 2) {
+    if (session->name.empty()) {
+      resp::AppendNullBulk(out);
+    } else {
+      resp::AppendBulk(out, session->name);
+    }
+  } else if (EqualsIgnoreCase(sub, "SETINFO") && args.size() == 4) {
+    resp::AppendSimple(out, "OK");
+  } else if (EqualsIgnoreCase(sub, "ID") && args.size() == 2) {
+    resp::AppendInteger(out, static_cast<int64_t>(session->id));
+  } else {
+    resp::AppendError(out, "ERR CLIENT " + Upper(sub) + " is not supported through the proxy");
+  }
+}
+
+void AnswerInfo(const LocalContext& context, ByteBuffer* out) {
+  static const auto start = std::chrono::steady_clock::now();
+  const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::steady_clock::now() - start)
+                          .count();
+  std::string text;
+  text += "# Server\r\n";
+  text += "redis_version:" + std::string(kRedisVersion) + "\r\n";
+  text += "redis_mode:standalone\r\n";
+  text += "ringproxy_version:" RINGPROXY_VERSION "\r\n";
+  text += "process_id:" + std::to_string(getpid()) + "\r\n";
+  text += "tcp_port:" + std::to_string(context.pool->listen.port) + "\r\n";
+  text += "uptime_in_seconds:" + std::to_string(uptime) + "\r\n";
+  text += "ringproxy_pool:" + context.pool->name + "\r\n";
+  text += "ringproxy_workers:" + std::to_string(context.workers) + "\r\n";
+  text += "\r\n# Persistence\r\nloading:0\r\n";
+  text += "\r\n# Replication\r\nrole:master\r\nconnected_slaves:0\r\n";
+  resp::AppendBulk(out, text);
+}
+
+}  // namespace
+
+bool PasswordMatches(std::string_view given, std::string_view expected) {
+  // Touch every byte of the expected password whatever the guess, and fold the length
+  // difference into the same accumulator.
+  volatile unsigned char diff = given.size() == expected.size() ? 0 : 1;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const unsigned char g = i < given.size() ? static_cast<unsigned char>(given[i]) : 0;
+    diff = diff | (g ^ static_cast<unsigned char>(expected[i]));
+  }
+  return diff == 0;
+}
+
+void AnswerLocalCommand(const CommandSpec& spec, std::span<const std::string_view> args,
+                        const LocalContext& context, ClientSession* session, ByteBuffer* out) {
+  switch (spec.local) {
+    case LocalCommand::kPing:
+      if (args.size() == 1) {
+        resp::AppendSimple(out, "PONG");
+      } else if (args.size() == 2) {
+        resp::AppendBulk(out, args[1]);
+      } else {
+        resp::AppendError(out, "ERR wrong number of arguments for 'ping' command");
+      }
+      return;
+    case LocalCommand::kEcho:
+      resp::AppendBulk(out, args[1]);
+      return;
+    case LocalCommand::kQuit:
+      session->close_after_reply = true;
+      resp::AppendSimple(out, "OK");
+      return;
+    case LocalCommand::kAuth:
+      if (args.size() == 2 && Authenticate({}, args[1], context, session, out)) {
+        resp::AppendSimple(out, "OK");
+      } else if (args.size() == 3 && Authenticate(args[1], args[2], context, session, out)) {
+        resp::AppendSimple(out, "OK");
+      } else if (args.size() > 3) {
+        resp::AppendError(out, "ERR syntax error");
+      }
+      return;
+    case LocalCommand::kSelect: {
+      long long db = -1;
+      if (!ParseInt(args[1], &db)) {
+        resp::AppendError(out, "ERR value is not an integer or out of range");
+      } else if (db == 0 || db == context.pool->redis_db) {
+        resp::AppendSimple(out, "OK");
+      } else {
+        resp::AppendError(out, "ERR SELECT is not supported through the proxy: it serves database " +
+                                   std::to_string(context.pool->redis_db) + " only");
+      }
+      return;
+    }
+    case LocalCommand::kHello:
+      AnswerHello(args, context, session, out);
+      return;
+    case LocalCommand::kCommand:
+      AnswerCommand(args, out);
+      return;
+    case LocalCommand::kClient:
+      AnswerClient(args, session, out);
+      return;
+    case LocalCommand::kInfo:
+      AnswerInfo(context, out);
+      return;
+    case LocalCommand::kNone:
+      break;
+  }
+  resp::AppendError(out, "ERR " + Upper(args[0]) + " is not supported through the proxy");
+}
+
+}  // namespace ringproxy::proxy

@@ -1,0 +1,29 @@
+// The commands ringproxy answers itself (PING, ECHO, QUIT, AUTH, SELECT, HELLO, COMMAND, CLIENT,
+// INFO): enough for today's client libraries to finish their connection handshake through a
+// proxy that is not one Redis.
+#pragma once
+
+#include <span>
+#include <string_view>
+
+#include "config/pool_config.h"
+#include "proxy/byte_buffer.h"
+#include "proxy/client_session.h"
+#include "proxy/command_table.h"
+
+namespace ringproxy::proxy {
+
+struct LocalContext {
+  const config::PoolConfig* pool;
+  int worker_id;
+  int workers;
+};
+
+// Appends the reply to `args` (args[0] is the command name; arity already checked).
+void AnswerLocalCommand(const CommandSpec& spec, std::span<const std::string_view> args,
+                        const LocalContext& context, ClientSession* session, ByteBuffer* out);
+
+// Constant-time comparison, so a password check does not leak how much of a guess was right.
+bool PasswordMatches(std::string_view given, std::string_view expected);
+
+}  // namespace ringproxy::proxy

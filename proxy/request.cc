@@ -1,0 +1,109 @@
+#include "proxy/request.h"
+
+#include <charconv>
+
+#include "proxy/reply_scanner.h"
+#include "proxy/resp_writer.h"
+
+namespace ringproxy::proxy {
+namespace {
+
+// The text of an error reply without '-' and CRLF.
+std::string_view ErrorText(std::string_view bytes) {
+  if (bytes.size() >= 3) return bytes.substr(1, bytes.size() - 3);
+  return "ERR invalid reply from server";
+}
+
+// The integer of a ':' reply; false when it is not one.
+bool IntegerValue(std::string_view bytes, int64_t* value) {
+  if (bytes.size() < 4 || bytes[0] != ':') return false;
+  const char* begin = bytes.data() + 1;
+  const char* end = bytes.data() + bytes.size() - 2;
+  const auto [ptr, ec] = std::from_chars(begin, end, *value);
+  return ec == std::errc() && ptr == end;
+}
+
+}  // namespace
+
+void Request::BeginSplit(MergeKind kind, uint32_t fragments) {
+  merge = kind;
+  pending = fragments;
+  if (kind == MergeKind::kArray) fragment_replies.assign(fragments, std::string());
+}
+
+bool Request::OnFragmentReply(uint32_t fragment, std::string_view bytes) {
+  const char type = bytes.empty() ? 0 : bytes[0];
+  switch (merge) {
+    case MergeKind::kForward:
+      reply.Append(bytes);
+      break;
+    case MergeKind::kArray:
+      if (type == '*') {
+        fragment_replies[fragment].assign(bytes);
+      } else if (error.empty()) {
+        error = type == '-' ? std::string(ErrorText(bytes)) : "ERR unexpected reply to MGET";
+      }
+      break;
+    case MergeKind::kAllOk:
+      if (type != '+' && error.empty()) {
+        error = type == '-' ? std::string(ErrorText(bytes)) : "ERR unexpected reply to MSET";
+      }
+      break;
+    case MergeKind::kSum: {
+      int64_t value = 0;
+      if (IntegerValue(bytes, &value)) {
+        sum += value;
+      } else if (error.empty()) {
+        error = type == '-' ? std::string(ErrorText(bytes)) : "ERR unexpected integer reply";
+      }
+      break;
+    }
+  }
+  if (--pending > 0) return false;
+  if (merge != MergeKind::kForward) Finish();
+  done = true;
+  return true;
+}
+
+void Request::Finish() {
+  if (!error.empty()) {
+    resp::AppendError(&reply, error);
+    return;
+  }
+  switch (merge) {
+    case MergeKind::kForward:
+      break;
+    case MergeKind::kAllOk:
+      resp::AppendSimple(&reply, "OK");
+      break;
+    case MergeKind::kSum:
+      resp::AppendInteger(&reply, sum);
+      break;
+    case MergeKind::kArray: {
+      // Each fragment's array holds its keys' values in the order they were sent; walk them in
+      // step with key_fragment to restore the client's key order.
+      std::vector<size_t> cursor(fragment_replies.size(), 0);
+      for (size_t f = 0; f < fragment_replies.size(); ++f) {
+        const std::string& r = fragment_replies[f];
+        cursor[f] = r.find("\r\n") + 2;  // past the "*N" header
+      }
+      resp::AppendArrayHeader(&reply, static_cast<int64_t>(key_fragment.size()));
+      ReplyScanner scanner;
+      for (const uint32_t f : key_fragment) {
+        const std::string& r = fragment_replies[f];
+        if (cursor[f] >= r.size() ||
+            scanner.Scan(r.data() + cursor[f], r.size() - cursor[f]) !=
+                ReplyScanner::Status::kComplete) {
+          reply.Release();
+          resp::AppendError(&reply, "ERR server returned fewer values than keys");
+          return;
+        }
+        reply.Append(r.data() + cursor[f], scanner.size());
+        cursor[f] += scanner.size();
+      }
+      break;
+    }
+  }
+}
+
+}  // namespace ringproxy::proxy

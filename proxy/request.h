@@ -1,0 +1,66 @@
+// Request: one client command on its way through the proxy, and the merge of its fragments.
+//
+//   ClientConnection queue (in request order)      ServerConnection FIFO (in send order)
+//   [Request] -> [Request] -> [Request]             [Fragment] -> [Fragment] -> ...
+//                  |  pending = 2                        | request
+//                  +---------<---- replies -----------<--+
+//
+// A request answered by the proxy itself completes at once; a routed one completes when every
+// fragment has a reply. Requests are owned by their client's queue; when the client goes away
+// first, `client` becomes null and the request lives on until its last fragment returns (its
+// reply is then dropped), so a server reply always finds the request it belongs to.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "proxy/byte_buffer.h"
+
+namespace ringproxy::proxy {
+
+class ClientConnection;
+
+enum class MergeKind : uint8_t {
+  kForward,  // one fragment whose reply is the client's reply, byte for byte
+  kArray,    // MGET: arrays from each server, re-ordered into key order
+  kAllOk,    // MSET: +OK when every fragment said +OK
+  kSum,      // DEL, UNLINK, TOUCH, EXISTS: integers summed
+};
+
+struct Request {
+  ClientConnection* client = nullptr;  // null once the client has gone
+  Request* next = nullptr;             // the client's queue
+  uint64_t started_ms = 0;
+  uint32_t pending = 0;                // fragments without a reply yet
+  bool done = false;
+  MergeKind merge = MergeKind::kForward;
+  ByteBuffer reply;                    // the finished reply, when it could not go straight out
+
+  // Split state (MGET/MSET/DEL/...): unused for forwarded and local requests.
+  std::vector<std::string> fragment_replies;  // kArray: each server's array reply
+  std::vector<uint32_t> key_fragment;         // kArray: fragment index of each key, in key order
+  std::string error;                          // first failure: the whole command fails with it
+  int64_t sum = 0;
+
+  // Records one fragment's complete reply (`bytes` is the whole RESP reply). Returns true when
+  // that was the last outstanding fragment and `reply` now holds the client's reply.
+  bool OnFragmentReply(uint32_t fragment, std::string_view bytes);
+  // Sets up split state for `fragments` fragments.
+  void BeginSplit(MergeKind kind, uint32_t fragments);
+
+ private:
+  void Finish();
+};
+
+// A piece of a request queued on one server connection. Internal fragments (the AUTH/SELECT
+// handshake of a new connection) have no request.
+struct Fragment {
+  Request* request = nullptr;
+  uint32_t index = 0;
+  uint64_t enqueued_ms = 0;
+  bool internal = false;
+};
+
+}  // namespace ringproxy::proxy

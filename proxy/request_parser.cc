@@ -1,0 +1,219 @@
+#include "proxy/request_parser.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+namespace ringproxy::proxy {
+namespace {
+
+constexpr int64_t kMaxLength = std::numeric_limits<int32_t>::max();
+
+bool IsHexDigit(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return c - 'A' + 10;
+}
+
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+
+// Splits an inline command line the way Redis does (quotes, escapes); false on unbalanced quotes.
+bool SplitInlineArgs(std::string_view line, std::string* text,
+                     std::vector<std::pair<uint32_t, uint32_t>>* spans) {
+  size_t i = 0;
+  const size_t n = line.size();
+  while (true) {
+    while (i < n && IsSpace(line[i])) ++i;
+    if (i >= n) return true;
+    const auto start = static_cast<uint32_t>(text->size());
+    bool in_double = false;
+    bool in_single = false;
+    bool done = false;
+    while (!done) {
+      if (in_double) {
+        if (i >= n) return false;
+        if (line[i] == '\\' && i + 3 < n && line[i + 1] == 'x' && IsHexDigit(line[i + 2]) &&
+            IsHexDigit(line[i + 3])) {
+          text->push_back(static_cast<char>(HexValue(line[i + 2]) * 16 + HexValue(line[i + 3])));
+          i += 3;
+        } else if (line[i] == '\\' && i + 1 < n) {
+          ++i;
+          char c = line[i];
+          switch (c) {
+            case 'n': c = '\n'; break;
+            case 'r': c = '\r'; break;
+            case 't': c = '\t'; break;
+            case 'b': c = '\b'; break;
+            case 'a': c = '\a'; break;
+            default: break;
+          }
+          text->push_back(c);
+        } else if (line[i] == '"') {
+          // The closing quote must be followed by a space or the end.
+          if (i + 1 < n && !IsSpace(line[i + 1])) return false;
+          done = true;
+        } else {
+          text->push_back(line[i]);
+        }
+      } else if (in_single) {
+        if (i >= n) return false;
+        if (line[i] == '\\' && i + 1 < n && line[i + 1] == '\'') {
+          ++i;
+          text->push_back('\'');
+        } else if (line[i] == '\'') {
+          if (i + 1 < n && !IsSpace(line[i + 1])) return false;
+          done = true;
+        } else {
+          text->push_back(line[i]);
+        }
+      } else {
+        if (i >= n) break;
+        switch (line[i]) {
+          case ' ': case '\n': case '\r': case '\t': case '\0':
+            done = true;
+            break;
+          case '"': in_double = true; break;
+          case '\'': in_single = true; break;
+          default: text->push_back(line[i]); break;
+        }
+      }
+      if (i < n) ++i;
+    }
+    spans->emplace_back(start, static_cast<uint32_t>(text->size()) - start);
+  }
+}
+
+}  // namespace
+
+void RequestParser::Reset() {
+  args_.clear();
+  pos_ = 0;
+  args_expected_ = -1;
+  expected_size_ = 0;
+  inline_ = false;
+}
+
+RequestParser::Status RequestParser::Fail(std::string message) {
+  error_ = std::move(message);
+  return Status::kError;
+}
+
+bool RequestParser::ParseLength(const char* begin, const char* end, int64_t* out) {
+  // Strict, as Redis's string2ll: optional '-', digits only, no leading zeros but "0".
+  if (begin == end || end - begin > 20) return false;
+  bool negative = false;
+  if (*begin == '-') {
+    negative = true;
+    ++begin;
+    if (begin == end) return false;
+  }
+  if (*begin == '0' && end - begin > 1) return false;
+  int64_t value = 0;
+  for (const char* p = begin; p < end; ++p) {
+    if (*p < '0' || *p > '9') return false;
+    if (value > (std::numeric_limits<int64_t>::max() - (*p - '0')) / 10) return false;
+    value = value * 10 + (*p - '0');
+  }
+  *out = negative ? -value : value;
+  return true;
+}
+
+RequestParser::Status RequestParser::Parse(const char* data, size_t size) {
+  if (size == 0) return Status::kIncomplete;
+  if (pos_ == 0 && args_expected_ < 0) inline_ = data[0] != '*';
+  return inline_ ? ParseInline(data, size) : ParseMultibulk(data, size);
+}
+
+RequestParser::Status RequestParser::ParseMultibulk(const char* data, size_t size) {
+  if (args_expected_ < 0) {
+    args_.clear();
+    const char* cr = static_cast<const char*>(std::memchr(data, '\r', size));
+    if (cr == nullptr || static_cast<size_t>(cr - data) + 1 >= size) {
+      if (size > limits_.max_inline_bytes) return Fail("Protocol error: too big mbulk count string");
+      return Status::kIncomplete;
+    }
+    int64_t count = 0;
+    if (cr[1] != '\n' || !ParseLength(data + 1, cr, &count) || count > kMaxLength ||
+        count > static_cast<int64_t>(limits_.max_multibulk_length)) {
+      return Fail("Protocol error: invalid multibulk length");
+    }
+    pos_ = static_cast<size_t>(cr - data) + 2;
+    if (count <= 0) {
+      consumed_ = pos_;
+      Reset();
+      return Status::kEmpty;
+    }
+    args_expected_ = count;
+    // Reserve for what fits in the bytes at hand, never for a declared count alone: a client
+    // announcing a billion arguments must not make us allocate for them.
+    args_.reserve(std::min<size_t>(static_cast<size_t>(count), size / 4 + 1));
+  }
+  while (static_cast<int64_t>(args_.size()) < args_expected_) {
+    if (pos_ >= size) return Status::kIncomplete;
+    if (data[pos_] != '$') {
+      return Fail(std::string("Protocol error: expected '$', got '") + data[pos_] + "'");
+    }
+    const char* line = data + pos_;
+    const size_t avail = size - pos_;
+    const char* cr = static_cast<const char*>(std::memchr(line, '\r', avail));
+    if (cr == nullptr || static_cast<size_t>(cr - line) + 1 >= avail) {
+      if (avail > limits_.max_inline_bytes) return Fail("Protocol error: too big bulk count string");
+      return Status::kIncomplete;
+    }
+    int64_t length = 0;
+    if (cr[1] != '\n' || !ParseLength(line + 1, cr, &length) || length < 0 ||
+        length > kMaxLength || static_cast<size_t>(length) > limits_.max_request_bytes) {
+      return Fail("Protocol error: invalid bulk length");
+    }
+    const size_t body = static_cast<size_t>(cr - data) + 2;
+    const size_t end = body + static_cast<size_t>(length) + 2;
+    if (end > limits_.max_request_bytes) {
+      return Fail("Protocol error: request is larger than the proxy's limit");
+    }
+    if (end > size) {
+      expected_size_ = end;
+      return Status::kIncomplete;
+    }
+    if (data[end - 2] != '\r' || data[end - 1] != '\n') {
+      return Fail("Protocol error: expected CRLF after bulk string");
+    }
+    args_.push_back({static_cast<uint32_t>(body), static_cast<uint32_t>(length)});
+    pos_ = end;
+    expected_size_ = 0;
+  }
+  consumed_ = pos_;
+  pos_ = 0;
+  args_expected_ = -1;
+  return Status::kComplete;
+}
+
+RequestParser::Status RequestParser::ParseInline(const char* data, size_t size) {
+  const char* nl = static_cast<const char*>(std::memchr(data, '\n', size));
+  if (nl == nullptr) {
+    if (size > limits_.max_inline_bytes) return Fail("Protocol error: too big inline request");
+    return Status::kIncomplete;
+  }
+  size_t line_end = static_cast<size_t>(nl - data);
+  consumed_ = line_end + 1;
+  if (line_end > 0 && data[line_end - 1] == '\r') --line_end;
+  args_.clear();
+  inline_text_.clear();
+  std::vector<std::pair<uint32_t, uint32_t>> spans;
+  if (!SplitInlineArgs(std::string_view(data, line_end), &inline_text_, &spans)) {
+    return Fail("Protocol error: unbalanced quotes in request");
+  }
+  if (spans.empty()) {
+    Reset();
+    return Status::kEmpty;
+  }
+  for (const auto& [offset, length] : spans) args_.push_back({offset, length});
+  pos_ = 0;
+  args_expected_ = -1;
+  return Status::kComplete;
+}
+
+}  // namespace ringproxy::proxy

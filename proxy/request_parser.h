@@ -1,0 +1,77 @@
+// RequestParser: frames client requests (RESP multibulk, or inline commands as Redis reads them)
+// without copying. It records where each argument lies; the caller forwards the request's bytes
+// verbatim from its own buffer.
+//
+// Resumable: when a request is incomplete the parser keeps its progress (as offsets, so the caller
+// may move or grow its buffer between calls as long as the bytes already seen stay the same and
+// at the same offsets from the buffer start). Reset() is implied after each complete request.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ringproxy::proxy {
+
+struct RequestLimits {
+  size_t max_request_bytes = 512u << 20;  // one request, header and all arguments
+  size_t max_multibulk_length = 1u << 20;  // arguments in one request
+  size_t max_inline_bytes = 64u << 10;     // an inline command line, as Redis
+};
+
+class RequestParser {
+ public:
+  enum class Status : uint8_t {
+    kComplete,    // one request framed: consumed(), argc(), arg(i)
+    kEmpty,       // a request with no arguments (`*0`, `*-1`, a blank inline line): skip consumed()
+    kIncomplete,  // need more bytes; progress is kept
+    kError,       // protocol error: error() holds Redis's text (without the leading '-')
+  };
+
+  explicit RequestParser(RequestLimits limits = {}) : limits_(limits) {}
+
+  // Frames the request starting at data[0]. Call again with the same prefix plus more bytes after
+  // kIncomplete. After kComplete/kEmpty the next call starts a new request at the new data[0].
+  Status Parse(const char* data, size_t size);
+
+  size_t consumed() const { return consumed_; }
+  bool is_inline() const { return inline_; }
+  size_t argc() const { return args_.size(); }
+  // Views into the buffer of the last Parse call (inline arguments view an internal copy, since
+  // quoting rewrites them). Valid until the next Parse call.
+  std::string_view arg(const char* data, size_t i) const {
+    return inline_ ? std::string_view(inline_text_).substr(args_[i].offset, args_[i].length)
+                   : std::string_view(data + args_[i].offset, args_[i].length);
+  }
+  const std::string& error() const { return error_; }
+  // Bytes the request will need in all, when known (a bulk body being awaited); 0 otherwise.
+  size_t expected_size() const { return expected_size_; }
+
+  void Reset();
+
+ private:
+  struct Span {
+    uint32_t offset;
+    uint32_t length;
+  };
+
+  Status ParseMultibulk(const char* data, size_t size);
+  Status ParseInline(const char* data, size_t size);
+  Status Fail(std::string message);
+  // Parses the decimal integer of a header line [begin, end); false when malformed.
+  static bool ParseLength(const char* begin, const char* end, int64_t* out);
+
+  RequestLimits limits_;
+  std::vector<Span> args_;
+  std::string inline_text_;
+  std::string error_;
+  size_t pos_ = 0;             // next byte to look at
+  int64_t args_expected_ = -1;  // -1: header not read yet
+  size_t consumed_ = 0;
+  size_t expected_size_ = 0;
+  bool inline_ = false;
+};
+
+}  // namespace ringproxy::proxy

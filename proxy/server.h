@@ -1,0 +1,58 @@
+// Server: one backend as one worker sees it — `server_connections` connections opened on demand,
+// the failure count, and ejection (auto_eject_hosts) as nutcracker does it.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "config/pool_config.h"
+#include "proxy/topology.h"
+
+namespace ringproxy::proxy {
+
+class ServerConnection;
+class ServerPool;
+class Worker;
+struct Fragment;
+
+class Server {
+ public:
+  Server(Worker* worker, ServerPool* pool, const config::ServerConfig& config,
+         const SocketAddress& address);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Queues `bytes` (one whole request) on one of this server's connections; the fragment is
+  // completed later with the reply, or with an error if the connection fails.
+  void Send(Fragment* fragment, std::string_view bytes);
+  void Preconnect();
+
+  const config::ServerConfig& config() const { return config_; }
+  const SocketAddress& address() const { return address_; }
+  ServerPool* pool() { return pool_; }
+  bool ejected() const { return ejected_until_ms_ != 0; }
+
+  // --- from this server's connections ---
+  void OnConnected();
+  // The connection is closing; `error` (a negative errno) counts as a failure when non-zero.
+  void OnConnectionClosed(ServerConnection* connection, int error);
+  // Request timeouts; returns true when the server's liveness changed.
+  bool Tick(uint64_t now_ms);
+  void CloseAll();
+
+ private:
+  ServerConnection* PickConnection();
+
+  Worker* worker_;
+  ServerPool* pool_;
+  const config::ServerConfig& config_;
+  SocketAddress address_;
+  std::vector<ServerConnection*> connections_;  // server_connections slots; null when closed
+  size_t next_connection_ = 0;
+  uint32_t failures_ = 0;
+  uint64_t ejected_until_ms_ = 0;
+};
+
+}  // namespace ringproxy::proxy

@@ -1,0 +1,224 @@
+#include "proxy/server_connection.h"
+
+#include <sys/un.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "proxy/byte_buffer.h"
+#include "proxy/logger.h"
+#include "proxy/request.h"
+#include "proxy/resp_writer.h"
+#include "proxy/server.h"
+#include "proxy/server_pool.h"
+#include "proxy/worker.h"
+
+namespace ringproxy::proxy {
+namespace {
+
+constexpr size_t kMinReadSize = 16u << 10;
+
+void AppendCommand(ByteBuffer* out, std::initializer_list<std::string_view> args) {
+  resp::AppendArrayHeader(out, static_cast<int64_t>(args.size()));
+  for (const std::string_view arg : args) resp::AppendBulk(out, arg);
+}
+
+}  // namespace
+
+ServerConnection::ServerConnection(Worker* worker, Server* server)
+    : worker_(worker), server_(server) {
+  handle_.tcp.data = this;
+}
+
+uint64_t ServerConnection::oldest_enqueued_ms() const {
+  return fifo_.empty() ? 0 : fifo_.front()->enqueued_ms;
+}
+
+void ServerConnection::Connect(const SocketAddress& address) {
+  int rc = 0;
+  if (address.is_unix()) {
+    uv_pipe_init(worker_->loop(), &handle_.pipe, 0);
+    handle_.pipe.data = this;
+    connect_req_.data = this;
+    const auto* un = reinterpret_cast<const sockaddr_un*>(address.get());
+    uv_pipe_connect(&connect_req_, &handle_.pipe, un->sun_path, [](uv_connect_t* req, int status) {
+      static_cast<ServerConnection*>(req->data)->OnConnect(status);
+    });
+  } else {
+    uv_tcp_init(worker_->loop(), &handle_.tcp);
+    handle_.tcp.data = this;
+    uv_tcp_nodelay(&handle_.tcp, 1);
+    if (server_->pool()->config().tcpkeepalive) uv_tcp_keepalive(&handle_.tcp, 1, 60);
+    connect_req_.data = this;
+    rc = uv_tcp_connect(&connect_req_, &handle_.tcp, address.get(),
+                        [](uv_connect_t* req, int status) {
+                          static_cast<ServerConnection*>(req->data)->OnConnect(status);
+                        });
+  }
+  QueueHandshake();
+  if (rc != 0) {
+    // The handle is initialised: Close() can fail the queue and release it the usual way.
+    Close(rc);
+  }
+}
+
+void ServerConnection::QueueHandshake() {
+  const config::PoolConfig& pool = server_->pool()->config();
+  auto queue_internal = [this] {
+    Fragment* fragment = worker_->NewFragment();
+    fragment->internal = true;
+    fragment->enqueued_ms = worker_->now_ms();
+    fifo_.push_back(fragment);
+  };
+  // AUTH before SELECT: a server that requires a password refuses SELECT until authenticated.
+  if (!pool.redis_auth.empty()) {
+    AppendCommand(&out_, {"AUTH", pool.redis_auth});
+    queue_internal();
+  }
+  if (pool.redis_db > 0) {
+    const std::string db = std::to_string(pool.redis_db);
+    AppendCommand(&out_, {"SELECT", db});
+    queue_internal();
+  }
+}
+
+void ServerConnection::OnConnect(int status) {
+  if (state_ == State::kClosing) return;
+  if (status != 0) {
+    RP_LOG(kLogWarn, "connect to server '%s' (%s) failed: %s", server_->config().name.c_str(),
+           server_->address().ToString().c_str(), uv_strerror(status));
+    Close(status);
+    return;
+  }
+  state_ = State::kConnected;
+  server_->OnConnected();
+  RP_LOG(kLogInfo, "connected to server '%s' (%s)", server_->config().name.c_str(),
+         server_->address().ToString().c_str());
+  const int rc = uv_read_start(
+      stream(),
+      [](uv_handle_t* handle, size_t suggested, uv_buf_t* buf) {
+        auto* self = static_cast<ServerConnection*>(handle->data);
+        if (self->in_.empty()) {
+          self->reading_from_scratch_ = true;
+          *buf = uv_buf_init(self->worker_->scratch(), Worker::kScratchSize);
+        } else {
+          self->reading_from_scratch_ = false;
+          size_t want = kMinReadSize;
+          const size_t expected = self->scanner_.expected_size();
+          if (expected > self->in_.size()) want = std::max(want, expected - self->in_.size());
+          *buf = uv_buf_init(self->in_.PrepareAppend(want), static_cast<unsigned>(want));
+        }
+      },
+      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+        static_cast<ServerConnection*>(s->data)->OnRead(nread, buf);
+      });
+  if (rc != 0) {
+    Close(rc);
+    return;
+  }
+  if (!out_.empty()) worker_->ScheduleFlush(this);
+}
+
+void ServerConnection::Enqueue(Fragment* fragment, std::string_view bytes) {
+  fragment->enqueued_ms = worker_->now_ms();
+  fifo_.push_back(fragment);
+  out_.Append(bytes);
+  if (state_ == State::kConnected) worker_->ScheduleFlush(this);
+}
+
+void ServerConnection::Flush() {
+  if (state_ != State::kConnected || write_in_flight_ || out_.empty()) return;
+  uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
+  const int written = uv_try_write(stream(), &buf, 1);
+  if (written > 0) out_.Consume(static_cast<size_t>(written));
+  if (written < 0 && written != UV_EAGAIN) {
+    Close(written);
+    return;
+  }
+  if (out_.empty()) return;
+  // The socket is full: hand the rest to libuv and keep it alive until the callback.
+  writing_ = std::move(out_);
+  buf = uv_buf_init(writing_.data(), static_cast<unsigned>(writing_.size()));
+  write_req_.data = this;
+  const int rc = uv_write(&write_req_, stream(), &buf, 1, [](uv_write_t* req, int status) {
+    static_cast<ServerConnection*>(req->data)->OnWriteDone(status);
+  });
+  if (rc != 0) {
+    Close(rc);
+    return;
+  }
+  write_in_flight_ = true;
+}
+
+void ServerConnection::OnWriteDone(int status) {
+  write_in_flight_ = false;
+  writing_.Release();
+  if (state_ == State::kClosing) return;
+  if (status != 0) {
+    Close(status);
+    return;
+  }
+  if (!out_.empty()) worker_->ScheduleFlush(this);
+}
+
+void ServerConnection::OnRead(ssize_t nread, const uv_buf_t* buf) {
+  if (state_ == State::kClosing) return;
+  if (nread < 0) {
+    RP_LOG(kLogWarn, "server '%s' (%s) closed the connection: %s", server_->config().name.c_str(),
+           server_->address().ToString().c_str(), uv_strerror(static_cast<int>(nread)));
+    Close(nread == UV_EOF ? UV_ECONNRESET : static_cast<int>(nread));
+    return;
+  }
+  if (nread == 0) return;
+  const auto n = static_cast<size_t>(nread);
+  if (reading_from_scratch_) {
+    const size_t used = ProcessReplies(buf->base, n);
+    if (state_ != State::kClosing && used < n) in_.Append(buf->base + used, n - used);
+  } else {
+    in_.Commit(n);
+    const size_t used = ProcessReplies(in_.data(), in_.size());
+    if (state_ != State::kClosing) in_.Consume(used);
+  }
+}
+
+size_t ServerConnection::ProcessReplies(const char* data, size_t size) {
+  size_t offset = 0;
+  while (offset < size) {
+    const ReplyScanner::Status status = scanner_.Scan(data + offset, size - offset);
+    if (status == ReplyScanner::Status::kIncomplete) break;
+    if (status == ReplyScanner::Status::kError || fifo_.empty()) {
+      RP_LOG(kLogError, "server '%s' sent %s; closing the connection",
+             server_->config().name.c_str(),
+             status == ReplyScanner::Status::kError ? "a malformed reply" : "an unexpected reply");
+      Close(UV_EPROTO);
+      return offset;
+    }
+    Fragment* fragment = fifo_.front();
+    fifo_.pop_front();
+    worker_->CompleteFragment(fragment, std::string_view(data + offset, scanner_.size()));
+    offset += scanner_.size();
+  }
+  return offset;
+}
+
+void ServerConnection::Close(int error) {
+  if (state_ == State::kClosing) return;
+  state_ = State::kClosing;
+  server_->OnConnectionClosed(this, error);
+  // Settle every queued fragment before anything else can run: each one's request gets the
+  // error in place of its reply.
+  std::string reply = "-ERR ";
+  reply += std::strerror(error < 0 ? -error : error);
+  reply += "\r\n";
+  std::deque<Fragment*> failed;
+  failed.swap(fifo_);
+  for (Fragment* fragment : failed) worker_->CompleteFragment(fragment, reply);
+  out_.Release();
+  in_.Release();
+  uv_close(reinterpret_cast<uv_handle_t*>(&handle_), [](uv_handle_t* handle) {
+    delete static_cast<ServerConnection*>(handle->data);
+  });
+}
+
+}  // namespace ringproxy::proxy

@@ -1,0 +1,73 @@
+// ServerConnection: one connection to a Redis server. Requests are appended to `out_` and their
+// fragments to the FIFO; replies come back in the same order, so each reply completes the FIFO's
+// head. On any failure every queued fragment is completed with nutcracker's error text
+// (`-ERR Connection refused`, `-ERR Connection timed out`, ...) and the connection closes; the
+// next request opens a new one. Freed in its libuv close callback.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <string_view>
+
+#include "proxy/byte_buffer.h"
+#include "proxy/reply_scanner.h"
+#include "proxy/topology.h"
+
+namespace ringproxy::proxy {
+
+class Server;
+class Worker;
+struct Fragment;
+
+class ServerConnection {
+ public:
+  ServerConnection(Worker* worker, Server* server);
+  ServerConnection(const ServerConnection&) = delete;
+  ServerConnection& operator=(const ServerConnection&) = delete;
+
+  // Starts connecting; the AUTH/SELECT handshake is queued ahead of any request.
+  void Connect(const SocketAddress& address);
+  void Enqueue(Fragment* fragment, std::string_view bytes);
+  // Writes what is queued (the worker calls this once per loop iteration).
+  void Flush();
+  // Fails every queued fragment with strerror(-error) and closes. Safe to call more than once.
+  void Close(int error);
+
+  bool closing() const { return state_ == State::kClosing; }
+  size_t queued() const { return fifo_.size(); }
+  uint64_t oldest_enqueued_ms() const;
+
+  bool flush_scheduled = false;
+
+ private:
+  enum class State : uint8_t { kConnecting, kConnected, kClosing };
+
+  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&handle_); }
+  void QueueHandshake();
+  void OnConnect(int status);
+  void OnRead(ssize_t nread, const uv_buf_t* buf);
+  // Completes fragments with the replies in data[0..size); returns the bytes consumed.
+  size_t ProcessReplies(const char* data, size_t size);
+  void OnWriteDone(int status);
+
+  Worker* worker_;
+  Server* server_;
+  union {
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } handle_{};
+  uv_connect_t connect_req_{};
+  uv_write_t write_req_{};
+  State state_ = State::kConnecting;
+  bool write_in_flight_ = false;
+  bool reading_from_scratch_ = false;
+  ByteBuffer out_;
+  ByteBuffer writing_;  // bytes handed to uv_write, kept until its callback
+  ByteBuffer in_;       // an incomplete reply carried over to the next read
+  ReplyScanner scanner_;
+  std::deque<Fragment*> fifo_;
+};
+
+}  // namespace ringproxy::proxy

@@ -1,0 +1,268 @@
+#include "proxy/worker.h"
+
+#include <algorithm>
+
+#include "proxy/client_connection.h"
+#include "proxy/logger.h"
+#include "proxy/request.h"
+#include "proxy/server_connection.h"
+#include "proxy/server_pool.h"
+
+namespace ringproxy::proxy {
+namespace {
+
+// Free lists are kept short enough that a burst does not pin memory for good.
+constexpr size_t kMaxFreeObjects = 4096;
+
+}  // namespace
+
+Worker::Worker(int id, std::shared_ptr<const Topology> topology, const WorkerSettings& settings,
+               int workers)
+    : id_(id),
+      workers_(workers),
+      topology_(std::move(topology)),
+      settings_(settings),
+      scratch_(new char[kScratchSize]) {
+  uv_loop_init(&loop_);
+  loop_.data = this;
+  for (const TopologyPool& pool : topology_->pools) {
+    pools_.push_back(std::make_unique<ServerPool>(this, &pool));
+  }
+}
+
+Worker::~Worker() {
+  for (Request* request : free_requests_) delete request;
+  for (Fragment* fragment : free_fragments_) delete fragment;
+  uv_loop_close(&loop_);
+}
+
+bool Worker::Listen(const std::vector<int>& listen_fds, std::string* error) {
+  for (size_t i = 0; i < pools_.size(); ++i) {
+    auto* listener = new Listener{this, pools_[i].get(), {}, topology_->pools[i].config.listen.is_unix()};
+    int rc = 0;
+    if (listener->is_unix) {
+      uv_pipe_init(&loop_, &listener->handle.pipe, 0);
+      rc = uv_pipe_open(&listener->handle.pipe, listen_fds[i]);
+    } else {
+      uv_tcp_init(&loop_, &listener->handle.tcp);
+      rc = uv_tcp_open(&listener->handle.tcp, listen_fds[i]);
+    }
+    listener->handle.tcp.data = listener;
+    listeners_.push_back(listener);
+    if (rc == 0) {
+      rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener->handle),
+                     topology_->pools[i].config.backlog, [](uv_stream_t* server, int status) {
+                       auto* l = static_cast<Listener*>(server->data);
+                       if (status == 0) l->worker->OnAccept(l);
+                     });
+    }
+    if (rc != 0) {
+      *error = "pool '" + topology_->pools[i].config.name + "': listen: " + uv_strerror(rc);
+      return false;
+    }
+  }
+  return true;
+}
+
+void Worker::Start() {
+  uv_check_init(&loop_, &check_);
+  check_.data = this;
+  uv_check_start(&check_, [](uv_check_t* handle) { static_cast<Worker*>(handle->data)->OnCheck(); });
+  uv_timer_init(&loop_, &tick_);
+  tick_.data = this;
+  uint64_t interval = 100;
+  for (const TopologyPool& pool : topology_->pools) {
+    if (pool.config.timeout_ms > 0) {
+      interval = std::min<uint64_t>(interval, std::max<int64_t>(5, pool.config.timeout_ms / 4));
+    }
+  }
+  uv_timer_start(&tick_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->OnTick(); }, interval,
+                 interval);
+  uv_timer_init(&loop_, &drain_timer_);
+  drain_timer_.data = this;
+  uv_async_init(&loop_, &drain_async_, [](uv_async_t* async) {
+    static_cast<Worker*>(async->data)->BeginDrain();
+  });
+  drain_async_.data = this;
+  for (auto& pool : pools_) {
+    if (pool->config().preconnect) pool->Preconnect();
+  }
+  started_ = true;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Worker::Run() {
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  // Let every close callback run so nothing is leaked at exit.
+  uv_run(&loop_, UV_RUN_DEFAULT);
+}
+
+void Worker::Drain() {
+  if (!started_) return;
+  drain_requested_.store(true);
+  uv_async_send(&drain_async_);
+}
+
+void Worker::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::OnAccept(Listener* listener) {
+  auto* client = new ClientConnection(this, listener->pool, workers_);  // freed in close cb
+  client->worker_slot = clients_.size();
+  clients_.push_back(client);
+  client->Accept(reinterpret_cast<uv_stream_t*>(&listener->handle), listener->is_unix);
+}
+
+void Worker::OnClientClosed(ClientConnection* client) {
+  // Swap-remove: O(1) however many clients there are.
+  const size_t slot = client->worker_slot;
+  if (slot < clients_.size() && clients_[slot] == client) {
+    clients_[slot] = clients_.back();
+    clients_[slot]->worker_slot = slot;
+    clients_.pop_back();
+  }
+  if (draining_) MaybeFinishDrain();
+}
+
+void Worker::ScheduleFlush(ClientConnection* client) {
+  if (!client->flush_scheduled) {
+    client->flush_scheduled = true;
+    client_flushes_.push_back(client);
+  }
+}
+
+void Worker::ScheduleFlush(ServerConnection* server) {
+  if (!server->flush_scheduled) {
+    server->flush_scheduled = true;
+    server_flushes_.push_back(server);
+  }
+}
+
+void Worker::OnCheck() {
+  // Requests first, so a server gets everything this iteration produced in one write; the
+  // replies written below are what this iteration's reads completed. Flushing may schedule
+  // more work (a write that finished at once lets a paused client read again): loop until none.
+  while (!server_flushes_.empty() || !client_flushes_.empty()) {
+    std::vector<ServerConnection*> servers;
+    servers.swap(server_flushes_);
+    for (ServerConnection* server : servers) {
+      server->flush_scheduled = false;
+      server->Flush();
+    }
+    std::vector<ClientConnection*> clients;
+    clients.swap(client_flushes_);
+    for (ClientConnection* client : clients) {
+      client->flush_scheduled = false;
+      client->Flush();
+    }
+  }
+}
+
+void Worker::OnTick() {
+  const uint64_t now = now_ms();
+  for (auto& pool : pools_) pool->Tick(now);
+}
+
+void Worker::CompleteFragment(Fragment* fragment, std::string_view reply) {
+  Request* request = fragment->request;
+  const bool internal = fragment->internal;
+  const uint32_t index = fragment->index;
+  FreeFragment(fragment);
+  if (internal) {
+    if (!reply.empty() && reply[0] == '-') {
+      RP_LOG(kLogError, "server refused the connection handshake: %.*s",
+             static_cast<int>(reply.size() > 2 ? reply.size() - 2 : reply.size()), reply.data());
+    }
+    return;
+  }
+  if (request == nullptr) return;
+  ClientConnection* client = request->client;
+  if (request->merge == MergeKind::kForward && client != nullptr && client->IsHead(request)) {
+    client->CompleteHead(reply);
+    return;
+  }
+  if (!request->OnFragmentReply(index, reply)) return;
+  if (client != nullptr) {
+    client->OnRequestDone(request);
+  } else {
+    FreeRequest(request);
+  }
+}
+
+Request* Worker::NewRequest() {
+  if (free_requests_.empty()) return new Request();
+  Request* request = free_requests_.back();
+  free_requests_.pop_back();
+  return request;
+}
+
+void Worker::FreeRequest(Request* request) {
+  if (free_requests_.size() >= kMaxFreeObjects || request->reply.capacity() > 0 ||
+      !request->fragment_replies.empty()) {
+    delete request;
+    return;
+  }
+  *request = Request();
+  free_requests_.push_back(request);
+}
+
+Fragment* Worker::NewFragment() {
+  if (free_fragments_.empty()) return new Fragment();
+  Fragment* fragment = free_fragments_.back();
+  free_fragments_.pop_back();
+  return fragment;
+}
+
+void Worker::FreeFragment(Fragment* fragment) {
+  if (free_fragments_.size() >= kMaxFreeObjects) {
+    delete fragment;
+    return;
+  }
+  *fragment = Fragment();
+  free_fragments_.push_back(fragment);
+}
+
+void Worker::BeginDrain() {
+  if (draining_) return;
+  draining_ = true;
+  for (Listener* listener : listeners_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener->handle),
+             [](uv_handle_t* handle) { delete static_cast<Listener*>(handle->data); });
+  }
+  listeners_.clear();
+  // Clients with nothing in flight go now; the others as soon as their last reply is written.
+  std::vector<ClientConnection*> clients = clients_;
+  for (ClientConnection* client : clients) client->CloseWhenIdle();
+  uv_timer_start(
+      &drain_timer_,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<Worker*>(t->data);
+        RP_LOG(kLogWarn, "worker %d: drain timeout, closing %zu clients", self->id_,
+               self->clients_.size());
+        std::vector<ClientConnection*> left = self->clients_;
+        for (ClientConnection* client : left) client->Close();
+      },
+      settings_.drain_timeout_ms, 0);
+  MaybeFinishDrain();
+}
+
+void Worker::MaybeFinishDrain() {
+  if (clients_.empty() && !closing_all_) CloseEverything();
+}
+
+void Worker::CloseEverything() {
+  closing_all_ = true;
+  for (auto& pool : pools_) pool->CloseAll();
+  for (Listener* listener : listeners_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener->handle),
+             [](uv_handle_t* handle) { delete static_cast<Listener*>(handle->data); });
+  }
+  listeners_.clear();
+  uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&drain_async_), nullptr);
+}
+
+}  // namespace ringproxy::proxy

@@ -1,0 +1,111 @@
+// Worker: one event loop on one thread, serving every pool with its own listening sockets
+// (SO_REUSEPORT: the kernel spreads connections over workers) and its own server connections.
+// Nothing on the request path is shared with another worker; the only cross-thread inputs are
+// the drain request (uv_async) and, later, new topologies.
+//
+// One loop iteration: reads parse and route requests and queue bytes on connections; the check
+// phase then flushes every connection touched in that iteration with one write each.
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "proxy/topology.h"
+#include "proxy/worker_settings.h"
+
+namespace ringproxy::proxy {
+
+class ClientConnection;
+class ServerConnection;
+class ServerPool;
+struct Fragment;
+struct Request;
+
+class Worker {
+ public:
+  Worker(int id, std::shared_ptr<const Topology> topology, const WorkerSettings& settings,
+         int workers);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Adopts one listening socket per pool (in topology order), on the calling thread, before
+  // Start(). The worker owns the descriptors from then on.
+  bool Listen(const std::vector<int>& listen_fds, std::string* error);
+  void Start();
+  // Thread-safe: stop accepting, finish in-flight requests, close clients, then leave the loop.
+  void Drain();
+  void Join();
+
+  // --- for this worker's connections (loop thread only) ---
+  uv_loop_t* loop() { return &loop_; }
+  uint64_t now_ms() const { return uv_now(&loop_); }
+  int id() const { return id_; }
+  const WorkerSettings& settings() const { return settings_; }
+  bool draining() const { return draining_; }
+  char* scratch() { return scratch_.get(); }
+  static constexpr size_t kScratchSize = 64u << 10;
+
+  void ScheduleFlush(ClientConnection* client);
+  void ScheduleFlush(ServerConnection* server);
+  void OnClientClosed(ClientConnection* client);
+  // A fragment's reply (or the error standing in for it) has arrived: settle its request.
+  void CompleteFragment(Fragment* fragment, std::string_view reply);
+  uint64_t NextClientId() { return ++last_client_id_; }
+
+  Request* NewRequest();
+  void FreeRequest(Request* request);
+  Fragment* NewFragment();
+  void FreeFragment(Fragment* fragment);
+
+ private:
+  struct Listener {
+    Worker* worker;
+    ServerPool* pool;
+    union {
+      uv_tcp_t tcp;
+      uv_pipe_t pipe;
+    } handle;
+    bool is_unix;
+  };
+
+  void Run();
+  void OnAccept(Listener* listener);
+  void OnCheck();
+  void OnTick();
+  void BeginDrain();
+  void MaybeFinishDrain();
+  void CloseEverything();
+
+  const int id_;
+  const int workers_;
+  std::shared_ptr<const Topology> topology_;
+  WorkerSettings settings_;
+  uv_loop_t loop_{};
+  uv_check_t check_{};
+  uv_timer_t tick_{};
+  uv_timer_t drain_timer_{};
+  uv_async_t drain_async_{};
+  std::atomic<bool> drain_requested_{false};
+  bool started_ = false;
+  bool draining_ = false;
+  bool closing_all_ = false;
+  std::thread thread_;
+  std::unique_ptr<char[]> scratch_;
+  std::vector<std::unique_ptr<ServerPool>> pools_;
+  std::vector<Listener*> listeners_;
+  std::vector<ClientConnection*> clients_;  // every open client, for drain
+  std::vector<ClientConnection*> client_flushes_;
+  std::vector<ServerConnection*> server_flushes_;
+  std::vector<Request*> free_requests_;
+  std::vector<Fragment*> free_fragments_;
+  uint64_t last_client_id_ = 0;
+};
+
+}  // namespace ringproxy::proxy

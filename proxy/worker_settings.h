@@ -1,0 +1,21 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "proxy/request_parser.h"
+
+namespace ringproxy::proxy {
+
+// Limits and knobs every worker applies; one copy per worker, set at startup.
+struct WorkerSettings {
+  RequestLimits limits;
+  // Back-pressure: a client with more requests in flight, or more reply bytes not yet taken by
+  // its socket, is not read from until it drains below half of these.
+  size_t client_max_pending_requests = 8192;
+  size_t client_max_pending_bytes = 32u << 20;
+  // SIGTERM: how long in-flight requests may take before the remaining clients are closed.
+  uint64_t drain_timeout_ms = 30000;
+};
+
+}  // namespace ringproxy::proxy
