@@ -124,6 +124,7 @@ class ManagedProcess:
         self.output_path = None  # its stdout and stderr (the same file for redis-server)
         self.proc = None
         self.argv = []
+        self._terminated = False
 
     @property
     def pid(self):
@@ -142,6 +143,7 @@ class ManagedProcess:
                 argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 cwd=self.workdir, start_new_session=True)
         self.argv = argv
+        self._terminated = False
 
     def describe(self):
         return "%s pid %s (%s)" % (self.name, self.pid, " ".join(map(str, self.argv)))
@@ -168,12 +170,19 @@ class ManagedProcess:
         except subprocess.TimeoutExpired as exc:
             raise self.failure("still running after %.1fs" % timeout) from exc
 
+    def terminate(self):
+        """Sends SIGTERM once (a second one can make redis-server skip its shutdown); stop()
+        then only waits. Lets a group signal every process before waiting for any."""
+        if self.running() and not self._terminated:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            self._terminated = True
+
     def stop(self):
         """SIGTERM, then SIGKILL if it has not exited in STOP_TIMEOUT; always reaps the child."""
         if self.proc is None or self.proc.returncode is not None:
             return self.proc.returncode if self.proc else None
         if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
+            self.terminate()
             try:
                 return self.proc.wait(timeout=STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
@@ -214,15 +223,26 @@ class RedisServer(ManagedProcess):
         return "%s:%d" % (self.host, self.port)
 
     def start(self):
+        self.launch()
+        return self.wait_started()
+
+    def launch(self):
+        """Spawns the server without waiting; wait_started() completes the start."""
+        if not self._fixed_port:
+            self.port = free_port(self.host)
+        argv = [REDIS_SERVER_BIN, "--port", str(self.port), "--bind", self.host,
+                "--save", "", "--appendonly", "no", "--daemonize", "no",
+                "--dir", self.workdir] + self.extra_args
+        self.log_path = os.path.join(self.workdir, "redis-%d.log" % self.port)
+        self._spawn(argv, self.log_path)
+
+    def wait_started(self):
+        """Waits for the launched server to answer; relaunches on a fresh port after losing the
+        race for its port (up to START_ATTEMPTS launches)."""
         attempts = 1 if self._fixed_port else START_ATTEMPTS
         for attempt in range(attempts):
-            if not self._fixed_port:
-                self.port = free_port(self.host)
-            argv = [REDIS_SERVER_BIN, "--port", str(self.port), "--bind", self.host,
-                    "--save", "", "--appendonly", "no", "--daemonize", "no",
-                    "--dir", self.workdir] + self.extra_args
-            self.log_path = os.path.join(self.workdir, "redis-%d.log" % self.port)
-            self._spawn(argv, self.log_path)
+            if attempt > 0:
+                self.launch()
             try:
                 self._wait_ready()
                 return self
@@ -466,9 +486,19 @@ class ProcessGroup:
         return self._add(RedisServer(self._workdir(), host=host, port=port,
                                      extra_args=extra_args), start)
 
-    def redis_many(self, count, host="127.0.0.1", extra_args=()):
-        """Starts `count` servers on `host`, one after the other (each is ready in milliseconds)."""
-        return [self.redis(host=host, extra_args=extra_args) for _ in range(count)]
+    def redis_many(self, hosts, extra_args=()):
+        """Starts one server per entry of `hosts` (an address, or a count of 127.0.0.1 servers),
+        launching all before waiting for any."""
+        if isinstance(hosts, int):
+            hosts = ["127.0.0.1"] * hosts
+        servers = [RedisServer(self._workdir(), host=host, extra_args=extra_args)
+                   for host in hosts]
+        for server in servers:
+            self.processes.append(server)
+            server.launch()
+        for server in servers:
+            server.wait_started()
+        return servers
 
     def nutcracker(self, start=True, **kwargs):
         return self._add(Nutcracker(self._workdir(), **kwargs), start)
@@ -486,6 +516,11 @@ class ProcessGroup:
 
     def close(self):
         errors = []
+        for p in reversed(self.processes):
+            try:
+                p.terminate()
+            except OSError as exc:
+                errors.append(exc)
         for p in reversed(self.processes):
             try:
                 p.stop()

@@ -125,3 +125,10 @@ def test_redis_client_closes_with_the_server(processes):
     server.stop()
     with pytest.raises(redis.exceptions.ConnectionError):
         client.ping()
+
+
+def test_redis_many_starts_one_server_per_address(processes):
+    servers = processes.redis_many(["127.0.0.1", "127.0.0.10", "127.0.0.1"])
+    assert [s.host for s in servers] == ["127.0.0.1", "127.0.0.10", "127.0.0.1"]
+    assert len({s.address for s in servers}) == 3
+    assert all(s.client().ping() for s in servers)

@@ -159,7 +159,7 @@ def placement_tool():
 
 @pytest.fixture(scope="module")
 def backends(module_processes):
-    return [module_processes.redis(host=host) for host in BACKEND_HOSTS]
+    return module_processes.redis_many(BACKEND_HOSTS)
 
 
 def _server_line(backend, weight, name):
@@ -268,6 +268,9 @@ def test_placement_matches_nutcracker(scenario, backends, placement_tool, proces
         lines.append("servers used by nutcracker: %s" %
                      dict(collections.Counter(actual.values()).most_common()))
         pytest.fail("\n".join(lines), pytrace=False)
-    # A pool of several servers must spread the keys, or the comparison proves little.
-    if len(scenario.backends) > 1:
+    # A pool of several servers must spread the keys, or the comparison proves little. Except
+    # crc32 with ketama: nutcracker's crc32 keeps 15 bits, below nearly every ring point, so one
+    # server (the owner of the lowest point) takes every key there.
+    if len(scenario.backends) > 1 and (scenario.hash, scenario.distribution) != ("crc32",
+                                                                                 "ketama"):
         assert len(set(actual.values())) > 1
