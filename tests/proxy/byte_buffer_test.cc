@@ -1,0 +1,53 @@
+#include "proxy/byte_buffer.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace ringproxy::proxy {
+namespace {
+
+TEST(ByteBuffer, ReleasesMemoryWhenEmptied) {
+  ByteBuffer buffer;
+  buffer.Append("hello");
+  EXPECT_GT(buffer.capacity(), 0u);
+  buffer.Consume(5);
+  EXPECT_EQ(buffer.capacity(), 0u);
+  EXPECT_TRUE(buffer.empty());
+}
+
+TEST(ByteBuffer, ConsumesFromTheFront) {
+  ByteBuffer buffer;
+  buffer.Append("hello world");
+  buffer.Consume(6);
+  EXPECT_EQ(buffer.view(), "world");
+  buffer.Append("!");
+  EXPECT_EQ(buffer.view(), "world!");
+}
+
+TEST(ByteBuffer, GrowsKeepingContent) {
+  ByteBuffer buffer;
+  std::string expected;
+  for (int i = 0; i < 10000; ++i) {
+    const std::string piece = std::to_string(i) + ",";
+    buffer.Append(piece);
+    expected += piece;
+    if (i % 7 == 0) {
+      buffer.Consume(1);
+      expected.erase(0, 1);
+    }
+  }
+  EXPECT_EQ(buffer.view(), expected);
+}
+
+TEST(ByteBuffer, MoveLeavesTheSourceEmpty) {
+  ByteBuffer a;
+  a.Append("abc");
+  ByteBuffer b = std::move(a);
+  EXPECT_EQ(b.view(), "abc");
+  EXPECT_EQ(a.capacity(),
+            0u);  // NOLINT(bugprone-use-after-move): the moved-from state is the point
+}
+
+}  // namespace
+}  // namespace ringproxy::proxy

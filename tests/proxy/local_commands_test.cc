@@ -1,0 +1,118 @@
+// The commands the proxy answers itself: exact replies, and what they do to the session.
+#include "proxy/local_commands.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace ringproxy::proxy {
+namespace {
+
+class LocalCommands : public testing::Test {
+ protected:
+  std::string Answer(std::vector<std::string_view> args) {
+    const CommandSpec* spec = LookupCommand(args[0]);
+    EXPECT_NE(spec, nullptr);
+    EXPECT_EQ(spec->kind, CommandKind::kLocal);
+    ByteBuffer out;
+    AnswerLocalCommand(*spec, args, LocalContext{&pool_, 0, 1}, &session_, &out);
+    return std::string(out.view());
+  }
+
+  config::PoolConfig pool_;
+  ClientSession session_;
+};
+
+TEST_F(LocalCommands, PingWithoutArgumentIsPong) { EXPECT_EQ(Answer({"PING"}), "+PONG\r\n"); }
+
+TEST_F(LocalCommands, PingWithArgumentEchoesIt) {
+  EXPECT_EQ(Answer({"ping", "hi"}), "$2\r\nhi\r\n");
+}
+
+TEST_F(LocalCommands, EchoIsBulk) { EXPECT_EQ(Answer({"ECHO", "a\r\nb"}), "$4\r\na\r\nb\r\n"); }
+
+TEST_F(LocalCommands, QuitSaysOkAndMarksTheSession) {
+  EXPECT_EQ(Answer({"QUIT"}), "+OK\r\n");
+  EXPECT_TRUE(session_.close_after_reply);
+}
+
+TEST_F(LocalCommands, AuthWithoutPasswordConfiguredIsNutcrackersError) {
+  EXPECT_EQ(Answer({"AUTH", "x"}), "-ERR Client sent AUTH, but no password is set\r\n");
+}
+
+TEST_F(LocalCommands, AuthChecksThePassword) {
+  pool_.redis_auth = "s3cret";
+  EXPECT_EQ(Answer({"AUTH", "wrong"}), "-ERR invalid password\r\n");
+  EXPECT_FALSE(session_.authenticated);
+  EXPECT_EQ(Answer({"AUTH", "s3cret"}), "+OK\r\n");
+  EXPECT_TRUE(session_.authenticated);
+}
+
+TEST_F(LocalCommands, AuthWithDefaultUser) {
+  pool_.redis_auth = "s3cret";
+  EXPECT_EQ(Answer({"AUTH", "default", "s3cret"}), "+OK\r\n");
+  EXPECT_TRUE(session_.authenticated);
+  EXPECT_EQ(Answer({"AUTH", "admin", "s3cret"}),
+            "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
+  EXPECT_FALSE(session_.authenticated);
+}
+
+TEST_F(LocalCommands, SelectZeroIsAccepted) {
+  EXPECT_EQ(Answer({"SELECT", "0"}), "+OK\r\n");
+  EXPECT_EQ(Answer({"SELECT", "3"}).substr(0, 5), "-ERR ");
+  EXPECT_EQ(Answer({"SELECT", "x"}), "-ERR value is not an integer or out of range\r\n");
+}
+
+TEST_F(LocalCommands, HelloThreeIsRefusedSoClientsFallBack) {
+  EXPECT_EQ(Answer({"HELLO", "3"}), "-NOPROTO unsupported protocol version\r\n");
+}
+
+TEST_F(LocalCommands, HelloTwoDescribesTheServer) {
+  const std::string reply = Answer({"HELLO", "2", "SETNAME", "app"});
+  EXPECT_EQ(reply.substr(0, 5), "*14\r\n");
+  EXPECT_NE(reply.find("$5\r\nproto\r\n:2\r\n"), std::string::npos);
+  EXPECT_EQ(session_.name, "app");
+}
+
+TEST_F(LocalCommands, HelloNeedsAuthWhenPasswordIsSet) {
+  pool_.redis_auth = "s3cret";
+  EXPECT_EQ(Answer({"HELLO", "2"}).substr(0, 7), "-NOAUTH");
+  EXPECT_EQ(Answer({"HELLO", "2", "AUTH", "default", "s3cret"}).substr(0, 5), "*14\r\n");
+  EXPECT_TRUE(session_.authenticated);
+}
+
+TEST_F(LocalCommands, ClientNameRoundTrip) {
+  EXPECT_EQ(Answer({"CLIENT", "GETNAME"}), "$-1\r\n");
+  EXPECT_EQ(Answer({"CLIENT", "SETNAME", "worker-1"}), "+OK\r\n");
+  EXPECT_EQ(Answer({"CLIENT", "GETNAME"}), "$8\r\nworker-1\r\n");
+  EXPECT_EQ(Answer({"CLIENT", "SETNAME", "bad name"}).substr(0, 4), "-ERR");
+  EXPECT_EQ(Answer({"CLIENT", "SETINFO", "LIB-NAME", "redis-py"}), "+OK\r\n");
+  EXPECT_EQ(Answer({"CLIENT", "KILL", "x"}),
+            "-ERR CLIENT KILL is not supported through the proxy\r\n");
+}
+
+TEST_F(LocalCommands, CommandCountMatchesTheTable) {
+  EXPECT_EQ(Answer({"COMMAND", "COUNT"}), ":" + std::to_string(AllCommands().size()) + "\r\n");
+  EXPECT_EQ(Answer({"COMMAND", "DOCS"}), "*0\r\n");
+  EXPECT_EQ(Answer({"COMMAND", "INFO", "get", "nosuch"}).substr(0, 4), "*2\r\n");
+}
+
+TEST_F(LocalCommands, InfoHasTheFieldsReadyChecksRead) {
+  const std::string reply = Answer({"INFO"});
+  EXPECT_EQ(reply[0], '$');
+  EXPECT_NE(reply.find("redis_version:"), std::string::npos);
+  EXPECT_NE(reply.find("loading:0"), std::string::npos);
+  EXPECT_NE(reply.find("role:master"), std::string::npos);
+}
+
+TEST(PasswordMatches, ComparesWholeStrings) {
+  EXPECT_TRUE(PasswordMatches("abc", "abc"));
+  EXPECT_FALSE(PasswordMatches("abd", "abc"));
+  EXPECT_FALSE(PasswordMatches("ab", "abc"));
+  EXPECT_FALSE(PasswordMatches("abcd", "abc"));
+  EXPECT_FALSE(PasswordMatches("", "abc"));
+}
+
+}  // namespace
+}  // namespace ringproxy::proxy

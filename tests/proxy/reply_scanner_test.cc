@@ -1,0 +1,127 @@
+// ReplyScanner: where each server reply ends, at every split point, and agreement with hiredis
+// on random nested replies fed in random pieces.
+#include "proxy/reply_scanner.h"
+
+#include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
+
+#include <random>
+#include <string>
+
+namespace ringproxy::proxy {
+namespace {
+
+using Status = ReplyScanner::Status;
+
+TEST(ReplyScanner, FramesEachReplyType) {
+  for (const std::string reply :
+       {"+OK\r\n", "-ERR x\r\n", ":42\r\n", "$3\r\nabc\r\n", "$-1\r\n", "*-1\r\n", "*0\r\n",
+        "*2\r\n$1\r\na\r\n:1\r\n", "*2\r\n*1\r\n+a\r\n*0\r\n"}) {
+    ReplyScanner scanner;
+    const std::string stream = reply + "+NEXT\r\n";
+    ASSERT_EQ(scanner.Scan(stream.data(), stream.size()), Status::kComplete) << reply;
+    EXPECT_EQ(scanner.size(), reply.size()) << reply;
+    EXPECT_EQ(scanner.type(), reply[0]);
+  }
+}
+
+TEST(ReplyScanner, EverySplitPointOfANestedReply) {
+  const std::string reply = "*3\r\n$5\r\nhello\r\n*2\r\n:1\r\n$-1\r\n-ERR nested\r\n";
+  for (size_t split = 0; split < reply.size(); ++split) {
+    ReplyScanner scanner;
+    ASSERT_EQ(scanner.Scan(reply.data(), split), Status::kIncomplete) << split;
+    ASSERT_EQ(scanner.Scan(reply.data(), reply.size()), Status::kComplete) << split;
+    EXPECT_EQ(scanner.size(), reply.size());
+    EXPECT_EQ(scanner.type(), '*');
+  }
+}
+
+TEST(ReplyScanner, MalformedRepliesAreErrors) {
+  for (const std::string reply : {"?x\r\n", "$abc\r\n", "$3\r\nabcde\r\n", "*x\r\n", ":1\rX"}) {
+    ReplyScanner scanner;
+    EXPECT_EQ(scanner.Scan(reply.data(), reply.size()), Status::kError) << reply;
+  }
+}
+
+TEST(ReplyScanner, NestingBeyondTheLimitIsAnError) {
+  std::string reply;
+  for (size_t i = 0; i <= ReplyScanner::kMaxDepth; ++i) reply += "*1\r\n";
+  ReplyScanner scanner;
+  EXPECT_EQ(scanner.Scan(reply.data(), reply.size()), Status::kError);
+}
+
+TEST(ReplyScanner, ReportsTheSizeOfAnAwaitedBulk) {
+  const std::string reply = "$1000\r\nabc";
+  ReplyScanner scanner;
+  ASSERT_EQ(scanner.Scan(reply.data(), reply.size()), Status::kIncomplete);
+  EXPECT_EQ(scanner.expected_size(), 7u + 1000u + 2u);
+}
+
+void RandomReply(std::mt19937& rng, int depth, std::string* out) {
+  switch (rng() % (depth < 4 ? 6 : 5)) {
+    case 0:
+      *out += "+simple " + std::to_string(rng() % 1000) + "\r\n";
+      break;
+    case 1:
+      *out += "-ERR error " + std::to_string(rng() % 1000) + "\r\n";
+      break;
+    case 2:
+      *out += ":" + std::to_string(static_cast<int64_t>(rng()) - 2000000000) + "\r\n";
+      break;
+    case 3: {
+      std::string bulk(rng() % 50, '\0');
+      for (char& c : bulk) c = static_cast<char>(rng() & 0xff);
+      *out += "$" + std::to_string(bulk.size()) + "\r\n" + bulk + "\r\n";
+      break;
+    }
+    case 4:
+      *out += rng() % 2 ? "$-1\r\n" : "*-1\r\n";
+      break;
+    default: {
+      const int n = static_cast<int>(rng() % 5);
+      *out += "*" + std::to_string(n) + "\r\n";
+      for (int i = 0; i < n; ++i) RandomReply(rng, depth + 1, out);
+    }
+  }
+}
+
+TEST(ReplyScanner, AgreesWithHiredisOnRandomFragmentedReplies) {
+  std::mt19937 rng(777);
+  for (int round = 0; round < 300; ++round) {
+    std::string stream;
+    const int replies = 1 + static_cast<int>(rng() % 10);
+    for (int i = 0; i < replies; ++i) RandomReply(rng, 0, &stream);
+
+    redisReader* reader = redisReaderCreate();
+    ReplyScanner scanner;
+    std::string buffer;
+    size_t ours = 0;
+    size_t theirs = 0;
+    size_t pos = 0;
+    while (pos < stream.size()) {
+      const size_t chunk = std::min<size_t>(1 + rng() % 25, stream.size() - pos);
+      buffer.append(stream, pos, chunk);
+      ASSERT_EQ(redisReaderFeed(reader, stream.data() + pos, chunk), REDIS_OK);
+      pos += chunk;
+      while (!buffer.empty()) {
+        const Status status = scanner.Scan(buffer.data(), buffer.size());
+        ASSERT_NE(status, Status::kError);
+        if (status != Status::kComplete) break;
+        buffer.erase(0, scanner.size());
+        ++ours;
+      }
+      void* reply = nullptr;
+      while (redisReaderGetReply(reader, &reply) == REDIS_OK && reply != nullptr) {
+        freeReplyObject(reply);
+        reply = nullptr;
+        ++theirs;
+      }
+      ASSERT_EQ(ours, theirs) << "round " << round << " at byte " << pos;
+    }
+    EXPECT_EQ(ours, static_cast<size_t>(replies));
+    redisReaderFree(reader);
+  }
+}
+
+}  // namespace
+}  // namespace ringproxy::proxy
