@@ -468,9 +468,8 @@ void ClientConnection::Close() {
   in_.Release();
   out_.Release();
   worker_->OnClientClosed(this);
-  uv_close(reinterpret_cast<uv_handle_t*>(&handle_), [](uv_handle_t* handle) {
-    delete static_cast<ClientConnection*>(handle->data);
-  });
+  uv_close(reinterpret_cast<uv_handle_t*>(&handle_),
+           [](uv_handle_t* handle) { delete static_cast<ClientConnection*>(handle->data); });
 }
 
 }  // namespace ringproxy::proxy

@@ -49,8 +49,8 @@ bool ParseInt(std::string_view text, long long* value) {
 
 // Checks a password given by AUTH or HELLO ... AUTH; `username` is empty for the one-argument
 // form. Returns false after appending the error reply.
-bool Authenticate(std::string_view username, std::string_view password,
-                  const LocalContext& context, ClientSession* session, ByteBuffer* out) {
+bool Authenticate(std::string_view username, std::string_view password, const LocalContext& context,
+                  ClientSession* session, ByteBuffer* out) {
   const std::string& expected = context.pool->redis_auth;
   if (expected.empty()) {
     resp::AppendError(out, "ERR Client sent AUTH, but no password is set");
@@ -175,8 +175,7 @@ bool ValidClientName(std::string_view name) {
   return true;
 }
 
-void AnswerClient(std::span<const std::string_view> args, ClientSession* session,
-                  ByteBuffer* out) {
+void AnswerClient(std::span<const std::string_view> args, ClientSession* session, ByteBuffer* out) {
   const std::string_view sub = args[1];
   if (EqualsIgnoreCase(sub, "SETNAME") && args.size() == 3) {
     if (!ValidClientName(args[2])) {
@@ -203,9 +202,9 @@ void AnswerClient(std::span<const std::string_view> args, ClientSession* session
 
 void AnswerInfo(const LocalContext& context, ByteBuffer* out) {
   static const auto start = std::chrono::steady_clock::now();
-  const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::steady_clock::now() - start)
-                          .count();
+  const auto uptime =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start)
+          .count();
   std::string text;
   text += "# Server\r\n";
   text += "redis_version:" + std::string(kRedisVersion) + "\r\n";
@@ -269,8 +268,9 @@ void AnswerLocalCommand(const CommandSpec& spec, std::span<const std::string_vie
       } else if (db == 0 || db == context.pool->redis_db) {
         resp::AppendSimple(out, "OK");
       } else {
-        resp::AppendError(out, "ERR SELECT is not supported through the proxy: it serves database " +
-                                   std::to_string(context.pool->redis_db) + " only");
+        resp::AppendError(out,
+                          "ERR SELECT is not supported through the proxy: it serves database " +
+                              std::to_string(context.pool->redis_db) + " only");
       }
       return;
     }

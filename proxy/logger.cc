@@ -12,8 +12,8 @@ namespace ringproxy::proxy {
 namespace {
 
 const char* LevelName(int level) {
-  static const char* const kNames[] = {"EMERG", "ALERT", "CRIT", "ERROR", "WARN",
-                                       "NOTICE", "INFO", "DEBUG", "VERB"};
+  static const char* const kNames[] = {"EMERG",  "ALERT", "CRIT",  "ERROR", "WARN",
+                                       "NOTICE", "INFO",  "DEBUG", "VERB"};
   if (level < 0) return "EMERG";
   if (level >= static_cast<int>(sizeof(kNames) / sizeof(kNames[0]))) return "VERB";
   return kNames[level];

@@ -45,9 +45,9 @@ class Logger {
 }  // namespace ringproxy::proxy
 
 // The format arguments are not evaluated when the level is off.
-#define RP_LOG(level, ...)                                                      \
-  do {                                                                          \
-    if (::ringproxy::proxy::Logger::Instance().enabled(level)) {                \
-      ::ringproxy::proxy::Logger::Instance().Log(level, __VA_ARGS__);           \
-    }                                                                           \
+#define RP_LOG(level, ...)                                            \
+  do {                                                                \
+    if (::ringproxy::proxy::Logger::Instance().enabled(level)) {      \
+      ::ringproxy::proxy::Logger::Instance().Log(level, __VA_ARGS__); \
+    }                                                                 \
   } while (0)

@@ -15,8 +15,7 @@ Proxy::~Proxy() {
   Join();
 }
 
-bool Proxy::Start(const config::Config& config, const ProxySettings& settings,
-                  std::string* error) {
+bool Proxy::Start(const config::Config& config, const ProxySettings& settings, std::string* error) {
   topology_ = Topology::Build(config, error);
   if (topology_ == nullptr) return false;
   const int count = std::max(1, settings.workers);
@@ -28,11 +27,12 @@ bool Proxy::Start(const config::Config& config, const ProxySettings& settings,
       int fd = -1;
       if (pool.config.listen.is_unix()) {
         // One unix socket, shared: every worker accepts from it.
-        if (unix_fd < 0) unix_fd = OpenListenSocket(pool.config.listen, pool.config.backlog, false, error);
+        if (unix_fd < 0)
+          unix_fd = OpenListenSocket(pool.config.listen, pool.config.backlog, false, error);
         fd = unix_fd < 0 ? -1 : (w == 0 ? unix_fd : ::dup(unix_fd));
       } else {
-        fd = OpenListenSocket(pool.config.listen, pool.config.backlog, count > 1 || pool.config.reuseport,
-                              error);
+        fd = OpenListenSocket(pool.config.listen, pool.config.backlog,
+                              count > 1 || pool.config.reuseport, error);
       }
       if (fd < 0) {
         *error = "pool '" + pool.config.name + "': " + *error;

@@ -91,9 +91,8 @@ void Request::Finish() {
       ReplyScanner scanner;
       for (const uint32_t f : key_fragment) {
         const std::string& r = fragment_replies[f];
-        if (cursor[f] >= r.size() ||
-            scanner.Scan(r.data() + cursor[f], r.size() - cursor[f]) !=
-                ReplyScanner::Status::kComplete) {
+        if (cursor[f] >= r.size() || scanner.Scan(r.data() + cursor[f], r.size() - cursor[f]) !=
+                                         ReplyScanner::Status::kComplete) {
           reply.Release();
           resp::AppendError(&reply, "ERR server returned fewer values than keys");
           return;

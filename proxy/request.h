@@ -33,10 +33,10 @@ struct Request {
   ClientConnection* client = nullptr;  // null once the client has gone
   Request* next = nullptr;             // the client's queue
   uint64_t started_ms = 0;
-  uint32_t pending = 0;                // fragments without a reply yet
+  uint32_t pending = 0;  // fragments without a reply yet
   bool done = false;
   MergeKind merge = MergeKind::kForward;
-  ByteBuffer reply;                    // the finished reply, when it could not go straight out
+  ByteBuffer reply;  // the finished reply, when it could not go straight out
 
   // Split state (MGET/MSET/DEL/...): unused for forwarded and local requests.
   std::vector<std::string> fragment_replies;  // kArray: each server's array reply

@@ -19,7 +19,9 @@ int HexValue(char c) {
   return c - 'A' + 10;
 }
 
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
 
 // Splits an inline command line the way Redis does (quotes, escapes); false on unbalanced quotes.
 bool SplitInlineArgs(std::string_view line, std::string* text,
@@ -44,12 +46,23 @@ bool SplitInlineArgs(std::string_view line, std::string* text,
           ++i;
           char c = line[i];
           switch (c) {
-            case 'n': c = '\n'; break;
-            case 'r': c = '\r'; break;
-            case 't': c = '\t'; break;
-            case 'b': c = '\b'; break;
-            case 'a': c = '\a'; break;
-            default: break;
+            case 'n':
+              c = '\n';
+              break;
+            case 'r':
+              c = '\r';
+              break;
+            case 't':
+              c = '\t';
+              break;
+            case 'b':
+              c = '\b';
+              break;
+            case 'a':
+              c = '\a';
+              break;
+            default:
+              break;
           }
           text->push_back(c);
         } else if (line[i] == '"') {
@@ -73,12 +86,22 @@ bool SplitInlineArgs(std::string_view line, std::string* text,
       } else {
         if (i >= n) break;
         switch (line[i]) {
-          case ' ': case '\n': case '\r': case '\t': case '\0':
+          case ' ':
+          case '\n':
+          case '\r':
+          case '\t':
+          case '\0':
             done = true;
             break;
-          case '"': in_double = true; break;
-          case '\'': in_single = true; break;
-          default: text->push_back(line[i]); break;
+          case '"':
+            in_double = true;
+            break;
+          case '\'':
+            in_single = true;
+            break;
+          default:
+            text->push_back(line[i]);
+            break;
         }
       }
       if (i < n) ++i;
@@ -133,7 +156,8 @@ RequestParser::Status RequestParser::ParseMultibulk(const char* data, size_t siz
     args_.clear();
     const char* cr = static_cast<const char*>(std::memchr(data, '\r', size));
     if (cr == nullptr || static_cast<size_t>(cr - data) + 1 >= size) {
-      if (size > limits_.max_inline_bytes) return Fail("Protocol error: too big mbulk count string");
+      if (size > limits_.max_inline_bytes)
+        return Fail("Protocol error: too big mbulk count string");
       return Status::kIncomplete;
     }
     int64_t count = 0;
@@ -161,12 +185,13 @@ RequestParser::Status RequestParser::ParseMultibulk(const char* data, size_t siz
     const size_t avail = size - pos_;
     const char* cr = static_cast<const char*>(std::memchr(line, '\r', avail));
     if (cr == nullptr || static_cast<size_t>(cr - line) + 1 >= avail) {
-      if (avail > limits_.max_inline_bytes) return Fail("Protocol error: too big bulk count string");
+      if (avail > limits_.max_inline_bytes)
+        return Fail("Protocol error: too big bulk count string");
       return Status::kIncomplete;
     }
     int64_t length = 0;
-    if (cr[1] != '\n' || !ParseLength(line + 1, cr, &length) || length < 0 ||
-        length > kMaxLength || static_cast<size_t>(length) > limits_.max_request_bytes) {
+    if (cr[1] != '\n' || !ParseLength(line + 1, cr, &length) || length < 0 || length > kMaxLength ||
+        static_cast<size_t>(length) > limits_.max_request_bytes) {
       return Fail("Protocol error: invalid bulk length");
     }
     const size_t body = static_cast<size_t>(cr - data) + 2;

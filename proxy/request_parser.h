@@ -16,7 +16,7 @@
 namespace ringproxy::proxy {
 
 struct RequestLimits {
-  size_t max_request_bytes = 512u << 20;  // one request, header and all arguments
+  size_t max_request_bytes = 512u << 20;   // one request, header and all arguments
   size_t max_multibulk_length = 1u << 20;  // arguments in one request
   size_t max_inline_bytes = 64u << 10;     // an inline command line, as Redis
 };
@@ -67,7 +67,7 @@ class RequestParser {
   std::vector<Span> args_;
   std::string inline_text_;
   std::string error_;
-  size_t pos_ = 0;             // next byte to look at
+  size_t pos_ = 0;              // next byte to look at
   int64_t args_expected_ = -1;  // -1: header not read yet
   size_t consumed_ = 0;
   size_t expected_size_ = 0;

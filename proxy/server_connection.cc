@@ -216,9 +216,8 @@ void ServerConnection::Close(int error) {
   for (Fragment* fragment : failed) worker_->CompleteFragment(fragment, reply);
   out_.Release();
   in_.Release();
-  uv_close(reinterpret_cast<uv_handle_t*>(&handle_), [](uv_handle_t* handle) {
-    delete static_cast<ServerConnection*>(handle->data);
-  });
+  uv_close(reinterpret_cast<uv_handle_t*>(&handle_),
+           [](uv_handle_t* handle) { delete static_cast<ServerConnection*>(handle->data); });
 }
 
 }  // namespace ringproxy::proxy

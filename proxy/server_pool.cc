@@ -9,8 +9,8 @@ ServerPool::ServerPool(Worker* worker, const TopologyPool* pool)
     : worker_(worker), pool_(pool), placement_(&pool->placement) {
   servers_.reserve(pool->config.servers.size());
   for (size_t i = 0; i < pool->config.servers.size(); ++i) {
-    servers_.push_back(std::make_unique<Server>(worker, this, pool->config.servers[i],
-                                                pool->server_addresses[i]));
+    servers_.push_back(
+        std::make_unique<Server>(worker, this, pool->config.servers[i], pool->server_addresses[i]));
   }
 }
 

@@ -38,7 +38,8 @@ Worker::~Worker() {
 
 bool Worker::Listen(const std::vector<int>& listen_fds, std::string* error) {
   for (size_t i = 0; i < pools_.size(); ++i) {
-    auto* listener = new Listener{this, pools_[i].get(), {}, topology_->pools[i].config.listen.is_unix()};
+    auto* listener =
+        new Listener{this, pools_[i].get(), {}, topology_->pools[i].config.listen.is_unix()};
     int rc = 0;
     if (listener->is_unix) {
       uv_pipe_init(&loop_, &listener->handle.pipe, 0);
@@ -67,7 +68,8 @@ bool Worker::Listen(const std::vector<int>& listen_fds, std::string* error) {
 void Worker::Start() {
   uv_check_init(&loop_, &check_);
   check_.data = this;
-  uv_check_start(&check_, [](uv_check_t* handle) { static_cast<Worker*>(handle->data)->OnCheck(); });
+  uv_check_start(&check_,
+                 [](uv_check_t* handle) { static_cast<Worker*>(handle->data)->OnCheck(); });
   uv_timer_init(&loop_, &tick_);
   tick_.data = this;
   uint64_t interval = 100;
@@ -76,13 +78,12 @@ void Worker::Start() {
       interval = std::min<uint64_t>(interval, std::max<int64_t>(5, pool.config.timeout_ms / 4));
     }
   }
-  uv_timer_start(&tick_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->OnTick(); }, interval,
-                 interval);
+  uv_timer_start(
+      &tick_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->OnTick(); }, interval, interval);
   uv_timer_init(&loop_, &drain_timer_);
   drain_timer_.data = this;
-  uv_async_init(&loop_, &drain_async_, [](uv_async_t* async) {
-    static_cast<Worker*>(async->data)->BeginDrain();
-  });
+  uv_async_init(&loop_, &drain_async_,
+                [](uv_async_t* async) { static_cast<Worker*>(async->data)->BeginDrain(); });
   drain_async_.data = this;
   for (auto& pool : pools_) {
     if (pool->config().preconnect) pool->Preconnect();
