@@ -50,7 +50,11 @@ void EncodeCommand(std::span<const std::string_view> args, ByteBuffer* out) {
 }  // namespace
 
 ClientConnection::ClientConnection(Worker* worker, ServerPool* pool, int workers)
-    : worker_(worker), pool_(pool), workers_(workers), parser_(worker->settings().limits) {
+    : worker_(worker),
+      pool_(pool),
+      stats_(&pool->stats()),
+      workers_(workers),
+      parser_(worker->settings().limits) {
   session_.id = worker->NextClientId();
 }
 
@@ -66,6 +70,9 @@ bool ClientConnection::Accept(uv_stream_t* listener, bool is_unix) {
     return false;
   }
   if (!is_unix) uv_tcp_nodelay(&handle_.tcp, 1);
+  counted_ = true;
+  stats_->client_connections.Add(1);
+  stats_->client_connections_total.Add();
   const int rc = uv_read_start(
       stream(),
       [](uv_handle_t* handle, size_t suggested, uv_buf_t* buf) {
@@ -96,7 +103,13 @@ bool ClientConnection::Accept(uv_stream_t* listener, bool is_unix) {
 
 void ClientConnection::OnRead(ssize_t nread, const uv_buf_t* buf) {
   if (closing_) return;
+  worker_->UpdateClock();
   if (nread < 0) {
+    if (nread == UV_EOF) {
+      stats_->client_eof.Add();
+    } else {
+      stats_->client_err.Add();
+    }
     // EOF or reset: requests still out become orphans and their replies are dropped.
     Close();
     return;
@@ -130,6 +143,8 @@ size_t ClientConnection::ProcessRequests(const char* data, size_t size) {
         return offset;
       case RequestParser::Status::kError:
         // As Redis: the error, then the connection closes once it is written.
+        stats_->client_protocol_errors.Add();
+        stats_->client_err.Add();
         ReplyError(parser_.error());
         close_when_flushed_ = true;
         if (reading_) {
@@ -154,10 +169,11 @@ void ClientConnection::Dispatch(const char* data) {
     const std::string_view key = parser_.arg(data, static_cast<size_t>(spec->first_key));
     Server* server = pool_->ServerForKey(key);
     if (server == nullptr) {
+      stats_->forward_error.Add();
       ReplyError("ERR no server available for key");
       return;
     }
-    Forward(server, data, raw);
+    Forward(server, data, raw, CommandClass::kSingleKey);
     return;
   }
 
@@ -182,7 +198,7 @@ void ClientConnection::Dispatch(const char* data) {
       break;  // handled above
     case CommandKind::kLocal: {
       const LocalContext context{&pool_->config(), worker_->id(), workers_};
-      AnswerLocalCommand(*spec, t_args, context, &session_, BeginLocalReply());
+      AnswerLocalCommand(*spec, t_args, context, &session_, BeginLocalReply(CommandClass::kLocal));
       EndLocalReply();
       if (session_.close_after_reply) {
         close_when_flushed_ = true;
@@ -238,15 +254,19 @@ void ClientConnection::DispatchMultiKey(const CommandSpec& spec, const char* dat
     }
   }
   if (server == nullptr) {
+    stats_->forward_error.Add();
     ReplyError("ERR no server available for key");
     return;
   }
-  Forward(server, data, raw);
+  Forward(server, data, raw, CommandClass::kMultiKey);
 }
 
 void ClientConnection::DispatchSplit(const CommandSpec& spec, const char* data) {
   // MSET takes key/value pairs; the others one key per argument.
   const size_t step = spec.kind == CommandKind::kSplitSet ? 2 : 1;
+  const CommandClass command_class = spec.kind == CommandKind::kSplitGet   ? CommandClass::kSplitGet
+                                     : spec.kind == CommandKind::kSplitSet ? CommandClass::kSplitSet
+                                                                           : CommandClass::kSplitCount;
   if (spec.kind == CommandKind::kSplitSet && (t_args.size() - 1) % 2 != 0) {
     ReplyError("ERR wrong number of arguments for '" + std::string(spec.name) + "' command");
     return;
@@ -258,6 +278,7 @@ void ClientConnection::DispatchSplit(const CommandSpec& spec, const char* data) 
   for (size_t k = 0; k < key_count; ++k) {
     Server* server = pool_->ServerForKey(t_args[1 + k * step]);
     if (server == nullptr) {
+      stats_->forward_error.Add();
       ReplyError("ERR no server available for key");
       return;
     }
@@ -267,10 +288,11 @@ void ClientConnection::DispatchSplit(const CommandSpec& spec, const char* data) 
   }
   if (servers.size() == 1) {
     // Every key on one server: no need to split.
-    Forward(servers[0], data, std::string_view(data, parser_.consumed()));
+    Forward(servers[0], data, std::string_view(data, parser_.consumed()), command_class);
     return;
   }
-  Request* request = Enqueue();
+  stats_->fragments.Add(servers.size());
+  Request* request = Enqueue(command_class);
   const MergeKind merge = spec.kind == CommandKind::kSplitGet   ? MergeKind::kArray
                           : spec.kind == CommandKind::kSplitSet ? MergeKind::kAllOk
                                                                 : MergeKind::kSum;
@@ -293,8 +315,9 @@ void ClientConnection::DispatchSplit(const CommandSpec& spec, const char* data) 
   }
 }
 
-void ClientConnection::Forward(Server* server, const char* data, std::string_view raw) {
-  Request* request = Enqueue();
+void ClientConnection::Forward(Server* server, const char* data, std::string_view raw,
+                               CommandClass command_class) {
+  Request* request = Enqueue(command_class);
   request->merge = MergeKind::kForward;
   request->pending = 1;
   Fragment* fragment = worker_->NewFragment();
@@ -312,10 +335,13 @@ void ClientConnection::Forward(Server* server, const char* data, std::string_vie
   server->Send(fragment, raw);
 }
 
-Request* ClientConnection::Enqueue() {
+Request* ClientConnection::Enqueue(CommandClass command_class) {
   Request* request = worker_->NewRequest();
   request->client = this;
-  request->started_ms = worker_->now_ms();
+  request->started_ns = worker_->now_ns();
+  request->command_class = command_class;
+  stats_->requests_of(command_class).Add();
+  stats_->in_flight.Add(1);
   if (tail_ == nullptr) {
     head_ = tail_ = request;
   } else {
@@ -326,9 +352,14 @@ Request* ClientConnection::Enqueue() {
   return request;
 }
 
-ByteBuffer* ClientConnection::BeginLocalReply() {
-  if (head_ == nullptr) return &out_;
-  local_reply_ = Enqueue();
+ByteBuffer* ClientConnection::BeginLocalReply(CommandClass command_class) {
+  if (head_ == nullptr) {
+    // Answered at once: counted, with no latency worth a histogram sample beyond zero.
+    stats_->requests_of(command_class).Add();
+    stats_->latency_of(command_class).Observe(0);
+    return &out_;
+  }
+  local_reply_ = Enqueue(command_class);
   return &local_reply_->reply;
 }
 
@@ -341,8 +372,8 @@ void ClientConnection::EndLocalReply() {
   worker_->ScheduleFlush(this);
 }
 
-void ClientConnection::ReplyError(std::string_view text) {
-  resp::AppendError(BeginLocalReply(), text);
+void ClientConnection::ReplyError(std::string_view text, CommandClass command_class) {
+  resp::AppendError(BeginLocalReply(command_class), text);
   EndLocalReply();
 }
 
@@ -351,7 +382,7 @@ void ClientConnection::CompleteHead(std::string_view reply) {
   head_ = request->next;
   if (head_ == nullptr) tail_ = nullptr;
   --queued_;
-  worker_->FreeRequest(request);
+  Retire(request);
   out_.Append(reply);
   WriteCompletedHeads();
   worker_->ScheduleFlush(this);
@@ -372,8 +403,15 @@ void ClientConnection::WriteCompletedHeads() {
     if (head_ == nullptr) tail_ = nullptr;
     --queued_;
     out_.Append(request->reply.view());
-    worker_->FreeRequest(request);
+    Retire(request);
   }
+}
+
+void ClientConnection::Retire(Request* request) {
+  stats_->in_flight.Add(-1);
+  stats_->latency_of(request->command_class)
+      .Observe((worker_->now_ns() - request->started_ns) / 1000);
+  worker_->FreeRequest(request);
 }
 
 bool ClientConnection::Idle() const {
@@ -453,8 +491,10 @@ void ClientConnection::Close() {
   if (closing_) return;
   closing_ = true;
   // Requests still waiting for servers stay alive as orphans until their fragments return.
+  if (counted_) stats_->client_connections.Add(-1);
   for (Request* request = head_; request != nullptr;) {
     Request* next = request->next;
+    stats_->in_flight.Add(-1);
     if (request->done) {
       worker_->FreeRequest(request);
     } else {

@@ -19,6 +19,7 @@
 #include "proxy/client_session.h"
 #include "proxy/command_table.h"
 #include "proxy/request_parser.h"
+#include "proxy/stats.h"
 
 namespace ringproxy::proxy {
 
@@ -58,14 +59,15 @@ class ClientConnection {
   void Dispatch(const char* data);
   void DispatchSplit(const CommandSpec& spec, const char* data);
   void DispatchMultiKey(const CommandSpec& spec, const char* data, std::string_view raw);
-  void Forward(Server* server, const char* data, std::string_view raw);
+  void Forward(Server* server, const char* data, std::string_view raw, CommandClass command_class);
 
   // A reply composed by the proxy: goes straight out when nothing is ahead of it, else queues.
-  ByteBuffer* BeginLocalReply();
+  ByteBuffer* BeginLocalReply(CommandClass command_class);
   void EndLocalReply();
-  void ReplyError(std::string_view text);
+  void ReplyError(std::string_view text, CommandClass command_class = CommandClass::kRejected);
 
-  Request* Enqueue();
+  Request* Enqueue(CommandClass command_class);
+  void Retire(Request* request);
   void WriteCompletedHeads();
   void AfterProgress();
   bool Idle() const;
@@ -74,6 +76,7 @@ class ClientConnection {
 
   Worker* worker_;
   ServerPool* pool_;
+  PoolStats* stats_;
   int workers_;
   union {
     uv_tcp_t tcp;
@@ -94,6 +97,7 @@ class ClientConnection {
   bool write_in_flight_ = false;
   bool close_when_flushed_ = false;
   bool closing_ = false;
+  bool counted_ = false;  // in client_connections
 };
 
 }  // namespace ringproxy::proxy

@@ -45,11 +45,12 @@ bool Proxy::Start(const config::Config& config, const ProxySettings& settings, s
     }
   }
   for (int w = 0; w < count; ++w) {
-    auto worker = std::make_unique<Worker>(w, topology_, settings.worker, count);
+    auto worker = std::make_unique<Worker>(w, topology_, settings.worker, count, &stats_);
     if (!worker->Listen(fds[static_cast<size_t>(w)], error)) return false;
     workers_.push_back(std::move(worker));
   }
   for (auto& worker : workers_) worker->Start();
+  serving_.store(true);
   for (const TopologyPool& pool : topology_->pools) {
     RP_LOG(kLogNotice, "pool '%s' listening on %s with %zu servers, %d workers",
            pool.config.name.c_str(),
@@ -62,7 +63,14 @@ bool Proxy::Start(const config::Config& config, const ProxySettings& settings, s
 }
 
 void Proxy::Drain() {
+  serving_.store(false);
   for (auto& worker : workers_) worker->Drain();
+}
+
+uint64_t Proxy::OldestWorkerTickNs() const {
+  uint64_t oldest = UINT64_MAX;
+  for (const auto& worker : workers_) oldest = std::min(oldest, worker->last_tick_ns());
+  return workers_.empty() ? 0 : oldest;
 }
 
 void Proxy::Join() {

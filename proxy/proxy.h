@@ -2,11 +2,14 @@
 // (proxy_runner.cc) owns one, starts it, and drains it on SIGTERM.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "config/pool_config.h"
+#include "proxy/stats.h"
 #include "proxy/topology.h"
 #include "proxy/worker_settings.h"
 
@@ -34,8 +37,17 @@ class Proxy {
   void Join();
 
   int workers() const { return static_cast<int>(workers_.size()); }
+  // Thread-safe. The oldest last-tick time over all workers (uv_hrtime clock): a loop that
+  // stopped turning holds it back.
+  uint64_t OldestWorkerTickNs() const;
+  // Thread-safe. True once Start succeeded, until Drain.
+  bool serving() const { return serving_.load(); }
+  const StatsRegistry& stats() const { return stats_; }
+  std::shared_ptr<const Topology> topology() const { return topology_; }
 
  private:
+  StatsRegistry stats_;
+  std::atomic<bool> serving_{false};
   std::shared_ptr<const Topology> topology_;
   std::vector<std::unique_ptr<Worker>> workers_;
 };

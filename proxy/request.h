@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "proxy/byte_buffer.h"
+#include "proxy/stats.h"
 
 namespace ringproxy::proxy {
 
@@ -32,7 +33,8 @@ enum class MergeKind : uint8_t {
 struct Request {
   ClientConnection* client = nullptr;  // null once the client has gone
   Request* next = nullptr;             // the client's queue
-  uint64_t started_ms = 0;
+  uint64_t started_ns = 0;
+  CommandClass command_class = CommandClass::kSingleKey;
   uint32_t pending = 0;  // fragments without a reply yet
   bool done = false;
   MergeKind merge = MergeKind::kForward;
@@ -59,7 +61,7 @@ struct Request {
 struct Fragment {
   Request* request = nullptr;
   uint32_t index = 0;
-  uint64_t enqueued_ms = 0;
+  uint64_t enqueued_ns = 0;
   bool internal = false;
 };
 

@@ -1,5 +1,7 @@
 #include "proxy/server.h"
 
+#include <ctime>
+
 #include "proxy/logger.h"
 #include "proxy/request.h"
 #include "proxy/server_connection.h"
@@ -14,7 +16,8 @@ Server::Server(Worker* worker, ServerPool* pool, const config::ServerConfig& con
       pool_(pool),
       config_(config),
       address_(address),
-      connections_(static_cast<size_t>(std::max(1, pool->config().server_connections)), nullptr) {}
+      connections_(static_cast<size_t>(std::max(1, pool->config().server_connections)), nullptr),
+      stats_(worker->stats()->RegisterServer(worker->id(), pool->config().name, config.name)) {}
 
 Server::~Server() = default;
 
@@ -34,6 +37,8 @@ ServerConnection* Server::PickConnection() {
 }
 
 void Server::Send(Fragment* fragment, std::string_view bytes) {
+  stats_->requests.Add();
+  stats_->request_bytes.Add(bytes.size());
   ServerConnection* connection = PickConnection();
   if (connection == nullptr) {
     // The connection failed synchronously; its error was already given to nothing queued yet,
@@ -64,30 +69,33 @@ void Server::OnConnectionClosed(ServerConnection* connection, int error) {
   ++failures_;
   const config::PoolConfig& pool = pool_->config();
   if (pool.auto_eject_hosts && failures_ >= static_cast<uint32_t>(pool.server_failure_limit) &&
-      ejected_until_ms_ == 0) {
+      ejected_until_ns_ == 0) {
     failures_ = 0;
-    ejected_until_ms_ = worker_->now_ms() + static_cast<uint64_t>(pool.server_retry_timeout_ms);
-    if (ejected_until_ms_ == 0) ejected_until_ms_ = 1;
+    ejected_until_ns_ =
+        worker_->now_ns() + static_cast<uint64_t>(pool.server_retry_timeout_ms) * 1000000;
+    stats_->server_ejected_at.Set(static_cast<int64_t>(time(nullptr)));
+    pool_->stats().server_ejects.Add();
     RP_LOG(kLogWarn, "server '%s' ejected from pool '%s' for %lld ms", config_.name.c_str(),
            pool.name.c_str(), static_cast<long long>(pool.server_retry_timeout_ms));
     pool_->RebuildPlacement();
   }
 }
 
-bool Server::Tick(uint64_t now_ms) {
+bool Server::Tick(uint64_t now_ns) {
   const int64_t timeout = pool_->config().timeout_ms;
   if (timeout > 0) {
     for (ServerConnection* connection : connections_) {
       if (connection != nullptr && connection->queued() > 0 &&
-          now_ms - connection->oldest_enqueued_ms() >= static_cast<uint64_t>(timeout)) {
+          now_ns - connection->oldest_enqueued_ns() >= static_cast<uint64_t>(timeout) * 1000000) {
         RP_LOG(kLogWarn, "request to server '%s' timed out after %lld ms", config_.name.c_str(),
                static_cast<long long>(timeout));
         connection->Close(UV_ETIMEDOUT);
       }
     }
   }
-  if (ejected_until_ms_ != 0 && now_ms >= ejected_until_ms_) {
-    ejected_until_ms_ = 0;
+  if (ejected_until_ns_ != 0 && now_ns >= ejected_until_ns_) {
+    ejected_until_ns_ = 0;
+    stats_->server_ejected_at.Set(0);
     RP_LOG(kLogNotice, "server '%s' back in pool '%s'", config_.name.c_str(),
            pool_->config().name.c_str());
     return true;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/pool_config.h"
+#include "proxy/stats.h"
 #include "proxy/topology.h"
 
 namespace ringproxy::proxy {
@@ -32,14 +33,15 @@ class Server {
   const config::ServerConfig& config() const { return config_; }
   const SocketAddress& address() const { return address_; }
   ServerPool* pool() { return pool_; }
-  bool ejected() const { return ejected_until_ms_ != 0; }
+  ServerStats& stats() { return *stats_; }
+  bool ejected() const { return ejected_until_ns_ != 0; }
 
   // --- from this server's connections ---
   void OnConnected();
   // The connection is closing; `error` (a negative errno) counts as a failure when non-zero.
   void OnConnectionClosed(ServerConnection* connection, int error);
   // Request timeouts; returns true when the server's liveness changed.
-  bool Tick(uint64_t now_ms);
+  bool Tick(uint64_t now_ns);
   void CloseAll();
 
  private:
@@ -52,7 +54,8 @@ class Server {
   std::vector<ServerConnection*> connections_;  // server_connections slots; null when closed
   size_t next_connection_ = 0;
   uint32_t failures_ = 0;
-  uint64_t ejected_until_ms_ = 0;
+  uint64_t ejected_until_ns_ = 0;  // worker clock; 0 when not ejected
+  std::shared_ptr<ServerStats> stats_;
 };
 
 }  // namespace ringproxy::proxy

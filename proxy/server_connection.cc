@@ -31,8 +31,8 @@ ServerConnection::ServerConnection(Worker* worker, Server* server)
   handle_.tcp.data = this;
 }
 
-uint64_t ServerConnection::oldest_enqueued_ms() const {
-  return fifo_.empty() ? 0 : fifo_.front()->enqueued_ms;
+uint64_t ServerConnection::oldest_enqueued_ns() const {
+  return fifo_.empty() ? 0 : fifo_.front()->enqueued_ns;
 }
 
 void ServerConnection::Connect(const SocketAddress& address) {
@@ -68,8 +68,10 @@ void ServerConnection::QueueHandshake() {
   auto queue_internal = [this] {
     Fragment* fragment = worker_->NewFragment();
     fragment->internal = true;
-    fragment->enqueued_ms = worker_->now_ms();
+    fragment->enqueued_ns = worker_->now_ns();
     fifo_.push_back(fragment);
+    ++unsent_;
+    server_->stats().in_queue.Add(1);
   };
   // AUTH before SELECT: a server that requires a password refuses SELECT until authenticated.
   if (!pool.redis_auth.empty()) {
@@ -88,10 +90,12 @@ void ServerConnection::OnConnect(int status) {
   if (status != 0) {
     RP_LOG(kLogWarn, "connect to server '%s' (%s) failed: %s", server_->config().name.c_str(),
            server_->address().ToString().c_str(), uv_strerror(status));
+    server_->stats().connect_failures.Add();
     Close(status);
     return;
   }
   state_ = State::kConnected;
+  server_->stats().server_connections.Add(1);
   server_->OnConnected();
   RP_LOG(kLogInfo, "connected to server '%s' (%s)", server_->config().name.c_str(),
          server_->address().ToString().c_str());
@@ -121,8 +125,10 @@ void ServerConnection::OnConnect(int status) {
 }
 
 void ServerConnection::Enqueue(Fragment* fragment, std::string_view bytes) {
-  fragment->enqueued_ms = worker_->now_ms();
+  fragment->enqueued_ns = worker_->now_ns();
   fifo_.push_back(fragment);
+  ++unsent_;
+  server_->stats().in_queue.Add(1);
   out_.Append(bytes);
   if (state_ == State::kConnected) worker_->ScheduleFlush(this);
 }
@@ -136,7 +142,10 @@ void ServerConnection::Flush() {
     Close(written);
     return;
   }
-  if (out_.empty()) return;
+  if (out_.empty()) {
+    MarkSent();
+    return;
+  }
   // The socket is full: hand the rest to libuv and keep it alive until the callback.
   writing_ = std::move(out_);
   buf = uv_buf_init(writing_.data(), static_cast<unsigned>(writing_.size()));
@@ -159,12 +168,22 @@ void ServerConnection::OnWriteDone(int status) {
     Close(status);
     return;
   }
-  if (!out_.empty()) worker_->ScheduleFlush(this);
+  if (!out_.empty()) {
+    worker_->ScheduleFlush(this);
+    return;
+  }
+  MarkSent();
 }
 
 void ServerConnection::OnRead(ssize_t nread, const uv_buf_t* buf) {
   if (state_ == State::kClosing) return;
+  worker_->UpdateClock();
   if (nread < 0) {
+    if (nread == UV_EOF) {
+      server_->stats().server_eof.Add();
+    } else {
+      server_->stats().server_err.Add();
+    }
     RP_LOG(kLogWarn, "server '%s' (%s) closed the connection: %s", server_->config().name.c_str(),
            server_->address().ToString().c_str(), uv_strerror(static_cast<int>(nread)));
     Close(nread == UV_EOF ? UV_ECONNRESET : static_cast<int>(nread));
@@ -196,15 +215,37 @@ size_t ServerConnection::ProcessReplies(const char* data, size_t size) {
     }
     Fragment* fragment = fifo_.front();
     fifo_.pop_front();
+    if (fifo_.size() < unsent_) unsent_ = fifo_.size();  // only after a reply to an unsent one
+    ServerStats& stats = server_->stats();
+    stats.responses.Add();
+    stats.response_bytes.Add(scanner_.size());
+    stats.out_queue.Add(-1);
+    if (scanner_.type() == '-') stats.error_replies.Add();
+    stats.latency.Observe((worker_->now_ns() - fragment->enqueued_ns) / 1000);
     worker_->CompleteFragment(fragment, std::string_view(data + offset, scanner_.size()));
     offset += scanner_.size();
   }
   return offset;
 }
 
+void ServerConnection::MarkSent() {
+  // Everything queued is now with the kernel: those requests move from in_queue to out_queue.
+  ServerStats& stats = server_->stats();
+  stats.in_queue.Add(-static_cast<int64_t>(unsent_));
+  stats.out_queue.Add(static_cast<int64_t>(unsent_));
+  unsent_ = 0;
+}
+
 void ServerConnection::Close(int error) {
   if (state_ == State::kClosing) return;
+  const bool was_connected = state_ == State::kConnected;
   state_ = State::kClosing;
+  ServerStats& stats = server_->stats();
+  if (was_connected) stats.server_connections.Add(-1);
+  if (error == UV_ETIMEDOUT) stats.server_timedout.Add();
+  stats.in_queue.Add(-static_cast<int64_t>(unsent_));
+  stats.out_queue.Add(-static_cast<int64_t>(fifo_.size() - unsent_));
+  unsent_ = 0;
   server_->OnConnectionClosed(this, error);
   // Settle every queued fragment before anything else can run: each one's request gets the
   // error in place of its reply.
@@ -213,7 +254,10 @@ void ServerConnection::Close(int error) {
   reply += "\r\n";
   std::deque<Fragment*> failed;
   failed.swap(fifo_);
-  for (Fragment* fragment : failed) worker_->CompleteFragment(fragment, reply);
+  for (Fragment* fragment : failed) {
+    if (!fragment->internal) server_->pool()->stats().forward_error.Add();
+    worker_->CompleteFragment(fragment, reply);
+  }
   out_.Release();
   in_.Release();
   uv_close(reinterpret_cast<uv_handle_t*>(&handle_),

@@ -37,7 +37,7 @@ class ServerConnection {
 
   bool closing() const { return state_ == State::kClosing; }
   size_t queued() const { return fifo_.size(); }
-  uint64_t oldest_enqueued_ms() const;
+  uint64_t oldest_enqueued_ns() const;
 
   bool flush_scheduled = false;
 
@@ -51,6 +51,7 @@ class ServerConnection {
   // Completes fragments with the replies in data[0..size); returns the bytes consumed.
   size_t ProcessReplies(const char* data, size_t size);
   void OnWriteDone(int status);
+  void MarkSent();
 
   Worker* worker_;
   Server* server_;
@@ -68,6 +69,7 @@ class ServerConnection {
   ByteBuffer in_;       // an incomplete reply carried over to the next read
   ReplyScanner scanner_;
   std::deque<Fragment*> fifo_;
+  size_t unsent_ = 0;  // fragments at the back of fifo_ whose bytes are not yet with the kernel
 };
 
 }  // namespace ringproxy::proxy

@@ -6,7 +6,10 @@
 namespace ringproxy::proxy {
 
 ServerPool::ServerPool(Worker* worker, const TopologyPool* pool)
-    : worker_(worker), pool_(pool), placement_(&pool->placement) {
+    : worker_(worker),
+      pool_(pool),
+      placement_(&pool->placement),
+      stats_(worker->stats()->RegisterPool(worker->id(), pool->config.name)) {
   servers_.reserve(pool->config.servers.size());
   for (size_t i = 0; i < pool->config.servers.size(); ++i) {
     servers_.push_back(
@@ -20,9 +23,9 @@ void ServerPool::Preconnect() {
   for (auto& server : servers_) server->Preconnect();
 }
 
-void ServerPool::Tick(uint64_t now_ms) {
+void ServerPool::Tick(uint64_t now_ns) {
   bool changed = false;
-  for (auto& server : servers_) changed |= server->Tick(now_ms);
+  for (auto& server : servers_) changed |= server->Tick(now_ns);
   if (changed) RebuildPlacement();
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "hashing/placement.h"
+#include "proxy/stats.h"
 #include "proxy/topology.h"
 
 namespace ringproxy::proxy {
@@ -25,6 +26,7 @@ class ServerPool {
   ServerPool& operator=(const ServerPool&) = delete;
 
   const config::PoolConfig& config() const { return pool_->config; }
+  PoolStats& stats() { return *stats_; }
   // The server owning `key`, or null when no server is live.
   Server* ServerForKey(std::string_view key) {
     const uint32_t index = placement_->ServerFor(key);
@@ -35,7 +37,7 @@ class ServerPool {
 
   void Preconnect();
   // Periodic: request timeouts, and ejected servers coming back.
-  void Tick(uint64_t now_ms);
+  void Tick(uint64_t now_ns);
   // A server was ejected or came back: route over the servers that are live now.
   void RebuildPlacement();
   void CloseAll();
@@ -46,6 +48,7 @@ class ServerPool {
   std::vector<std::unique_ptr<Server>> servers_;
   std::optional<hashing::Placement> ejected_placement_;
   const hashing::Placement* placement_;
+  std::shared_ptr<PoolStats> stats_;
 };
 
 }  // namespace ringproxy::proxy

@@ -17,12 +17,14 @@ constexpr size_t kMaxFreeObjects = 4096;
 }  // namespace
 
 Worker::Worker(int id, std::shared_ptr<const Topology> topology, const WorkerSettings& settings,
-               int workers)
+               int workers, StatsRegistry* stats)
     : id_(id),
       workers_(workers),
       topology_(std::move(topology)),
       settings_(settings),
-      scratch_(new char[kScratchSize]) {
+      scratch_(new char[kScratchSize]),
+      now_ns_(uv_hrtime()),
+      stats_(stats) {
   uv_loop_init(&loop_);
   loop_.data = this;
   for (const TopologyPool& pool : topology_->pools) {
@@ -161,8 +163,9 @@ void Worker::OnCheck() {
 }
 
 void Worker::OnTick() {
-  const uint64_t now = now_ms();
-  for (auto& pool : pools_) pool->Tick(now);
+  UpdateClock();
+  last_tick_ns_.store(now_ns_, std::memory_order_relaxed);
+  for (auto& pool : pools_) pool->Tick(now_ns_);
 }
 
 void Worker::CompleteFragment(Fragment* fragment, std::string_view reply) {

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "proxy/stats.h"
 #include "proxy/topology.h"
 #include "proxy/worker_settings.h"
 
@@ -29,8 +30,9 @@ struct Request;
 
 class Worker {
  public:
+  // `stats` outlives the worker.
   Worker(int id, std::shared_ptr<const Topology> topology, const WorkerSettings& settings,
-         int workers);
+         int workers, StatsRegistry* stats);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -42,10 +44,17 @@ class Worker {
   // Thread-safe: stop accepting, finish in-flight requests, close clients, then leave the loop.
   void Drain();
   void Join();
+  // Any thread: the worker clock at its last periodic tick (0 before the first), to tell a
+  // turning loop from a stuck one.
+  uint64_t last_tick_ns() const { return last_tick_ns_.load(std::memory_order_relaxed); }
 
   // --- for this worker's connections (loop thread only) ---
   uv_loop_t* loop() { return &loop_; }
   uint64_t now_ms() const { return uv_now(&loop_); }
+  // A monotonic clock read once per batch of reads (UpdateClock), not once per request.
+  uint64_t now_ns() const { return now_ns_; }
+  void UpdateClock() { now_ns_ = uv_hrtime(); }
+  StatsRegistry* stats() { return stats_; }
   int id() const { return id_; }
   const WorkerSettings& settings() const { return settings_; }
   bool draining() const { return draining_; }
@@ -93,6 +102,7 @@ class Worker {
   uv_timer_t drain_timer_{};
   uv_async_t drain_async_{};
   std::atomic<bool> drain_requested_{false};
+  std::atomic<uint64_t> last_tick_ns_{0};
   bool started_ = false;
   bool draining_ = false;
   bool closing_all_ = false;
@@ -106,6 +116,8 @@ class Worker {
   std::vector<Request*> free_requests_;
   std::vector<Fragment*> free_fragments_;
   uint64_t last_client_id_ = 0;
+  uint64_t now_ns_ = 0;
+  StatsRegistry* stats_;
 };
 
 }  // namespace ringproxy::proxy
