@@ -1,0 +1,229 @@
+"""Helpers shared by the test_proxy_*.py files: a sharded ringproxy over real backends, where
+placement_tool says each key lives, a raw RESP socket for byte-exact replies, and RSS readings.
+"""
+
+import os
+import socket
+import subprocess
+import time
+
+import harness
+
+RAW_TIMEOUT = 10.0  # seconds any single raw-socket read may wait
+
+
+def placement_tool_path():
+    path = os.environ.get("PLACEMENT_TOOL") or os.path.join(
+        harness.build_dir(), "tests", "integration", "placement_tool")
+    if not os.access(path, os.X_OK):
+        raise harness.HarnessError("placement_tool not built at %s (ninja placement_tool)" % path)
+    return path
+
+
+def place(config_path, keys, pool_index=0):
+    """The hashing name placement_tool gives each of `keys` (bytes or str) in that pool."""
+    keys = [k.encode() if isinstance(k, str) else k for k in keys]
+    stdin = "".join(k.hex() + "\n" for k in keys).encode("ascii")
+    result = subprocess.run([placement_tool_path(), "--config", config_path, "--pool",
+                             str(pool_index)], input=stdin, capture_output=True, timeout=60,
+                            check=False)
+    if result.returncode != 0:
+        raise harness.HarnessError("placement_tool failed (%d): %s" % (
+            result.returncode, result.stderr.decode("utf-8", "replace")))
+    names = result.stdout.decode("utf-8").split("\n")
+    if names[-1] != "" or len(names) != len(keys) + 1:
+        raise harness.HarnessError("placement_tool printed %d lines for %d keys" %
+                                   (len(names) - 1, len(keys)))
+    return names[:-1]
+
+
+def rss_kib(pid):
+    """VmRSS of `pid` in KiB, from /proc/PID/status."""
+    with open("/proc/%d/status" % pid, encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise harness.HarnessError("no VmRSS for pid %d" % pid)
+
+
+class ShardedProxy:
+    """A ringproxy pool over `backends`, each named s0, s1, ... (the hashing names), so that
+    placement_tool's answer names the backend directly."""
+
+    def __init__(self, group, backends, workers=2, verbosity=None, **pool_options):
+        self.backends = list(backends)
+        options = {"redis": True, "hash": "fnv1a_64", "distribution": "ketama",
+                   "hash_tag": "{}", "timeout": 5000}
+        options.update(pool_options)
+        options["servers"] = ["%s:1 s%d" % (b.address, i) for i, b in enumerate(self.backends)]
+        self.pool_options = options
+        self.proxy = group.ringproxy(pools={"shards": options}, workers=workers,
+                                     verbosity=verbosity)
+        self.by_name = {"s%d" % i: b for i, b in enumerate(self.backends)}
+
+    @property
+    def port(self):
+        return self.proxy.port
+
+    def client(self, **kwargs):
+        return self.proxy.client(**kwargs)
+
+    def owners(self, keys):
+        """{key: backend} as placement_tool places them."""
+        names = place(self.proxy.config_path, keys)
+        return {k: self.by_name[n] for k, n in zip(keys, names)}
+
+    def owner(self, key):
+        return self.owners([key])[key]
+
+    def keys_on_distinct_shards(self, count, prefix="k"):
+        """`count` keys (str) placed on `count` different backends."""
+        candidates = ["%s%d" % (prefix, i) for i in range(200)]
+        chosen = {}
+        for key, backend in self.owners(candidates).items():
+            chosen.setdefault(backend.port, key)
+            if len(chosen) == count:
+                return list(chosen.values())
+        raise harness.HarnessError("could not find keys on %d distinct shards" % count)
+
+    def flush_backends(self):
+        for b in self.backends:
+            b.client().flushall()
+
+
+def encode(*args):
+    """A RESP array of bulk strings for `args` (str, bytes or int)."""
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        if isinstance(a, int):
+            a = str(a)
+        if isinstance(a, str):
+            a = a.encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+class ReplyError(Exception):
+    """An error reply read by RawConnection.reply()."""
+
+
+class RawConnection:
+    """A plain TCP connection that sends bytes and reads RESP replies as their exact bytes."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=RAW_TIMEOUT):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buf = b""
+        self.timeout = timeout
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def command(self, *args):
+        """Sends one command; returns its reply's raw bytes."""
+        self.send(encode(*args))
+        return self.reply_bytes()
+
+    def _fill(self):
+        chunk = self.sock.recv(1 << 20)
+        if not chunk:
+            raise ConnectionError("connection closed by peer; unread: %r" % self.buf[:200])
+        self.buf += chunk
+
+    def _line(self, pos):
+        while True:
+            end = self.buf.find(b"\r\n", pos)
+            if end >= 0:
+                return end
+            self._fill()
+
+    def _skip_reply(self, pos):
+        """Position just after the reply starting at `pos` (reading as needed)."""
+        while len(self.buf) <= pos:
+            self._fill()
+        end = self._line(pos)
+        kind = self.buf[pos:pos + 1]
+        if kind in (b"+", b"-", b":"):
+            return end + 2
+        length = int(self.buf[pos + 1:end])
+        if kind == b"$":
+            if length < 0:
+                return end + 2
+            stop = end + 2 + length + 2
+            while len(self.buf) < stop:
+                self._fill()
+            return stop
+        if kind == b"*":
+            pos = end + 2
+            for _ in range(max(length, 0)):
+                pos = self._skip_reply(pos)
+            return pos
+        raise ValueError("not a RESP reply: %r" % self.buf[pos:pos + 50])
+
+    def reply_bytes(self):
+        """The raw bytes of the next reply."""
+        stop = self._skip_reply(0)
+        data, self.buf = self.buf[:stop], self.buf[stop:]
+        return data
+
+    def read_until_closed(self, timeout=RAW_TIMEOUT):
+        """Everything the peer sends until it closes; raises TimeoutError if it stays open."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("peer kept the connection open; got %r" % self.buf[:200])
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(1 << 20)
+            except socket.timeout as exc:
+                raise TimeoutError("peer kept the connection open; got %r" %
+                                   self.buf[:200]) from exc
+            except ConnectionResetError:
+                chunk = b""
+            if not chunk:
+                data, self.buf = self.buf, b""
+                self.sock.settimeout(self.timeout)
+                return data
+            self.buf += chunk
+
+
+def parse(data):
+    """Python value of one RESP reply's raw bytes: bytes, int, list, None, or ReplyError."""
+    value, pos = _parse(data, 0)
+    if pos != len(data):
+        raise ValueError("trailing bytes after reply: %r" % data[pos:pos + 50])
+    return value
+
+
+def _parse(data, pos):
+    end = data.index(b"\r\n", pos)
+    kind, line = data[pos:pos + 1], data[pos + 1:end]
+    if kind == b"+":
+        return line, end + 2
+    if kind == b"-":
+        return ReplyError(line.decode("utf-8", "replace")), end + 2
+    if kind == b":":
+        return int(line), end + 2
+    length = int(line)
+    if kind == b"$":
+        if length < 0:
+            return None, end + 2
+        return data[end + 2:end + 2 + length], end + 2 + length + 2
+    if kind == b"*":
+        if length < 0:
+            return None, end + 2
+        items, pos = [], end + 2
+        for _ in range(length):
+            item, pos = _parse(data, pos)
+            items.append(item)
+        return items, pos
+    raise ValueError("not a RESP reply: %r" % data[pos:pos + 50])
