@@ -210,11 +210,12 @@ class RedisServer(ManagedProcess):
 
     name = "redis-server"
 
-    def __init__(self, workdir, host="127.0.0.1", port=None, extra_args=()):
+    def __init__(self, workdir, host="127.0.0.1", port=None, extra_args=(), password=None):
         super().__init__(workdir)
         self.host = host
         self.port = port
         self.extra_args = list(extra_args)
+        self.password = password  # requirepass; the probe and client() authenticate with it
         self._fixed_port = port is not None
         self._clients = []
 
@@ -233,6 +234,8 @@ class RedisServer(ManagedProcess):
         argv = [REDIS_SERVER_BIN, "--port", str(self.port), "--bind", self.host,
                 "--save", "", "--appendonly", "no", "--daemonize", "no",
                 "--dir", self.workdir] + self.extra_args
+        if self.password is not None:
+            argv += ["--requirepass", self.password]
         self.log_path = os.path.join(self.workdir, "redis-%d.log" % self.port)
         self._spawn(argv, self.log_path)
 
@@ -254,7 +257,7 @@ class RedisServer(ManagedProcess):
 
     def _wait_ready(self):
         probe = redis.Redis(host=self.host, port=self.port, socket_timeout=1.0,
-                            socket_connect_timeout=1.0)
+                            socket_connect_timeout=1.0, password=self.password)
 
         def ready():
             if not self.running():
@@ -278,6 +281,7 @@ class RedisServer(ManagedProcess):
         """A redis.Redis talking to this server directly; closed when the server stops."""
         kwargs.setdefault("socket_timeout", 10.0)
         kwargs.setdefault("socket_connect_timeout", 5.0)
+        kwargs.setdefault("password", self.password)
         c = redis.Redis(host=self.host, port=self.port, **kwargs)
         self._clients.append(c)
         return c
@@ -485,17 +489,17 @@ class ProcessGroup:
         self.processes.append(process)
         return process.start() if start else process
 
-    def redis(self, host="127.0.0.1", port=None, extra_args=(), start=True):
+    def redis(self, host="127.0.0.1", port=None, extra_args=(), start=True, password=None):
         return self._add(RedisServer(self._workdir(), host=host, port=port,
-                                     extra_args=extra_args), start)
+                                     extra_args=extra_args, password=password), start)
 
-    def redis_many(self, hosts, extra_args=()):
+    def redis_many(self, hosts, extra_args=(), password=None):
         """Starts one server per entry of `hosts` (an address, or a count of 127.0.0.1 servers),
         launching all before waiting for any."""
         if isinstance(hosts, int):
             hosts = ["127.0.0.1"] * hosts
-        servers = [RedisServer(self._workdir(), host=host, extra_args=extra_args)
-                   for host in hosts]
+        servers = [RedisServer(self._workdir(), host=host, extra_args=extra_args,
+                               password=password) for host in hosts]
         for server in servers:
             self.processes.append(server)
             server.launch()

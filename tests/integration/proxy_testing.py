@@ -46,6 +46,12 @@ def rss_kib(pid):
     raise harness.HarnessError("no VmRSS for pid %d" % pid)
 
 
+def _candidate_keys(prefix, count):
+    # The counter goes first: nutcracker's fnv1a_64 keeps keys that differ only in their last
+    # bytes close together on the ring, often on one server.
+    return ["%d:%s" % (i, prefix) for i in range(count)]
+
+
 class ShardedProxy:
     """A ringproxy pool over `backends`, each named s0, s1, ... (the hashing names), so that
     placement_tool's answer names the backend directly."""
@@ -55,6 +61,7 @@ class ShardedProxy:
         options = {"redis": True, "hash": "fnv1a_64", "distribution": "ketama",
                    "hash_tag": "{}", "timeout": 5000}
         options.update(pool_options)
+        options = {k: v for k, v in options.items() if v is not None}  # None: leave it out
         options["servers"] = ["%s:1 s%d" % (b.address, i) for i, b in enumerate(self.backends)]
         self.pool_options = options
         self.proxy = group.ringproxy(pools={"shards": options}, workers=workers,
@@ -78,13 +85,24 @@ class ShardedProxy:
 
     def keys_on_distinct_shards(self, count, prefix="k"):
         """`count` keys (str) placed on `count` different backends."""
-        candidates = ["%s%d" % (prefix, i) for i in range(200)]
+        candidates = _candidate_keys(prefix, 200)
         chosen = {}
         for key, backend in self.owners(candidates).items():
             chosen.setdefault(backend.port, key)
             if len(chosen) == count:
                 return list(chosen.values())
         raise harness.HarnessError("could not find keys on %d distinct shards" % count)
+
+    def keys_per_backend(self, count, prefix="k"):
+        """{backend port: `count` keys (str) placed on that backend}, for every backend."""
+        candidates = _candidate_keys(prefix, 100 * count * len(self.backends))
+        found = {b.port: [] for b in self.backends}
+        for key, backend in self.owners(candidates).items():
+            if len(found[backend.port]) < count:
+                found[backend.port].append(key)
+        if any(len(keys) < count for keys in found.values()):
+            raise harness.HarnessError("some backend got fewer than %d keys" % count)
+        return found
 
     def flush_backends(self):
         for b in self.backends:
@@ -131,6 +149,12 @@ class RawConnection:
         """Sends one command; returns its reply's raw bytes."""
         self.send(encode(*args))
         return self.reply_bytes()
+
+    def pipeline(self, commands):
+        """Sends every command (lists of arguments) in one write; returns their replies' raw
+        bytes, in order."""
+        self.send(b"".join(encode(*cmd) for cmd in commands))
+        return [self.reply_bytes() for _ in commands]
 
     def _fill(self):
         chunk = self.sock.recv(1 << 20)
