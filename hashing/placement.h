@@ -13,10 +13,13 @@ namespace ringproxy::hashing {
 
 class Placement {
  public:
+  // `server_count`: the size of the server span `continuum` was built from, live or not.
+  // `hash_tag`: empty, or two characters (see HashTagKey).
   Placement(HashKind hash, std::string hash_tag, Continuum continuum, uint32_t server_count);
 
   // Index of the server that owns `key`, or Continuum::kNoServer when no server is live.
-  // A pool of one server answers 0 without hashing, as nutcracker does.
+  // A pool of one server answers 0 without hashing, as nutcracker does; an empty key hashes to 0
+  // rather than through the hash function, also as nutcracker does. Safe to call concurrently.
   uint32_t ServerFor(std::string_view key) const;
 
   HashKind hash() const { return hash_; }
