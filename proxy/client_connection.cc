@@ -264,9 +264,10 @@ void ClientConnection::DispatchMultiKey(const CommandSpec& spec, const char* dat
 void ClientConnection::DispatchSplit(const CommandSpec& spec, const char* data) {
   // MSET takes key/value pairs; the others one key per argument.
   const size_t step = spec.kind == CommandKind::kSplitSet ? 2 : 1;
-  const CommandClass command_class = spec.kind == CommandKind::kSplitGet   ? CommandClass::kSplitGet
-                                     : spec.kind == CommandKind::kSplitSet ? CommandClass::kSplitSet
-                                                                           : CommandClass::kSplitCount;
+  const CommandClass command_class = spec.kind == CommandKind::kSplitGet ? CommandClass::kSplitGet
+                                     : spec.kind == CommandKind::kSplitSet
+                                         ? CommandClass::kSplitSet
+                                         : CommandClass::kSplitCount;
   if (spec.kind == CommandKind::kSplitSet && (t_args.size() - 1) % 2 != 0) {
     ReplyError("ERR wrong number of arguments for '" + std::string(spec.name) + "' command");
     return;

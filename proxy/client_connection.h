@@ -40,6 +40,7 @@ class ClientConnection {
   // --- from the worker ---
   void Flush();
   bool IsHead(const Request* request) const { return head_ == request; }
+  ServerPool* pool() const { return pool_; }
   // The head request's reply has arrived whole: write it out without copying it into the request.
   void CompleteHead(std::string_view reply);
   // A request of this client completed (it may be behind others that have not).

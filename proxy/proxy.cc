@@ -2,11 +2,28 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "proxy/listen_socket.h"
 #include "proxy/logger.h"
 #include "proxy/worker.h"
 
 namespace ringproxy::proxy {
+namespace {
+
+void CloseAll(const std::vector<std::vector<int>>& fds) {
+  for (const auto& worker_fds : fds) {
+    for (const int fd : worker_fds) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+}
+
+std::string ListenText(const config::ListenAddress& listen) {
+  return listen.is_unix() ? listen.unix_path : listen.host + ":" + std::to_string(listen.port);
+}
+
+}  // namespace
 
 Proxy::Proxy() = default;
 
@@ -15,34 +32,42 @@ Proxy::~Proxy() {
   Join();
 }
 
-bool Proxy::Start(const config::Config& config, const ProxySettings& settings, std::string* error) {
-  topology_ = Topology::Build(config, error);
-  if (topology_ == nullptr) return false;
+bool Proxy::OpenListeners(const config::PoolConfig& pool, std::vector<int>* fds,
+                          std::string* error) {
+  const size_t count = fds->size();
+  if (pool.listen.is_unix()) {
+    // One unix socket, shared: every worker accepts from it.
+    const int fd = OpenListenSocket(pool.listen, pool.backlog, false, error);
+    if (fd < 0) return false;
+    for (size_t w = 0; w < count; ++w) (*fds)[w] = w == 0 ? fd : ::dup(fd);
+    return true;
+  }
+  for (size_t w = 0; w < count; ++w) {
+    const int fd = OpenListenSocket(pool.listen, pool.backlog, reuseport_ || pool.reuseport, error);
+    if (fd < 0) {
+      for (size_t i = 0; i < w; ++i) ::close((*fds)[i]);
+      return false;
+    }
+    (*fds)[w] = fd;
+  }
+  return true;
+}
+
+bool Proxy::Start(std::shared_ptr<const Topology> topology, const ProxySettings& settings,
+                  std::string* error) {
+  topology_ = std::move(topology);
   const int count = std::max(1, settings.workers);
+  reuseport_ = count > 1;
   // Listening sockets first, all of them, so a port in use fails startup before any thread runs.
   std::vector<std::vector<int>> fds(static_cast<size_t>(count));
   for (const TopologyPool& pool : topology_->pools) {
-    int unix_fd = -1;
-    for (int w = 0; w < count; ++w) {
-      int fd = -1;
-      if (pool.config.listen.is_unix()) {
-        // One unix socket, shared: every worker accepts from it.
-        if (unix_fd < 0)
-          unix_fd = OpenListenSocket(pool.config.listen, pool.config.backlog, false, error);
-        fd = unix_fd < 0 ? -1 : (w == 0 ? unix_fd : ::dup(unix_fd));
-      } else {
-        fd = OpenListenSocket(pool.config.listen, pool.config.backlog,
-                              count > 1 || pool.config.reuseport, error);
-      }
-      if (fd < 0) {
-        *error = "pool '" + pool.config.name + "': " + *error;
-        for (auto& worker_fds : fds) {
-          for (const int open_fd : worker_fds) ::close(open_fd);
-        }
-        return false;
-      }
-      fds[static_cast<size_t>(w)].push_back(fd);
+    std::vector<int> pool_fds(static_cast<size_t>(count), -1);
+    if (!OpenListeners(pool.config, &pool_fds, error)) {
+      *error = "pool '" + pool.config.name + "': " + *error;
+      CloseAll(fds);
+      return false;
     }
+    for (size_t w = 0; w < pool_fds.size(); ++w) fds[w].push_back(pool_fds[w]);
   }
   for (int w = 0; w < count; ++w) {
     auto worker = std::make_unique<Worker>(w, topology_, settings.worker, count, &stats_);
@@ -53,12 +78,34 @@ bool Proxy::Start(const config::Config& config, const ProxySettings& settings, s
   serving_.store(true);
   for (const TopologyPool& pool : topology_->pools) {
     RP_LOG(kLogNotice, "pool '%s' listening on %s with %zu servers, %d workers",
-           pool.config.name.c_str(),
-           pool.config.listen.is_unix()
-               ? pool.config.listen.unix_path.c_str()
-               : (pool.config.listen.host + ":" + std::to_string(pool.config.listen.port)).c_str(),
+           pool.config.name.c_str(), ListenText(pool.config.listen).c_str(),
            pool.config.servers.size(), count);
   }
+  return true;
+}
+
+bool Proxy::Update(std::shared_ptr<const Topology> topology, std::string* error) {
+  const size_t count = workers_.size();
+  // fds[w][p]: the new socket of pool p for worker w, or -1 to keep the current listener.
+  std::vector<std::vector<int>> fds(count, std::vector<int>(topology->pools.size(), -1));
+  for (size_t p = 0; p < topology->pools.size(); ++p) {
+    const config::PoolConfig& pool = topology->pools[p].config;
+    const auto old =
+        std::find_if(topology_->pools.begin(), topology_->pools.end(),
+                     [&](const TopologyPool& o) { return o.config.name == pool.name; });
+    if (old != topology_->pools.end() && old->config.listen == pool.listen) continue;
+    std::vector<int> pool_fds(count, -1);
+    if (!OpenListeners(pool, &pool_fds, error)) {
+      *error = "pool '" + pool.name + "': " + *error;
+      CloseAll(fds);
+      return false;
+    }
+    RP_LOG(kLogNotice, "pool '%s' now listening on %s", pool.name.c_str(),
+           ListenText(pool.listen).c_str());
+    for (size_t w = 0; w < count; ++w) fds[w][p] = pool_fds[w];
+  }
+  topology_ = std::move(topology);
+  for (size_t w = 0; w < count; ++w) workers_[w]->UpdateTopology(topology_, std::move(fds[w]));
   return true;
 }
 

@@ -1,5 +1,6 @@
-// Proxy: the running data plane — a topology and the workers serving it. The control thread
-// (proxy_runner.cc) owns one, starts it, and drains it on SIGTERM.
+// Proxy: the running data plane — the current topology and the workers serving it. The control
+// thread (proxy_runner.cc) owns one: starts it, publishes new topologies to it (DNS changes,
+// reloads), and drains it on SIGTERM.
 #pragma once
 
 #include <atomic>
@@ -29,8 +30,13 @@ class Proxy {
   Proxy(const Proxy&) = delete;
   Proxy& operator=(const Proxy&) = delete;
 
-  // Resolves the servers, opens every pool's listeners and starts the workers.
-  bool Start(const config::Config& config, const ProxySettings& settings, std::string* error);
+  // Opens every pool's listeners and starts the workers over `topology`.
+  bool Start(std::shared_ptr<const Topology> topology, const ProxySettings& settings,
+             std::string* error);
+  // Control thread: every worker adopts `topology` between requests. Listeners of new pools and
+  // of pools whose listen address changed are opened first; if one cannot be, nothing changes
+  // and false is returned.
+  bool Update(std::shared_ptr<const Topology> topology, std::string* error);
   // Thread-safe: every worker stops accepting, finishes what is in flight and exits its loop.
   void Drain();
   // Waits for every worker to finish.
@@ -43,11 +49,16 @@ class Proxy {
   // Thread-safe. True once Start succeeded, until Drain.
   bool serving() const { return serving_.load(); }
   const StatsRegistry& stats() const { return stats_; }
+  // Control thread.
   std::shared_ptr<const Topology> topology() const { return topology_; }
 
  private:
+  // One listening socket per worker for `pool` (SO_REUSEPORT), or one shared unix socket.
+  bool OpenListeners(const config::PoolConfig& pool, std::vector<int>* fds, std::string* error);
+
   StatsRegistry stats_;
   std::atomic<bool> serving_{false};
+  bool reuseport_ = false;
   std::shared_ptr<const Topology> topology_;
   std::vector<std::unique_ptr<Worker>> workers_;
 };

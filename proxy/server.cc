@@ -1,5 +1,6 @@
 #include "proxy/server.h"
 
+#include <algorithm>
 #include <ctime>
 
 #include "proxy/logger.h"
@@ -22,27 +23,31 @@ Server::Server(Worker* worker, ServerPool* pool, const config::ServerConfig& con
 Server::~Server() = default;
 
 ServerConnection* Server::PickConnection() {
-  // Round-robin over the slots; an empty or closing slot gets a fresh connection.
+  // Round-robin over the slots; an empty slot gets a fresh connection.
   const size_t slot = next_connection_;
   next_connection_ = (next_connection_ + 1) % connections_.size();
-  ServerConnection*& connection = connections_[slot];
-  if (connection == nullptr) {
-    connection = new ServerConnection(worker_, this);  // freed in its close callback
-    ServerConnection* fresh = connection;
-    fresh->Connect(address_);
+  if (connections_[slot] == nullptr) {
+    auto* connection = new ServerConnection(worker_, this);  // freed in its close callback
+    connections_[slot] = connection;
+    connection->Connect(address_);
     // Connect may have failed at once and closed it (the slot is then null again).
-    return connections_[slot];
   }
-  return connection;
+  return connections_[slot];
 }
 
 void Server::Send(Fragment* fragment, std::string_view bytes) {
   stats_->requests.Add();
   stats_->request_bytes.Add(bytes.size());
+  if (!resolved()) {
+    // The name does not resolve (a pod being rescheduled): fail fast, as nutcracker does for a
+    // host it cannot resolve.
+    pool_->stats().forward_error.Add();
+    worker_->CompleteFragment(fragment, "-ERR Host is down\r\n");
+    return;
+  }
   ServerConnection* connection = PickConnection();
   if (connection == nullptr) {
-    // The connection failed synchronously; its error was already given to nothing queued yet,
-    // so fail this fragment the same way.
+    pool_->stats().forward_error.Add();
     worker_->CompleteFragment(fragment, "-ERR Connection refused\r\n");
     return;
   }
@@ -50,13 +55,49 @@ void Server::Send(Fragment* fragment, std::string_view bytes) {
 }
 
 void Server::Preconnect() {
-  for (size_t i = 0; i < connections_.size(); ++i) {
-    if (connections_[i] == nullptr) {
-      connections_[i] = new ServerConnection(worker_, this);
-      ServerConnection* fresh = connections_[i];
-      fresh->Connect(address_);
+  if (!resolved()) return;
+  for (ServerConnection*& slot : connections_) {
+    if (slot == nullptr) {
+      auto* connection = new ServerConnection(worker_, this);
+      slot = connection;
+      connection->Connect(address_);
     }
   }
+}
+
+void Server::Update(const config::ServerConfig& config, const SocketAddress& address) {
+  config_ = config;
+  const size_t slots = static_cast<size_t>(std::max(1, pool_->config().server_connections));
+  if (address != address_) {
+    RP_LOG(kLogNotice, "server '%s' moved: %s -> %s", config_.name.c_str(),
+           address_.length ? address_.ToString().c_str() : "(unresolved)",
+           address.length ? address.ToString().c_str() : "(unresolved)");
+    address_ = address;
+    RetireConnections();
+    failures_ = 0;
+  }
+  if (slots != connections_.size()) {
+    RetireConnections();
+    connections_.assign(slots, nullptr);
+    next_connection_ = 0;
+  }
+}
+
+void Server::Retire() { RetireConnections(); }
+
+void Server::RetireConnections() {
+  for (ServerConnection*& slot : connections_) {
+    if (slot == nullptr) continue;
+    ServerConnection* connection = slot;
+    slot = nullptr;
+    retired_.push_back(connection);
+    connection->Retire();  // may close it at once, which removes it from retired_
+  }
+}
+
+bool Server::Quiet() const {
+  return retired_.empty() && std::all_of(connections_.begin(), connections_.end(),
+                                         [](const ServerConnection* c) { return c == nullptr; });
 }
 
 void Server::OnConnected() { failures_ = 0; }
@@ -65,7 +106,10 @@ void Server::OnConnectionClosed(ServerConnection* connection, int error) {
   for (ServerConnection*& slot : connections_) {
     if (slot == connection) slot = nullptr;
   }
+  std::erase(retired_, connection);
   if (error == 0 || worker_->draining()) return;
+  // Maybe the pod moved: have its name looked up again now rather than at TTL expiry.
+  worker_->ReportServerFailure(pool_->config().name, config_.name);
   ++failures_;
   const config::PoolConfig& pool = pool_->config();
   if (pool.auto_eject_hosts && failures_ >= static_cast<uint32_t>(pool.server_failure_limit) &&
@@ -84,13 +128,21 @@ void Server::OnConnectionClosed(ServerConnection* connection, int error) {
 bool Server::Tick(uint64_t now_ns) {
   const int64_t timeout = pool_->config().timeout_ms;
   if (timeout > 0) {
-    for (ServerConnection* connection : connections_) {
+    const auto limit = static_cast<uint64_t>(timeout) * 1000000;
+    auto check = [&](ServerConnection* connection) {
       if (connection != nullptr && connection->queued() > 0 &&
-          now_ns - connection->oldest_enqueued_ns() >= static_cast<uint64_t>(timeout) * 1000000) {
+          now_ns - connection->oldest_enqueued_ns() >= limit) {
         RP_LOG(kLogWarn, "request to server '%s' timed out after %lld ms", config_.name.c_str(),
                static_cast<long long>(timeout));
         connection->Close(UV_ETIMEDOUT);
       }
+    };
+    // Copies: closing a connection edits these lists.
+    for (ServerConnection* connection : std::vector<ServerConnection*>(connections_)) {
+      check(connection);
+    }
+    for (ServerConnection* connection : std::vector<ServerConnection*>(retired_)) {
+      check(connection);
     }
   }
   if (ejected_until_ns_ != 0 && now_ns >= ejected_until_ns_) {
@@ -104,8 +156,11 @@ bool Server::Tick(uint64_t now_ns) {
 }
 
 void Server::CloseAll() {
-  for (ServerConnection* connection : connections_) {
+  for (ServerConnection* connection : std::vector<ServerConnection*>(connections_)) {
     if (connection != nullptr) connection->Close(UV_ECONNABORTED);
+  }
+  for (ServerConnection* connection : std::vector<ServerConnection*>(retired_)) {
+    connection->Close(UV_ECONNABORTED);
   }
 }
 

@@ -1,8 +1,13 @@
 // Server: one backend as one worker sees it — `server_connections` connections opened on demand,
 // the failure count, and ejection (auto_eject_hosts) as nutcracker does it.
+//
+// When the server's address changes (its pod moved), the open connections are retired: they take
+// no new requests, finish the ones they carry, then close; new requests open connections to the
+// new address. A server whose name does not resolve fails its requests at once.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string_view>
 #include <vector>
 
@@ -30,11 +35,19 @@ class Server {
   void Send(Fragment* fragment, std::string_view bytes);
   void Preconnect();
 
+  // A new topology: same name, maybe a new address or settings.
+  void Update(const config::ServerConfig& config, const SocketAddress& address);
+  // The server left the pool: no new requests reach it; connections close once idle.
+  void Retire();
+
   const config::ServerConfig& config() const { return config_; }
   const SocketAddress& address() const { return address_; }
   ServerPool* pool() { return pool_; }
   ServerStats& stats() { return *stats_; }
   bool ejected() const { return ejected_until_ns_ != 0; }
+  bool resolved() const { return address_.length != 0; }
+  // No connection of this server is open (retired ones included).
+  bool Quiet() const;
 
   // --- from this server's connections ---
   void OnConnected();
@@ -46,12 +59,14 @@ class Server {
 
  private:
   ServerConnection* PickConnection();
+  void RetireConnections();
 
   Worker* worker_;
   ServerPool* pool_;
-  const config::ServerConfig& config_;
+  config::ServerConfig config_;
   SocketAddress address_;
   std::vector<ServerConnection*> connections_;  // server_connections slots; null when closed
+  std::vector<ServerConnection*> retired_;      // finishing in-flight requests, then closing
   size_t next_connection_ = 0;
   uint32_t failures_ = 0;
   uint64_t ejected_until_ns_ = 0;  // worker clock; 0 when not ejected

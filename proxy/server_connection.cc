@@ -225,7 +225,13 @@ size_t ServerConnection::ProcessReplies(const char* data, size_t size) {
     worker_->CompleteFragment(fragment, std::string_view(data + offset, scanner_.size()));
     offset += scanner_.size();
   }
+  if (retiring_ && fifo_.empty()) Close(0);
   return offset;
+}
+
+void ServerConnection::Retire() {
+  retiring_ = true;
+  if (fifo_.empty()) Close(0);
 }
 
 void ServerConnection::MarkSent() {

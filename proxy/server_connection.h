@@ -34,6 +34,8 @@ class ServerConnection {
   void Flush();
   // Fails every queued fragment with strerror(-error) and closes. Safe to call more than once.
   void Close(int error);
+  // Takes no new requests; closes once the ones it carries have their replies.
+  void Retire();
 
   bool closing() const { return state_ == State::kClosing; }
   size_t queued() const { return fifo_.size(); }
@@ -64,6 +66,7 @@ class ServerConnection {
   State state_ = State::kConnecting;
   bool write_in_flight_ = false;
   bool reading_from_scratch_ = false;
+  bool retiring_ = false;
   ByteBuffer out_;
   ByteBuffer writing_;  // bytes handed to uv_write, kept until its callback
   ByteBuffer in_;       // an incomplete reply carried over to the next read

@@ -1,12 +1,17 @@
 #include "proxy/server_pool.h"
 
+#include <algorithm>
+
+#include "proxy/logger.h"
 #include "proxy/server.h"
 #include "proxy/worker.h"
 
 namespace ringproxy::proxy {
 
-ServerPool::ServerPool(Worker* worker, const TopologyPool* pool)
+ServerPool::ServerPool(Worker* worker, std::shared_ptr<const Topology> topology,
+                       const TopologyPool* pool)
     : worker_(worker),
+      topology_(std::move(topology)),
       pool_(pool),
       placement_(&pool->placement),
       stats_(worker->stats()->RegisterPool(worker->id(), pool->config.name)) {
@@ -19,6 +24,36 @@ ServerPool::ServerPool(Worker* worker, const TopologyPool* pool)
 
 ServerPool::~ServerPool() = default;
 
+void ServerPool::Reconcile(std::shared_ptr<const Topology> topology, const TopologyPool* pool) {
+  std::vector<std::unique_ptr<Server>> next;
+  next.reserve(pool->config.servers.size());
+  for (size_t i = 0; i < pool->config.servers.size(); ++i) {
+    const config::ServerConfig& config = pool->config.servers[i];
+    auto it = std::find_if(servers_.begin(), servers_.end(), [&](const auto& server) {
+      return server != nullptr && server->config().name == config.name;
+    });
+    if (it != servers_.end()) {
+      (*it)->Update(config, pool->server_addresses[i]);
+      next.push_back(std::move(*it));
+    } else {
+      next.push_back(std::make_unique<Server>(worker_, this, config, pool->server_addresses[i]));
+      if (pool->config.preconnect) next.back()->Preconnect();
+    }
+  }
+  for (auto& server : servers_) {
+    if (server == nullptr) continue;
+    RP_LOG(kLogNotice, "server '%s' left pool '%s'", server->config().name.c_str(),
+           pool->config.name.c_str());
+    server->Retire();
+    removed_.push_back(std::move(server));
+  }
+  servers_ = std::move(next);
+  // Servers copy their config, so the old snapshot can go now.
+  topology_ = std::move(topology);
+  pool_ = pool;
+  RebuildPlacement();
+}
+
 void ServerPool::Preconnect() {
   for (auto& server : servers_) server->Preconnect();
 }
@@ -26,6 +61,8 @@ void ServerPool::Preconnect() {
 void ServerPool::Tick(uint64_t now_ns) {
   bool changed = false;
   for (auto& server : servers_) changed |= server->Tick(now_ns);
+  for (auto& server : removed_) server->Tick(now_ns);
+  std::erase_if(removed_, [](const auto& server) { return server->Quiet(); });
   if (changed) RebuildPlacement();
 }
 
@@ -47,6 +84,14 @@ void ServerPool::RebuildPlacement() {
 
 void ServerPool::CloseAll() {
   for (auto& server : servers_) server->CloseAll();
+  for (auto& server : removed_) server->CloseAll();
+}
+
+bool ServerPool::Quiet() const {
+  return std::all_of(servers_.begin(), servers_.end(),
+                     [](const auto& server) { return server->Quiet(); }) &&
+         std::all_of(removed_.begin(), removed_.end(),
+                     [](const auto& server) { return server->Quiet(); });
 }
 
 }  // namespace ringproxy::proxy

@@ -1,6 +1,10 @@
 // ServerPool: one configured pool as one worker sees it — its servers (with their connections)
 // and the placement that maps keys to them. The placement is the topology's until a server is
 // ejected (auto_eject_hosts); then this worker routes over a placement of the live servers only.
+//
+// A new topology is adopted between requests (Reconcile): servers are matched by name, a server
+// whose address changed gets new connections while the old ones finish what they carry, a
+// removed server finishes its in-flight requests and goes.
 #pragma once
 
 #include <cstdint>
@@ -20,7 +24,8 @@ class Worker;
 
 class ServerPool {
  public:
-  ServerPool(Worker* worker, const TopologyPool* pool);
+  // `pool` points into `topology`, which this object keeps alive.
+  ServerPool(Worker* worker, std::shared_ptr<const Topology> topology, const TopologyPool* pool);
   ~ServerPool();
   ServerPool(const ServerPool&) = delete;
   ServerPool& operator=(const ServerPool&) = delete;
@@ -35,17 +40,23 @@ class ServerPool {
   size_t server_count() const { return servers_.size(); }
   Server& server(size_t i) { return *servers_[i]; }
 
+  // Adopts a new snapshot of this pool (same name).
+  void Reconcile(std::shared_ptr<const Topology> topology, const TopologyPool* pool);
   void Preconnect();
-  // Periodic: request timeouts, and ejected servers coming back.
+  // Periodic: request timeouts, ejected servers coming back, removed servers going.
   void Tick(uint64_t now_ns);
   // A server was ejected or came back: route over the servers that are live now.
   void RebuildPlacement();
   void CloseAll();
+  // No server connection left open (removed servers included).
+  bool Quiet() const;
 
  private:
   Worker* worker_;
+  std::shared_ptr<const Topology> topology_;
   const TopologyPool* pool_;
-  std::vector<std::unique_ptr<Server>> servers_;
+  std::vector<std::unique_ptr<Server>> servers_;  // parallel to pool_->config.servers
+  std::vector<std::unique_ptr<Server>> removed_;  // finishing in-flight requests
   std::optional<hashing::Placement> ejected_placement_;
   const hashing::Placement* placement_;
   std::shared_ptr<PoolStats> stats_;

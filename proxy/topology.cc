@@ -60,6 +60,10 @@ bool ResolveAddress(const std::string& host, uint16_t port, const std::string& u
   return true;
 }
 
+bool SocketAddress::operator==(const SocketAddress& other) const {
+  return length == other.length && std::memcmp(&storage, &other.storage, length) == 0;
+}
+
 hashing::Placement BuildPlacement(const config::PoolConfig& pool, const std::vector<bool>& live) {
   std::vector<hashing::ServerWeight> weights;
   weights.reserve(pool.servers.size());

@@ -21,6 +21,7 @@ struct SocketAddress {
   const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
   bool is_unix() const { return storage.ss_family == AF_UNIX; }
   std::string ToString() const;
+  bool operator==(const SocketAddress& other) const;
 };
 
 struct TopologyPool {

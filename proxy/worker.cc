@@ -1,5 +1,7 @@
 #include "proxy/worker.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "proxy/client_connection.h"
@@ -28,7 +30,7 @@ Worker::Worker(int id, std::shared_ptr<const Topology> topology, const WorkerSet
   uv_loop_init(&loop_);
   loop_.data = this;
   for (const TopologyPool& pool : topology_->pools) {
-    pools_.push_back(std::make_unique<ServerPool>(this, &pool));
+    pools_.push_back(std::make_unique<ServerPool>(this, topology_, &pool));
   }
 }
 
@@ -40,31 +42,127 @@ Worker::~Worker() {
 
 bool Worker::Listen(const std::vector<int>& listen_fds, std::string* error) {
   for (size_t i = 0; i < pools_.size(); ++i) {
-    auto* listener =
-        new Listener{this, pools_[i].get(), {}, topology_->pools[i].config.listen.is_unix()};
-    int rc = 0;
-    if (listener->is_unix) {
-      uv_pipe_init(&loop_, &listener->handle.pipe, 0);
-      rc = uv_pipe_open(&listener->handle.pipe, listen_fds[i]);
-    } else {
-      uv_tcp_init(&loop_, &listener->handle.tcp);
-      rc = uv_tcp_open(&listener->handle.tcp, listen_fds[i]);
-    }
-    listener->handle.tcp.data = listener;
-    listeners_.push_back(listener);
-    if (rc == 0) {
-      rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener->handle),
-                     topology_->pools[i].config.backlog, [](uv_stream_t* server, int status) {
-                       auto* l = static_cast<Listener*>(server->data);
-                       if (status == 0) l->worker->OnAccept(l);
-                     });
-    }
-    if (rc != 0) {
-      *error = "pool '" + topology_->pools[i].config.name + "': listen: " + uv_strerror(rc);
+    const config::PoolConfig& pool = topology_->pools[i].config;
+    if (!OpenListener(pools_[i].get(), pool.listen, pool.backlog, listen_fds[i], error)) {
       return false;
     }
   }
   return true;
+}
+
+bool Worker::OpenListener(ServerPool* pool, const config::ListenAddress& listen, int backlog,
+                          int fd, std::string* error) {
+  auto* listener = new Listener{this, pool, {}, listen.is_unix()};  // freed in its close cb
+  int rc = 0;
+  if (listener->is_unix) {
+    uv_pipe_init(&loop_, &listener->handle.pipe, 0);
+    rc = uv_pipe_open(&listener->handle.pipe, fd);
+  } else {
+    uv_tcp_init(&loop_, &listener->handle.tcp);
+    rc = uv_tcp_open(&listener->handle.tcp, fd);
+  }
+  listener->handle.tcp.data = listener;
+  listeners_.push_back(listener);
+  if (rc == 0) {
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener->handle), backlog,
+                   [](uv_stream_t* server, int status) {
+                     auto* l = static_cast<Listener*>(server->data);
+                     if (status == 0) l->worker->OnAccept(l);
+                   });
+  }
+  if (rc != 0) {
+    *error = "pool '" + pool->config().name + "': listen: " + uv_strerror(rc);
+    return false;
+  }
+  return true;
+}
+
+void Worker::CloseListener(Listener* listener) {
+  std::erase(listeners_, listener);
+  uv_close(reinterpret_cast<uv_handle_t*>(&listener->handle),
+           [](uv_handle_t* handle) { delete static_cast<Listener*>(handle->data); });
+}
+
+void Worker::UpdateTopology(std::shared_ptr<const Topology> topology, std::vector<int> listen_fds) {
+  {
+    std::lock_guard lock(update_mutex_);
+    // An update not yet adopted is superseded; its new sockets are not needed any more.
+    for (const int fd : pending_fds_) {
+      if (fd >= 0) ::close(fd);
+    }
+    pending_topology_ = std::move(topology);
+    pending_fds_ = std::move(listen_fds);
+  }
+  uv_async_send(&update_async_);
+}
+
+void Worker::AdoptTopology() {
+  std::shared_ptr<const Topology> topology;
+  std::vector<int> fds;
+  {
+    std::lock_guard lock(update_mutex_);
+    topology = std::move(pending_topology_);
+    fds = std::move(pending_fds_);
+    pending_fds_.clear();
+  }
+  if (topology == nullptr) return;
+  if (draining_) {
+    for (const int fd : fds) {
+      if (fd >= 0) ::close(fd);
+    }
+    return;
+  }
+  std::vector<std::unique_ptr<ServerPool>> next;
+  for (size_t i = 0; i < topology->pools.size(); ++i) {
+    const TopologyPool& pool = topology->pools[i];
+    auto it = std::find_if(pools_.begin(), pools_.end(), [&](const auto& existing) {
+      return existing != nullptr && existing->config().name == pool.config.name;
+    });
+    std::unique_ptr<ServerPool> server_pool;
+    if (it != pools_.end()) {
+      server_pool = std::move(*it);
+      server_pool->Reconcile(topology, &pool);
+    } else {
+      server_pool = std::make_unique<ServerPool>(this, topology, &pool);
+      if (pool.config.preconnect) server_pool->Preconnect();
+    }
+    const int fd = i < fds.size() ? fds[i] : -1;
+    if (fd >= 0) {
+      // The new listener is up before the old one closes: no connection attempt is refused.
+      std::vector<Listener*> old;
+      for (Listener* listener : listeners_) {
+        if (listener->pool == server_pool.get()) old.push_back(listener);
+      }
+      std::string error;
+      if (!OpenListener(server_pool.get(), pool.config.listen, pool.config.backlog, fd, &error)) {
+        RP_LOG(kLogError, "worker %d: %s", id_, error.c_str());
+      } else {
+        for (Listener* listener : old) CloseListener(listener);
+      }
+    }
+    next.push_back(std::move(server_pool));
+  }
+  for (auto& removed : pools_) {
+    if (removed == nullptr) continue;
+    for (Listener* listener : std::vector<Listener*>(listeners_)) {
+      if (listener->pool == removed.get()) CloseListener(listener);
+    }
+    removed_pools_.push_back(std::move(removed));
+  }
+  pools_ = std::move(next);
+  topology_ = std::move(topology);
+  if (!removed_pools_.empty()) {
+    // Clients of a pool that is gone finish what they sent, then go.
+    for (ClientConnection* client : std::vector<ClientConnection*>(clients_)) {
+      for (const auto& removed : removed_pools_) {
+        if (client->pool() == removed.get()) client->CloseWhenIdle();
+      }
+    }
+  }
+}
+
+void Worker::ReportServerFailure(const std::string& pool, const std::string& server) {
+  if (settings_.on_server_failure) settings_.on_server_failure(pool, server);
 }
 
 void Worker::Start() {
@@ -87,6 +185,9 @@ void Worker::Start() {
   uv_async_init(&loop_, &drain_async_,
                 [](uv_async_t* async) { static_cast<Worker*>(async->data)->BeginDrain(); });
   drain_async_.data = this;
+  uv_async_init(&loop_, &update_async_,
+                [](uv_async_t* async) { static_cast<Worker*>(async->data)->AdoptTopology(); });
+  update_async_.data = this;
   for (auto& pool : pools_) {
     if (pool->config().preconnect) pool->Preconnect();
   }
@@ -166,6 +267,7 @@ void Worker::OnTick() {
   UpdateClock();
   last_tick_ns_.store(now_ns_, std::memory_order_relaxed);
   for (auto& pool : pools_) pool->Tick(now_ns_);
+  for (auto& pool : removed_pools_) pool->Tick(now_ns_);
 }
 
 void Worker::CompleteFragment(Fragment* fragment, std::string_view reply) {
@@ -230,11 +332,7 @@ void Worker::FreeFragment(Fragment* fragment) {
 void Worker::BeginDrain() {
   if (draining_) return;
   draining_ = true;
-  for (Listener* listener : listeners_) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&listener->handle),
-             [](uv_handle_t* handle) { delete static_cast<Listener*>(handle->data); });
-  }
-  listeners_.clear();
+  for (Listener* listener : std::vector<Listener*>(listeners_)) CloseListener(listener);
   // Clients with nothing in flight go now; the others as soon as their last reply is written.
   std::vector<ClientConnection*> clients = clients_;
   for (ClientConnection* client : clients) client->CloseWhenIdle();
@@ -258,15 +356,18 @@ void Worker::MaybeFinishDrain() {
 void Worker::CloseEverything() {
   closing_all_ = true;
   for (auto& pool : pools_) pool->CloseAll();
-  for (Listener* listener : listeners_) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&listener->handle),
-             [](uv_handle_t* handle) { delete static_cast<Listener*>(handle->data); });
-  }
-  listeners_.clear();
+  for (auto& pool : removed_pools_) pool->CloseAll();
+  for (Listener* listener : std::vector<Listener*>(listeners_)) CloseListener(listener);
   uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&drain_async_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&update_async_), nullptr);
+  std::lock_guard lock(update_mutex_);
+  for (const int fd : pending_fds_) {
+    if (fd >= 0) ::close(fd);
+  }
+  pending_fds_.clear();
 }
 
 }  // namespace ringproxy::proxy

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -44,6 +45,10 @@ class Worker {
   // Thread-safe: stop accepting, finish in-flight requests, close clients, then leave the loop.
   void Drain();
   void Join();
+  // Thread-safe: adopt `topology` between requests. `listen_fds` has one entry per pool of the
+  // new topology: a new listening socket to adopt (its old listener, if any, closes once the new
+  // one is up) or -1 to keep the pool's current listener.
+  void UpdateTopology(std::shared_ptr<const Topology> topology, std::vector<int> listen_fds);
   // Any thread: the worker clock at its last periodic tick (0 before the first), to tell a
   // turning loop from a stuck one.
   uint64_t last_tick_ns() const { return last_tick_ns_.load(std::memory_order_relaxed); }
@@ -64,6 +69,7 @@ class Worker {
   void ScheduleFlush(ClientConnection* client);
   void ScheduleFlush(ServerConnection* server);
   void OnClientClosed(ClientConnection* client);
+  void ReportServerFailure(const std::string& pool, const std::string& server);
   // A fragment's reply (or the error standing in for it) has arrived: settle its request.
   void CompleteFragment(Fragment* fragment, std::string_view reply);
   uint64_t NextClientId() { return ++last_client_id_; }
@@ -85,6 +91,10 @@ class Worker {
   };
 
   void Run();
+  bool OpenListener(ServerPool* pool, const config::ListenAddress& listen, int backlog, int fd,
+                    std::string* error);
+  void CloseListener(Listener* listener);
+  void AdoptTopology();
   void OnAccept(Listener* listener);
   void OnCheck();
   void OnTick();
@@ -101,6 +111,10 @@ class Worker {
   uv_timer_t tick_{};
   uv_timer_t drain_timer_{};
   uv_async_t drain_async_{};
+  uv_async_t update_async_{};
+  std::mutex update_mutex_;
+  std::shared_ptr<const Topology> pending_topology_;  // guarded by update_mutex_
+  std::vector<int> pending_fds_;                      // guarded by update_mutex_
   std::atomic<bool> drain_requested_{false};
   std::atomic<uint64_t> last_tick_ns_{0};
   bool started_ = false;
@@ -109,6 +123,7 @@ class Worker {
   std::thread thread_;
   std::unique_ptr<char[]> scratch_;
   std::vector<std::unique_ptr<ServerPool>> pools_;
+  std::vector<std::unique_ptr<ServerPool>> removed_pools_;  // until their clients have gone
   std::vector<Listener*> listeners_;
   std::vector<ClientConnection*> clients_;  // every open client, for drain
   std::vector<ClientConnection*> client_flushes_;

@@ -2,6 +2,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <string>
 
 #include "proxy/request_parser.h"
 
@@ -16,6 +18,9 @@ struct WorkerSettings {
   size_t client_max_pending_bytes = 32u << 20;
   // SIGTERM: how long in-flight requests may take before the remaining clients are closed.
   uint64_t drain_timeout_ms = 30000;
+  // Called on the worker's thread when a connection to a server fails (pool name, server name),
+  // so the control thread can look the name up again at once. Must be thread-safe.
+  std::function<void(const std::string&, const std::string&)> on_server_failure;
 };
 
 }  // namespace ringproxy::proxy

@@ -1,0 +1,207 @@
+#include "proxy/control_plane.h"
+
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "config/config_loader.h"
+#include "proxy/logger.h"
+
+namespace ringproxy::proxy {
+namespace {
+
+constexpr int kExitStartup = 2;
+// A ConfigMap update or an editor's save is several file events in a burst; reload once after
+// it settles.
+constexpr uint64_t kReloadDebounceMs = 100;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+template <typename Handle>
+void CloseAndDelete(Handle* handle) {
+  if (handle == nullptr) return;
+  uv_close(reinterpret_cast<uv_handle_t*>(handle),
+           [](uv_handle_t* h) { delete reinterpret_cast<Handle*>(h); });
+}
+
+}  // namespace
+
+ControlPlane::ControlPlane(const ControlSettings& settings) : settings_(settings) {
+  uv_loop_init(&loop_);
+  loop_.data = this;
+}
+
+ControlPlane::~ControlPlane() {
+  if (joiner_.joinable()) joiner_.join();
+  uv_loop_close(&loop_);
+}
+
+int ControlPlane::Run(const config::Config& config) {
+  std::string error;
+  resolver_ = DnsResolver::Create(&loop_, settings_.dns, &error);
+  if (resolver_ == nullptr) {
+    RP_LOG(kLogEmerg, "cannot start the resolver: %s", error.c_str());
+    return kExitStartup;
+  }
+  discovery_ = std::make_unique<Discovery>(
+      &loop_, resolver_.get(), settings_.discovery, &stats_,
+      [this](std::shared_ptr<const Topology> topology) { OnTopology(std::move(topology)); });
+  settings_.proxy.worker.on_server_failure = [this](const std::string& pool,
+                                                    const std::string& server) {
+    discovery_->ReportFailure(pool, server);
+  };
+
+  for (const int signum : {SIGTERM, SIGINT, SIGHUP, SIGTTIN, SIGTTOU}) {
+    auto* signal = new uv_signal_t;  // freed in its close callback
+    uv_signal_init(&loop_, signal);
+    signal->data = this;
+    uv_signal_start(
+        signal,
+        [](uv_signal_t* handle, int number) {
+          static_cast<ControlPlane*>(handle->data)->OnSignal(number);
+        },
+        signum);
+    signals_.push_back(signal);
+  }
+  drained_ = new uv_async_t;
+  uv_async_init(&loop_, drained_,
+                [](uv_async_t* async) { static_cast<ControlPlane*>(async->data)->Shutdown(); });
+  drained_->data = this;
+
+  config_text_ = ReadFile(settings_.config_path);
+  discovery_->SetConfig(config);
+  if (settings_.watch_config) WatchConfig();
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  return exit_code_;
+}
+
+void ControlPlane::OnTopology(std::shared_ptr<const Topology> topology) {
+  std::string error;
+  if (!started_) {
+    if (!proxy_.Start(std::move(topology), settings_.proxy, &error)) {
+      RP_LOG(kLogEmerg, "cannot start: %s", error.c_str());
+      exit_code_ = kExitStartup;
+      Shutdown();
+      return;
+    }
+    started_ = true;
+    RP_LOG(kLogNotice, "ringproxy-%s started with %d workers", RINGPROXY_VERSION, proxy_.workers());
+    return;
+  }
+  if (draining_) return;
+  if (!proxy_.Update(std::move(topology), &error)) {
+    RP_LOG(kLogError, "new topology not applied: %s", error.c_str());
+  }
+}
+
+void ControlPlane::OnSignal(int signum) {
+  Logger& log = Logger::Instance();
+  switch (signum) {
+    case SIGTERM:
+    case SIGINT:
+      if (draining_) {
+        RP_LOG(kLogWarn, "signal %d while draining: exiting now", signum);
+        std::_Exit(1);
+      }
+      BeginDrain();
+      break;
+    case SIGHUP:
+      // nutcracker reopens its log on SIGHUP; ringproxy also reloads its configuration.
+      if (!log.Reopen()) RP_LOG(kLogError, "cannot reopen the log file");
+      Reload("SIGHUP");
+      break;
+    case SIGTTIN:
+      log.set_level(std::min(log.level() + 1, 11));
+      RP_LOG(kLogNotice, "log level raised to %d", log.level());
+      break;
+    case SIGTTOU:
+      log.set_level(std::max(log.level() - 1, 0));
+      RP_LOG(kLogNotice, "log level lowered to %d", log.level());
+      break;
+    default:
+      break;
+  }
+}
+
+void ControlPlane::Reload(const char* why) {
+  if (draining_) return;
+  const std::string text = ReadFile(settings_.config_path);
+  if (text == config_text_ && std::strcmp(why, "SIGHUP") != 0) return;  // a touch, not a change
+  const config::LoadResult loaded = config::LoadConfigFile(settings_.config_path);
+  if (!loaded.ok()) {
+    stats_.config_reloads_rejected.Add();
+    RP_LOG(kLogError, "reload (%s) rejected, keeping the running configuration: %s", why,
+           loaded.error.ToString().c_str());
+    return;
+  }
+  config_text_ = text;
+  stats_.config_reloads_ok.Add();
+  RP_LOG(kLogNotice, "reload (%s): configuration '%s' applied", why, settings_.config_path.c_str());
+  discovery_->SetConfig(*loaded.config);
+}
+
+void ControlPlane::WatchConfig() {
+  // Watch the directory, not the file: a ConfigMap update replaces the `..data` symlink the
+  // file resolves through, and editors replace files by rename; a watch on the old inode would
+  // go silent.
+  const std::filesystem::path path = std::filesystem::absolute(settings_.config_path);
+  watcher_ = new uv_fs_event_t;
+  uv_fs_event_init(&loop_, watcher_);
+  watcher_->data = this;
+  reload_timer_ = new uv_timer_t;
+  uv_timer_init(&loop_, reload_timer_);
+  reload_timer_->data = this;
+  const int rc = uv_fs_event_start(
+      watcher_,
+      [](uv_fs_event_t* handle, const char* /*filename*/, int /*events*/, int status) {
+        auto* self = static_cast<ControlPlane*>(handle->data);
+        if (status != 0 || self->draining_) return;
+        uv_timer_start(
+            self->reload_timer_,
+            [](uv_timer_t* timer) {
+              static_cast<ControlPlane*>(timer->data)->Reload("file change");
+            },
+            kReloadDebounceMs, 0);
+      },
+      path.parent_path().c_str(), 0);
+  if (rc != 0) {
+    RP_LOG(kLogWarn, "not watching '%s' for changes: %s (SIGHUP still reloads)",
+           path.parent_path().c_str(), uv_strerror(rc));
+  }
+}
+
+void ControlPlane::BeginDrain() {
+  if (draining_) return;
+  draining_ = true;
+  RP_LOG(kLogNotice, "draining: no new connections, finishing in-flight requests");
+  proxy_.Drain();
+  // Workers finish on their own threads; a joiner tells the loop when they are all done.
+  joiner_ = std::thread([this] {
+    proxy_.Join();
+    uv_async_send(drained_);
+  });
+}
+
+void ControlPlane::Shutdown() {
+  RP_LOG(kLogNotice, started_ && exit_code_ == 0 ? "drained; exiting" : "exiting");
+  for (uv_signal_t* signal : signals_) CloseAndDelete(signal);
+  signals_.clear();
+  CloseAndDelete(watcher_);
+  CloseAndDelete(reload_timer_);
+  CloseAndDelete(drained_);
+  watcher_ = nullptr;
+  reload_timer_ = nullptr;
+  drained_ = nullptr;
+  if (discovery_ != nullptr) discovery_->Close();
+  if (resolver_ != nullptr) resolver_->Close();
+}
+
+}  // namespace ringproxy::proxy

@@ -1,0 +1,76 @@
+// ControlPlane: the control thread. One libuv loop that owns everything that is not on the
+// request path:
+//
+//   signals ──> drain (SIGTERM/SIGINT), reload + reopen log (SIGHUP), log level (SIGTTIN/TTOU)
+//   config file watch ──> reload (a Kubernetes ConfigMap update swaps a `..data` symlink)
+//   reload ──> validate ──> Discovery::SetConfig ──> DNS ──> Topology ──> Proxy::Update ──> workers
+//   stats server (metrics, JSON, health) reads Proxy and ControlStats
+//
+// Workers never wait on it: they receive immutable topologies and keep serving meanwhile.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/pool_config.h"
+#include "proxy/control_stats.h"
+#include "proxy/discovery.h"
+#include "proxy/dns_resolver.h"
+#include "proxy/proxy.h"
+
+namespace ringproxy::proxy {
+
+struct ControlSettings {
+  std::string config_path;
+  ProxySettings proxy;
+  DnsOptions dns;
+  DiscoverySettings discovery;
+  bool watch_config = true;
+};
+
+class ControlPlane {
+ public:
+  explicit ControlPlane(const ControlSettings& settings);
+  ~ControlPlane();
+  ControlPlane(const ControlPlane&) = delete;
+  ControlPlane& operator=(const ControlPlane&) = delete;
+
+  // Starts discovery for `config`, the proxy once the first topology is known, and runs the
+  // loop until the proxy has drained. Returns the process exit code.
+  int Run(const config::Config& config);
+
+  uv_loop_t* loop() { return &loop_; }
+  Proxy& proxy() { return proxy_; }
+  ControlStats& stats() { return stats_; }
+
+ private:
+  void OnSignal(int signum);
+  void OnTopology(std::shared_ptr<const Topology> topology);
+  void Reload(const char* why);
+  void WatchConfig();
+  void BeginDrain();
+  void Shutdown();
+
+  ControlSettings settings_;
+  uv_loop_t loop_{};
+  ControlStats stats_;
+  Proxy proxy_;
+  std::unique_ptr<DnsResolver> resolver_;
+  std::unique_ptr<Discovery> discovery_;
+  std::vector<uv_signal_t*> signals_;
+  uv_fs_event_t* watcher_ = nullptr;
+  uv_timer_t* reload_timer_ = nullptr;
+  uv_async_t* drained_ = nullptr;
+  std::thread joiner_;
+  std::string config_text_;  // what the running configuration was loaded from
+  bool started_ = false;
+  bool draining_ = false;
+  int exit_code_ = 0;
+};
+
+}  // namespace ringproxy::proxy
