@@ -15,6 +15,8 @@ namespace ringproxy::config {
 struct SourceLocation {
   int line = 0;    // 1-based; 0 when unknown
   int column = 0;  // 1-based; 0 when unknown
+
+  bool operator==(const SourceLocation&) const = default;
 };
 
 struct ListenAddress {
@@ -24,6 +26,7 @@ struct ListenAddress {
   uint32_t unix_permissions = 0;  // octal mode given after the path, 0 when none
 
   bool is_unix() const { return !unix_path.empty(); }
+  bool operator==(const ListenAddress&) const = default;
 };
 
 struct ServerConfig {
@@ -31,10 +34,16 @@ struct ServerConfig {
   uint16_t port = 0;
   std::string unix_path;
   uint32_t weight = 1;
-  // The hashing name: the explicit name when given, else "host:port" (or the path), as nutcracker.
+  // The hashing name, exactly as nutcracker forms it: the explicit name when given (even an empty
+  // one, from a quoted "host:port:weight " with a trailing space); else "host:port" as written
+  // (a port spelt "07001" stays so); else just "host" when the port is 11211 (nutcracker keeps
+  // libmemcached's ketama names); else, for a unix socket, the path followed by ':'.
   std::string name;
   bool has_explicit_name = false;
   SourceLocation where;
+
+  bool is_unix() const { return !unix_path.empty(); }
+  bool operator==(const ServerConfig&) const = default;
 };
 
 struct PoolConfig {
@@ -47,7 +56,9 @@ struct PoolConfig {
   hashing::Distribution distribution = hashing::Distribution::kKetama;
   int64_t timeout_ms = -1;  // -1: wait forever
   int backlog = 512;
-  int client_connections = 0;  // parsed, as nutcracker; not enforced by it either
+  // Parsed and range-checked as nutcracker does; nutcracker then discards it (it resets the field
+  // to 0 after parsing) and enforces nothing. Kept here as written.
+  int client_connections = 0;
   bool redis = false;
   std::string redis_auth;
   int redis_db = 0;
@@ -61,11 +72,15 @@ struct PoolConfig {
 
   // In nutcracker's order (hashing::NutcrackerNameLess on name): the server index everywhere.
   std::vector<ServerConfig> servers;
+
+  bool operator==(const PoolConfig&) const = default;
 };
 
 struct Config {
   std::string path;
   std::vector<PoolConfig> pools;  // in file order
+
+  bool operator==(const Config&) const = default;
 };
 
 }  // namespace ringproxy::config
