@@ -1,0 +1,63 @@
+// ringproxy's entry point: the command line, the one-shot modes (help, version, configuration
+// check), then the configuration load that every run needs before RunProxy takes over. Exit codes:
+// 0 success, 2 bad command line or configuration, otherwise RunProxy's.
+#include <cstdio>
+#include <span>
+#include <string>
+
+#include "config/config_loader.h"
+#include "proxy/command_line.h"
+#include "proxy/proxy_runner.h"
+
+namespace {
+
+constexpr int kExitUsage = 2;
+
+void PrintVersion() { std::printf("This is ringproxy-%s\n", RINGPROXY_VERSION); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using ringproxy::config::LoadConfigFile;
+  using ringproxy::config::LoadResult;
+  using ringproxy::proxy::CommandLineResult;
+  using ringproxy::proxy::Options;
+  using ringproxy::proxy::ParseCommandLine;
+  using ringproxy::proxy::UsageText;
+
+  const CommandLineResult parsed =
+      ParseCommandLine(std::span<const char* const>(argv + 1, argc > 0 ? argc - 1 : 0));
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "ringproxy: %s\n", parsed.error.c_str());
+    std::fprintf(stderr, "Try 'ringproxy --help' for the list of options.\n");
+    return kExitUsage;
+  }
+  const Options& options = *parsed.options;
+
+  if (options.show_help) {
+    PrintVersion();
+    std::printf("\n%s", UsageText().c_str());
+    return 0;
+  }
+  if (options.show_version) {
+    PrintVersion();
+    return 0;
+  }
+
+  const LoadResult loaded = LoadConfigFile(options.conf_file);
+  if (options.test_conf) {
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "%s\n", loaded.error.ToString().c_str());
+      std::fprintf(stderr, "ringproxy: configuration file '%s' syntax is invalid\n",
+                   options.conf_file.c_str());
+      return kExitUsage;
+    }
+    std::printf("ringproxy: configuration file '%s' syntax is ok\n", options.conf_file.c_str());
+    return 0;
+  }
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "%s\n", loaded.error.ToString().c_str());
+    return kExitUsage;
+  }
+  return ringproxy::proxy::RunProxy(options, *loaded.config);
+}
