@@ -16,6 +16,8 @@ namespace ringproxy::proxy {
 namespace {
 
 constexpr size_t kMinReadSize = 16u << 10;
+// How long a half-closed client may take to close its side before we close ours anyway.
+constexpr uint64_t kLingerMs = 2000;
 
 // Argument views of the request being dispatched; reused so routing allocates nothing.
 thread_local std::vector<std::string_view> t_args;
@@ -73,26 +75,7 @@ bool ClientConnection::Accept(uv_stream_t* listener, bool is_unix) {
   counted_ = true;
   stats_->client_connections.Add(1);
   stats_->client_connections_total.Add();
-  const int rc = uv_read_start(
-      stream(),
-      [](uv_handle_t* handle, size_t suggested, uv_buf_t* buf) {
-        auto* self = static_cast<ClientConnection*>(handle->data);
-        if (self->in_.empty()) {
-          // Most reads hold whole requests: parse them where they landed, in the worker's
-          // scratch buffer, so an idle connection owns no buffer at all.
-          self->reading_from_scratch_ = true;
-          *buf = uv_buf_init(self->worker_->scratch(), Worker::kScratchSize);
-        } else {
-          self->reading_from_scratch_ = false;
-          size_t want = kMinReadSize;
-          const size_t expected = self->parser_.expected_size();
-          if (expected > self->in_.size()) want = std::max(want, expected - self->in_.size());
-          *buf = uv_buf_init(self->in_.PrepareAppend(want), static_cast<unsigned>(want));
-        }
-      },
-      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
-        static_cast<ClientConnection*>(s->data)->OnRead(nread, buf);
-      });
+  const int rc = StartReading();
   if (rc != 0) {
     Close();
     return false;
@@ -101,8 +84,39 @@ bool ClientConnection::Accept(uv_stream_t* listener, bool is_unix) {
   return true;
 }
 
+int ClientConnection::StartReading() {
+  // Named callbacks, passed each time: uv_read_stop() forgets the ones it was given.
+  return uv_read_start(
+      stream(),
+      [](uv_handle_t* handle, size_t /*suggested*/, uv_buf_t* buf) {
+        static_cast<ClientConnection*>(handle->data)->OnAlloc(buf);
+      },
+      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+        static_cast<ClientConnection*>(s->data)->OnRead(nread, buf);
+      });
+}
+
+void ClientConnection::OnAlloc(uv_buf_t* buf) {
+  if (in_.empty()) {
+    // Most reads hold whole requests: parse them where they landed, in the worker's scratch
+    // buffer, so an idle connection owns no buffer at all.
+    reading_from_scratch_ = true;
+    *buf = uv_buf_init(worker_->scratch(), Worker::kScratchSize);
+    return;
+  }
+  reading_from_scratch_ = false;
+  size_t want = kMinReadSize;
+  const size_t expected = parser_.expected_size();
+  if (expected > in_.size()) want = std::max(want, expected - in_.size());
+  *buf = uv_buf_init(in_.PrepareAppend(want), static_cast<unsigned>(want));
+}
+
 void ClientConnection::OnRead(ssize_t nread, const uv_buf_t* buf) {
   if (closing_) return;
+  if (half_closed_) {
+    if (nread < 0) Close();  // the client closed its side too: done
+    return;                  // anything else it sends after our FIN is dropped
+  }
   worker_->UpdateClock();
   if (nread < 0) {
     if (nread == UV_EOF) {
@@ -145,7 +159,7 @@ size_t ClientConnection::ProcessRequests(const char* data, size_t size) {
         // As Redis: the error, then the connection closes once it is written.
         stats_->client_protocol_errors.Add();
         stats_->client_err.Add();
-        ReplyError(parser_.error());
+        ReplyError("ERR " + parser_.error());
         close_when_flushed_ = true;
         if (reading_) {
           uv_read_stop(stream());
@@ -425,11 +439,11 @@ void ClientConnection::AfterProgress() {
       queued_ < worker_->settings().client_max_pending_requests / 2 &&
       out_.size() + writing_.size() < worker_->settings().client_max_pending_bytes / 2) {
     // Drained below half the limits: take requests again.
-    reading_ = uv_read_start(stream(), stream()->alloc_cb, stream()->read_cb) == 0;
+    reading_ = StartReading() == 0;
   }
   if ((close_when_flushed_ || worker_->draining()) && head_ == nullptr && out_.empty() &&
       !write_in_flight_) {
-    Close();
+    HalfClose();
   }
 }
 
@@ -442,7 +456,7 @@ void ClientConnection::PauseReadingIfOverLimits() {
 }
 
 void ClientConnection::CloseWhenIdle() {
-  if (head_ == nullptr && out_.empty() && !write_in_flight_) Close();
+  if (head_ == nullptr && out_.empty() && !write_in_flight_) HalfClose();
 }
 
 void ClientConnection::Flush() {
@@ -488,9 +502,39 @@ void ClientConnection::OnWriteDone(int status) {
   AfterProgress();
 }
 
+void ClientConnection::HalfClose() {
+  if (closing_ || half_closed_) return;
+  half_closed_ = true;
+  in_.Release();
+  if (!reading_) reading_ = StartReading() == 0;
+  auto* shutdown = new uv_shutdown_t;  // freed in its callback
+  shutdown->data = this;
+  if (uv_shutdown(shutdown, stream(), [](uv_shutdown_t* req, int status) {
+        auto* self = static_cast<ClientConnection*>(req->data);
+        delete req;
+        // Cancelled: the connection is already closing. Failed: nothing more to wait for.
+        if (status != 0 && status != UV_ECANCELED) self->Close();
+      }) != 0) {
+    delete shutdown;
+    Close();
+    return;
+  }
+  linger_ = new uv_timer_t;  // freed in its close callback
+  uv_timer_init(worker_->loop(), linger_);
+  linger_->data = this;
+  uv_timer_start(
+      linger_, [](uv_timer_t* timer) { static_cast<ClientConnection*>(timer->data)->Close(); },
+      kLingerMs, 0);
+}
+
 void ClientConnection::Close() {
   if (closing_) return;
   closing_ = true;
+  if (linger_ != nullptr) {
+    uv_close(reinterpret_cast<uv_handle_t*>(linger_),
+             [](uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); });
+    linger_ = nullptr;
+  }
   // Requests still waiting for servers stay alive as orphans until their fragments return.
   if (counted_) stats_->client_connections.Add(-1);
   for (Request* request = head_; request != nullptr;) {

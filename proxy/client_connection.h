@@ -48,12 +48,18 @@ class ClientConnection {
   // Drain: close now when nothing is in flight, else once it is.
   void CloseWhenIdle();
   void Close();
+  // Ends the connection without losing replies: FIN once everything is written, then whatever
+  // the client still sends is read and dropped until it closes too (or a short linger passes).
+  // Closing with unread input instead would send a RST, which can destroy replies in flight.
+  void HalfClose();
 
   bool flush_scheduled = false;
   size_t worker_slot = 0;  // index in the worker's client list
 
  private:
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&handle_); }
+  int StartReading();
+  void OnAlloc(uv_buf_t* buf);
   void OnRead(ssize_t nread, const uv_buf_t* buf);
   // Frames and dispatches every complete request in data[0..size); returns the bytes consumed.
   size_t ProcessRequests(const char* data, size_t size);
@@ -99,6 +105,8 @@ class ClientConnection {
   bool close_when_flushed_ = false;
   bool closing_ = false;
   bool counted_ = false;  // in client_connections
+  bool half_closed_ = false;
+  uv_timer_t* linger_ = nullptr;  // only while half-closed
 };
 
 }  // namespace ringproxy::proxy
