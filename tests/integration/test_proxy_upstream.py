@@ -180,7 +180,8 @@ def test_frozen_shard_times_out_its_keys_while_others_are_served(fast, clean):
             waited = time.monotonic() - started
             assert reply == b"-ERR Connection timed out\r\n"
             assert TIMEOUT_MS / 1000.0 * 0.9 <= waited < 3.0, waited
-            assert rounds > 3 and worst < 0.2, (rounds, worst)
+            # (a round stuck behind the frozen shard would take the whole timeout)
+            assert rounds > 3 and worst < TIMEOUT_MS / 1000.0 * 0.8, (rounds, worst)
             # Still frozen: a new request times out again, it does not hang.
             t0 = time.monotonic()
             assert waiting.command("SET", frozen_key, "x") == b"-ERR Connection timed out\r\n"
