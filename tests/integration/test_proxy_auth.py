@@ -24,7 +24,8 @@ def setup(module_processes):
     def pool(servers, **options):
         base = {"redis": True, "hash": "fnv1a_64", "distribution": "ketama", "timeout": 5000}
         base.update(options)
-        base["servers"] = ["%s:1" % s.address for s in servers]
+        # Named servers: placement then does not depend on the ports of the day.
+        base["servers"] = ["%s:1 s%d" % (s.address, i) for i, s in enumerate(servers)]
         return base
 
     proxy = module_processes.ringproxy(workers=2, pools={
@@ -140,13 +141,13 @@ def test_proxy_authenticates_to_backends_that_require_a_password(env):
     with RawConnection(port) as conn:
         assert conn.command("GET", "k") == NOAUTH
         assert conn.command("AUTH", PASSWORD) == b"+OK\r\n"
-        pairs = [x for i in range(20) for x in ("pw%d" % i, "v%d" % i)]
+        pairs = [x for i in range(20) for x in ("%d:pw" % i, "v%d" % i)]
         assert conn.command("MSET", *pairs) == b"+OK\r\n"
-        assert conn.command("GET", "pw7") == b"$2\r\nv7\r\n"
+        assert conn.command("GET", "7:pw") == b"$2\r\nv7\r\n"
         assert conn.command("INCR", "counter") == b":1\r\n"
-        assert conn.command("DEL", "pw0", "pw1", "pw2") == b":3\r\n"
+        assert conn.command("DEL", "0:pw", "1:pw", "2:pw") == b":3\r\n"
     held = _keys_everywhere(locked)
-    assert held == sorted([b"counter"] + [b"pw%d" % i for i in range(3, 20)])
+    assert held == sorted([b"counter"] + [b"%d:pw" % i for i in range(3, 20)])
     assert all(s.client().dbsize() > 0 for s in locked), \
         "the keys should spread over both backends"
 
