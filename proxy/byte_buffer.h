@@ -56,6 +56,13 @@ class ByteBuffer {
     if (begin_ == end_) Release();
   }
 
+  // As Consume, but an emptied buffer keeps its memory: for a busy connection that will refill
+  // it within the loop iteration.
+  void ConsumeKeep(size_t n) {
+    begin_ += n;
+    if (begin_ == end_) begin_ = end_ = 0;
+  }
+
   void Release() {
     std::free(data_);
     data_ = nullptr;

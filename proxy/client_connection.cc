@@ -417,7 +417,7 @@ void ClientConnection::WriteCompletedHeads() {
     head_ = request->next;
     if (head_ == nullptr) tail_ = nullptr;
     --queued_;
-    out_.Append(request->reply.view());
+    out_.Append(request->ReplyBytes());
     Retire(request);
   }
 }
@@ -464,7 +464,14 @@ void ClientConnection::Flush() {
   if (!out_.empty()) {
     uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
     const int written = uv_try_write(stream(), &buf, 1);
-    if (written > 0) out_.Consume(static_cast<size_t>(written));
+    if (written > 0) {
+      // A pipelining client refills its buffer at once; an idle one gives it back.
+      if (head_ != nullptr) {
+        out_.ConsumeKeep(static_cast<size_t>(written));
+      } else {
+        out_.Consume(static_cast<size_t>(written));
+      }
+    }
     if (written < 0 && written != UV_EAGAIN) {
       Close();
       return;

@@ -1,6 +1,7 @@
 #include "proxy/request.h"
 
 #include <charconv>
+#include <cstring>
 
 #include "proxy/reply_scanner.h"
 #include "proxy/resp_writer.h"
@@ -25,6 +26,22 @@ bool IntegerValue(std::string_view bytes, int64_t* value) {
 
 }  // namespace
 
+void Request::Reset() {
+  client = nullptr;
+  next = nullptr;
+  started_ns = 0;
+  command_class = CommandClass::kSingleKey;
+  pending = 0;
+  done = false;
+  merge = MergeKind::kForward;
+  reply.Release();
+  inline_size = 0;
+  fragment_replies.clear();
+  key_fragment.clear();
+  error.clear();
+  sum = 0;
+}
+
 void Request::BeginSplit(MergeKind kind, uint32_t fragments) {
   merge = kind;
   pending = fragments;
@@ -35,7 +52,12 @@ bool Request::OnFragmentReply(uint32_t fragment, std::string_view bytes) {
   const char type = bytes.empty() ? 0 : bytes[0];
   switch (merge) {
     case MergeKind::kForward:
-      reply.Append(bytes);
+      if (bytes.size() <= kInlineReply && reply.empty()) {
+        std::memcpy(inline_reply, bytes.data(), bytes.size());
+        inline_size = static_cast<uint32_t>(bytes.size());
+      } else {
+        reply.Append(bytes);
+      }
       break;
     case MergeKind::kArray:
       if (type == '*') {

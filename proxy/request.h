@@ -39,6 +39,11 @@ struct Request {
   bool done = false;
   MergeKind merge = MergeKind::kForward;
   ByteBuffer reply;  // the finished reply, when it could not go straight out
+  // A short forwarded reply that arrived before the requests ahead of it is kept here instead:
+  // most replies are small, and this spares a malloc/free pair for each of them.
+  static constexpr size_t kInlineReply = 96;
+  uint32_t inline_size = 0;
+  char inline_reply[kInlineReply];
 
   // Split state (MGET/MSET/DEL/...): unused for forwarded and local requests.
   std::vector<std::string> fragment_replies;  // kArray: each server's array reply
@@ -51,6 +56,12 @@ struct Request {
   bool OnFragmentReply(uint32_t fragment, std::string_view bytes);
   // Sets up split state for `fragments` fragments.
   void BeginSplit(MergeKind kind, uint32_t fragments);
+  // The finished reply (inline or in `reply`).
+  std::string_view ReplyBytes() const {
+    return inline_size > 0 ? std::string_view(inline_reply, inline_size) : reply.view();
+  }
+  // Back to a fresh state for reuse, keeping vector capacity.
+  void Reset();
 
  private:
   void Finish();

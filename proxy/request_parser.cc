@@ -19,6 +19,42 @@ int HexValue(char c) {
   return c - 'A' + 10;
 }
 
+enum class LineScan : uint8_t { kOk, kIncomplete, kMalformed };
+
+// Reads the integer of a header line that starts at data[pos] with its type byte ('*' or '$'),
+// as Redis's string2ll does (optional '-', digits, no leading zeros), up to "\r\n"; *next is
+// where the line ends. A hand loop: header lines are a few bytes, where memchr's call costs
+// more than the scan.
+LineScan ScanLine(const char* data, size_t size, size_t pos, int64_t* value, size_t* next) {
+  size_t i = pos + 1;
+  bool negative = false;
+  if (i < size && data[i] == '-') {
+    negative = true;
+    ++i;
+  }
+  const size_t digits_start = i;
+  uint64_t result = 0;
+  while (i < size && data[i] >= '0' && data[i] <= '9') {
+    result = result * 10 + static_cast<uint64_t>(data[i] - '0');
+    ++i;
+  }
+  // More digits than any length we accept: malformed once the line ends; until then the caller
+  // sees an incomplete line and applies its line-length limit, as Redis does.
+  const bool overflow = i - digits_start > 18;
+  if (i + 1 >= size) {
+    // Not even "\r\n" yet; only a digit run (or nothing) so far is a valid prefix.
+    return i == size || data[i] == '\r' ? LineScan::kIncomplete : LineScan::kMalformed;
+  }
+  const size_t digits = i - digits_start;
+  if (overflow || data[i] != '\r' || data[i + 1] != '\n' || digits == 0 ||
+      (digits > 1 && data[digits_start] == '0')) {
+    return LineScan::kMalformed;
+  }
+  *value = negative ? -static_cast<int64_t>(result) : static_cast<int64_t>(result);
+  *next = i + 2;
+  return LineScan::kOk;
+}
+
 bool IsSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
@@ -125,26 +161,6 @@ RequestParser::Status RequestParser::Fail(std::string message) {
   return Status::kError;
 }
 
-bool RequestParser::ParseLength(const char* begin, const char* end, int64_t* out) {
-  // Strict, as Redis's string2ll: optional '-', digits only, no leading zeros but "0".
-  if (begin == end || end - begin > 20) return false;
-  bool negative = false;
-  if (*begin == '-') {
-    negative = true;
-    ++begin;
-    if (begin == end) return false;
-  }
-  if (*begin == '0' && end - begin > 1) return false;
-  int64_t value = 0;
-  for (const char* p = begin; p < end; ++p) {
-    if (*p < '0' || *p > '9') return false;
-    if (value > (std::numeric_limits<int64_t>::max() - (*p - '0')) / 10) return false;
-    value = value * 10 + (*p - '0');
-  }
-  *out = negative ? -value : value;
-  return true;
-}
-
 RequestParser::Status RequestParser::Parse(const char* data, size_t size) {
   if (size == 0) return Status::kIncomplete;
   if (pos_ == 0 && args_expected_ < 0) inline_ = data[0] != '*';
@@ -154,18 +170,22 @@ RequestParser::Status RequestParser::Parse(const char* data, size_t size) {
 RequestParser::Status RequestParser::ParseMultibulk(const char* data, size_t size) {
   if (args_expected_ < 0) {
     args_.clear();
-    const char* cr = static_cast<const char*>(std::memchr(data, '\r', size));
-    if (cr == nullptr || static_cast<size_t>(cr - data) + 1 >= size) {
-      if (size > limits_.max_inline_bytes)
-        return Fail("Protocol error: too big mbulk count string");
-      return Status::kIncomplete;
-    }
     int64_t count = 0;
-    if (cr[1] != '\n' || !ParseLength(data + 1, cr, &count) || count > kMaxLength ||
-        count > static_cast<int64_t>(limits_.max_multibulk_length)) {
+    size_t next = 0;
+    switch (ScanLine(data, size, 0, &count, &next)) {
+      case LineScan::kIncomplete:
+        if (size > limits_.max_inline_bytes)
+          return Fail("Protocol error: too big mbulk count string");
+        return Status::kIncomplete;
+      case LineScan::kMalformed:
+        return Fail("Protocol error: invalid multibulk length");
+      case LineScan::kOk:
+        break;
+    }
+    if (count > kMaxLength || count > static_cast<int64_t>(limits_.max_multibulk_length)) {
       return Fail("Protocol error: invalid multibulk length");
     }
-    pos_ = static_cast<size_t>(cr - data) + 2;
+    pos_ = next;
     if (count <= 0) {
       consumed_ = pos_;
       Reset();
@@ -181,20 +201,23 @@ RequestParser::Status RequestParser::ParseMultibulk(const char* data, size_t siz
     if (data[pos_] != '$') {
       return Fail(std::string("Protocol error: expected '$', got '") + data[pos_] + "'");
     }
-    const char* line = data + pos_;
-    const size_t avail = size - pos_;
-    const char* cr = static_cast<const char*>(std::memchr(line, '\r', avail));
-    if (cr == nullptr || static_cast<size_t>(cr - line) + 1 >= avail) {
-      if (avail > limits_.max_inline_bytes)
-        return Fail("Protocol error: too big bulk count string");
-      return Status::kIncomplete;
-    }
     int64_t length = 0;
-    if (cr[1] != '\n' || !ParseLength(line + 1, cr, &length) || length < 0 || length > kMaxLength ||
+    size_t body = 0;
+    switch (ScanLine(data, size, pos_, &length, &body)) {
+      case LineScan::kIncomplete:
+        if (size - pos_ > limits_.max_inline_bytes) {
+          return Fail("Protocol error: too big bulk count string");
+        }
+        return Status::kIncomplete;
+      case LineScan::kMalformed:
+        return Fail("Protocol error: invalid bulk length");
+      case LineScan::kOk:
+        break;
+    }
+    if (length < 0 || length > kMaxLength ||
         static_cast<size_t>(length) > limits_.max_request_bytes) {
       return Fail("Protocol error: invalid bulk length");
     }
-    const size_t body = static_cast<size_t>(cr - data) + 2;
     const size_t end = body + static_cast<size_t>(length) + 2;
     if (end > limits_.max_request_bytes) {
       return Fail("Protocol error: request is larger than the proxy's limit");

@@ -60,8 +60,6 @@ class RequestParser {
   Status ParseMultibulk(const char* data, size_t size);
   Status ParseInline(const char* data, size_t size);
   Status Fail(std::string message);
-  // Parses the decimal integer of a header line [begin, end); false when malformed.
-  static bool ParseLength(const char* begin, const char* end, int64_t* out);
 
   RequestLimits limits_;
   std::vector<Span> args_;

@@ -137,7 +137,8 @@ void ServerConnection::Flush() {
   if (state_ != State::kConnected || write_in_flight_ || out_.empty()) return;
   uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
   const int written = uv_try_write(stream(), &buf, 1);
-  if (written > 0) out_.Consume(static_cast<size_t>(written));
+  // Few server connections, always busy: their write buffer is worth keeping.
+  if (written > 0) out_.ConsumeKeep(static_cast<size_t>(written));
   if (written < 0 && written != UV_EAGAIN) {
     Close(written);
     return;

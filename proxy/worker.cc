@@ -304,12 +304,11 @@ Request* Worker::NewRequest() {
 }
 
 void Worker::FreeRequest(Request* request) {
-  if (free_requests_.size() >= kMaxFreeObjects || request->reply.capacity() > 0 ||
-      !request->fragment_replies.empty()) {
+  if (free_requests_.size() >= kMaxFreeObjects) {
     delete request;
     return;
   }
-  *request = Request();
+  request->Reset();
   free_requests_.push_back(request);
 }
 

@@ -12,7 +12,7 @@ TEST(Request, ForwardedReplyIsKeptByteForByte) {
   request.pending = 1;
   EXPECT_TRUE(request.OnFragmentReply(0, "$3\r\nabc\r\n"));
   EXPECT_TRUE(request.done);
-  EXPECT_EQ(request.reply.view(), "$3\r\nabc\r\n");
+  EXPECT_EQ(request.ReplyBytes(), "$3\r\nabc\r\n");
 }
 
 TEST(Request, MgetMergeRestoresKeyOrder) {
