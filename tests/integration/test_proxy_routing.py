@@ -216,6 +216,37 @@ def test_concurrent_pipelines_of_thousands_of_commands_get_their_own_replies(env
         assert not wrong, "client %d: %d wrong replies, first: %r" % (c, len(wrong), wrong[:3])
 
 
+def test_clients_that_leave_mid_pipeline_do_not_shift_replies_for_others(env):
+    """Clients that send thousands of requests and hang up at once leave their replies in
+    flight on the shared server connections; those replies must be dropped, never handed to
+    the next request in line."""
+    proxy = env.client()
+    big = "x" * 4096
+    proxy.mset({"leave:%d" % i: "%s-%d" % (big, i) for i in range(50)})
+    checker = proxy_testing.RawConnection(env.port)
+    try:
+        for attempt in range(5):
+            leavers = [proxy_testing.RawConnection(env.port) for _ in range(8)]
+            for conn in leavers:
+                conn.send(b"".join(proxy_testing.encode("GET", "leave:%d" % (i % 50))
+                                   for i in range(3000)) +
+                          proxy_testing.encode("MGET", *["leave:%d" % i for i in range(50)]))
+            for conn in leavers:
+                conn.close()
+            cmds = [c for i in range(500) for c in (["SET", "mine:%d" % (i % 40),
+                                                     "a%d-%d" % (attempt, i)],
+                                                    ["GET", "mine:%d" % (i % 40)])]
+            replies = checker.pipeline(cmds)
+            for i in range(0, len(cmds), 2):
+                want = cmds[i][2].encode()
+                assert replies[i] == b"+OK\r\n", (cmds[i], replies[i])
+                assert replies[i + 1] == b"$%d\r\n%s\r\n" % (len(want), want), (
+                    cmds[i + 1], replies[i + 1][:60])
+    finally:
+        checker.close()
+    assert env.proxy.running()
+
+
 def _seed(client, n=40):
     pipe = client.pipeline(transaction=False)
     for i in range(n):
