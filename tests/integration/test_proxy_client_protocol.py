@@ -338,6 +338,9 @@ PROTOCOL_ERRORS = [
     (b"*1\r\n$2000000000\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
     (b"*2\r\n$4\r\nPING\r\n*1\r\n$1\r\nx\r\n", b"-ERR Protocol error: expected '$', got '*'\r\n"),
     (b'GET "unbalanced\r\n', b"-ERR Protocol error: unbalanced quotes in request\r\n"),
+    (b"GET " + b"k" * 70000, b"-ERR Protocol error: too big inline request\r\n"),
+    (b"*" + b"1" * 70000, b"-ERR Protocol error: too big mbulk count string\r\n"),
+    (b"*1\r\n$" + b"1" * 70000, b"-ERR Protocol error: too big bulk count string\r\n"),
 ]
 
 
