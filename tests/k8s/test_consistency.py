@@ -1,0 +1,520 @@
+"""The manifests agree with each other, with the Dockerfile and with the ringproxy binary.
+
+Each check runs on every kustomization (root, base, overlays). Where a check needs a running
+process it starts real ones on loopback with free ports: ringproxy from the build tree, and
+redis-server through the StatefulSet's own start script.
+"""
+
+import glob
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+
+import pytest
+import redis
+import yaml
+
+import k8s_testing as kt
+
+sys.path.insert(0, os.path.join(kt.SOURCE_DIR, "tests", "integration"))
+import harness  # noqa: E402  pylint: disable=wrong-import-position
+
+KUSTOMIZATIONS = kt.kustomizations()
+PASSWORD = 'p4ss "with" \\ quotes and spaces'  # what redis.conf quoting must survive
+
+
+def ringproxy_parts(rendered):
+    deployment = rendered.one("Deployment", "ringproxy")
+    return deployment, kt.container(deployment, "ringproxy")
+
+
+def redis_parts(rendered):
+    statefulset = rendered.one("StatefulSet", "redis")
+    return statefulset, kt.container(statefulset, "redis")
+
+
+def pool_of(config_text):
+    config = yaml.safe_load(config_text)
+    assert len(config) == 1, "expected one pool, found %s" % list(config)
+    return next(iter(config.values()))
+
+
+def auth_file_path(rendered):
+    text, _ = kt.ringproxy_config(rendered)
+    pool = pool_of(text)
+    assert "redis_auth" not in pool, "the password is written into the ConfigMap"
+    path = pool.get("redis_auth_file")
+    assert path, "the ringproxy configuration does not name a password file (redis_auth_file)"
+    return path
+
+
+def secret_ref(workload, c, path):
+    """(secretName, key) that file `path` of container `c` comes from."""
+    mount, volume = kt.volume_for_path(workload, c, path)
+    assert "secret" in volume, "%s in %s is not mounted from a Secret" % (
+        path, workload["metadata"]["name"])
+    return volume["secret"]["secretName"], kt.projected_key(mount, volume, path)
+
+
+def redis_start_script(rendered):
+    """(script text, its password file default, its config file default) from the ConfigMap."""
+    statefulset, c = redis_parts(rendered)
+    command = c["command"]
+    script_path = next(a for a in command if a.endswith(".sh"))
+    mount, volume = kt.volume_for_path(statefulset, c, script_path)
+    configmap = rendered.one("ConfigMap", volume["configMap"]["name"])
+    script = configmap["data"][kt.projected_key(mount, volume, script_path)]
+    password_file = re.search(r"password_file=\$\{REDIS_PASSWORD_FILE:-([^}]+)\}", script)
+    conf = re.search(r"conf=\$\{REDIS_CONF:-([^}]+)\}", script)
+    assert password_file and conf, "redis-start.sh no longer names its files as expected"
+    return script, password_file.group(1), conf.group(1)
+
+
+def redis_conf_text(rendered, path):
+    statefulset, c = redis_parts(rendered)
+    mount, volume = kt.volume_for_path(statefulset, c, path)
+    configmap = rendered.one("ConfigMap", volume["configMap"]["name"])
+    return configmap["data"][kt.projected_key(mount, volume, path)]
+
+
+def config_with_password_file(text, password_path):
+    replaced, count = re.subn(r"(?m)^(\s*redis_auth_file:\s*).*$",
+                              lambda m: m.group(1) + password_path, text)
+    assert count == 1
+    return replaced
+
+
+def seconds(value):
+    assert value is not None
+    return int(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# ringproxy's configuration
+
+
+def test_config_loader_knows_redis_auth_file():
+    # The Deployment mounts the password from the Secret as a file and ringproxy.yml names it
+    # with redis_auth_file: the password must never be written into the ConfigMap. Without this
+    # key in config/ the shipped configuration cannot be loaded.
+    sources = glob.glob(os.path.join(kt.SOURCE_DIR, "config", "*.cc"))
+    declared = [p for p in sources if '"redis_auth_file"' in open(p, encoding="utf-8").read()]
+    assert declared, ("config/ declares no redis_auth_file key: ringproxy cannot read the Redis "
+                      "password from the mounted Secret file that k8s/ relies on")
+
+
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS)
+def test_configmap_config_passes_ringproxy_t(directory, tmp_path):
+    rendered = kt.render(directory)
+    text, _ = kt.ringproxy_config(rendered)
+    password = tmp_path / "password"
+    password.write_text(PASSWORD)
+    config = tmp_path / "ringproxy.yml"
+    # Only the password file's path changes: where the Secret is mounted in the pod.
+    config.write_text(config_with_password_file(text, str(password)))
+    result = subprocess.run([kt.ringproxy_binary(), "-t", "-c", str(config)],
+                            capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 0, "ringproxy -t rejects the ConfigMap's configuration:\n%s%s" % (
+        result.stdout, result.stderr)
+
+
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS)
+def test_deployment_flags_are_accepted_by_ringproxy(directory, tmp_path):
+    rendered = kt.render(directory)
+    deployment, _ = ringproxy_parts(rendered)
+    argv = kt.ringproxy_argv(deployment)
+    assert argv[0] == "/usr/local/bin/ringproxy"
+    text, _ = kt.ringproxy_config(rendered)
+    password = tmp_path / "password"
+    password.write_text(PASSWORD)
+    config = tmp_path / "ringproxy.yml"
+    config.write_text(config_with_password_file(text, str(password)))
+    # The container's own flags, then -t with a local copy of the configuration (last -c wins).
+    result = subprocess.run([kt.ringproxy_binary()] + argv[1:] + ["-t", "-c", str(config)],
+                            capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 0, "ringproxy refuses the container's arguments %s:\n%s%s" % (
+        argv[1:], result.stdout, result.stderr)
+
+
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS)
+def test_servers_are_the_statefulset_pods_by_stable_dns_name(directory):
+    rendered = kt.render(directory)
+    statefulset, shard = redis_parts(rendered)
+    name = statefulset["metadata"]["name"]
+    service = statefulset["spec"]["serviceName"]
+    namespace = statefulset["metadata"].get("namespace", "default")
+    port = kt.container_port(shard, "redis")
+    expected = ["%s-%d.%s.%s.svc.cluster.local:%d:1 %s-%d" % (name, i, service, namespace, port,
+                                                               name, i)
+                for i in range(statefulset["spec"]["replicas"])]
+    text, _ = kt.ringproxy_config(rendered)
+    servers = [" ".join(str(s).split()) for s in pool_of(text)["servers"]]
+    assert servers == expected
+
+
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS)
+def test_pool_listens_on_the_container_port_on_every_interface(directory):
+    rendered = kt.render(directory)
+    _, c = ringproxy_parts(rendered)
+    text, _ = kt.ringproxy_config(rendered)
+    host, _, port = str(pool_of(text)["listen"]).rpartition(":")
+    assert host == "0.0.0.0"
+    assert int(port) == kt.container_port(c, "redis")
+
+
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS)
+def test_config_file_path_matches_the_image_entrypoint(directory):
+    rendered = kt.render(directory)
+    deployment, c = ringproxy_parts(rendered)
+    entrypoint = kt.dockerfile_entrypoint()
+    assert kt.flag_value(entrypoint, "conf-file", "c") == "/etc/ringproxy/ringproxy.yml"
+    assert "command" not in c, "the container overrides the image's entrypoint"
+    _, path = kt.ringproxy_config(rendered)  # asserts the ConfigMap is mounted there, no subPath
+    assert path == "/etc/ringproxy/ringproxy.yml"
+
+
+# ---------------------------------------------------------------------------------------------
+# Ports and probes
+
+
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS)
+def test_service_ports_match_container_ports(directory):
+    rendered = kt.render(directory)
+    for service in rendered.all("Service"):
+        selector = service["spec"].get("selector", {})
+        workloads = [w for w in rendered.workloads() if kt.selects(selector, w)]
+        assert len(workloads) == 1, "Service %s selects %d workloads" % (
+            service["metadata"]["name"], len(workloads))
+        c = kt.container(workloads[0])
+        for port in service["spec"]["ports"]:
+            target = port.get("targetPort", port["port"])
+            resolved = kt.container_port(c, target)
+            assert resolved is not None, "Service %s port %s targets %r, which %s does not " \
+                "expose" % (service["metadata"]["name"], port.get("name"), target, c["name"])
+            assert resolved == port["port"], "Service %s maps %d to %d" % (
+                service["metadata"]["name"], port["port"], resolved)
+
+
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS)
+def test_stats_port_is_the_entrypoints_and_the_scrape_target(directory):
+    rendered = kt.render(directory)
+    deployment, c = ringproxy_parts(rendered)
+    stats = int(kt.flag_value(kt.ringproxy_argv(deployment), "stats-port", "s"))
+    assert kt.container_port(c, "stats") == stats
+    assert kt.flag_value(kt.ringproxy_argv(deployment), "stats-addr", "a") == "0.0.0.0"
+    annotations = deployment["spec"]["template"]["metadata"].get("annotations", {})
+    assert annotations.get("prometheus.io/scrape") == "true"
+    assert int(annotations["prometheus.io/port"]) == stats
+    assert annotations["prometheus.io/path"] == "/metrics"
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        if probe in c:
+            assert kt.container_port(c, c[probe]["httpGet"]["port"]) == stats, probe
+    service = rendered.one("Service", "ringproxy")
+    service_ports = {p.get("name"): p for p in service["spec"]["ports"]}
+    for monitor in rendered.all("ServiceMonitor"):
+        assert kt.selects(monitor["spec"]["selector"]["matchLabels"],
+                          {"spec": {"template": {"metadata": service["metadata"]}}})
+        for endpoint in monitor["spec"]["endpoints"]:
+            assert endpoint["port"] in service_ports
+            assert service_ports[endpoint["port"]]["port"] == stats
+            assert endpoint.get("path", "/metrics") == "/metrics"
+
+
+def probe_paths(rendered):
+    deployment, c = ringproxy_parts(rendered)
+    paths = {c[p]["httpGet"]["path"]: p for p in ("livenessProbe", "readinessProbe",
+                                                   "startupProbe") if p in c}
+    assert set(paths.values()) >= {"livenessProbe", "readinessProbe"}
+    assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    paths[deployment["spec"]["template"]["metadata"]["annotations"]["prometheus.io/path"]] = \
+        "metrics"
+    return paths
+
+
+def http_get(port, path, timeout=5.0):
+    """(status, body) of GET path on 127.0.0.1:port, HTTP/1.0, read to EOF."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(("GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n" % path).encode())
+        chunks = []
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    response = b"".join(chunks).decode("utf-8", "replace")
+    status_line, _, rest = response.partition("\r\n")
+    _, _, body = rest.partition("\r\n\r\n")
+    return int(status_line.split()[1]), body
+
+
+class StartScriptRedis(harness.ManagedProcess):
+    """redis-server started by the StatefulSet's start script, as the pod starts it, on loopback.
+
+    Only the data directory differs from the pod's (/data is its volume); the script and the
+    rest of redis.conf are the ConfigMap's, the password file holds the test's password."""
+
+    name = "redis-start.sh"
+
+    def __init__(self, workdir, rendered, password_path):
+        super().__init__(workdir)
+        self.rendered = rendered
+        self.password_path = password_path
+        self.port = None
+
+    def start(self):
+        script, _, conf_path = redis_start_script(self.rendered)
+        conf, count = re.subn(r"(?m)^dir .*$", "dir " + self.workdir,
+                              redis_conf_text(self.rendered, conf_path))
+        assert count == 1
+        with open(os.path.join(self.workdir, "redis.conf"), "w", encoding="utf-8") as f:
+            f.write(conf)
+        with open(os.path.join(self.workdir, "redis-start.sh"), "w", encoding="utf-8") as f:
+            f.write(script)
+        self.port = harness.free_port()
+        argv = ["sh", os.path.join(self.workdir, "redis-start.sh"), "--port", str(self.port),
+                "--bind", "127.0.0.1", "--daemonize", "no"]
+        self.output_path = os.path.join(self.workdir, "redis.log")
+        env = dict(os.environ, REDIS_CONF=os.path.join(self.workdir, "redis.conf"),
+                   REDIS_PASSWORD_FILE=self.password_path)
+        with open(self.output_path, "ab") as out:
+            self.proc = subprocess.Popen(  # pylint: disable=consider-using-with
+                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                cwd=self.workdir, env=env, start_new_session=True)
+        self.argv = argv
+        self.wait_listening([self.port])
+        return self
+
+
+def start_redis_with_start_script(rendered, group, password_path):
+    """Starts one shard the way the StatefulSet does; returns its port."""
+    workdir = tempfile.mkdtemp(dir=group.root)
+    redis_process = StartScriptRedis(workdir, rendered, password_path)
+    group.processes.append(redis_process)
+    return redis_process.start().port
+
+
+@pytest.fixture
+def processes():
+    with harness.ProcessGroup(prefix="ringproxy-k8s-") as group:
+        yield group
+
+
+@pytest.mark.parametrize("directory", ["base"])
+def test_redis_start_script_sets_the_secret_password_and_redis_conf(directory, processes,
+                                                                     tmp_path):
+    rendered = kt.render(directory)
+    password = tmp_path / "password"
+    password.write_text(PASSWORD)
+    port = start_redis_with_start_script(rendered, processes, str(password))
+    with pytest.raises(redis.exceptions.AuthenticationError):
+        redis.Redis(port=port, socket_timeout=5).ping()
+    client = redis.Redis(port=port, password=PASSWORD, socket_timeout=5)
+    assert client.ping()
+    assert client.config_get("appendonly") == {"appendonly": "yes"}
+    assert client.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
+    # The StatefulSet's readiness probe, pointed at this redis and this password file.
+    _, c = redis_parts(rendered)
+    _, password_default, _ = redis_start_script(rendered)
+    probe = c["readinessProbe"]["exec"]["command"]
+    assert password_default in probe[-1]
+    command = probe[:-1] + [probe[-1].replace(password_default, str(password))
+                            .replace("-p 6379", "-p %d" % port)]
+    assert subprocess.run(command, timeout=10, check=False).returncode == 0
+    client.close()
+
+
+@pytest.mark.parametrize("directory", ["base"])
+def test_probe_paths_answer_on_a_running_ringproxy_that_serves_the_secrets_password(
+        directory, processes, tmp_path):
+    # The pod as far as one machine can be it: redis shards started by the StatefulSet's script
+    # with the Secret's password, ringproxy with the ConfigMap's configuration (servers on
+    # loopback under the same names, the same password file) and the Deployment's arguments.
+    rendered = kt.render(directory)
+    deployment, _ = ringproxy_parts(rendered)
+    password = tmp_path / "password"
+    password.write_text(PASSWORD)
+    text, _ = kt.ringproxy_config(rendered)
+    pool_name, pool = next(iter(yaml.safe_load(text).items()))
+    servers = []
+    for line in pool["servers"]:
+        address, name = str(line).split()
+        weight = address.rsplit(":", 1)[1]
+        port = start_redis_with_start_script(rendered, processes, str(password))
+        servers.append("127.0.0.1:%d:%s %s" % (port, weight, name))
+    listen = harness.free_port()
+    pool.update(listen="127.0.0.1:%d" % listen, servers=servers,
+                redis_auth_file=str(password))
+    args = kt.container(deployment, "ringproxy").get("args", [])
+    proxy = processes.ringproxy(config_text=yaml.safe_dump({pool_name: pool}),
+                                listen_ports=[listen], extra_args=list(args))
+
+    def stats_answers():
+        try:
+            return http_get(proxy.stats_port, "/healthz")[0] != 0
+        except OSError:
+            return False
+    harness.wait_until(stats_answers, harness.START_TIMEOUT, "ringproxy's stats port")
+
+    for path, role in probe_paths(rendered).items():
+        status, body = http_get(proxy.stats_port, path)
+        if role == "livenessProbe":
+            assert status == 200, "%s %s -> %d %s" % (role, path, status, body)
+        elif role == "metrics":
+            assert status == 200 and "# TYPE" in body, "%s -> %d" % (path, status)
+        else:
+            assert status in (200, 503), "%s %s -> %d %s" % (role, path, status, body)
+    client = redis.Redis(port=listen, password=PASSWORD, socket_timeout=10)
+    for i in range(30):  # keys on every shard
+        client.set("k8s-%d" % i, i)
+    assert [int(v) for v in client.mget(["k8s-%d" % i for i in range(30)])] == list(range(30))
+    client.close()
+    harness.wait_until(lambda: http_get(proxy.stats_port, "/readyz")[0] == 200,
+                       harness.START_TIMEOUT, "/readyz 200 with every shard up")
+
+
+# ---------------------------------------------------------------------------------------------
+# The password
+
+
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS)
+def test_ringproxy_and_redis_read_the_same_secret_key(directory):
+    rendered = kt.render(directory)
+    deployment, proxy = ringproxy_parts(rendered)
+    statefulset, shard = redis_parts(rendered)
+    proxy_ref = secret_ref(deployment, proxy, auth_file_path(rendered))
+    _, redis_password_file, _ = redis_start_script(rendered)
+    redis_ref = secret_ref(statefulset, shard, redis_password_file)
+    assert proxy_ref == redis_ref
+    assert rendered.secret_value(*proxy_ref), "no Secret %s with key %s is rendered" % proxy_ref
+
+
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS)
+def test_password_is_in_no_configmap(directory):
+    rendered = kt.render(directory)
+    deployment, proxy = ringproxy_parts(rendered)
+    password = rendered.secret_value(*secret_ref(deployment, proxy, auth_file_path(rendered)))
+    for configmap in rendered.all("ConfigMap"):
+        for key, value in configmap.get("data", {}).items():
+            assert password not in value, "ConfigMap %s key %s holds the password" % (
+                configmap["metadata"]["name"], key)
+            # Only the start script's here-document may set it, from the mounted file.
+            assert not re.search(r'(?m)^\s*requirepass\s+(?!"\$\()', value), (
+                "ConfigMap %s key %s sets requirepass literally" % (configmap["metadata"]["name"],
+                                                                    key))
+
+
+# ---------------------------------------------------------------------------------------------
+# Shutdown, resources, security
+
+
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS)
+def test_grace_period_covers_prestop_and_drain(directory):
+    rendered = kt.render(directory)
+    deployment, c = ringproxy_parts(rendered)
+    drain = kt.flag_value(kt.ringproxy_argv(deployment), "drain-timeout")
+    assert drain is not None, "the ringproxy container sets no --drain-timeout"
+    pre_stop = c["lifecycle"]["preStop"]
+    if "sleep" in pre_stop:
+        sleep = seconds(pre_stop["sleep"]["seconds"])
+    else:
+        command = pre_stop["exec"]["command"]
+        assert command[0] == "sleep" and len(command) == 2, command
+        sleep = seconds(command[1])
+    grace = seconds(kt.pod_spec(deployment)["terminationGracePeriodSeconds"])
+    assert grace > int(drain) + sleep, "grace %d <= drain %s + preStop %d" % (grace, drain, sleep)
+    assert sleep >= 1
+
+
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS)
+def test_worker_count_follows_the_cpu_limit(directory):
+    rendered = kt.render(directory)
+    deployment, c = ringproxy_parts(rendered)
+    assert kt.flag_value(kt.ringproxy_argv(deployment), "workers") is None, (
+        "--workers is set: the worker count would no longer follow the CPU limit")
+    limits = c["resources"]["limits"]
+    assert "cpu" in limits and "memory" in limits
+    assert "cpu" in c["resources"]["requests"]
+
+
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS)
+def test_every_container_runs_locked_down(directory):
+    rendered = kt.render(directory)
+    for workload in rendered.workloads():
+        pod = kt.pod_spec(workload).get("securityContext", {})
+        for c in kt.pod_spec(workload)["containers"]:
+            security = c.get("securityContext", {})
+            where = "%s/%s" % (workload["metadata"]["name"], c["name"])
+            assert security.get("runAsNonRoot", pod.get("runAsNonRoot")) is True, where
+            assert security.get("readOnlyRootFilesystem") is True, where
+            assert security.get("allowPrivilegeEscalation") is False, where
+            assert "ALL" in security.get("capabilities", {}).get("drop", []), where
+            assert "privileged" not in security or security["privileged"] is False, where
+
+
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS)
+def test_ringproxy_runs_as_the_images_user(directory):
+    deployment, _ = ringproxy_parts(kt.render(directory))
+    user, _, group = kt.dockerfile_value("USER").partition(":")
+    pod = kt.pod_spec(deployment)["securityContext"]
+    assert pod["runAsUser"] == int(user)
+    assert pod.get("runAsGroup", int(group)) == int(group)
+
+
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS)
+def test_image_exposes_the_container_ports(directory):
+    _, c = ringproxy_parts(kt.render(directory))
+    exposed = {int(p.split("/")[0]) for p in kt.dockerfile_value("EXPOSE").split()}
+    assert exposed == {p["containerPort"] for p in c["ports"]}
+
+
+# ---------------------------------------------------------------------------------------------
+# Redis StatefulSet, Services, disruption budgets, spreading
+
+
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS)
+def test_statefulset_and_its_headless_service(directory):
+    rendered = kt.render(directory)
+    statefulset, c = redis_parts(rendered)
+    spec = statefulset["spec"]
+    assert spec["podManagementPolicy"] == "Parallel"
+    headless = rendered.one("Service", spec["serviceName"])
+    assert headless["spec"]["clusterIP"] == "None"
+    assert "publishNotReadyAddresses" in headless["spec"], "a deliberate choice: state it"
+    assert kt.selects(headless["spec"]["selector"], statefulset)
+    claims = {t["metadata"]["name"] for t in spec["volumeClaimTemplates"]}
+    mounted = {m["name"] for m in c["volumeMounts"]}
+    assert claims <= mounted, "volumeClaimTemplates %s not mounted" % (claims - mounted)
+    data = next(m for m in c["volumeMounts"] if m["name"] in claims)
+    conf = redis_conf_text(rendered, redis_start_script(rendered)[2])
+    assert re.search(r"(?m)^dir %s$" % re.escape(data["mountPath"]), conf)
+    assert "livenessProbe" in c and "readinessProbe" in c
+    assert c["resources"]["limits"]["memory"] and c["resources"]["requests"]["cpu"]
+
+
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS)
+def test_disruption_budgets_cover_each_workload(directory):
+    rendered = kt.render(directory)
+    for workload in rendered.workloads():
+        budgets = [p for p in rendered.all("PodDisruptionBudget")
+                   if kt.selects(p["spec"]["selector"]["matchLabels"], workload)]
+        assert len(budgets) == 1, workload["metadata"]["name"]
+        spec = budgets[0]["spec"]
+        if "minAvailable" in spec:
+            assert spec["minAvailable"] < workload["spec"]["replicas"], (
+                "minAvailable %d blocks every drain" % spec["minAvailable"])
+
+
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS)
+def test_replicas_spread_across_nodes(directory):
+    rendered = kt.render(directory)
+    deployment, _ = ringproxy_parts(rendered)
+    assert deployment["spec"]["replicas"] >= 2
+    for workload in rendered.workloads():
+        constraints = kt.pod_spec(workload).get("topologySpreadConstraints", [])
+        hostname = [t for t in constraints if t["topologyKey"] == "kubernetes.io/hostname"]
+        assert hostname and kt.selects(hostname[0]["labelSelector"]["matchLabels"], workload), \
+            workload["metadata"]["name"]
