@@ -151,7 +151,7 @@ DnsResolver::DnsResolver(uv_loop_t* loop) : loop_(loop) {}
 DnsResolver::~DnsResolver() { Close(); }
 
 bool DnsResolver::Init(const DnsOptions& options, std::string* error) {
-  // A failed Init() leaves the object to be destroyed: Close() must cope with any partial state.
+  // A failed Init() leaves the object to be destroyed: Close() copes with any partial state.
   const int library = InitCaresOnce();
   if (library != ARES_SUCCESS) {
     *error = std::string("c-ares initialisation failed: ") + ares_strerror(library);
@@ -177,15 +177,6 @@ bool DnsResolver::Init(const DnsOptions& options, std::string* error) {
     return false;
   }
 
-  auto* timer = new uv_timer_t;
-  uv_timer_init(loop_, timer);
-  timer->data = this;
-  timer_ = timer;
-  auto* idle = new uv_idle_t;
-  uv_idle_init(loop_, idle);
-  idle->data = this;
-  idle_ = idle;
-
   ares_options ares{};
   int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES;
   ares.sock_state_cb = &DnsResolver::OnSocketState;
@@ -210,6 +201,14 @@ bool DnsResolver::Init(const DnsOptions& options, std::string* error) {
       return false;
     }
   }
+  // Last, so that a failed Create() leaves no handle on the loop. c-ares opens no socket before
+  // the first lookup, so nothing needed them earlier.
+  timer_ = new uv_timer_t;
+  uv_timer_init(loop_, timer_);
+  timer_->data = this;
+  idle_ = new uv_idle_t;
+  uv_idle_init(loop_, idle_);
+  idle_->data = this;
   return true;
 }
 

@@ -83,7 +83,8 @@ class DnsResolver {
 
   // `loop` must outlive the resolver and keep running after Close() until the resolver's handles
   // have closed (one more uv_run pass; uv_loop_close() reports UV_EBUSY before that). Returns null
-  // and sets `error` when c-ares cannot be set up or the options are invalid.
+  // and sets `error` when c-ares cannot be set up or the options are invalid; a failed Create()
+  // leaves nothing on the loop.
   static std::unique_ptr<DnsResolver> Create(uv_loop_t* loop, const DnsOptions& options,
                                              std::string* error);
 

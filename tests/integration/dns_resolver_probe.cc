@@ -204,9 +204,7 @@ int main(int argc, char** argv) {
   probe.resolver = DnsResolver::Create(&loop, options, &error);
   if (!probe.resolver) {
     std::fprintf(stderr, "dns_resolver_probe: %s\n", error.c_str());
-    uv_run(&loop, UV_RUN_DEFAULT);  // lets the handles of the failed resolver close
-    uv_loop_close(&loop);
-    return 2;
+    return uv_loop_close(&loop) == 0 ? 2 : 3;
   }
   probe.start_ms = uv_hrtime() / 1000000;
   probe.outstanding = static_cast<int>(names.size() + srv_names.size());

@@ -45,10 +45,6 @@ SRV_RECORDS = [  # (target, port, priority, weight)
     ("redis-2.redis-headless.default.svc.cluster.local", 6381, 1, 10),
 ]
 
-pytestmark = pytest.mark.skipif(not os.path.exists(DNSMASQ_BIN),
-                                reason="dnsmasq-base is not installed (.ci/install-deps)")
-
-
 def free_dns_port():
     """A port free for both UDP and TCP on DNS_HOST (dnsmasq binds both)."""
     while True:
