@@ -400,13 +400,21 @@ void ClientConnection::CompleteHead(std::string_view reply) {
   Retire(request);
   out_.Append(reply);
   WriteCompletedHeads();
+  if (CloseIfOverOutputLimit()) return;
   worker_->ScheduleFlush(this);
   AfterProgress();
 }
 
 void ClientConnection::OnRequestDone(Request* request) {
-  if (request != head_) return;  // written when the requests ahead of it are
+  if (request != head_) {
+    // Written when the requests ahead of it are; until then its reply counts as held.
+    request->parked = true;
+    parked_bytes_ += request->ReplyBytes().size();
+    CloseIfOverOutputLimit();
+    return;
+  }
   WriteCompletedHeads();
+  if (CloseIfOverOutputLimit()) return;
   worker_->ScheduleFlush(this);
   AfterProgress();
 }
@@ -417,6 +425,7 @@ void ClientConnection::WriteCompletedHeads() {
     head_ = request->next;
     if (head_ == nullptr) tail_ = nullptr;
     --queued_;
+    if (request->parked) parked_bytes_ -= request->ReplyBytes().size();
     out_.Append(request->ReplyBytes());
     Retire(request);
   }
@@ -437,7 +446,7 @@ void ClientConnection::AfterProgress() {
   if (closing_) return;
   if (!reading_ && !close_when_flushed_ &&
       queued_ < worker_->settings().client_max_pending_requests / 2 &&
-      out_.size() + writing_.size() < worker_->settings().client_max_pending_bytes / 2) {
+      HeldBytes() < worker_->settings().client_max_pending_bytes / 2) {
     // Drained below half the limits: take requests again.
     reading_ = StartReading() == 0;
   }
@@ -449,10 +458,20 @@ void ClientConnection::AfterProgress() {
 
 void ClientConnection::PauseReadingIfOverLimits() {
   if (reading_ && (queued_ >= worker_->settings().client_max_pending_requests ||
-                   out_.size() + writing_.size() >= worker_->settings().client_max_pending_bytes)) {
+                   HeldBytes() >= worker_->settings().client_max_pending_bytes)) {
     uv_read_stop(stream());
     reading_ = false;
   }
+}
+
+bool ClientConnection::CloseIfOverOutputLimit() {
+  if (HeldBytes() <= worker_->settings().client_max_output_bytes) return false;
+  RP_LOG(kLogWarn, "client %llu holds %zu bytes of replies it does not read (limit %zu); closing",
+         static_cast<unsigned long long>(session_.id), HeldBytes(),
+         worker_->settings().client_max_output_bytes);
+  stats_->client_err.Add();
+  Close();
+  return true;
 }
 
 void ClientConnection::CloseWhenIdle() {
@@ -480,8 +499,9 @@ void ClientConnection::Flush() {
       // The socket is full: hand the rest to libuv and keep it until the callback.
       writing_ = std::move(out_);
       buf = uv_buf_init(writing_.data(), static_cast<unsigned>(writing_.size()));
-      write_req_.data = this;
-      if (uv_write(&write_req_, stream(), &buf, 1, [](uv_write_t* req, int status) {
+      if (write_req_ == nullptr) write_req_ = new uv_write_t;  // freed with the connection
+      write_req_->data = this;
+      if (uv_write(write_req_, stream(), &buf, 1, [](uv_write_t* req, int status) {
             static_cast<ClientConnection*>(req->data)->OnWriteDone(status);
           }) != 0) {
         Close();
@@ -560,8 +580,11 @@ void ClientConnection::Close() {
   in_.Release();
   out_.Release();
   worker_->OnClientClosed(this);
-  uv_close(reinterpret_cast<uv_handle_t*>(&handle_),
-           [](uv_handle_t* handle) { delete static_cast<ClientConnection*>(handle->data); });
+  uv_close(reinterpret_cast<uv_handle_t*>(&handle_), [](uv_handle_t* handle) {
+    auto* self = static_cast<ClientConnection*>(handle->data);
+    delete self->write_req_;
+    delete self;
+  });
 }
 
 }  // namespace ringproxy::proxy

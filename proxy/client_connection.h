@@ -78,6 +78,10 @@ class ClientConnection {
   void WriteCompletedHeads();
   void AfterProgress();
   bool Idle() const;
+  // Reply bytes this client holds in the proxy.
+  size_t HeldBytes() const { return out_.size() + writing_.size() + parked_bytes_; }
+  // Closes the client when it holds more than the hard output limit; true if it did.
+  bool CloseIfOverOutputLimit();
   void PauseReadingIfOverLimits();
   void OnWriteDone(int status);
 
@@ -89,7 +93,9 @@ class ClientConnection {
     uv_tcp_t tcp;
     uv_pipe_t pipe;
   } handle_{};
-  uv_write_t write_req_{};
+  // Allocated the first time a write cannot complete at once: most never need one, and an idle
+  // connection should cost as little as possible.
+  uv_write_t* write_req_ = nullptr;
   RequestParser parser_;
   ClientSession session_;
   ByteBuffer in_;       // an incomplete request carried over to the next read
@@ -99,6 +105,7 @@ class ClientConnection {
   Request* tail_ = nullptr;
   Request* local_reply_ = nullptr;  // set between BeginLocalReply and EndLocalReply when queued
   size_t queued_ = 0;
+  size_t parked_bytes_ = 0;  // replies of done requests waiting behind unfinished ones
   bool reading_ = false;
   bool reading_from_scratch_ = false;
   bool write_in_flight_ = false;

@@ -33,6 +33,7 @@ void Request::Reset() {
   command_class = CommandClass::kSingleKey;
   pending = 0;
   done = false;
+  parked = false;
   merge = MergeKind::kForward;
   reply.Release();
   inline_size = 0;

@@ -46,6 +46,7 @@ LineScan ScanLine(const char* data, size_t size, size_t pos, int64_t* value, siz
     return i == size || data[i] == '\r' ? LineScan::kIncomplete : LineScan::kMalformed;
   }
   const size_t digits = i - digits_start;
+  *next = i;  // on failure: how far the line went, for the caller's line-length check
   if (overflow || data[i] != '\r' || data[i + 1] != '\n' || digits == 0 ||
       (digits > 1 && data[digits_start] == '0')) {
     return LineScan::kMalformed;
@@ -178,6 +179,10 @@ RequestParser::Status RequestParser::ParseMultibulk(const char* data, size_t siz
           return Fail("Protocol error: too big mbulk count string");
         return Status::kIncomplete;
       case LineScan::kMalformed:
+        // A line longer than Redis reads before giving up gets Redis's "too big" text.
+        if (next > limits_.max_inline_bytes) {
+          return Fail("Protocol error: too big mbulk count string");
+        }
         return Fail("Protocol error: invalid multibulk length");
       case LineScan::kOk:
         break;
@@ -210,6 +215,9 @@ RequestParser::Status RequestParser::ParseMultibulk(const char* data, size_t siz
         }
         return Status::kIncomplete;
       case LineScan::kMalformed:
+        if (body - pos_ > limits_.max_inline_bytes) {
+          return Fail("Protocol error: too big bulk count string");
+        }
         return Fail("Protocol error: invalid bulk length");
       case LineScan::kOk:
         break;

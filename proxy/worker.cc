@@ -1,5 +1,6 @@
 #include "proxy/worker.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +16,8 @@ namespace {
 
 // Free lists are kept short enough that a burst does not pin memory for good.
 constexpr size_t kMaxFreeObjects = 4096;
+constexpr size_t kTrimAfterClientsGone = 256;
+constexpr size_t kFreeObjectsAfterTrim = 64;
 
 }  // namespace
 
@@ -268,6 +271,27 @@ void Worker::OnTick() {
   last_tick_ns_.store(now_ns_, std::memory_order_relaxed);
   for (auto& pool : pools_) pool->Tick(now_ns_);
   for (auto& pool : removed_pools_) pool->Tick(now_ns_);
+  // After many clients went away, give their memory back to the system: glibc keeps freed
+  // chunks in the arena otherwise, and a burst of connections would pin memory for good.
+  if (clients_.size() + kTrimAfterClientsGone < clients_at_trim_) {
+    RP_LOG(kLogInfo, "worker %d: %zu clients left since the peak; returning memory", id_,
+           clients_at_trim_ - clients_.size());
+    // The free lists sized for the peak go too, then glibc returns what it can.
+    while (free_requests_.size() > kFreeObjectsAfterTrim) {
+      delete free_requests_.back();
+      free_requests_.pop_back();
+    }
+    while (free_fragments_.size() > kFreeObjectsAfterTrim) {
+      delete free_fragments_.back();
+      free_fragments_.pop_back();
+    }
+    free_requests_.shrink_to_fit();
+    free_fragments_.shrink_to_fit();
+    clients_.shrink_to_fit();
+    malloc_trim(0);
+    clients_at_trim_ = clients_.size();
+  }
+  clients_at_trim_ = std::max(clients_at_trim_, clients_.size());
 }
 
 void Worker::CompleteFragment(Fragment* fragment, std::string_view reply) {
@@ -294,6 +318,11 @@ void Worker::CompleteFragment(Fragment* fragment, std::string_view reply) {
   } else {
     FreeRequest(request);
   }
+}
+
+uint64_t Worker::NextClientId() {
+  static std::atomic<uint64_t> last_id{0};
+  return last_id.fetch_add(1, std::memory_order_relaxed) + 1;
 }
 
 Request* Worker::NewRequest() {

@@ -72,7 +72,8 @@ class Worker {
   void ReportServerFailure(const std::string& pool, const std::string& server);
   // A fragment's reply (or the error standing in for it) has arrived: settle its request.
   void CompleteFragment(Fragment* fragment, std::string_view reply);
-  uint64_t NextClientId() { return ++last_client_id_; }
+  // Unique across workers (CLIENT ID, HELLO): one shared counter, touched once per accept.
+  static uint64_t NextClientId();
 
   Request* NewRequest();
   void FreeRequest(Request* request);
@@ -130,8 +131,8 @@ class Worker {
   std::vector<ServerConnection*> server_flushes_;
   std::vector<Request*> free_requests_;
   std::vector<Fragment*> free_fragments_;
-  uint64_t last_client_id_ = 0;
   uint64_t now_ns_ = 0;
+  size_t clients_at_trim_ = 0;  // the most clients seen since memory was last returned
   StatsRegistry* stats_;
 };
 

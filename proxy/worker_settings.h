@@ -16,6 +16,11 @@ struct WorkerSettings {
   // its socket, is not read from until it drains below half of these.
   size_t client_max_pending_requests = 8192;
   size_t client_max_pending_bytes = 32u << 20;
+  // Replies already requested keep arriving after a client is paused. A client holding more
+  // than this (written-out replies it has not read, plus replies waiting behind slower ones) is
+  // disconnected, as Redis's client-output-buffer-limit does: one client that never reads must
+  // not take the proxy's memory.
+  size_t client_max_output_bytes = 128u << 20;
   // SIGTERM: how long in-flight requests may take before the remaining clients are closed.
   uint64_t drain_timeout_ms = 30000;
   // Called on the worker's thread when a connection to a server fails (pool name, server name),
