@@ -25,13 +25,25 @@ struct Flag {
 };
 
 constexpr std::array kFlags = {
-    Flag{'h', "help", Value::kNone},           Flag{'V', "version", Value::kNone},
-    Flag{'t', "test-conf", Value::kNone},      Flag{'d', "daemonize", Value::kNone},
-    Flag{'D', "describe-stats", Value::kNone}, Flag{'v', "verbose", Value::kNumber},
-    Flag{'o', "output", Value::kFile},         Flag{'c', "conf-file", Value::kFile},
-    Flag{'s', "stats-port", Value::kNumber},   Flag{'i', "stats-interval", Value::kNumber},
-    Flag{'a', "stats-addr", Value::kString},   Flag{'p', "pid-file", Value::kFile},
-    Flag{'m', "mbuf-size", Value::kNumber},    Flag{'\0', "workers", Value::kNumber},
+    Flag{'h', "help", Value::kNone},
+    Flag{'V', "version", Value::kNone},
+    Flag{'t', "test-conf", Value::kNone},
+    Flag{'d', "daemonize", Value::kNone},
+    Flag{'D', "describe-stats", Value::kNone},
+    Flag{'v', "verbose", Value::kNumber},
+    Flag{'o', "output", Value::kFile},
+    Flag{'c', "conf-file", Value::kFile},
+    Flag{'s', "stats-port", Value::kNumber},
+    Flag{'i', "stats-interval", Value::kNumber},
+    Flag{'a', "stats-addr", Value::kString},
+    Flag{'p', "pid-file", Value::kFile},
+    Flag{'m', "mbuf-size", Value::kNumber},
+    Flag{'\0', "workers", Value::kNumber},
+    Flag{'\0', "dns-server", Value::kString},
+    Flag{'\0', "resolv-conf", Value::kFile},
+    Flag{'\0', "dns-ttl-min", Value::kNumber},
+    Flag{'\0', "dns-ttl-max", Value::kNumber},
+    Flag{'\0', "drain-timeout", Value::kNumber},
 };
 
 // How nutcracker reads a number on its command line (nc_atoi): digits only, at most INT32_MAX.
@@ -71,6 +83,38 @@ std::string_view ValueKind(Value value) {
       break;
   }
   return "no value";
+}
+
+// ringproxy's own flags, which have no short form.
+std::optional<std::string> ApplyLongOnly(const Flag& flag, std::string_view spelled,
+                                         std::string_view value, std::optional<int> number,
+                                         Options* options) {
+  const std::string name(flag.long_name);
+  if (name == "workers") {
+    if (*number > kMaxWorkers) {
+      return "option " + std::string(spelled) + " value " + std::to_string(*number) +
+             " is more than " + std::to_string(kMaxWorkers) +
+             " (0 picks one per CPU of the container's quota)";
+    }
+    options->workers = *number;
+  } else if (name == "dns-server") {
+    if (value.empty()) return "option " + std::string(spelled) + " needs HOST[:PORT]";
+    options->dns_servers.emplace_back(value);
+  } else if (name == "resolv-conf") {
+    options->resolv_conf = std::string(value);
+  } else if (name == "dns-ttl-min") {
+    options->dns_ttl_min_s = *number;
+  } else if (name == "dns-ttl-max") {
+    if (*number < 1) return "option " + std::string(spelled) + " must be at least 1 second";
+    options->dns_ttl_max_s = *number;
+  } else if (name == "drain-timeout") {
+    options->drain_timeout_s = *number;
+  }
+  if (options->dns_ttl_min_s > options->dns_ttl_max_s) {
+    return "option --dns-ttl-min (" + std::to_string(options->dns_ttl_min_s) +
+           ") is more than --dns-ttl-max (" + std::to_string(options->dns_ttl_max_s) + ")";
+  }
+  return std::nullopt;
 }
 
 // Applies one flag; returns an error message, naming the flag as `spelled` ("-s" or
@@ -132,14 +176,8 @@ std::optional<std::string> Apply(const Flag& flag, std::string_view spelled, std
       }
       options->mbuf_size = static_cast<size_t>(*number);
       break;
-    case '\0':  // --workers
-      if (*number > kMaxWorkers) {
-        return "option " + std::string(spelled) + " value " + std::to_string(*number) +
-               " is more than " + std::to_string(kMaxWorkers) +
-               " (0 picks one per CPU of the container's quota)";
-      }
-      options->workers = *number;
-      break;
+    case '\0':
+      return ApplyLongOnly(flag, spelled, value, number, options);
     default:
       break;
   }
@@ -261,7 +299,8 @@ std::string UsageText() {
   text += "Usage: ringproxy [-?hVdDt] [-v verbosity level] [-o output file]\n";
   text += "                 [-c conf file] [-s stats port] [-a stats addr]\n";
   text += "                 [-i stats interval] [-p pid file] [-m mbuf size]\n";
-  text += "                 [--workers N]\n";
+  text += "                 [--workers N] [--drain-timeout S] [--dns-server HOST:PORT]...\n";
+  text += "                 [--resolv-conf FILE] [--dns-ttl-min S] [--dns-ttl-max S]\n";
   text += "\n";
   text += "Options:\n";
   text += "  -h, --help             : print this help and exit\n";
@@ -286,6 +325,18 @@ std::string UsageText() {
   text += "      --workers=N        : worker threads; 0 starts one per CPU of the container's\n";
   text +=
       "                           CPU quota (default: " + std::to_string(defaults.workers) + ")\n";
+  text += "      --drain-timeout=N  : on SIGTERM, seconds in-flight requests may take before the\n";
+  text += "                           remaining clients are closed (default: " +
+          std::to_string(defaults.drain_timeout_s) + ")\n";
+  text += "      --dns-server=S     : DNS server HOST[:PORT] for server names (repeatable;\n";
+  text += "                           default: the resolv.conf's nameservers)\n";
+  text += "      --resolv-conf=S    : resolv.conf for nameservers, search list and ndots\n";
+  text += "                           (default: /etc/resolv.conf)\n";
+  text += "      --dns-ttl-min=N    : re-resolve a name at most this often, in seconds (default: " +
+          std::to_string(defaults.dns_ttl_min_s) + ")\n";
+  text +=
+      "      --dns-ttl-max=N    : re-resolve a name at least this often, in seconds (default: " +
+      std::to_string(defaults.dns_ttl_max_s) + ")\n";
   return text;
 }
 

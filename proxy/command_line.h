@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace ringproxy::proxy {
 
@@ -25,6 +26,12 @@ struct Options {
   std::string pid_file;                           // -p, --pid-file=FILE; empty: none
   size_t mbuf_size = 16384;  // -m, --mbuf-size=N: 512..16777216, accepted as nutcracker does
   int workers = 0;           // --workers=N: worker threads; 0 follows the container's CPU quota
+  // ringproxy's own, for Kubernetes:
+  int drain_timeout_s = 25;              // --drain-timeout=S (Kubernetes grace period 30 s)
+  std::vector<std::string> dns_servers;  // --dns-server=HOST[:PORT], repeatable
+  std::string resolv_conf;               // --resolv-conf=FILE; empty: /etc/resolv.conf
+  int dns_ttl_min_s = 1;                 // --dns-ttl-min=S
+  int dns_ttl_max_s = 30;                // --dns-ttl-max=S
 
   bool operator==(const Options&) const = default;
 };

@@ -200,3 +200,39 @@ TEST(CommandLine, UsageNamesRingproxyEveryFlagAndItsDefault) {
 
 }  // namespace
 }  // namespace ringproxy::proxy
+
+namespace ringproxy::proxy {
+namespace {
+
+TEST(CommandLineKubernetes, DnsServersRepeat) {
+  const CommandLineResult result = ParseCommandLine(
+      std::vector<const char*>{"--dns-server", "127.0.1.1:5353", "--dns-server=127.0.1.2:53"});
+  ASSERT_TRUE(result.ok()) << result.error;
+  EXPECT_EQ(result.options->dns_servers,
+            (std::vector<std::string>{"127.0.1.1:5353", "127.0.1.2:53"}));
+}
+
+TEST(CommandLineKubernetes, DrainAndResolverOptions) {
+  const CommandLineResult result = ParseCommandLine(
+      std::vector<const char*>{"--drain-timeout", "40", "--resolv-conf", "/tmp/r.conf",
+                               "--dns-ttl-min=2", "--dns-ttl-max=9"});
+  ASSERT_TRUE(result.ok()) << result.error;
+  EXPECT_EQ(result.options->drain_timeout_s, 40);
+  EXPECT_EQ(result.options->resolv_conf, "/tmp/r.conf");
+  EXPECT_EQ(result.options->dns_ttl_min_s, 2);
+  EXPECT_EQ(result.options->dns_ttl_max_s, 9);
+}
+
+TEST(CommandLineKubernetes, TtlFloorAboveCeilingIsRefused) {
+  const CommandLineResult result =
+      ParseCommandLine(std::vector<const char*>{"--dns-ttl-min=60", "--dns-ttl-max=10"});
+  EXPECT_FALSE(result.ok());
+  EXPECT_NE(result.error.find("--dns-ttl-min"), std::string::npos);
+}
+
+TEST(CommandLineKubernetes, DrainTimeoutNeedsANumber) {
+  EXPECT_FALSE(ParseCommandLine(std::vector<const char*>{"--drain-timeout=soon"}).ok());
+}
+
+}  // namespace
+}  // namespace ringproxy::proxy
