@@ -94,6 +94,13 @@ void ControlPlane::OnTopology(std::shared_ptr<const Topology> topology) {
     }
     started_ = true;
     RP_LOG(kLogNotice, "ringproxy-%s started with %d workers", RINGPROXY_VERSION, proxy_.workers());
+    stats_service_ = std::make_unique<StatsService>(&loop_, &proxy_, &stats_, settings_.stats);
+    if (!stats_service_->Start(&error)) {
+      // As nutcracker: a stats port that cannot be bound is a startup error.
+      RP_LOG(kLogEmerg, "cannot start: %s", error.c_str());
+      exit_code_ = kExitStartup;
+      BeginDrain();
+    }
     return;
   }
   if (draining_) return;
@@ -200,6 +207,7 @@ void ControlPlane::Shutdown() {
   watcher_ = nullptr;
   reload_timer_ = nullptr;
   drained_ = nullptr;
+  if (stats_service_ != nullptr) stats_service_->Close();  // answered until the drain ended
   if (discovery_ != nullptr) discovery_->Close();
   if (resolver_ != nullptr) resolver_->Close();
 }

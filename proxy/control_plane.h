@@ -22,6 +22,7 @@
 #include "proxy/discovery.h"
 #include "proxy/dns_resolver.h"
 #include "proxy/proxy.h"
+#include "proxy/stats_service.h"
 
 namespace ringproxy::proxy {
 
@@ -30,6 +31,7 @@ struct ControlSettings {
   ProxySettings proxy;
   DnsOptions dns;
   DiscoverySettings discovery;
+  StatsService::Settings stats;  // -s, -a, -i
   bool watch_config = true;
 };
 
@@ -62,6 +64,7 @@ class ControlPlane {
   Proxy proxy_;
   std::unique_ptr<DnsResolver> resolver_;
   std::unique_ptr<Discovery> discovery_;
+  std::unique_ptr<StatsService> stats_service_;  // from the proxy's start to the end of its drain
   std::vector<uv_signal_t*> signals_;
   uv_fs_event_t* watcher_ = nullptr;
   uv_timer_t* reload_timer_ = nullptr;

@@ -8,6 +8,7 @@
 #include "config/config_loader.h"
 #include "proxy/command_line.h"
 #include "proxy/proxy_runner.h"
+#include "proxy/stat_field.h"
 
 namespace {
 
@@ -41,6 +42,11 @@ int main(int argc, char** argv) {
   }
   if (options.show_version) {
     PrintVersion();
+    return 0;
+  }
+  if (options.describe_stats) {  // as nutcracker -D: needs no configuration
+    PrintVersion();
+    std::printf("\n%s", ringproxy::proxy::DescribeStats().c_str());
     return 0;
   }
 

@@ -14,6 +14,7 @@
 #include "proxy/control_plane.h"
 #include "proxy/cpu_quota.h"
 #include "proxy/logger.h"
+#include "proxy/stat_field.h"
 
 namespace ringproxy::proxy {
 namespace {
@@ -73,8 +74,7 @@ int RunProxy(const Options& options, const config::Config& config) {
     return kExitStartup;
   }
   if (options.describe_stats) {
-    std::printf("This is ringproxy-%s\n\nSee README.md, section Metrics, for every statistic.\n",
-                RINGPROXY_VERSION);
+    std::printf("This is ringproxy-%s\n\n%s", RINGPROXY_VERSION, DescribeStats().c_str());
     return 0;
   }
   std::string error;
@@ -90,7 +90,14 @@ int RunProxy(const Options& options, const config::Config& config) {
 
   ControlSettings settings;
   settings.config_path = options.conf_file;
+  settings.stats = {options.stats_addr, options.stats_port,
+                    static_cast<uint64_t>(options.stats_interval_ms)};
   settings.proxy.workers = options.workers > 0 ? options.workers : DefaultWorkerCount();
+  settings.proxy.worker.drain_timeout_ms = static_cast<uint64_t>(options.drain_timeout_s) * 1000;
+  settings.dns.servers = options.dns_servers;
+  settings.dns.resolv_conf = options.resolv_conf;
+  settings.discovery.ttl_min_s = static_cast<uint32_t>(options.dns_ttl_min_s);
+  settings.discovery.ttl_max_s = static_cast<uint32_t>(options.dns_ttl_max_s);
   int exit_code = 0;
   {
     ControlPlane control(settings);
