@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "hashing/server_order.h"
 #include "proxy/logger.h"
 
 namespace ringproxy::proxy {
@@ -34,10 +35,14 @@ void Discovery::Close() {
   closed_ = true;
   for (auto& [key, name] : names_) {
     name->dead = true;
-    uv_close(reinterpret_cast<uv_handle_t*>(name->timer),
-             [](uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); });
+    CloseTimer(name->timer);
   }
   names_.clear();
+  for (auto& [key, srv] : srvs_) {
+    srv->dead = true;
+    CloseTimer(srv->timer);
+  }
+  srvs_.clear();
   uv_close(reinterpret_cast<uv_handle_t*>(&startup_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&report_async_), nullptr);
 }
@@ -48,9 +53,60 @@ std::string Discovery::Key(const config::ServerConfig& server) {
 
 void Discovery::SetConfig(const config::Config& config) {
   config_ = config;
+  std::map<std::string, std::shared_ptr<Srv>> next_srvs;
+  for (const config::PoolConfig& pool : config_.pools) {
+    if (pool.srv.empty() || next_srvs.count(pool.srv) != 0) continue;
+    auto known = srvs_.find(pool.srv);
+    if (known != srvs_.end()) {
+      next_srvs.emplace(pool.srv, known->second);
+      srvs_.erase(known);
+      continue;
+    }
+    auto srv = std::make_shared<Srv>();
+    srv->owner = this;
+    srv->name = pool.srv;
+    srv->timer = new uv_timer_t;  // freed in its close callback
+    uv_timer_init(loop_, srv->timer);
+    srv->timer->data = srv.get();
+    next_srvs.emplace(pool.srv, srv);
+    LookupSrv(srv);
+  }
+  for (auto& [key, gone] : srvs_) {
+    gone->dead = true;
+    CloseTimer(gone->timer);
+  }
+  srvs_ = std::move(next_srvs);
+  SyncNames();
+  const bool first = !have_config_;
+  have_config_ = true;
+  if (first) {
+    uv_timer_start(
+        &startup_timer_,
+        [](uv_timer_t* timer) {
+          auto* self = static_cast<Discovery*>(timer->data);
+          if (!self->published_) {
+            RP_LOG(kLogWarn, "some server names did not resolve in %u ms; starting without them",
+                   self->settings_.startup_wait_ms);
+            self->Republish(true);
+          }
+        },
+        settings_.startup_wait_ms, 0);
+    Republish(false);
+  } else {
+    Republish(true);
+  }
+}
+
+std::vector<config::ServerConfig> Discovery::ServersOf(const config::PoolConfig& pool) const {
+  if (pool.srv.empty()) return pool.servers;
+  const auto srv = srvs_.find(pool.srv);
+  return srv == srvs_.end() ? std::vector<config::ServerConfig>() : srv->second->members;
+}
+
+void Discovery::SyncNames() {
   std::map<std::string, std::shared_ptr<Name>> next;
   for (const config::PoolConfig& pool : config_.pools) {
-    for (const config::ServerConfig& server : pool.servers) {
+    for (const config::ServerConfig& server : ServersOf(pool)) {
       const std::string key = Key(server);
       if (next.count(key) != 0) continue;
       auto known = names_.find(key);
@@ -78,28 +134,94 @@ void Discovery::SetConfig(const config::Config& config) {
   }
   for (auto& [key, gone] : names_) {
     gone->dead = true;
-    uv_close(reinterpret_cast<uv_handle_t*>(gone->timer),
-             [](uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); });
+    CloseTimer(gone->timer);
   }
   names_ = std::move(next);
-  const bool first = !have_config_;
-  have_config_ = true;
-  if (first) {
-    uv_timer_start(
-        &startup_timer_,
-        [](uv_timer_t* timer) {
-          auto* self = static_cast<Discovery*>(timer->data);
-          if (!self->published_) {
-            RP_LOG(kLogWarn, "some server names did not resolve in %u ms; starting without them",
-                   self->settings_.startup_wait_ms);
-            self->Republish(true);
-          }
-        },
-        settings_.startup_wait_ms, 0);
-    Republish(false);
+}
+
+void Discovery::CloseTimer(uv_timer_t* timer) {
+  uv_close(reinterpret_cast<uv_handle_t*>(timer),
+           [](uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); });
+}
+
+void Discovery::LookupSrv(const std::shared_ptr<Srv>& srv) {
+  if (srv->in_flight || srv->dead || closed_) return;
+  srv->in_flight = true;
+  std::weak_ptr<Srv> weak = srv;
+  resolver_->ResolveSrv(srv->name, [this, weak](const SrvAnswer& answer) {
+    if (auto alive = weak.lock(); alive != nullptr && !alive->dead) OnSrvAnswer(alive, answer);
+  });
+}
+
+void Discovery::OnSrvAnswer(const std::shared_ptr<Srv>& srv, const SrvAnswer& answer) {
+  srv->in_flight = false;
+  srv->answered = true;
+  uint64_t next_ms = 0;
+  bool changed = false;
+  if (answer.status == ARES_SUCCESS) {
+    stats_->dns_resolutions.Add();
+    srv->failures = 0;
+    std::vector<config::ServerConfig> members;
+    for (const SrvTarget& target : answer.targets) {
+      config::ServerConfig member;
+      member.host = target.target;
+      member.port = target.port;
+      member.weight = 1;
+      // The pod name (the target's first label) is the ring name: stable across IP changes
+      // and record order.
+      member.name = target.target.substr(0, target.target.find('.'));
+      member.has_explicit_name = true;
+      if (std::none_of(members.begin(), members.end(),
+                       [&](const auto& m) { return m.name == member.name; })) {
+        members.push_back(std::move(member));
+      }
+    }
+    std::sort(members.begin(), members.end(), [](const auto& a, const auto& b) {
+      return hashing::NutcrackerNameLess(a.name, b.name);
+    });
+    changed = members != srv->members;
+    if (changed) {
+      std::string names;
+      for (const auto& member : members) names += (names.empty() ? "" : " ") + member.name;
+      RP_LOG(kLogNotice, "dns: SRV %s: %zu members: %s", srv->name.c_str(), members.size(),
+             names.c_str());
+      srv->members = std::move(members);
+    }
+    next_ms = static_cast<uint64_t>(
+                  std::clamp(answer.ttl_seconds, settings_.ttl_min_s, settings_.ttl_max_s)) *
+              1000;
   } else {
-    Republish(true);
+    // Keep the members we know: a DNS server that does not answer is not an empty service.
+    stats_->dns_failures.Add();
+    ++srv->failures;
+    if (srv->failures == 1) {
+      RP_LOG(kLogWarn, "dns: SRV %s: lookup failed: %s", srv->name.c_str(), answer.error.c_str());
+    }
+    next_ms = std::min<uint64_t>(settings_.retry_max_ms,
+                                 static_cast<uint64_t>(settings_.retry_min_ms)
+                                     << std::min<uint32_t>(srv->failures - 1, 16));
   }
+  uv_timer_start(
+      srv->timer,
+      [](uv_timer_t* timer) {
+        auto* fired = static_cast<Srv*>(timer->data);
+        Discovery* self = fired->owner;
+        auto it = self->srvs_.find(fired->name);
+        if (it != self->srvs_.end() && it->second.get() == fired) self->LookupSrv(it->second);
+      },
+      next_ms, 0);
+  if (changed) {
+    SyncNames();
+    if (published_) Republish(false);
+  }
+  if (!published_) Republish(false);
+}
+
+bool Discovery::AllAnswered() const {
+  return std::all_of(names_.begin(), names_.end(),
+                     [](const auto& entry) { return entry.second->answered; }) &&
+         std::all_of(srvs_.begin(), srvs_.end(),
+                     [](const auto& entry) { return entry.second->answered; });
 }
 
 void Discovery::Lookup(const std::shared_ptr<Name>& name) {
@@ -177,11 +299,7 @@ void Discovery::Schedule(const std::shared_ptr<Name>& name, uint64_t delay_ms) {
 
 void Discovery::Republish(bool force) {
   if (closed_ || !have_config_) return;
-  if (!published_ && !force) {
-    const bool all = std::all_of(names_.begin(), names_.end(),
-                                 [](const auto& entry) { return entry.second->answered; });
-    if (!all) return;
-  }
+  if (!published_ && !force && !AllAnswered()) return;
   published_ = true;
   publish_(BuildTopology());
 }
@@ -189,12 +307,16 @@ void Discovery::Republish(bool force) {
 std::shared_ptr<const Topology> Discovery::BuildTopology() const {
   auto topology = std::make_shared<Topology>();
   for (const config::PoolConfig& pool : config_.pools) {
+    config::PoolConfig resolved = pool;
+    if (!pool.srv.empty()) resolved.servers = ServersOf(pool);
     std::vector<SocketAddress> addresses;
-    addresses.reserve(pool.servers.size());
-    for (const config::ServerConfig& server : pool.servers) {
+    addresses.reserve(resolved.servers.size());
+    for (const config::ServerConfig& server : resolved.servers) {
       addresses.push_back(names_.at(Key(server))->address);
     }
-    topology->pools.push_back(TopologyPool{pool, std::move(addresses), BuildPlacement(pool, {})});
+    hashing::Placement placement = BuildPlacement(resolved, {});
+    topology->pools.push_back(
+        TopologyPool{std::move(resolved), std::move(addresses), std::move(placement)});
   }
   return topology;
 }

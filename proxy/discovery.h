@@ -7,6 +7,10 @@
 //        │                    │   a failed connection to it (rate limited)
 //        └── Topology(config, addresses) ──publish──> Proxy::Update -> workers
 //
+// A pool with `srv:` learns its members from SRV records (re-read at their TTL): each target
+// becomes a server named by its first label (redis-3.redis-headless... -> "redis-3"), so the same
+// pods keep the same ring points whatever order the records come in.
+//
 // The ring is built from server names, never addresses, so a pod that comes back with a new IP
 // moves no key. A name that does not exist (NXDOMAIN while its pod restarts) leaves its server
 // unresolved: its keys fail fast with "Host is down" and nothing is remapped. A DNS server that
@@ -73,8 +77,28 @@ class Discovery {
     uv_timer_t* timer = nullptr;
   };
 
+  // The members of one `srv:` pool, as its records last said.
+  struct Srv {
+    Discovery* owner = nullptr;
+    std::string name;  // the SRV name
+    std::vector<config::ServerConfig> members;
+    bool answered = false;
+    bool in_flight = false;
+    bool dead = false;
+    uint32_t failures = 0;
+    uv_timer_t* timer = nullptr;
+  };
+
   static std::string Key(const config::ServerConfig& server);
+  // The servers of `pool` now: its configured ones, or its SRV members.
+  std::vector<config::ServerConfig> ServersOf(const config::PoolConfig& pool) const;
+  // Makes names_ hold exactly the names the configuration and SRV members need.
+  void SyncNames();
   void Lookup(const std::shared_ptr<Name>& name);
+  void LookupSrv(const std::shared_ptr<Srv>& srv);
+  void OnSrvAnswer(const std::shared_ptr<Srv>& srv, const SrvAnswer& answer);
+  bool AllAnswered() const;
+  static void CloseTimer(uv_timer_t* timer);
   void OnAnswer(const std::shared_ptr<Name>& name, const DnsAnswer& answer);
   void Schedule(const std::shared_ptr<Name>& name, uint64_t delay_ms);
   void Republish(bool force);
@@ -88,6 +112,7 @@ class Discovery {
   Publish publish_;
   config::Config config_;
   std::map<std::string, std::shared_ptr<Name>> names_;
+  std::map<std::string, std::shared_ptr<Srv>> srvs_;  // by SRV name
   bool have_config_ = false;
   bool published_ = false;
   bool closed_ = false;
