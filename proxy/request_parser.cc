@@ -25,7 +25,8 @@ enum class LineScan : uint8_t { kOk, kIncomplete, kMalformed };
 // as Redis's string2ll does (optional '-', digits, no leading zeros), up to "\r\n"; *next is
 // where the line ends. A hand loop: header lines are a few bytes, where memchr's call costs
 // more than the scan.
-LineScan ScanLine(const char* data, size_t size, size_t pos, int64_t* value, size_t* next) {
+[[gnu::always_inline]] inline LineScan ScanLine(const char* data, size_t size, size_t pos,
+                                                int64_t* value, size_t* next) {
   size_t i = pos + 1;
   bool negative = false;
   if (i < size && data[i] == '-') {
@@ -169,14 +170,16 @@ RequestParser::Status RequestParser::Parse(const char* data, size_t size) {
 }
 
 RequestParser::Status RequestParser::ParseMultibulk(const char* data, size_t size) {
+  size_t pos = pos_;
   if (args_expected_ < 0) {
     args_.clear();
     int64_t count = 0;
     size_t next = 0;
     switch (ScanLine(data, size, 0, &count, &next)) {
       case LineScan::kIncomplete:
-        if (size > limits_.max_inline_bytes)
+        if (size > limits_.max_inline_bytes) {
           return Fail("Protocol error: too big mbulk count string");
+        }
         return Status::kIncomplete;
       case LineScan::kMalformed:
         // A line longer than Redis reads before giving up gets Redis's "too big" text.
@@ -190,9 +193,9 @@ RequestParser::Status RequestParser::ParseMultibulk(const char* data, size_t siz
     if (count > kMaxLength || count > static_cast<int64_t>(limits_.max_multibulk_length)) {
       return Fail("Protocol error: invalid multibulk length");
     }
-    pos_ = next;
+    pos = next;
     if (count <= 0) {
-      consumed_ = pos_;
+      consumed_ = pos;
       Reset();
       return Status::kEmpty;
     }
@@ -201,47 +204,57 @@ RequestParser::Status RequestParser::ParseMultibulk(const char* data, size_t siz
     // announcing a billion arguments must not make us allocate for them.
     args_.reserve(std::min<size_t>(static_cast<size_t>(count), size / 4 + 1));
   }
-  while (static_cast<int64_t>(args_.size()) < args_expected_) {
-    if (pos_ >= size) return Status::kIncomplete;
-    if (data[pos_] != '$') {
-      return Fail(std::string("Protocol error: expected '$', got '") + data[pos_] + "'");
+  // The position lives in a local while arguments are framed (stored back on every exit), so
+  // the loop runs in registers.
+  const auto wanted = static_cast<size_t>(args_expected_);
+  const size_t max_bulk = std::min<size_t>(limits_.max_request_bytes, kMaxLength);
+  while (args_.size() < wanted) {
+    if (pos >= size) {
+      pos_ = pos;
+      return Status::kIncomplete;
+    }
+    if (data[pos] != '$') {
+      return Fail(std::string("Protocol error: expected '$', got '") + data[pos] + "'");
     }
     int64_t length = 0;
     size_t body = 0;
-    switch (ScanLine(data, size, pos_, &length, &body)) {
-      case LineScan::kIncomplete:
-        if (size - pos_ > limits_.max_inline_bytes) {
+    const LineScan scan = ScanLine(data, size, pos, &length, &body);
+    if (scan != LineScan::kOk) [[unlikely]] {
+      if (scan == LineScan::kIncomplete) {
+        if (size - pos > limits_.max_inline_bytes) {
           return Fail("Protocol error: too big bulk count string");
         }
+        pos_ = pos;
         return Status::kIncomplete;
-      case LineScan::kMalformed:
-        if (body - pos_ > limits_.max_inline_bytes) {
-          return Fail("Protocol error: too big bulk count string");
-        }
-        return Fail("Protocol error: invalid bulk length");
-      case LineScan::kOk:
-        break;
+      }
+      if (body - pos > limits_.max_inline_bytes) {
+        return Fail("Protocol error: too big bulk count string");
+      }
+      return Fail("Protocol error: invalid bulk length");
     }
-    if (length < 0 || length > kMaxLength ||
-        static_cast<size_t>(length) > limits_.max_request_bytes) {
+    if (length < 0 || static_cast<size_t>(length) > max_bulk) [[unlikely]] {
       return Fail("Protocol error: invalid bulk length");
     }
     const size_t end = body + static_cast<size_t>(length) + 2;
-    if (end > limits_.max_request_bytes) {
-      return Fail("Protocol error: request is larger than the proxy's limit");
-    }
     if (end > size) {
+      if (end > limits_.max_request_bytes) {
+        return Fail("Protocol error: request is larger than the proxy's limit");
+      }
+      pos_ = pos;
       expected_size_ = end;
       return Status::kIncomplete;
     }
-    if (data[end - 2] != '\r' || data[end - 1] != '\n') {
+    if (data[end - 2] != '\r' || data[end - 1] != '\n') [[unlikely]] {
       return Fail("Protocol error: expected CRLF after bulk string");
     }
     args_.push_back({static_cast<uint32_t>(body), static_cast<uint32_t>(length)});
-    pos_ = end;
-    expected_size_ = 0;
+    pos = end;
   }
-  consumed_ = pos_;
+  if (pos > limits_.max_request_bytes) {
+    return Fail("Protocol error: request is larger than the proxy's limit");
+  }
+  expected_size_ = 0;
+  consumed_ = pos;
   pos_ = 0;
   args_expected_ = -1;
   return Status::kComplete;
