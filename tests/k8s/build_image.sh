@@ -88,10 +88,10 @@ buildah "${storage[@]}" bud --isolation chroot --pull=never --layers --format do
 }
 
 phase "check the image's configuration"
-config=$(buildah "${storage[@]}" inspect --type image --format '{{json .Docker.Config}}' "$image")
-CONFIG=$config /usr/bin/python3 - <<'EOF'
+inspect=$(buildah "${storage[@]}" inspect --type image "$image")
+INSPECT=$inspect /usr/bin/python3 - <<'EOF'
 import json, os, sys
-config = json.loads(os.environ["CONFIG"])
+config = json.loads(os.environ["INSPECT"])["Docker"]["config"]
 problems = []
 if config.get("User") != "10001:10001":
     problems.append(f"user is {config.get('User')!r}, expected the non-root 10001:10001")
@@ -113,6 +113,7 @@ container=$(buildah "${storage[@]}" from --pull=never "$image")
 secrets=$(mktemp -d)
 trap 'buildah "${storage[@]}" rm "$container" >/dev/null; rm -rf "$secrets"' EXIT
 printf 'placeholder' >"$secrets/password"
+chmod 0755 "$secrets"
 chmod 0644 "$secrets/password"
 run=(buildah "${storage[@]}" run --isolation chroot --user 10001:10001 "$container" --)
 
