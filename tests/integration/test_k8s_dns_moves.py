@@ -11,6 +11,8 @@ import os
 import re
 import time
 
+import pytest
+
 import harness
 import k8s_testing
 import proxy_testing
@@ -159,7 +161,9 @@ def test_pod_moving_to_a_new_address_is_followed_and_no_key_moves(processes):
                                        ("redis-1", new_pod)])
     log = k8s_testing.proxy_log(proxy)[log_offset:]
     port = pods[1].port
-    # The change is logged with the name, the old and the new address.
+    # The change is counted, and logged with the name, the old and the new address.
+    k8s_testing.wait_stats_port(proxy)
+    assert k8s_testing.metrics(proxy)["ringproxy_dns_address_changes_total"] >= 1
     assert re.search(r"dns: %s:%d: %s:%d -> %s:%d" % (
         re.escape(pod_fqdn(1)), port, re.escape(POD_HOSTS[1]), port, re.escape(MOVED_HOST),
         port), log), log[-2000:]
@@ -212,8 +216,31 @@ def test_name_gone_from_dns_fails_its_keys_fast_and_comes_back(processes):
     for loop in moved:
         back = loop.successes(back_at)[0][0]
         assert loop.errors(since=back) == [], loop.label
+    # The name's disappearance is counted as a change of address.
+    k8s_testing.wait_stats_port(proxy)
+    assert k8s_testing.metrics(proxy)["ringproxy_dns_address_changes_total"] >= 1
     # Nothing was remapped: redis-1's keys were never written anywhere else.
     assert_data_on_owners(loops, dict(zip(NAMES, pods)), absent_from=list(zip(NAMES, pods)))
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "proxy bug: Discovery::OnAnswer treats an address found for a name that was unresolved like "
+    "a first answer: not counted in ringproxy_dns_address_changes_total, logged at INFO only"))
+def test_name_coming_back_is_counted_and_logged_as_a_change(processes):
+    pods, dns = start_cluster(processes)
+    proxy = start_proxy(processes, dns, dns_servers(pods[0].port), timeout=2000)
+    k8s_testing.wait_stats_port(proxy)
+    present = {pod_fqdn(i): [host] for i, host in enumerate(POD_HOSTS)}
+    dns.update({name: hosts for name, hosts in present.items() if name != pod_fqdn(1)})
+    k8s_testing.wait_log(proxy, r"dns: %s:\d+: \S+ -> \(unresolved\)" % re.escape(pod_fqdn(1)))
+    log_offset = len(k8s_testing.proxy_log(proxy))
+    dns.update(present)
+    # Every resolution change is a NOTICE with the name, the old and the new address.
+    k8s_testing.wait_log(proxy, r"server 'redis-1' moved: \(unresolved\) -> ", after=log_offset)
+    assert re.search(r"NOTICE dns: %s:%d: \(unresolved\) -> %s:%d" % (
+        re.escape(pod_fqdn(1)), pods[1].port, re.escape(POD_HOSTS[1]), pods[1].port),
+        k8s_testing.proxy_log(proxy)[log_offset:])
+    assert k8s_testing.metrics(proxy)["ringproxy_dns_address_changes_total"] == 2
 
 
 def test_short_names_resolve_through_the_search_list(processes):
