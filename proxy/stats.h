@@ -48,8 +48,8 @@ class Gauge {
 class LatencyHistogram {
  public:
   static constexpr std::array<uint64_t, 16> kBoundsUs = {
-      50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000,
-      1000000, 2000000, 5000000};
+      50,    100,   200,    500,    1000,   2000,    5000,    10000,
+      20000, 50000, 100000, 200000, 500000, 1000000, 2000000, 5000000};
 
   void Observe(uint64_t micros) {
     size_t i = 0;
@@ -91,9 +91,9 @@ struct ServerStats {
   Counter request_bytes;
   Counter responses;
   Counter response_bytes;
-  Gauge in_queue;        // requests queued, not yet written
+  Gauge in_queue;  // requests queued, not yet written
   Gauge in_queue_bytes;
-  Gauge out_queue;       // requests written, awaiting their reply
+  Gauge out_queue;  // requests written, awaiting their reply
   Gauge out_queue_bytes;
   // ringproxy's
   Counter connect_failures;
