@@ -456,8 +456,6 @@ class Ringproxy(_ProxyProcess):
     """$RINGPROXY_BUILD_DIR/proxy/ringproxy, with nutcracker's flags plus --workers."""
 
     name = "ringproxy"
-    # -s is accepted but nothing listens on it yet: waiting for it would fail every start.
-    has_stats_server = False
 
     def __init__(self, workdir, workers=None, **kwargs):
         super().__init__(workdir, **kwargs)
