@@ -81,7 +81,7 @@ if ! buildah "${storage[@]}" inspect --type image docker.io/library/debian:bookw
 fi
 
 phase "buildah bud (build stage: install-deps, build, unit tests; runtime stage)"
-buildah "${storage[@]}" bud --isolation chroot --pull=never --layers --format docker \
+buildah "${storage[@]}" bud --isolation chroot --pull=never --layers --force-rm --format docker \
   -f "$source_dir/Dockerfile" -t "$image" "$source_dir" >"$work_dir/bud.log" 2>&1 || {
   tail -60 "$work_dir/bud.log" >&2
   fail "buildah bud failed (full log: $work_dir/bud.log)"
