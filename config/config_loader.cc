@@ -8,9 +8,11 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <map>
 #include <memory>
 
+#include "config/pool_key.h"
 #include "config/pool_loader.h"
 #include "config/yaml_node.h"
 
@@ -38,7 +40,10 @@ const YamlNode* FindEntry(const YamlNode& mapping, std::string_view key) {
 }
 
 LoadResult Load(std::string_view yaml_text, std::string_view file_name) {
-  YamlParseResult yaml = ParseYamlNode(yaml_text);
+  YamlParseResult yaml = ParseYamlNode(yaml_text, [](std::string_view directive) {
+    const PoolKey* key = FindPoolKey(directive);
+    return key != nullptr && key->shape == PoolKey::Shape::kMapping;
+  });
   if (yaml.failed) {
     return Failure(file_name, yaml.error_where, std::move(yaml.error));
   }
@@ -55,12 +60,13 @@ LoadResult Load(std::string_view yaml_text, std::string_view file_name) {
 
   Config config;
   config.path = std::string(file_name);
+  const std::string config_dir = std::filesystem::path(file_name).parent_path().string();
   // nutcracker compares listen values as written: "localhost:22121" and "127.0.0.1:22121" differ.
   std::map<std::string, size_t> by_name;  // pool index
   std::map<std::string, size_t> by_listen;
   for (const auto& [name, body] : root.entries) {
     PoolConfig pool;
-    if (auto error = LoadPool(name, body, &pool)) {
+    if (auto error = LoadPool(name, body, config_dir, &pool)) {
       error->file = std::string(file_name);
       return LoadResult{.config = std::nullopt, .error = std::move(*error)};
     }

@@ -28,7 +28,8 @@ struct LoadResult {
 };
 
 LoadResult LoadConfigFile(const std::string& path);
-// `file_name` is only used in messages.
+// `file_name` names the file in messages, and its directory is where a relative redis_auth_file
+// is read from ("t.yml": the working directory).
 LoadResult LoadConfigString(std::string_view yaml_text, std::string_view file_name);
 
 }  // namespace ringproxy::config

@@ -46,6 +46,22 @@ struct ServerConfig {
   bool operator==(const ServerConfig&) const = default;
 };
 
+// ringproxy's `statefulset:` shorthand, as written with its defaults filled in. The loader expands
+// it into PoolConfig::servers (one per pod, named after the pod), so nothing past the loader needs
+// to read it; it is kept for messages and for tools that show where the servers came from.
+struct StatefulSetConfig {
+  std::string name;     // pod name prefix: pods are <name>-0 .. <name>-(replicas-1)
+  std::string service;  // the headless Service; empty when the pool does not use the shorthand
+  uint32_t replicas = 0;
+  uint16_t port = 6379;
+  std::string namespace_name;  // empty: hosts are short names, <pod>.<service>
+  std::string cluster_domain = "cluster.local";
+  uint32_t weight = 1;
+
+  bool used() const { return !service.empty(); }
+  bool operator==(const StatefulSetConfig&) const = default;
+};
+
 struct PoolConfig {
   std::string name;
   SourceLocation where;
@@ -60,7 +76,14 @@ struct PoolConfig {
   // to 0 after parsing) and enforces nothing. Kept here as written.
   int client_connections = 0;
   bool redis = false;
+  // The password, wherever it came from: redis_auth, or the file or environment variable named by
+  // redis_auth_file / redis_auth_env (read once per load, so a reload picks up a rotated Secret).
   std::string redis_auth;
+  std::string redis_auth_file;  // the file actually read (relative paths resolved), else empty
+  std::string redis_auth_env;   // the variable actually read, else empty
+  // Redis ACL user for the proxy's own server connections: `AUTH <user> <redis_auth>` instead of
+  // `AUTH <redis_auth>`. Empty: no user. Never set without redis_auth.
+  std::string server_auth_user;
   int redis_db = 0;
   bool tcpkeepalive = false;
   bool reuseport = false;
@@ -71,7 +94,13 @@ struct PoolConfig {
   int server_failure_limit = 2;
 
   // In nutcracker's order (hashing::NutcrackerNameLess on name): the server index everywhere.
+  // From `servers:`, or expanded from `statefulset:`; empty for an `srv:` pool, whose members are
+  // only known at run time.
   std::vector<ServerConfig> servers;
+  StatefulSetConfig statefulset;  // used() when the servers were expanded from it
+  // A DNS SRV name (e.g. "_redis._tcp.redis-headless.default.svc.cluster.local") whose targets are
+  // the pool's servers, discovered at run time. Empty: the members are `servers`.
+  std::string srv;
 
   bool operator==(const PoolConfig&) const = default;
 };

@@ -1,11 +1,16 @@
 #include "config/pool_key.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <limits>
 
+#include "config/dns_name.h"
 #include "config/listen_line.h"
 #include "config/nutcracker_number.h"
+#include "config/password_source.h"
 #include "config/server_line.h"
+#include "config/statefulset_expansion.h"
 #include "hashing/distribution.h"
 #include "hashing/hash_function.h"
 
@@ -15,7 +20,7 @@ namespace {
 using Reason = std::optional<std::string>;
 
 template <auto Field>
-Reason ParseNumber(const YamlNode& value, PoolConfig* pool) {
+Reason ParseNumber(const YamlNode& value, const PoolKeyContext& /*context*/, PoolConfig* pool) {
   std::string reason;
   const std::optional<int> number = ParseNutcrackerNumber(value.text, &reason);
   if (!number) {
@@ -27,7 +32,7 @@ Reason ParseNumber(const YamlNode& value, PoolConfig* pool) {
 
 // nutcracker compares with "true" and "false" byte for byte: no yes/no, on/off, True or 1.
 template <bool PoolConfig::*Field>
-Reason ParseBool(const YamlNode& value, PoolConfig* pool) {
+Reason ParseBool(const YamlNode& value, const PoolKeyContext& /*context*/, PoolConfig* pool) {
   if (value.text == "true") {
     pool->*Field = true;
   } else if (value.text == "false") {
@@ -49,11 +54,11 @@ std::string JoinNames(std::span<const std::string_view> names) {
   return joined;
 }
 
-Reason ParseListen(const YamlNode& value, PoolConfig* pool) {
+Reason ParseListen(const YamlNode& value, const PoolKeyContext& /*context*/, PoolConfig* pool) {
   return ParseListenLine(value.text, &pool->listen);
 }
 
-Reason ParseHash(const YamlNode& value, PoolConfig* pool) {
+Reason ParseHash(const YamlNode& value, const PoolKeyContext& /*context*/, PoolConfig* pool) {
   const std::optional<hashing::HashKind> kind = hashing::ParseHashKind(value.text);
   if (!kind) {
     return "is not one of: " + JoinNames(hashing::HashKindNames());
@@ -62,7 +67,7 @@ Reason ParseHash(const YamlNode& value, PoolConfig* pool) {
   return std::nullopt;
 }
 
-Reason ParseHashTag(const YamlNode& value, PoolConfig* pool) {
+Reason ParseHashTag(const YamlNode& value, const PoolKeyContext& /*context*/, PoolConfig* pool) {
   // Two bytes, as nutcracker counts: the opening and the closing character, e.g. "{}".
   if (value.text.size() != 2) {
     return std::string("is not two characters (an opening and a closing one, e.g. \"{}\")");
@@ -71,7 +76,8 @@ Reason ParseHashTag(const YamlNode& value, PoolConfig* pool) {
   return std::nullopt;
 }
 
-Reason ParseDistribution(const YamlNode& value, PoolConfig* pool) {
+Reason ParseDistribution(const YamlNode& value, const PoolKeyContext& /*context*/,
+                         PoolConfig* pool) {
   const std::optional<hashing::Distribution> distribution = hashing::ParseDistribution(value.text);
   if (!distribution) {
     static constexpr std::array<hashing::Distribution, 3> kAll = {hashing::Distribution::kKetama,
@@ -87,13 +93,14 @@ Reason ParseDistribution(const YamlNode& value, PoolConfig* pool) {
   return std::nullopt;
 }
 
-Reason ParseRedisAuth(const YamlNode& value, PoolConfig* pool) {
+Reason ParseRedisAuth(const YamlNode& value, const PoolKeyContext& /*context*/, PoolConfig* pool) {
   pool->redis_auth = value.text;
   return std::nullopt;
 }
 
-Reason ParseServerConnections(const YamlNode& value, PoolConfig* pool) {
-  if (Reason reason = ParseNumber<&PoolConfig::server_connections>(value, pool)) {
+Reason ParseServerConnections(const YamlNode& value, const PoolKeyContext& context,
+                              PoolConfig* pool) {
+  if (Reason reason = ParseNumber<&PoolConfig::server_connections>(value, context, pool)) {
     return reason;
   }
   if (pool->server_connections == 0) {
@@ -102,7 +109,7 @@ Reason ParseServerConnections(const YamlNode& value, PoolConfig* pool) {
   return std::nullopt;
 }
 
-Reason AddServer(const YamlNode& value, PoolConfig* pool) {
+Reason AddServer(const YamlNode& value, const PoolKeyContext& /*context*/, PoolConfig* pool) {
   ServerConfig server;
   if (Reason reason = ParseServerLine(value.text, &server)) {
     return reason;
@@ -112,58 +119,264 @@ Reason AddServer(const YamlNode& value, PoolConfig* pool) {
   return std::nullopt;
 }
 
+// A number in [low, high], read as nutcracker reads numbers.
+std::optional<int> ParseBoundedNumber(std::string_view text, int low, int high,
+                                      std::string* reason) {
+  const std::optional<int> number = ParseNutcrackerNumber(text, reason);
+  if (!number) {
+    return std::nullopt;
+  }
+  if (*number < low || *number > high) {
+    *reason = "is out of range: " + std::to_string(low) + "-" + std::to_string(high) + " expected";
+    return std::nullopt;
+  }
+  return number;
+}
+
+// ---- ringproxy's extensions ---------------------------------------------------------------------
+
+Reason ParseStatefulSetName(const YamlNode& value, const PoolKeyContext& /*context*/,
+                            PoolConfig* pool) {
+  if (Reason reason = CheckKubernetesName(value.text)) {
+    return reason;
+  }
+  pool->statefulset.name = value.text;
+  return std::nullopt;
+}
+
+Reason ParseStatefulSetService(const YamlNode& value, const PoolKeyContext& /*context*/,
+                               PoolConfig* pool) {
+  if (Reason reason = CheckKubernetesName(value.text)) {
+    return reason;
+  }
+  pool->statefulset.service = value.text;
+  return std::nullopt;
+}
+
+Reason ParseStatefulSetNamespace(const YamlNode& value, const PoolKeyContext& /*context*/,
+                                 PoolConfig* pool) {
+  if (Reason reason = CheckKubernetesName(value.text)) {
+    return reason;
+  }
+  pool->statefulset.namespace_name = value.text;
+  return std::nullopt;
+}
+
+Reason ParseStatefulSetClusterDomain(const YamlNode& value, const PoolKeyContext& /*context*/,
+                                     PoolConfig* pool) {
+  if (Reason reason = CheckDnsName(value.text)) {
+    return reason;
+  }
+  pool->statefulset.cluster_domain = value.text;
+  return std::nullopt;
+}
+
+Reason ParseStatefulSetReplicas(const YamlNode& value, const PoolKeyContext& /*context*/,
+                                PoolConfig* pool) {
+  std::string reason;
+  const std::optional<int> replicas =
+      ParseBoundedNumber(value.text, 1, kMaxStatefulSetReplicas, &reason);
+  if (!replicas) {
+    return reason;
+  }
+  pool->statefulset.replicas = static_cast<uint32_t>(*replicas);
+  return std::nullopt;
+}
+
+Reason ParseStatefulSetPort(const YamlNode& value, const PoolKeyContext& /*context*/,
+                            PoolConfig* pool) {
+  std::string reason;
+  const std::optional<int> port = ParseBoundedNumber(value.text, 1, 65535, &reason);
+  if (!port) {
+    return reason;
+  }
+  pool->statefulset.port = static_cast<uint16_t>(*port);
+  return std::nullopt;
+}
+
+Reason ParseStatefulSetWeight(const YamlNode& value, const PoolKeyContext& /*context*/,
+                              PoolConfig* pool) {
+  std::string reason;
+  const std::optional<int> weight =
+      ParseBoundedNumber(value.text, 1, std::numeric_limits<int>::max(), &reason);
+  if (!weight) {
+    return reason;
+  }
+  pool->statefulset.weight = static_cast<uint32_t>(*weight);
+  return std::nullopt;
+}
+
+// Runs once the mapping's entries are applied (the loader has checked that the required ones are
+// there): the rules across entries, then the expansion into ordinary servers.
+Reason ExpandStatefulSetKey(const YamlNode& value, const PoolKeyContext& /*context*/,
+                            PoolConfig* pool) {
+  const bool has_domain =
+      std::any_of(value.entries.begin(), value.entries.end(),
+                  [](const YamlEntry& entry) { return entry.key.text == "cluster_domain"; });
+  if (has_domain && pool->statefulset.namespace_name.empty()) {
+    // Without a namespace the hosts are short names and the domain would be silently unused.
+    return std::string(
+        "has a cluster_domain but no namespace: the domain is only used in full names "
+        "(<pod>.<service>.<namespace>.svc.<cluster_domain>); give the namespace too");
+  }
+  return ExpandStatefulSet(&pool->statefulset, value.where, &pool->servers);
+}
+
+Reason ParseSrv(const YamlNode& value, const PoolKeyContext& /*context*/, PoolConfig* pool) {
+  if (Reason reason = CheckDnsName(value.text)) {
+    return reason;
+  }
+  pool->srv = value.text;
+  return std::nullopt;
+}
+
+Reason ParseRedisAuthFile(const YamlNode& value, const PoolKeyContext& context, PoolConfig* pool) {
+  std::string path = ResolvePasswordPath(value.text, context.config_dir);
+  if (Reason reason = ReadPasswordFile(path, &pool->redis_auth)) {
+    return reason;
+  }
+  pool->redis_auth_file = std::move(path);
+  return std::nullopt;
+}
+
+Reason ParseRedisAuthEnv(const YamlNode& value, const PoolKeyContext& /*context*/,
+                         PoolConfig* pool) {
+  if (Reason reason = ReadPasswordEnv(value.text, &pool->redis_auth)) {
+    return reason;
+  }
+  pool->redis_auth_env = value.text;
+  return std::nullopt;
+}
+
+Reason ParseServerAuthUser(const YamlNode& value, const PoolKeyContext& /*context*/,
+                           PoolConfig* pool) {
+  // Redis refuses ACL user names with blanks (ACL SETUSER cannot create one), so such a name is
+  // a mistake that would only show as a failed handshake later.
+  for (const unsigned char c : value.text) {
+    if (c <= ' ' || c == 0x7f) {
+      return std::string("holds a blank or a control character, which no Redis ACL user name has");
+    }
+  }
+  pool->server_auth_user = value.text;
+  return std::nullopt;
+}
+
 using Shape = PoolKey::Shape;
+using Group = PoolKey::Group;
+
+constexpr std::array kStatefulSetKeys = {
+    PoolSubKey{"name", false, "", ParseStatefulSetName,
+               "The StatefulSet's name: its pods are <name>-0 .. <name>-(replicas-1). Default: "
+               "the service without a trailing \"-headless\"."},
+    PoolSubKey{"service", true, "", ParseStatefulSetService,
+               "The headless Service that gives each pod its DNS name."},
+    PoolSubKey{"replicas", true, "", ParseStatefulSetReplicas,
+               "How many pods, 1-1024; one server each."},
+    PoolSubKey{"port", false, "6379", ParseStatefulSetPort, "Redis port of every pod."},
+    PoolSubKey{"namespace", false, "", ParseStatefulSetNamespace,
+               "With it, hosts are <pod>.<service>.<namespace>.svc.<cluster_domain>; without it, "
+               "<pod>.<service>, resolved through resolv.conf's search list as from a pod in the "
+               "same namespace."},
+    PoolSubKey{"cluster_domain", false, "cluster.local", ParseStatefulSetClusterDomain,
+               "The cluster's DNS domain (only with namespace)."},
+    PoolSubKey{"weight", false, "1", ParseStatefulSetWeight, "Weight of every pod's server."},
+};
+
+constexpr std::span<const PoolSubKey> kNoEntries;
 
 constexpr std::array kPoolKeys = {
-    PoolKey{"listen", Shape::kScalar, true, "", ParseListen,
+    PoolKey{"listen", Shape::kScalar, Group::kNone, true, "", ParseListen, kNoEntries, true,
             "Where clients connect: \"host:port\" (the host must resolve) or \"/unix/path "
             "[octal permissions]\"."},
-    PoolKey{"hash", Shape::kScalar, false, "fnv1a_64", ParseHash,
+    PoolKey{"hash", Shape::kScalar, Group::kNone, false, "fnv1a_64", ParseHash, kNoEntries, true,
             "Key hash function: nutcracker's twelve, plus xxh3."},
-    PoolKey{"hash_tag", Shape::kScalar, false, "", ParseHashTag,
+    PoolKey{"hash_tag", Shape::kScalar, Group::kNone, false, "", ParseHashTag, kNoEntries, true,
             "Two characters; when a key holds both, only the text between them is hashed. "
             "Default: none."},
-    PoolKey{"distribution", Shape::kScalar, false, "ketama", ParseDistribution,
-            "Key to server: ketama (consistent), modula or random."},
-    PoolKey{"timeout", Shape::kScalar, false, "", ParseNumber<&PoolConfig::timeout_ms>,
+    PoolKey{"distribution", Shape::kScalar, Group::kNone, false, "ketama", ParseDistribution,
+            kNoEntries, true, "Key to server: ketama (consistent), modula or random."},
+    PoolKey{"timeout", Shape::kScalar, Group::kNone, false, "",
+            ParseNumber<&PoolConfig::timeout_ms>, kNoEntries, true,
             "Milliseconds to wait for a server's reply. Default: wait forever (-1, which cannot "
             "be written: nutcracker refuses negative numbers)."},
-    PoolKey{"backlog", Shape::kScalar, false, "512", ParseNumber<&PoolConfig::backlog>,
+    PoolKey{"backlog", Shape::kScalar, Group::kNone, false, "512",
+            ParseNumber<&PoolConfig::backlog>, kNoEntries, true,
             "listen(2) backlog of the pool's socket."},
-    PoolKey{"client_connections", Shape::kScalar, false, "0",
-            ParseNumber<&PoolConfig::client_connections>,
+    PoolKey{"client_connections", Shape::kScalar, Group::kNone, false, "0",
+            ParseNumber<&PoolConfig::client_connections>, kNoEntries, true,
             "Accepted for compatibility; nutcracker does not enforce it."},
-    PoolKey{"redis", Shape::kScalar, false, "false", ParseBool<&PoolConfig::redis>,
+    PoolKey{"redis", Shape::kScalar, Group::kNone, false, "false", ParseBool<&PoolConfig::redis>,
+            kNoEntries, true,
             "true for a Redis pool. ringproxy speaks Redis only and refuses a pool without it."},
-    PoolKey{"tcpkeepalive", Shape::kScalar, false, "false", ParseBool<&PoolConfig::tcpkeepalive>,
+    PoolKey{"tcpkeepalive", Shape::kScalar, Group::kNone, false, "false",
+            ParseBool<&PoolConfig::tcpkeepalive>, kNoEntries, true,
             "SO_KEEPALIVE on server connections."},
-    PoolKey{"reuseport", Shape::kScalar, false, "false", ParseBool<&PoolConfig::reuseport>,
+    PoolKey{"reuseport", Shape::kScalar, Group::kNone, false, "false",
+            ParseBool<&PoolConfig::reuseport>, kNoEntries, true,
             "SO_REUSEPORT on the listening socket (twemproxy after 0.5.0; 0.5.0 refuses the key)."},
-    PoolKey{"redis_auth", Shape::kScalar, false, "", ParseRedisAuth,
+    PoolKey{"redis_auth", Shape::kScalar, Group::kPassword, false, "", ParseRedisAuth, kNoEntries,
+            true,
             "Password clients must AUTH with; also sent to each server. Only with redis: true."},
-    PoolKey{"redis_db", Shape::kScalar, false, "0", ParseNumber<&PoolConfig::redis_db>,
+    PoolKey{"redis_db", Shape::kScalar, Group::kNone, false, "0",
+            ParseNumber<&PoolConfig::redis_db>, kNoEntries, true,
             "Database selected on each new server connection."},
-    PoolKey{"preconnect", Shape::kScalar, false, "false", ParseBool<&PoolConfig::preconnect>,
+    PoolKey{"preconnect", Shape::kScalar, Group::kNone, false, "false",
+            ParseBool<&PoolConfig::preconnect>, kNoEntries, true,
             "Connect to every server at start instead of on first use."},
-    PoolKey{"auto_eject_hosts", Shape::kScalar, false, "false",
-            ParseBool<&PoolConfig::auto_eject_hosts>,
+    PoolKey{"auto_eject_hosts", Shape::kScalar, Group::kNone, false, "false",
+            ParseBool<&PoolConfig::auto_eject_hosts>, kNoEntries, true,
             "Take a server out of the ring after server_failure_limit failures in a row."},
-    PoolKey{"server_connections", Shape::kScalar, false, "1", ParseServerConnections,
-            "Connections to each server (at least 1)."},
-    PoolKey{"server_retry_timeout", Shape::kScalar, false, "30000",
-            ParseNumber<&PoolConfig::server_retry_timeout_ms>,
+    PoolKey{"server_connections", Shape::kScalar, Group::kNone, false, "1", ParseServerConnections,
+            kNoEntries, true, "Connections to each server (at least 1)."},
+    PoolKey{"server_retry_timeout", Shape::kScalar, Group::kNone, false, "30000",
+            ParseNumber<&PoolConfig::server_retry_timeout_ms>, kNoEntries, true,
             "Milliseconds an ejected server stays out of the ring."},
-    PoolKey{"server_failure_limit", Shape::kScalar, false, "2",
-            ParseNumber<&PoolConfig::server_failure_limit>,
+    PoolKey{"server_failure_limit", Shape::kScalar, Group::kNone, false, "2",
+            ParseNumber<&PoolConfig::server_failure_limit>, kNoEntries, true,
             "Failures in a row that eject a server (with auto_eject_hosts)."},
-    PoolKey{"servers", Shape::kList, true, "", AddServer,
+    // nutcracker requires servers; ringproxy requires one key of the members group instead.
+    PoolKey{"servers", Shape::kList, Group::kMembers, false, "", AddServer, kNoEntries, true,
             "One \"host:port:weight [name]\" or \"/unix/path:weight [name]\" per item; the name, "
             "else \"host:port\", is what keys hash to."},
+    // ---- ringproxy's extensions: nutcracker refuses each as unknown.
+    PoolKey{"statefulset", Shape::kMapping, Group::kMembers, false, "", ExpandStatefulSetKey,
+            kStatefulSetKeys, false,
+            "The pods of a Kubernetes StatefulSet as servers, instead of servers: a mapping of "
+            "name, service, replicas, port, namespace, cluster_domain and weight. Each pod is a "
+            "server named after the pod (redis-3), so placement is that of servers written as "
+            "\"<host>:<port>:<weight> redis-3\"."},
+    PoolKey{"srv", Shape::kScalar, Group::kMembers, false, "", ParseSrv, kNoEntries, false,
+            "A DNS SRV name (_redis._tcp.redis-headless.default.svc.cluster.local) whose targets "
+            "are the pool's servers, instead of servers: looked up at run time and followed as "
+            "it changes; each target is a server named by its first label."},
+    PoolKey{"redis_auth_file", Shape::kScalar, Group::kPassword, false, "", ParseRedisAuthFile,
+            kNoEntries, false,
+            "A file holding the password (e.g. a mounted Kubernetes Secret), read at each load "
+            "with trailing CR/LF removed; a relative path is relative to the configuration "
+            "file's directory. Instead of redis_auth, with the same meaning."},
+    PoolKey{"redis_auth_env", Shape::kScalar, Group::kPassword, false, "", ParseRedisAuthEnv,
+            kNoEntries, false,
+            "An environment variable holding the password, read at each load with trailing CR/LF "
+            "removed. Instead of redis_auth, with the same meaning."},
+    PoolKey{"server_auth_user", Shape::kScalar, Group::kNone, false, "", ParseServerAuthUser,
+            kNoEntries, false,
+            "Redis ACL user of the proxy's own server connections: they send AUTH <user> "
+            "<password> instead of AUTH <password>. Needs a password; clients still AUTH with "
+            "the password alone."},
 };
 
 }  // namespace
 
 std::span<const PoolKey> PoolKeys() { return kPoolKeys; }
+
+const PoolSubKey* FindPoolSubKey(const PoolKey& key, std::string_view name) {
+  for (const PoolSubKey& entry : key.entries) {
+    if (entry.name == name) {
+      return &entry;
+    }
+  }
+  return nullptr;
+}
 
 const PoolKey* FindPoolKey(std::string_view name) {
   for (const PoolKey& key : kPoolKeys) {

@@ -98,7 +98,8 @@ bool QuoteIsClosed(std::string_view text, size_t pos) {
 // an exception yaml-cpp throws after it does not replace it.
 class TreeBuilder : public YAML::EventHandler {
  public:
-  explicit TreeBuilder(std::string_view text) : text_(text) {}
+  TreeBuilder(std::string_view text, FlowMappingAllowed flow_mapping_allowed)
+      : text_(text), flow_mapping_allowed_(flow_mapping_allowed) {}
 
   void OnDocumentStart(const YAML::Mark& /*mark*/) override {}
   void OnDocumentEnd() override {}
@@ -192,7 +193,8 @@ class TreeBuilder : public YAML::EventHandler {
     if (!Accept(mark, tag, anchor)) {
       return;
     }
-    if (style == YAML::EmitterStyle::Flow) {
+    if (style == YAML::EmitterStyle::Flow &&
+        !(kind == YamlNode::Kind::kMapping && FlowMappingAllowedHere())) {
       Refuse(mark, kind == YamlNode::Kind::kSequence
                        ? "flow lists (\"[...]\") are not accepted: nutcracker refuses them; "
                          "write one \"- item\" per line"
@@ -204,6 +206,20 @@ class TreeBuilder : public YAML::EventHandler {
     open.node.kind = kind;
     open.node.where = ToLocation(mark);
     open_.push_back(std::move(open));
+  }
+
+  // Directly under a pool (the root mapping, then the pool's mapping waiting for the value of a
+  // directive the caller accepts). Anything nested deeper, including a flow collection inside the
+  // flow mapping, stays refused.
+  bool FlowMappingAllowedHere() const {
+    if (flow_mapping_allowed_ == nullptr || open_.size() != 2) {
+      return false;
+    }
+    const OpenNode& pool = open_[1];
+    return open_[0].node.kind == YamlNode::Kind::kMapping &&
+           pool.node.kind == YamlNode::Kind::kMapping && pool.pending_key &&
+           pool.pending_key->kind == YamlNode::Kind::kScalar &&
+           flow_mapping_allowed_(pool.pending_key->text);
   }
 
   void Close() {
@@ -237,6 +253,7 @@ class TreeBuilder : public YAML::EventHandler {
   }
 
   std::string_view text_;
+  FlowMappingAllowed flow_mapping_allowed_;
   std::vector<OpenNode> open_;
   std::optional<YamlNode> root_;
   bool refused_ = false;
@@ -254,7 +271,7 @@ YamlParseResult Failure(SourceLocation where, std::string message) {
 
 }  // namespace
 
-YamlParseResult ParseYamlNode(std::string_view text) {
+YamlParseResult ParseYamlNode(std::string_view text, FlowMappingAllowed flow_mapping_allowed) {
   if (text.starts_with(kUtf8Bom)) {
     text.remove_prefix(kUtf8Bom.size());  // yaml-cpp's offsets start after it
   }
@@ -263,7 +280,7 @@ YamlParseResult ParseYamlNode(std::string_view text) {
                    "document markers (\"---\", \"...\") are not accepted: nutcracker refuses "
                    "them; a configuration is a single document without markers");
   }
-  TreeBuilder builder(text);
+  TreeBuilder builder(text, flow_mapping_allowed);
   bool had_document = false;
   try {
     std::istringstream input{std::string(text)};

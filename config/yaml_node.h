@@ -41,8 +41,16 @@ struct YamlParseResult {
   std::string error;
 };
 
+// Says whether a pool directive named `directive` may have a flow mapping as its value
+// ("statefulset: {service: redis-headless, replicas: 3}").
+using FlowMappingAllowed = bool (*)(std::string_view directive);
+
 // Never throws. A syntax error, or a construct nutcracker refuses (document markers, anchors,
 // aliases, tags, flow collections), fails with the position of the first offending token.
-YamlParseResult ParseYamlNode(std::string_view text);
+// The one exception is `flow_mapping_allowed`: a flow mapping of scalars that is the value of a
+// pool directive it accepts (only ringproxy's own directives, which nutcracker refuses anyway,
+// so nothing nutcracker accepts changes). Null: no flow collection anywhere.
+YamlParseResult ParseYamlNode(std::string_view text,
+                              FlowMappingAllowed flow_mapping_allowed = nullptr);
 
 }  // namespace ringproxy::config

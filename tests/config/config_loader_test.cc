@@ -3,6 +3,7 @@
 #include "config/config_loader.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,6 +11,7 @@
 #include <fstream>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "config/pool_key.h"
 #include "hashing/hash_function.h"
@@ -385,12 +387,14 @@ INSTANTIATE_TEST_SUITE_P(
                     "t.yml:3:3: directive \"hsah\" is unknown; known directives: listen, hash, "
                     "hash_tag, distribution, timeout, backlog, client_connections, redis, "
                     "tcpkeepalive, reuseport, redis_auth, redis_db, preconnect, auto_eject_hosts, "
-                    "server_connections, server_retry_timeout, server_failure_limit, servers"},
+                    "server_connections, server_retry_timeout, server_failure_limit, servers, "
+                    "statefulset, srv, redis_auth_file, redis_auth_env, server_auth_user"},
         InvalidCase{"DirectiveNamesAreCaseSensitive", POOL_WITH("  Hash: md5"),
                     "t.yml:3:3: directive \"Hash\" is unknown; known directives: listen, hash, "
                     "hash_tag, distribution, timeout, backlog, client_connections, redis, "
                     "tcpkeepalive, reuseport, redis_auth, redis_db, preconnect, auto_eject_hosts, "
-                    "server_connections, server_retry_timeout, server_failure_limit, servers"},
+                    "server_connections, server_retry_timeout, server_failure_limit, servers, "
+                    "statefulset, srv, redis_auth_file, redis_auth_env, server_auth_user"},
         InvalidCase{"DuplicateDirective", POOL_WITH("  listen: 127.0.0.1:22122"),
                     "t.yml:3:3: directive \"listen\" is a duplicate (first given at 2:3)"},
         InvalidCase{"EmptyValue", POOL_WITH("  hash:"),
@@ -515,7 +519,8 @@ INSTANTIATE_TEST_SUITE_P(
         InvalidCase{"MissingListen", "alpha:\n  redis: true\n  servers:\n    - 127.0.0.1:7001:1\n",
                     "t.yml:1:1: pool \"alpha\" has no \"listen\" directive"},
         InvalidCase{"MissingServers", "alpha:\n  listen: 127.0.0.1:22121\n  redis: true\n",
-                    "t.yml:1:1: pool \"alpha\" has no \"servers\" directive"},
+                    "t.yml:1:1: pool \"alpha\" has no \"servers\" directive (nor ringproxy's "
+                    "\"statefulset\" or \"srv\")"},
         InvalidCase{"MemcachePoolByDefault",
                     "alpha:\n  listen: 127.0.0.1:22121\n  servers:\n    - 127.0.0.1:11211:1\n",
                     "t.yml:1:1: pool \"alpha\" is a memcache pool (nutcracker's default when "
@@ -556,6 +561,328 @@ TEST(ConfigLoader, TreatsListenAddressesAsTextWhenComparingPools) {
       "beta:\n  listen: localhost:22121\n  redis: true\n  servers:\n    - 127.0.0.1:7002:1\n");
   EXPECT_EQ(config.pools.size(), 2u);
 }
+
+// ---- ringproxy's extensions ---------------------------------------------------------------------
+
+ServerConfig Pod(const std::string& host, uint16_t port, uint32_t weight, const std::string& name) {
+  return Server(host, port, weight, name, true);
+}
+
+StatefulSetConfig StatefulSet(std::string name, std::string service, uint32_t replicas) {
+  StatefulSetConfig statefulset;
+  statefulset.name = std::move(name);
+  statefulset.service = std::move(service);
+  statefulset.replicas = replicas;
+  return statefulset;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Extensions, ValidConfig,
+    testing::Values(
+        ValidCase{"StatefulSetWithDefaultsGivesShortPodNames",
+                  "alpha:\n"
+                  "  listen: 127.0.0.1:22121\n"
+                  "  redis: true\n"
+                  "  statefulset:\n"
+                  "    service: redis-headless\n"
+                  "    replicas: 3\n",
+                  [](PoolConfig* p) {
+                    p->statefulset = StatefulSet("redis", "redis-headless", 3);
+                    p->servers = {Pod("redis-0.redis-headless", 6379, 1, "redis-0"),
+                                  Pod("redis-1.redis-headless", 6379, 1, "redis-1"),
+                                  Pod("redis-2.redis-headless", 6379, 1, "redis-2")};
+                  }},
+        ValidCase{"StatefulSetWithEveryKey",
+                  "alpha:\n"
+                  "  listen: 127.0.0.1:22121\n"
+                  "  redis: true\n"
+                  "  statefulset:\n"
+                  "    weight: 3\n"
+                  "    name: cache\n"
+                  "    service: cache-svc\n"
+                  "    replicas: 2\n"
+                  "    port: 7000\n"
+                  "    namespace: prod\n"
+                  "    cluster_domain: k8s.example\n",
+                  [](PoolConfig* p) {
+                    p->statefulset = StatefulSet("cache", "cache-svc", 2);
+                    p->statefulset.port = 7000;
+                    p->statefulset.namespace_name = "prod";
+                    p->statefulset.cluster_domain = "k8s.example";
+                    p->statefulset.weight = 3;
+                    p->servers = {
+                        Pod("cache-0.cache-svc.prod.svc.k8s.example", 7000, 3, "cache-0"),
+                        Pod("cache-1.cache-svc.prod.svc.k8s.example", 7000, 3, "cache-1")};
+                  }},
+        ValidCase{"StatefulSetAsAFlowMapping",
+                  "alpha:\n"
+                  "  listen: 127.0.0.1:22121\n"
+                  "  redis: true\n"
+                  "  statefulset: {service: redis-headless, replicas: 2, namespace: default}\n",
+                  [](PoolConfig* p) {
+                    p->statefulset = StatefulSet("redis", "redis-headless", 2);
+                    p->statefulset.namespace_name = "default";
+                    p->servers = {
+                        Pod("redis-0.redis-headless.default.svc.cluster.local", 6379, 1, "redis-0"),
+                        Pod("redis-1.redis-headless.default.svc.cluster.local", 6379, 1,
+                            "redis-1")};
+                  }},
+        ValidCase{"SrvPoolStartsWithoutServers",
+                  "alpha:\n"
+                  "  listen: 127.0.0.1:22121\n"
+                  "  redis: true\n"
+                  "  srv: _redis._tcp.redis-headless.default.svc.cluster.local\n",
+                  [](PoolConfig* p) {
+                    p->srv = "_redis._tcp.redis-headless.default.svc.cluster.local";
+                    p->servers.clear();
+                  }},
+        ValidCase{"ServerAuthUserWithRedisAuth",
+                  "alpha:\n"
+                  "  listen: 127.0.0.1:22121\n"
+                  "  redis: true\n"
+                  "  server_auth_user: proxy\n"
+                  "  redis_auth: s3cret\n"
+                  "  servers:\n"
+                  "    - 127.0.0.1:7001:1\n",
+                  [](PoolConfig* p) {
+                    p->server_auth_user = "proxy";
+                    p->redis_auth = "s3cret";
+                  }}),
+    TitleOf<ValidCase>);
+
+// The shorthand is only a way of writing the servers: the pool is the one a nutcracker.yml naming
+// the same pods would give, in the same (nutcracker's) order, so keys land on the same pods.
+TEST(ConfigLoaderExtensions, StatefulSetPlacementEqualsNutcrackerServersNamedAfterThePods) {
+  std::string explicit_text = "alpha:\n  listen: 127.0.0.1:22121\n  redis: true\n  servers:\n";
+  for (int i = 11; i >= 0; --i) {  // written backwards: the order must come from sorting
+    const std::string pod = "redis-" + std::to_string(i);
+    explicit_text += "    - ";
+    explicit_text += pod;
+    explicit_text += ".redis-headless.default.svc.cluster.local:6379:1 ";
+    explicit_text += pod;
+    explicit_text += "\n";
+  }
+  const Config from_servers = LoadOk(explicit_text);
+  const Config from_statefulset = LoadOk(
+      "alpha:\n  listen: 127.0.0.1:22121\n  redis: true\n  statefulset:\n"
+      "    service: redis-headless\n    replicas: 12\n    namespace: default\n");
+  ASSERT_EQ(from_servers.pools.size(), 1u);
+  ASSERT_EQ(from_statefulset.pools.size(), 1u);
+  const PoolConfig expected = WithoutPositions(from_servers.pools[0]);
+  const PoolConfig actual = WithoutPositions(from_statefulset.pools[0]);
+  EXPECT_EQ(actual.servers, expected.servers);
+  // nutcracker's order: shorter names first, so redis-10 and redis-11 come after redis-9.
+  std::vector<std::string> names;
+  for (const ServerConfig& server : actual.servers) {
+    names.push_back(server.name);
+  }
+  const std::vector<std::string> expected_names = {"redis-0", "redis-1", "redis-2",  "redis-3",
+                                                   "redis-4", "redis-5", "redis-6",  "redis-7",
+                                                   "redis-8", "redis-9", "redis-10", "redis-11"};
+  EXPECT_EQ(names, expected_names);
+  // Every expanded server points back at the shorthand.
+  for (const ServerConfig& server : from_statefulset.pools[0].servers) {
+    EXPECT_EQ(server.where, (SourceLocation{5, 5})) << server.name;
+  }
+}
+
+TEST(ConfigLoaderExtensions, RedisAuthEnvFillsRedisAuth) {
+  ASSERT_EQ(setenv("RINGPROXY_TEST_LOADER_PASSWORD", "from-env\n", 1), 0);
+  const Config config = LoadOk(
+      "alpha:\n  listen: 127.0.0.1:22121\n  redis: true\n"
+      "  redis_auth_env: RINGPROXY_TEST_LOADER_PASSWORD\n  servers:\n    - 127.0.0.1:7001:1\n");
+  unsetenv("RINGPROXY_TEST_LOADER_PASSWORD");
+  ASSERT_EQ(config.pools.size(), 1u);
+  EXPECT_EQ(config.pools[0].redis_auth, "from-env");
+  EXPECT_EQ(config.pools[0].redis_auth_env, "RINGPROXY_TEST_LOADER_PASSWORD");
+  EXPECT_EQ(config.pools[0].redis_auth_file, "");
+}
+
+TEST(ConfigLoaderExtensions, RedisAuthEnvThatIsEmptyIsAnError) {
+  ASSERT_EQ(setenv("RINGPROXY_TEST_LOADER_EMPTY", "", 1), 0);
+  EXPECT_EQ(LoadError("alpha:\n  listen: 127.0.0.1:22121\n  redis: true\n"
+                      "  redis_auth_env: RINGPROXY_TEST_LOADER_EMPTY\n"
+                      "  servers:\n    - 127.0.0.1:7001:1\n"),
+            "t.yml:4:19: redis_auth_env \"RINGPROXY_TEST_LOADER_EMPTY\" names an environment "
+            "variable that is empty");
+  unsetenv("RINGPROXY_TEST_LOADER_EMPTY");
+}
+
+// A pool with the given lines after listen and redis: line 4 is the first of them.
+#define POOL_AFTER_REDIS(lines) \
+  "alpha:\n"                    \
+  "  listen: 127.0.0.1:22121\n" \
+  "  redis: true\n" lines
+
+INSTANTIATE_TEST_SUITE_P(
+    Extensions, InvalidConfig,
+    testing::Values(
+        InvalidCase{"StatefulSetAfterServers",
+                    POOL_AFTER_REDIS("  servers:\n    - 127.0.0.1:7001:1\n"
+                                     "  statefulset:\n    service: redis\n    replicas: 1\n"),
+                    "t.yml:6:3: directive \"statefulset\" cannot be combined with \"servers\" "
+                    "(given at 4:3): a pool takes its servers from one of servers, statefulset "
+                    "or srv"},
+        InvalidCase{"ServersAfterSrv",
+                    POOL_AFTER_REDIS("  srv: _redis._tcp.redis\n"
+                                     "  servers:\n    - 127.0.0.1:7001:1\n"),
+                    "t.yml:5:3: directive \"servers\" cannot be combined with \"srv\" (given at "
+                    "4:3): a pool takes its servers from one of servers, statefulset or srv"},
+        InvalidCase{"SrvAfterStatefulSet",
+                    POOL_AFTER_REDIS("  statefulset:\n    service: redis\n    replicas: 1\n"
+                                     "  srv: _redis._tcp.redis\n"),
+                    "t.yml:7:3: directive \"srv\" cannot be combined with \"statefulset\" (given "
+                    "at 4:3): a pool takes its servers from one of servers, statefulset or srv"},
+        InvalidCase{"StatefulSetUnknownKey",
+                    POOL_AFTER_REDIS("  statefulset:\n    service: redis\n    replica: 3\n"),
+                    "t.yml:6:5: statefulset key \"replica\" is unknown; known keys: name, "
+                    "service, replicas, port, namespace, cluster_domain, weight"},
+        InvalidCase{"StatefulSetDuplicateKey",
+                    POOL_AFTER_REDIS("  statefulset:\n    service: a\n    replicas: 3\n"
+                                     "    service: b\n"),
+                    "t.yml:7:5: statefulset key \"service\" is a duplicate (first given at 5:5)"},
+        InvalidCase{"StatefulSetWithoutService",
+                    POOL_AFTER_REDIS("  statefulset:\n    replicas: 3\n"),
+                    "t.yml:4:3: statefulset has no \"service\" key (required)"},
+        InvalidCase{"StatefulSetWithoutReplicas",
+                    POOL_AFTER_REDIS("  statefulset:\n    service: redis-headless\n"),
+                    "t.yml:4:3: statefulset has no \"replicas\" key (required)"},
+        InvalidCase{"StatefulSetZeroReplicas",
+                    POOL_AFTER_REDIS("  statefulset:\n    service: redis\n    replicas: 0\n"),
+                    "t.yml:6:15: statefulset replicas \"0\" is out of range: 1-1024 expected"},
+        InvalidCase{"StatefulSetTooManyReplicas",
+                    POOL_AFTER_REDIS("  statefulset:\n    service: redis\n    replicas: 1025\n"),
+                    "t.yml:6:15: statefulset replicas \"1025\" is out of range: 1-1024 "
+                    "expected"},
+        InvalidCase{"StatefulSetReplicasInWords",
+                    POOL_AFTER_REDIS("  statefulset:\n    service: redis\n    replicas: three\n"),
+                    "t.yml:6:15: statefulset replicas \"three\" is not a number: only the digits "
+                    "0-9 are accepted (no sign, no blanks)"},
+        InvalidCase{"StatefulSetPortZero",
+                    POOL_AFTER_REDIS("  statefulset:\n    service: redis\n    replicas: 1\n"
+                                     "    port: 0\n"),
+                    "t.yml:7:11: statefulset port \"0\" is out of range: 1-65535 expected"},
+        InvalidCase{"StatefulSetPortTooLarge",
+                    POOL_AFTER_REDIS("  statefulset:\n    service: redis\n    replicas: 1\n"
+                                     "    port: 65536\n"),
+                    "t.yml:7:11: statefulset port \"65536\" is out of range: 1-65535 expected"},
+        InvalidCase{"StatefulSetWeightZero",
+                    POOL_AFTER_REDIS("  statefulset:\n    service: redis\n    replicas: 1\n"
+                                     "    weight: 0\n"),
+                    "t.yml:7:13: statefulset weight \"0\" is out of range: 1-2147483647 "
+                    "expected"},
+        InvalidCase{"StatefulSetServiceNotAKubernetesName",
+                    POOL_AFTER_REDIS("  statefulset:\n    service: Redis_Headless\n"
+                                     "    replicas: 1\n"),
+                    "t.yml:5:14: statefulset service \"Redis_Headless\" is not a Kubernetes "
+                    "name: 1-63 lowercase letters, digits and '-', beginning and ending with a "
+                    "letter or digit"},
+        InvalidCase{"StatefulSetNamespaceNotAKubernetesName",
+                    POOL_AFTER_REDIS("  statefulset:\n    service: redis\n    replicas: 1\n"
+                                     "    namespace: prod.eu\n"),
+                    "t.yml:7:16: statefulset namespace \"prod.eu\" is not a Kubernetes name: "
+                    "1-63 lowercase letters, digits and '-', beginning and ending with a letter "
+                    "or digit"},
+        InvalidCase{"StatefulSetClusterDomainNotADnsName",
+                    POOL_AFTER_REDIS("  statefulset:\n    service: redis\n    replicas: 1\n"
+                                     "    namespace: prod\n    cluster_domain: cluster..local\n"),
+                    "t.yml:8:21: statefulset cluster_domain \"cluster..local\" is not a DNS "
+                    "name: it has an empty label (a dot at the start, or two in a row)"},
+        InvalidCase{"StatefulSetClusterDomainWithoutNamespace",
+                    POOL_AFTER_REDIS("  statefulset:\n    service: redis\n    replicas: 1\n"
+                                     "    cluster_domain: cluster.local\n"),
+                    "t.yml:4:3: statefulset has a cluster_domain but no namespace: the domain is "
+                    "only used in full names (<pod>.<service>.<namespace>.svc.<cluster_domain>); "
+                    "give the namespace too"},
+        InvalidCase{
+            "StatefulSetPodNameTooLong",
+            POOL_AFTER_REDIS("  statefulset:\n    service: redis\n    replicas: 10\n"
+                             "    name: "
+                             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                             "\n"),
+            "t.yml:4:3: statefulset pod name "
+            "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-9\" is longer "
+            "than 63 characters: a pod name is one DNS label; choose a shorter name"},
+        InvalidCase{"StatefulSetIsAScalar", POOL_AFTER_REDIS("  statefulset: redis-headless\n"),
+                    "t.yml:4:16: directive \"statefulset\" must be a mapping, one \"key: value\" "
+                    "per line (keys: name, service, replicas, port, namespace, cluster_domain, "
+                    "weight)"},
+        InvalidCase{"StatefulSetIsEmpty", POOL_AFTER_REDIS("  statefulset:\n"),
+                    "t.yml:4:3: directive \"statefulset\" must be a mapping, one \"key: value\" "
+                    "per line (keys: name, service, replicas, port, namespace, cluster_domain, "
+                    "weight)"},
+        InvalidCase{"StatefulSetIsAList", POOL_AFTER_REDIS("  statefulset:\n    - redis\n"),
+                    "t.yml:5:5: directive \"statefulset\" must be a mapping, one \"key: value\" "
+                    "per line (keys: name, service, replicas, port, namespace, cluster_domain, "
+                    "weight)"},
+        InvalidCase{"StatefulSetValueIsAList",
+                    POOL_AFTER_REDIS("  statefulset:\n    service: redis\n    replicas:\n"
+                                     "      - 3\n"),
+                    "t.yml:7:7: statefulset key \"replicas\" must be a single value, not a list"},
+        InvalidCase{"StatefulSetEmptyValue",
+                    POOL_AFTER_REDIS("  statefulset:\n    service: redis\n    replicas: 1\n"
+                                     "    name:\n"),
+                    "t.yml:7:5: statefulset key \"name\" has no value"},
+        InvalidCase{"FlowMappingInsideStatefulSet",
+                    POOL_AFTER_REDIS("  statefulset: {service: {name: redis}, replicas: 1}\n"),
+                    "t.yml:4:26: flow mappings (\"{...}\") are not accepted: nutcracker refuses "
+                    "them; write one \"key: value\" per line"},
+        InvalidCase{"FlowListInsideStatefulSet",
+                    POOL_AFTER_REDIS("  statefulset: {service: redis, replicas: [1]}\n"),
+                    "t.yml:4:43: flow lists (\"[...]\") are not accepted: nutcracker refuses "
+                    "them; write one \"- item\" per line"},
+        InvalidCase{"FlowMappingForANutcrackerDirective",
+                    POOL_AFTER_REDIS("  hash: {name: md5}\n  servers:\n    - 127.0.0.1:7001:1\n"),
+                    "t.yml:4:9: flow mappings (\"{...}\") are not accepted: nutcracker refuses "
+                    "them; write one \"key: value\" per line"},
+        InvalidCase{"SrvWithAnEmptyLabel", POOL_AFTER_REDIS("  srv: _redis._tcp..default.svc\n"),
+                    "t.yml:4:8: srv \"_redis._tcp..default.svc\" is not a DNS name: it has an "
+                    "empty label (a dot at the start, or two in a row)"},
+        InvalidCase{"SrvWithAPort", POOL_AFTER_REDIS("  srv: redis-headless:6379\n"),
+                    "t.yml:4:8: srv \"redis-headless:6379\" is not a DNS name: label "
+                    "\"redis-headless:6379\" holds a character other than letters, digits, '-' "
+                    "and '_'"},
+        InvalidCase{"RedisAuthTwice",
+                    POOL_AFTER_REDIS("  redis_auth: a\n  redis_auth_env: HOME\n"
+                                     "  servers:\n    - 127.0.0.1:7001:1\n"),
+                    "t.yml:5:3: directive \"redis_auth_env\" cannot be combined with "
+                    "\"redis_auth\" (given at 4:3): a pool takes its password from one of "
+                    "redis_auth, redis_auth_file or redis_auth_env"},
+        InvalidCase{"RedisAuthFileAndEnv",
+                    POOL_AFTER_REDIS("  redis_auth_env: HOME\n"
+                                     "  redis_auth_file: /nonexistent/ringproxy-test-pw\n"
+                                     "  servers:\n    - 127.0.0.1:7001:1\n"),
+                    "t.yml:5:3: directive \"redis_auth_file\" cannot be combined with "
+                    "\"redis_auth_env\" (given at 4:3): a pool takes its password from one of "
+                    "redis_auth, redis_auth_file or redis_auth_env"},
+        InvalidCase{"RedisAuthFileMissing",
+                    POOL_AFTER_REDIS("  redis_auth_file: /nonexistent/ringproxy-test-pw\n"
+                                     "  servers:\n    - 127.0.0.1:7001:1\n"),
+                    "t.yml:4:20: redis_auth_file \"/nonexistent/ringproxy-test-pw\" cannot be "
+                    "opened (/nonexistent/ringproxy-test-pw): No such file or directory"},
+        InvalidCase{"RedisAuthEnvUnset",
+                    POOL_AFTER_REDIS("  redis_auth_env: RINGPROXY_TEST_NEVER_SET_8d1f\n"
+                                     "  servers:\n    - 127.0.0.1:7001:1\n"),
+                    "t.yml:4:19: redis_auth_env \"RINGPROXY_TEST_NEVER_SET_8d1f\" names an "
+                    "environment variable that is not set"},
+        InvalidCase{"RedisAuthEnvNotAVariableName",
+                    POOL_AFTER_REDIS("  redis_auth_env: $PASSWORD\n"
+                                     "  servers:\n    - 127.0.0.1:7001:1\n"),
+                    "t.yml:4:19: redis_auth_env \"$PASSWORD\" is not an environment variable "
+                    "name: letters, digits and '_', not beginning with a digit"},
+        InvalidCase{"ServerAuthUserWithoutPassword",
+                    POOL_AFTER_REDIS("  server_auth_user: proxy\n"
+                                     "  servers:\n    - 127.0.0.1:7001:1\n"),
+                    "t.yml:4:21: server_auth_user \"proxy\" needs a password to send with it: "
+                    "give one of redis_auth, redis_auth_file or redis_auth_env"},
+        InvalidCase{"ServerAuthUserWithABlank",
+                    POOL_AFTER_REDIS("  redis_auth: pw\n  server_auth_user: \"two words\"\n"
+                                     "  servers:\n    - 127.0.0.1:7001:1\n"),
+                    "t.yml:5:21: server_auth_user \"two words\" holds a blank or a control "
+                    "character, which no Redis ACL user name has"}),
+    TitleOf<InvalidCase>);
+
+#undef POOL_AFTER_REDIS
 
 // ---- files --------------------------------------------------------------------------------------
 
@@ -625,6 +952,56 @@ TEST(ConfigError, OmitsAnUnknownPosition) {
             "a.yml:7:3: m");
 }
 
+TEST(ConfigLoaderFile, ReadsRedisAuthFileRelativeToTheConfigFilesDirectory) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  std::filesystem::create_directory(dir.path() / "secrets");
+  std::ofstream(dir.path() / "secrets" / "redis-password") << "s3cret\r\n";
+  const std::string path = (dir.path() / "ringproxy.yml").string();
+  std::ofstream(path) << "alpha:\n  listen: 127.0.0.1:22121\n  redis: true\n"
+                         "  redis_auth_file: secrets/redis-password\n"
+                         "  servers:\n    - 127.0.0.1:7001:1\n";
+  const LoadResult result = LoadConfigFile(path);
+  ASSERT_TRUE(result.ok()) << result.error.ToString();
+  const PoolConfig& pool = result.config->pools[0];
+  EXPECT_EQ(pool.redis_auth, "s3cret");
+  EXPECT_EQ(pool.redis_auth_file, (dir.path() / "secrets" / "redis-password").string());
+  EXPECT_EQ(pool.redis_auth_env, "");
+}
+
+TEST(ConfigLoaderFile, ReadsRedisAuthFileByAbsolutePath) {
+  TempDir dir;
+  const std::string password = (dir.path() / "pw").string();
+  std::ofstream(password) << "s3cret\n";
+  const Config config = LoadOk(
+      "alpha:\n  listen: 127.0.0.1:22121\n  redis: true\n"
+      "  redis_auth_file: " +
+      password + "\n  servers:\n    - 127.0.0.1:7001:1\n");
+  ASSERT_EQ(config.pools.size(), 1u);
+  EXPECT_EQ(config.pools[0].redis_auth, "s3cret");
+  EXPECT_EQ(config.pools[0].redis_auth_file, password);
+}
+
+TEST(ConfigLoaderFile, NamesTheResolvedPathOfAMissingOrEmptyPasswordFile) {
+  TempDir dir;
+  const std::string path = (dir.path() / "ringproxy.yml").string();
+  const std::string text =
+      "alpha:\n  listen: 127.0.0.1:22121\n  redis: true\n  redis_auth_file: pw\n"
+      "  servers:\n    - 127.0.0.1:7001:1\n";
+  std::ofstream(path) << text;
+  const std::string password = (dir.path() / "pw").string();
+  LoadResult result = LoadConfigFile(path);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error.ToString(), path + ":4:20: redis_auth_file \"pw\" cannot be opened (" +
+                                         password + "): No such file or directory");
+
+  std::ofstream(password) << "\n";
+  result = LoadConfigFile(path);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error.ToString(), path + ":4:20: redis_auth_file \"pw\" holds no password (" +
+                                         password + "): the file is empty");
+}
+
 // ---- shipped examples ---------------------------------------------------------------------------
 
 TEST(ConfigExamples, EveryExampleLoads) {
@@ -666,6 +1043,25 @@ TEST(ConfigExamples, DemoIsTheReadmesThreeShardPool) {
     EXPECT_EQ(pool.servers[i].port, 7001 + i);
     EXPECT_EQ(pool.servers[i].weight, 1u);
   }
+}
+
+TEST(ConfigExamples, StatefulSetShorthandIsTheLongFormsPool) {
+  const std::string dir = RINGPROXY_CONFIG_EXAMPLES_DIR;
+  const LoadResult long_form = LoadConfigFile(dir + "/kubernetes-statefulset.yml");
+  const LoadResult shorthand = LoadConfigFile(dir + "/kubernetes-statefulset-shorthand.yml");
+  ASSERT_TRUE(long_form.ok()) << long_form.error.ToString();
+  ASSERT_TRUE(shorthand.ok()) << shorthand.error.ToString();
+  ASSERT_EQ(long_form.config->pools.size(), 1u);
+  ASSERT_EQ(shorthand.config->pools.size(), 2u);
+  PoolConfig expected = WithoutPositions(long_form.config->pools[0]);
+  PoolConfig actual = WithoutPositions(shorthand.config->pools[0]);
+  EXPECT_TRUE(actual.statefulset.used());
+  actual.statefulset = {};
+  EXPECT_EQ(actual, expected);
+
+  const PoolConfig& discovered = shorthand.config->pools[1];
+  EXPECT_EQ(discovered.srv, "_redis._tcp.sessions-headless.default.svc.cluster.local");
+  EXPECT_TRUE(discovered.servers.empty());
 }
 
 }  // namespace

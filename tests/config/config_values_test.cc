@@ -1,12 +1,22 @@
-// The value parsers on their own: numbers, server lines, listen lines, and the directive table.
+// The value parsers on their own: numbers, server lines, listen lines, DNS names, passwords from
+// files and the environment, the statefulset expansion, and the directive table.
 #include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
+#include <vector>
 
+#include "config/dns_name.h"
 #include "config/listen_line.h"
 #include "config/nutcracker_number.h"
+#include "config/password_source.h"
 #include "config/pool_key.h"
 #include "config/server_line.h"
+#include "config/statefulset_expansion.h"
 #include "config/yaml_node.h"
 
 namespace ringproxy::config {
@@ -210,49 +220,288 @@ TEST(ListenLine, RefusesAHostThatDoesNotResolve) {
   EXPECT_TRUE(ParseListenLine(":22121", &listen).has_value());
 }
 
+// ---- DNS names ----------------------------------------------------------------------------------
+
+TEST(KubernetesName, AcceptsLowercaseDnsLabels) {
+  const std::string longest(63, 'x');
+  for (const char* name : {"redis", "redis-headless", "r", "0", "a1-b2", longest.c_str()}) {
+    EXPECT_EQ(CheckKubernetesName(name), std::nullopt) << name;
+  }
+}
+
+TEST(KubernetesName, RefusesWhatCannotBeOneDnsLabel) {
+  const std::string too_long(64, 'x');
+  for (const char* name :
+       {"", "Redis", "redis_0", "-redis", "redis-", "redis.headless", "re dis", too_long.c_str()}) {
+    const auto reason = CheckKubernetesName(name);
+    ASSERT_TRUE(reason.has_value()) << name;
+    EXPECT_TRUE(reason->starts_with("is not a Kubernetes name: 1-63 lowercase letters")) << *reason;
+  }
+}
+
+TEST(DnsName, AcceptsSrvNamesAndAbsoluteNames) {
+  for (const char* name :
+       {"_redis._tcp.redis-headless.default.svc.cluster.local", "_redis._tcp.redis-headless",
+        "cluster.local", "cluster.local.", "Example.COM", "a"}) {
+    EXPECT_EQ(CheckDnsName(name), std::nullopt) << name;
+  }
+  // 253 characters: four labels of 63 and the dots between them, minus two.
+  const std::string longest = std::string(63, 'a') + "." + std::string(63, 'b') + "." +
+                              std::string(63, 'c') + "." + std::string(61, 'd');
+  ASSERT_EQ(longest.size(), 253u);
+  EXPECT_EQ(CheckDnsName(longest), std::nullopt);
+  EXPECT_EQ(CheckDnsName(longest + "."), std::nullopt);
+  EXPECT_EQ(CheckDnsName(longest + "d"), "is not a DNS name: it is longer than 253 characters");
+}
+
+TEST(DnsName, RefusesEmptyLongAndOddLabels) {
+  EXPECT_EQ(CheckDnsName(""),
+            "is not a DNS name: it has an empty label (a dot at the start, or two in a row)");
+  EXPECT_EQ(CheckDnsName(".local"),
+            "is not a DNS name: it has an empty label (a dot at the start, or two in a row)");
+  EXPECT_EQ(CheckDnsName("a..b"),
+            "is not a DNS name: it has an empty label (a dot at the start, or two in a row)");
+  EXPECT_EQ(CheckDnsName("a.."),
+            "is not a DNS name: it has an empty label (a dot at the start, or two in a row)");
+  EXPECT_EQ(
+      CheckDnsName("a." + std::string(64, 'x')),
+      "is not a DNS name: label \"" + std::string(64, 'x') + "\" is longer than 63 characters");
+  EXPECT_EQ(CheckDnsName("redis headless.svc"),
+            "is not a DNS name: label \"redis headless\" holds a character other than letters, "
+            "digits, '-' and '_'");
+  EXPECT_EQ(CheckDnsName("redis:6379"),
+            "is not a DNS name: label \"redis:6379\" holds a character other than letters, "
+            "digits, '-' and '_'");
+  EXPECT_EQ(CheckDnsName("-redis.svc"),
+            "is not a DNS name: label \"-redis\" begins or ends with '-'");
+}
+
+// ---- passwords from files and the environment ---------------------------------------------------
+
+class PasswordFile : public testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "password-test-XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  std::string Write(const std::string& name, const std::string& content) {
+    std::string path = (dir_ / name).string();
+    std::ofstream(path, std::ios::binary) << content;
+    return path;
+  }
+
+  std::filesystem::path dir_;
+};
+
+TEST_F(PasswordFile, StripsOnlyTrailingLineBreaks) {
+  const struct {
+    const char* content;
+    const char* password;
+  } cases[] = {{"s3cret", "s3cret"},       {"s3cret\n", "s3cret"},       {"s3cret\r\n", "s3cret"},
+               {"s3cret\n\n\r", "s3cret"}, {" s3 cret \n", " s3 cret "}, {"a\nb\n", "a\nb"}};
+  for (const auto& c : cases) {
+    std::string password;
+    EXPECT_EQ(ReadPasswordFile(Write("pw", c.content), &password), std::nullopt) << c.content;
+    EXPECT_EQ(password, c.password);
+  }
+}
+
+TEST_F(PasswordFile, RefusesAMissingEmptyOrHugeFileAndADirectory) {
+  std::string password = "unchanged";
+  const std::string missing = (dir_ / "absent").string();
+  EXPECT_EQ(ReadPasswordFile(missing, &password),
+            "cannot be opened (" + missing + "): No such file or directory");
+  const std::string empty = Write("empty", "\r\n");
+  EXPECT_EQ(ReadPasswordFile(empty, &password),
+            "holds no password (" + empty + "): the file is empty");
+  const std::string huge = Write("huge", std::string(kMaxPasswordFileBytes + 1, 'x'));
+  EXPECT_EQ(ReadPasswordFile(huge, &password),
+            "cannot be used (" + huge +
+                "): the file is larger than 65536 bytes, too large for a "
+                "password");
+  EXPECT_EQ(ReadPasswordFile(dir_.string(), &password),
+            "cannot be read (" + dir_.string() + "): Is a directory");
+  EXPECT_EQ(password, "unchanged");
+}
+
+TEST_F(PasswordFile, RefusesAFifoOrADeviceWithoutWaitingOnIt) {
+  // Reading a FIFO nobody writes to would block the load forever.
+  const std::string fifo = (dir_ / "fifo").string();
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  std::string password = "unchanged";
+  EXPECT_EQ(ReadPasswordFile(fifo, &password), "cannot be used (" + fifo + "): not a regular file");
+  EXPECT_EQ(ReadPasswordFile("/dev/zero", &password),
+            "cannot be used (/dev/zero): not a regular file");
+  EXPECT_EQ(password, "unchanged");
+}
+
+TEST(PasswordPath, ResolvesRelativePathsAgainstTheConfigDirectory) {
+  EXPECT_EQ(ResolvePasswordPath("/run/secrets/pw", "/etc/ringproxy"), "/run/secrets/pw");
+  EXPECT_EQ(ResolvePasswordPath("secrets/pw", "/etc/ringproxy"), "/etc/ringproxy/secrets/pw");
+  EXPECT_EQ(ResolvePasswordPath("pw", "/etc/ringproxy/"), "/etc/ringproxy/pw");
+  EXPECT_EQ(ResolvePasswordPath("pw", "conf"), "conf/pw");
+  EXPECT_EQ(ResolvePasswordPath("pw", ""), "pw");
+}
+
+TEST(PasswordEnv, ReadsAVariableWithoutItsTrailingLineBreaks) {
+  ASSERT_EQ(setenv("RINGPROXY_TEST_PASSWORD_A", "s3cret\r\n", 1), 0);
+  std::string password;
+  EXPECT_EQ(ReadPasswordEnv("RINGPROXY_TEST_PASSWORD_A", &password), std::nullopt);
+  EXPECT_EQ(password, "s3cret");
+  unsetenv("RINGPROXY_TEST_PASSWORD_A");
+}
+
+TEST(PasswordEnv, RefusesAnUnsetOrEmptyVariableAndABadName) {
+  unsetenv("RINGPROXY_TEST_PASSWORD_UNSET");
+  ASSERT_EQ(setenv("RINGPROXY_TEST_PASSWORD_EMPTY", "\n", 1), 0);
+  std::string password = "unchanged";
+  EXPECT_EQ(ReadPasswordEnv("RINGPROXY_TEST_PASSWORD_UNSET", &password),
+            "names an environment variable that is not set");
+  EXPECT_EQ(ReadPasswordEnv("RINGPROXY_TEST_PASSWORD_EMPTY", &password),
+            "names an environment variable that is empty");
+  for (const char* name : {"1PASSWORD", "REDIS-PASSWORD", "A=B", "$PW"}) {
+    EXPECT_EQ(ReadPasswordEnv(name, &password),
+              "is not an environment variable name: letters, digits and '_', not beginning with a "
+              "digit")
+        << name;
+  }
+  EXPECT_EQ(password, "unchanged");
+  unsetenv("RINGPROXY_TEST_PASSWORD_EMPTY");
+}
+
+// ---- statefulset expansion ----------------------------------------------------------------------
+
+TEST(StatefulSetExpansion, NameDefaultsToTheServiceWithoutHeadless) {
+  EXPECT_EQ(DefaultStatefulSetName("redis-headless"), "redis");
+  EXPECT_EQ(DefaultStatefulSetName("cache-redis-headless"), "cache-redis");
+  EXPECT_EQ(DefaultStatefulSetName("redis"), "redis");
+  EXPECT_EQ(DefaultStatefulSetName("redis-headless-svc"), "redis-headless-svc");
+  // Nothing would be left: keep the name as it is.
+  EXPECT_EQ(DefaultStatefulSetName("-headless"), "-headless");
+}
+
+TEST(StatefulSetExpansion, ShortHostsWithoutANamespaceFullOnesWithIt) {
+  StatefulSetConfig statefulset;
+  statefulset.service = "redis-headless";
+  statefulset.replicas = 2;
+  std::vector<ServerConfig> servers;
+  ASSERT_EQ(ExpandStatefulSet(&statefulset, {3, 3}, &servers), std::nullopt);
+  EXPECT_EQ(statefulset.name, "redis");
+  ASSERT_EQ(servers.size(), 2u);
+  EXPECT_EQ(servers[1].host, "redis-1.redis-headless");
+  EXPECT_EQ(servers[1].port, 6379);
+  EXPECT_EQ(servers[1].weight, 1u);
+  EXPECT_EQ(servers[1].name, "redis-1");
+  EXPECT_TRUE(servers[1].has_explicit_name);
+  EXPECT_EQ(servers[1].where, (SourceLocation{3, 3}));
+
+  statefulset.namespace_name = "prod";
+  statefulset.cluster_domain = "k8s.example.";
+  EXPECT_EQ(StatefulSetPodHost(statefulset, 7), "redis-7.redis-headless.prod.svc.k8s.example.");
+}
+
+TEST(StatefulSetExpansion, RefusesPodNamesAndHostsTooLongForDns) {
+  StatefulSetConfig statefulset;
+  statefulset.service = "s";
+  statefulset.name = std::string(59, 'r');  // "-999" makes 63: fits; "-1000" does not
+  statefulset.replicas = 1000;
+  std::vector<ServerConfig> servers;
+  EXPECT_EQ(ExpandStatefulSet(&statefulset, {}, &servers), std::nullopt);
+  EXPECT_EQ(servers.size(), 1000u);
+
+  statefulset.replicas = 1001;
+  servers.clear();
+  EXPECT_EQ(ExpandStatefulSet(&statefulset, {}, &servers),
+            "pod name \"" + statefulset.name +
+                "-1000\" is longer than 63 characters: a pod name is one DNS label; choose a "
+                "shorter name");
+  EXPECT_TRUE(servers.empty());
+
+  statefulset.replicas = 3;
+  statefulset.namespace_name = "default";
+  statefulset.cluster_domain =
+      std::string(63, 'c') + "." + std::string(63, 'd') + "." + std::string(63, 'e');
+  const auto reason = ExpandStatefulSet(&statefulset, {}, &servers);
+  ASSERT_TRUE(reason.has_value());
+  EXPECT_TRUE(reason->ends_with("\" is not a DNS name: it is longer than 253 characters"))
+      << *reason;
+  EXPECT_TRUE(servers.empty());
+}
+
 // ---- the directive table ------------------------------------------------------------------------
 
-TEST(PoolKeys, ListsNutcrackersDirectivesInItsOrder) {
-  std::vector<std::string_view> names;
+TEST(PoolKeys, ListsNutcrackersDirectivesInItsOrderThenRingproxysExtensions) {
+  std::vector<std::string_view> nutcracker;
+  std::vector<std::string_view> extensions;
   for (const PoolKey& key : PoolKeys()) {
-    names.push_back(key.name);
+    if (key.nutcracker) {
+      EXPECT_TRUE(extensions.empty()) << key.name << " comes after an extension";
+      nutcracker.push_back(key.name);
+    } else {
+      extensions.push_back(key.name);
+    }
   }
-  const std::vector<std::string_view> expected = {"listen",
-                                                  "hash",
-                                                  "hash_tag",
-                                                  "distribution",
-                                                  "timeout",
-                                                  "backlog",
-                                                  "client_connections",
-                                                  "redis",
-                                                  "tcpkeepalive",
-                                                  "reuseport",
-                                                  "redis_auth",
-                                                  "redis_db",
-                                                  "preconnect",
-                                                  "auto_eject_hosts",
-                                                  "server_connections",
-                                                  "server_retry_timeout",
-                                                  "server_failure_limit",
-                                                  "servers"};
-  EXPECT_EQ(names, expected);
+  const std::vector<std::string_view> expected_nutcracker = {"listen",
+                                                             "hash",
+                                                             "hash_tag",
+                                                             "distribution",
+                                                             "timeout",
+                                                             "backlog",
+                                                             "client_connections",
+                                                             "redis",
+                                                             "tcpkeepalive",
+                                                             "reuseport",
+                                                             "redis_auth",
+                                                             "redis_db",
+                                                             "preconnect",
+                                                             "auto_eject_hosts",
+                                                             "server_connections",
+                                                             "server_retry_timeout",
+                                                             "server_failure_limit",
+                                                             "servers"};
+  EXPECT_EQ(nutcracker, expected_nutcracker);
+  const std::vector<std::string_view> expected_extensions = {
+      "statefulset", "srv", "redis_auth_file", "redis_auth_env", "server_auth_user"};
+  EXPECT_EQ(extensions, expected_extensions);
 }
 
 TEST(PoolKeys, FindsEachRowByItsExactName) {
   for (const PoolKey& key : PoolKeys()) {
     EXPECT_EQ(FindPoolKey(key.name), &key) << key.name;
     EXPECT_FALSE(key.doc.empty()) << key.name;
+    for (const PoolSubKey& entry : key.entries) {
+      EXPECT_EQ(FindPoolSubKey(key, entry.name), &entry) << key.name << "." << entry.name;
+      EXPECT_FALSE(entry.doc.empty()) << key.name << "." << entry.name;
+    }
   }
   EXPECT_EQ(FindPoolKey("Listen"), nullptr);
   EXPECT_EQ(FindPoolKey("server"), nullptr);
   EXPECT_EQ(FindPoolKey(""), nullptr);
+  EXPECT_EQ(FindPoolSubKey(*FindPoolKey("statefulset"), "replica"), nullptr);
+  EXPECT_EQ(FindPoolSubKey(*FindPoolKey("listen"), "port"), nullptr);
 }
 
-TEST(PoolKeys, OnlyListenAndServersAreRequiredAndOnlyServersIsAList) {
+TEST(PoolKeys, OnlyListenIsRequiredAndShapesAndGroupsAreAsDocumented) {
+  using Group = PoolKey::Group;
+  using Shape = PoolKey::Shape;
   for (const PoolKey& key : PoolKeys()) {
-    const bool is_servers = key.name == "servers";
-    EXPECT_EQ(key.required, is_servers || key.name == "listen") << key.name;
-    EXPECT_EQ(key.shape == PoolKey::Shape::kList, is_servers) << key.name;
+    EXPECT_EQ(key.required, key.name == "listen") << key.name;
+    const Shape shape = key.name == "servers"       ? Shape::kList
+                        : key.name == "statefulset" ? Shape::kMapping
+                                                    : Shape::kScalar;
+    EXPECT_EQ(key.shape, shape) << key.name;
+    EXPECT_EQ(key.entries.empty(), shape != Shape::kMapping) << key.name;
+    const Group group = key.name == "servers" || key.name == "statefulset" || key.name == "srv"
+                            ? Group::kMembers
+                        : key.name.starts_with("redis_auth") ? Group::kPassword
+                                                             : Group::kNone;
+    EXPECT_EQ(key.group, group) << key.name;
   }
 }
 
@@ -261,17 +510,31 @@ TEST(PoolKeys, OnlyListenAndServersAreRequiredAndOnlyServersIsAList) {
 TEST(PoolKeys, DocumentedDefaultsMatchPoolConfigDefaults) {
   int checked = 0;
   for (const PoolKey& key : PoolKeys()) {
+    for (const PoolSubKey& entry : key.entries) {
+      if (entry.default_text.empty()) {
+        continue;
+      }
+      PoolConfig pool;
+      YamlNode value;
+      value.text = std::string(entry.default_text);
+      ASSERT_EQ(entry.parse(value, PoolKeyContext{}, &pool), std::nullopt) << entry.name;
+      EXPECT_EQ(pool, PoolConfig{})
+          << key.name << "." << entry.name << " default \"" << entry.default_text << "\"";
+      ++checked;
+    }
     if (key.default_text.empty()) {
       continue;
     }
     PoolConfig pool;
     YamlNode value;
     value.text = std::string(key.default_text);
-    ASSERT_EQ(key.parse(value, &pool), std::nullopt) << key.name;
+    ASSERT_EQ(key.parse(value, PoolKeyContext{}, &pool), std::nullopt) << key.name;
     EXPECT_EQ(pool, PoolConfig{}) << key.name << " default \"" << key.default_text << "\"";
     ++checked;
   }
-  EXPECT_EQ(checked, 13);  // all but listen, servers, hash_tag, redis_auth and timeout
+  // All but listen, servers, hash_tag, redis_auth and timeout, and the extensions, which have no
+  // default; and statefulset's port, cluster_domain and weight.
+  EXPECT_EQ(checked, 13 + 3);
 }
 
 }  // namespace

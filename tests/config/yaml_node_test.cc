@@ -96,6 +96,39 @@ TEST(YamlNode, AnEmptyOrCommentOnlyTextHasNoDocument) {
   }
 }
 
+bool OnlyStatefulSet(std::string_view directive) { return directive == "statefulset"; }
+
+TEST(YamlNode, AcceptsAFlowMappingOnlyAsTheValueOfADirectiveTheCallerAllows) {
+  const YamlParseResult parsed =
+      ParseYamlNode("a:\n  statefulset: {service: redis, replicas: 3}\n", OnlyStatefulSet);
+  ASSERT_FALSE(parsed.failed) << parsed.error;
+  const YamlNode& statefulset = Value(parsed.root->entries[0].value, "statefulset");
+  ASSERT_EQ(statefulset.kind, YamlNode::Kind::kMapping);
+  ASSERT_EQ(statefulset.entries.size(), 2u);
+  EXPECT_EQ(Value(statefulset, "service").text, "redis");
+  EXPECT_EQ(Value(statefulset, "replicas").text, "3");
+  EXPECT_EQ(Value(statefulset, "replicas").where, (SourceLocation{2, 43}));
+
+  // Without the callback, as nutcracker: refused.
+  EXPECT_TRUE(ParseYamlNode("a:\n  statefulset: {service: redis}\n").failed);
+}
+
+TEST(YamlNode, StillRefusesFlowCollectionsEverywhereElse) {
+  for (const char* text : {
+           "{a: {statefulset: x}}\n",                    // the document
+           "a: {statefulset: {service: x}}\n",           // a pool
+           "a:\n  hash: {name: md5}\n",                  // another directive
+           "a:\n  statefulset: [x]\n",                   // a flow list
+           "a:\n  statefulset: {service: {name: x}}\n",  // nested in the allowed mapping
+           "a:\n  statefulset: {service: [x]}\n",        // a list nested in it
+           "a:\n  s:\n    statefulset: {service: x}\n",  // deeper than a directive
+       }) {
+    const YamlParseResult parsed = ParseYamlNode(text, OnlyStatefulSet);
+    EXPECT_TRUE(parsed.failed) << text;
+    EXPECT_TRUE(parsed.error.starts_with("flow ")) << text << ": " << parsed.error;
+  }
+}
+
 struct RefusedCase {
   const char* title;
   const char* text;
