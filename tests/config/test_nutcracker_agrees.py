@@ -6,7 +6,8 @@ verdict it expects, so the table documents nutcracker's rules and a change on ei
 is either numeric, "localhost", or refused by glibc before any DNS query (blanks, brackets).
 
 Expected disagreements are listed apart, each with its reason: memcache pools (ringproxy speaks
-Redis only, by design), and ringproxy's additions or stricter readings.
+Redis only, by design), ringproxy's extension keys (nutcracker refuses each as an unknown
+directive) and ringproxy's stricter readings. Examples that use extension keys are listed too.
 """
 
 import os
@@ -17,6 +18,10 @@ import pytest
 
 NUTCRACKER_BIN = os.environ.get("NUTCRACKER_BIN", "/usr/sbin/nutcracker")
 CHECK_TIMEOUT = 10  # seconds for one -t run
+# Every check runs next to a password file and with a password variable, for the cases that
+# read the password from one (redis_auth_file / redis_auth_env).
+PASSWORD_FILE = "redis-password"
+PASSWORD_ENV = "RINGPROXY_AGREE_PASSWORD"
 EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "config",
                             "examples")
 
@@ -194,12 +199,33 @@ DIVERGENT = [
                                               servers=None), True, False,
      "nutcracker only needs one list per pool, under any key; ringproxy requires servers to be "
      "the list and every other value to be single"),
+    # ringproxy's extension keys: unknown directives to nutcracker.
+    ("statefulset", pool("statefulset:", "  service: redis-headless", "  replicas: 3",
+                         servers=None), False, True,
+     "statefulset is ringproxy's extension: the pods of a StatefulSet as servers"),
+    ("statefulset_flow", pool("statefulset: {service: redis-headless, replicas: 3, "
+                              "namespace: default}", servers=None), False, True,
+     "statefulset is ringproxy's extension, and its value may be a flow mapping"),
+    ("srv", pool("srv: _redis._tcp.redis-headless.default.svc.cluster.local", servers=None),
+     False, True, "srv is ringproxy's extension: members discovered through DNS SRV"),
+    ("redis_auth_file", pool("redis_auth_file: " + PASSWORD_FILE), False, True,
+     "redis_auth_file is ringproxy's extension: the password from a file"),
+    ("redis_auth_env", pool("redis_auth_env: " + PASSWORD_ENV), False, True,
+     "redis_auth_env is ringproxy's extension: the password from the environment"),
+    ("server_auth_user", pool("redis_auth: s3cret", "server_auth_user: proxy"), False, True,
+     "server_auth_user is ringproxy's extension: a Redis ACL user toward the servers"),
 ]
+
+# Examples that use ringproxy's extension keys, with why nutcracker refuses them.
+RINGPROXY_ONLY_EXAMPLES = {
+    "kubernetes-statefulset-shorthand.yml": "statefulset and srv are ringproxy's extensions",
+}
 
 
 def run_check(binary, path):
     return subprocess.run([binary, "-t", "-c", path], capture_output=True, text=True,
-                          timeout=CHECK_TIMEOUT, check=False)
+                          timeout=CHECK_TIMEOUT, check=False,
+                          env=dict(os.environ, **{PASSWORD_ENV: "s3cret"}))
 
 
 def verdicts(text):
@@ -207,6 +233,8 @@ def verdicts(text):
         path = os.path.join(tmp, "conf.yml")
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)
+        with open(os.path.join(tmp, PASSWORD_FILE), "w", encoding="utf-8") as f:
+            f.write("s3cret\n")
         nutcracker = run_check(NUTCRACKER_BIN, path)
         ringproxy = run_check(ringproxy_bin(), path)
     assert nutcracker.returncode in (0, 1), nutcracker
@@ -236,12 +264,37 @@ def test_memcache_pool_is_refused_with_a_message_naming_redis():
     assert "ringproxy speaks Redis only" in ringproxy.stderr
 
 
-@pytest.mark.parametrize("name", sorted(f for f in os.listdir(EXAMPLES_DIR) if f.endswith(".yml")))
+EXAMPLES = sorted(f for f in os.listdir(EXAMPLES_DIR) if f.endswith(".yml"))
+
+
+@pytest.mark.parametrize("name", [f for f in EXAMPLES if f not in RINGPROXY_ONLY_EXAMPLES])
 def test_every_example_is_valid_for_both(name):
     path = os.path.join(EXAMPLES_DIR, name)
     assert run_check(NUTCRACKER_BIN, path).returncode == 0
     ringproxy = run_check(ringproxy_bin(), path)
     assert ringproxy.returncode == 0, ringproxy.stderr
+
+
+@pytest.mark.parametrize("name", sorted(RINGPROXY_ONLY_EXAMPLES))
+def test_ringproxy_only_examples_are_valid_for_ringproxy_alone(name):
+    path = os.path.join(EXAMPLES_DIR, name)
+    # Refused by nutcracker, or the example belongs with the others.
+    assert run_check(NUTCRACKER_BIN, path).returncode == 1, RINGPROXY_ONLY_EXAMPLES[name]
+    ringproxy = run_check(ringproxy_bin(), path)
+    assert ringproxy.returncode == 0, ringproxy.stderr
+
+
+def test_ringproxy_names_the_missing_password_file_and_its_position():
+    with tempfile.TemporaryDirectory(prefix="ringproxy-agree-") as tmp:
+        path = os.path.join(tmp, "conf.yml")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(pool("redis_auth_file: secrets/pw"))
+        result = run_check(ringproxy_bin(), path)
+    assert result.returncode == 2
+    missing = os.path.join(tmp, "secrets", "pw")
+    assert result.stderr.splitlines()[0] == (
+        "%s:4:20: redis_auth_file \"secrets/pw\" cannot be opened (%s): No such file or directory"
+        % (path, missing)), result.stderr
 
 
 def test_ringproxy_reports_ok_on_stdout():
