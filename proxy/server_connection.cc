@@ -74,7 +74,10 @@ void ServerConnection::QueueHandshake() {
     server_->stats().in_queue.Add(1);
   };
   // AUTH before SELECT: a server that requires a password refuses SELECT until authenticated.
-  if (!pool.redis_auth.empty()) {
+  if (!pool.server_auth_user.empty()) {
+    AppendCommand(&out_, {"AUTH", pool.server_auth_user, pool.redis_auth});
+    queue_internal();
+  } else if (!pool.redis_auth.empty()) {
     AppendCommand(&out_, {"AUTH", pool.redis_auth});
     queue_internal();
   }
