@@ -1,5 +1,7 @@
 #include "proxy/client_connection.h"
 
+#include <sys/ioctl.h>
+
 #include <algorithm>
 #include <cctype>
 #include <string>
@@ -325,7 +327,7 @@ void ClientConnection::DispatchSplit(const CommandSpec& spec, const char* data) 
     Fragment* fragment = worker_->NewFragment();
     fragment->request = request;
     fragment->index = static_cast<uint32_t>(f);
-    servers[f]->Send(fragment, encoded.view());
+    servers[f]->Send(fragment, encoded.view(), session_.id);
     encoded.Consume(encoded.size());
   }
 }
@@ -344,10 +346,10 @@ void ClientConnection::Forward(Server* server, const char* data, std::string_vie
     for (size_t i = 0; i < parser_.argc(); ++i) t_args.push_back(parser_.arg(data, i));
     ByteBuffer encoded;
     EncodeCommand(t_args, &encoded);
-    server->Send(fragment, encoded.view());
+    server->Send(fragment, encoded.view(), session_.id);
     return;
   }
-  server->Send(fragment, raw);
+  server->Send(fragment, raw, session_.id);
 }
 
 Request* ClientConnection::Enqueue(CommandClass command_class) {
@@ -450,10 +452,10 @@ void ClientConnection::AfterProgress() {
     // Drained below half the limits: take requests again.
     reading_ = StartReading() == 0;
   }
-  if ((close_when_flushed_ || worker_->draining()) && head_ == nullptr && out_.empty() &&
-      !write_in_flight_) {
-    HalfClose();
-  }
+  if (head_ != nullptr || !out_.empty() || write_in_flight_) return;
+  // Draining: requests the client sent before the signal may still sit in the socket (it was
+  // paused, or they arrived after our last read). They get their replies first.
+  if (close_when_flushed_ || (worker_->draining() && !HasUnreadInput())) HalfClose();
 }
 
 void ClientConnection::PauseReadingIfOverLimits() {
@@ -474,8 +476,18 @@ bool ClientConnection::CloseIfOverOutputLimit() {
   return true;
 }
 
+bool ClientConnection::HasUnreadInput() {
+  uv_os_fd_t fd = -1;
+  int pending = 0;
+  if (!in_.empty()) return true;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&handle_), &fd) != 0) return false;
+  if (ioctl(fd, FIONREAD, &pending) != 0) return false;
+  if (pending > 0 && !reading_) reading_ = StartReading() == 0;
+  return pending > 0;
+}
+
 void ClientConnection::CloseWhenIdle() {
-  if (head_ == nullptr && out_.empty() && !write_in_flight_) HalfClose();
+  if (head_ == nullptr && out_.empty() && !write_in_flight_ && !HasUnreadInput()) HalfClose();
 }
 
 void ClientConnection::Flush() {

@@ -47,6 +47,9 @@ class ClientConnection {
   void OnRequestDone(Request* request);
   // Drain: close now when nothing is in flight, else once it is.
   void CloseWhenIdle();
+  // Bytes the client sent that we have not processed (kernel buffer or our own); resumes
+  // reading when there are some.
+  bool HasUnreadInput();
   void Close();
   // Ends the connection without losing replies: FIN once everything is written, then whatever
   // the client still sends is read and dropped until it closes too (or a short linger passes).

@@ -79,22 +79,23 @@ void Discovery::SetConfig(const config::Config& config) {
   SyncNames();
   const bool first = !have_config_;
   have_config_ = true;
-  if (first) {
-    uv_timer_start(
-        &startup_timer_,
-        [](uv_timer_t* timer) {
-          auto* self = static_cast<Discovery*>(timer->data);
-          if (!self->published_) {
-            RP_LOG(kLogWarn, "some server names did not resolve in %u ms; starting without them",
-                   self->settings_.startup_wait_ms);
-            self->Republish(true);
-          }
-        },
-        settings_.startup_wait_ms, 0);
-    Republish(false);
-  } else {
-    Republish(true);
-  }
+  // A reload waits (briefly) for the names it adds, so keys moving to a new server do not get
+  // "Host is down" while its first lookup is on the way.
+  PublishWhenResolved(first ? settings_.startup_wait_ms : settings_.change_wait_ms);
+}
+
+void Discovery::PublishWhenResolved(uint32_t wait_ms) {
+  awaiting_ = true;
+  uv_timer_start(
+      &startup_timer_,
+      [](uv_timer_t* timer) {
+        auto* self = static_cast<Discovery*>(timer->data);
+        if (!self->awaiting_) return;
+        RP_LOG(kLogWarn, "some server names did not resolve in time; publishing without them");
+        self->Republish(true);
+      },
+      wait_ms, 0);
+  Republish(false);
 }
 
 std::vector<config::ServerConfig> Discovery::ServersOf(const config::PoolConfig& pool) const {
@@ -197,9 +198,7 @@ void Discovery::OnSrvAnswer(const std::shared_ptr<Srv>& srv, const SrvAnswer& an
     if (srv->failures == 1) {
       RP_LOG(kLogWarn, "dns: SRV %s: lookup failed: %s", srv->name.c_str(), answer.error.c_str());
     }
-    next_ms = std::min<uint64_t>(settings_.retry_max_ms,
-                                 static_cast<uint64_t>(settings_.retry_min_ms)
-                                     << std::min<uint32_t>(srv->failures - 1, 16));
+    next_ms = RetryDelayMs(srv->failures);
   }
   uv_timer_start(
       srv->timer,
@@ -212,9 +211,10 @@ void Discovery::OnSrvAnswer(const std::shared_ptr<Srv>& srv, const SrvAnswer& an
       next_ms, 0);
   if (changed) {
     SyncNames();
-    if (published_) Republish(false);
+    PublishWhenResolved(settings_.change_wait_ms);
+  } else if (awaiting_) {
+    Republish(false);
   }
-  if (!published_) Republish(false);
 }
 
 bool Discovery::AllAnswered() const {
@@ -247,11 +247,12 @@ void Discovery::OnAnswer(const std::shared_ptr<Name>& name, const DnsAnswer& ans
     const bool still_there = std::find(answer.addresses.begin(), answer.addresses.end(),
                                        name->address) != answer.addresses.end();
     if (!still_there) {
-      // A first answer is routine; a change of address is an event worth a notice.
-      RP_LOG(name->address.length != 0 ? kLogNotice : kLogInfo, "dns: %s:%u: %s -> %s",
-             name->host.c_str(), name->port, AddressText(name->address).c_str(),
+      // A first answer is routine; any later change (a new IP, or a name back after NXDOMAIN)
+      // is an event worth a notice and a count.
+      RP_LOG(first_answer ? kLogInfo : kLogNotice, "dns: %s:%u: %s -> %s", name->host.c_str(),
+             name->port, AddressText(name->address).c_str(),
              answer.addresses.front().ToString().c_str());
-      if (name->address.length != 0) stats_->dns_address_changes.Add();
+      if (!first_answer) stats_->dns_address_changes.Add();
       name->address = answer.addresses.front();
       changed = true;
     }
@@ -274,12 +275,19 @@ void Discovery::OnAnswer(const std::shared_ptr<Name>& name, const DnsAnswer& ans
     } else if (first_answer || name->failures == 1) {
       RP_LOG(kLogWarn, "dns: %s: lookup failed: %s", name->host.c_str(), answer.error.c_str());
     }
-    const uint64_t backoff = std::min<uint64_t>(settings_.retry_max_ms,
-                                                static_cast<uint64_t>(settings_.retry_min_ms)
-                                                    << std::min<uint32_t>(name->failures - 1, 16));
-    Schedule(name, backoff);
+    Schedule(name, RetryDelayMs(name->failures));
   }
-  if (changed || (first_answer && !published_)) Republish(false);
+  if (changed || awaiting_) Republish(false);
+}
+
+uint64_t Discovery::RetryDelayMs(uint32_t failures) const {
+  // Doubling from retry_min_ms, but never beyond retry_max_ms nor beyond the TTL ceiling: a name
+  // that comes back must be seen at least as soon as a changed one would be.
+  const uint64_t cap =
+      std::min<uint64_t>(settings_.retry_max_ms, static_cast<uint64_t>(settings_.ttl_max_s) * 1000);
+  const uint64_t delay = static_cast<uint64_t>(settings_.retry_min_ms)
+                         << std::min<uint32_t>(failures > 0 ? failures - 1 : 0, 16);
+  return std::min(cap, delay);
 }
 
 void Discovery::Schedule(const std::shared_ptr<Name>& name, uint64_t delay_ms) {
@@ -299,8 +307,9 @@ void Discovery::Schedule(const std::shared_ptr<Name>& name, uint64_t delay_ms) {
 
 void Discovery::Republish(bool force) {
   if (closed_ || !have_config_) return;
-  if (!published_ && !force && !AllAnswered()) return;
-  published_ = true;
+  if (awaiting_ && !force && !AllAnswered()) return;
+  awaiting_ = false;
+  uv_timer_stop(&startup_timer_);
   publish_(BuildTopology());
 }
 

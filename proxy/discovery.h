@@ -41,6 +41,7 @@ struct DiscoverySettings {
   uint32_t retry_max_ms = 5000;
   uint32_t failure_recheck_ms = 500;  // at most one failure-triggered lookup per name per period
   uint32_t startup_wait_ms = 5000;    // publish the first topology without the slowest names
+  uint32_t change_wait_ms = 2000;     // the same after a reload or a change of SRV members
 };
 
 class Discovery {
@@ -98,9 +99,12 @@ class Discovery {
   void LookupSrv(const std::shared_ptr<Srv>& srv);
   void OnSrvAnswer(const std::shared_ptr<Srv>& srv, const SrvAnswer& answer);
   bool AllAnswered() const;
+  uint64_t RetryDelayMs(uint32_t failures) const;
   static void CloseTimer(uv_timer_t* timer);
   void OnAnswer(const std::shared_ptr<Name>& name, const DnsAnswer& answer);
   void Schedule(const std::shared_ptr<Name>& name, uint64_t delay_ms);
+  // Publishes once every name has an answer, or after `wait_ms` without the slow ones.
+  void PublishWhenResolved(uint32_t wait_ms);
   void Republish(bool force);
   std::shared_ptr<const Topology> BuildTopology() const;
   void DrainReports();
@@ -114,7 +118,7 @@ class Discovery {
   std::map<std::string, std::shared_ptr<Name>> names_;
   std::map<std::string, std::shared_ptr<Srv>> srvs_;  // by SRV name
   bool have_config_ = false;
-  bool published_ = false;
+  bool awaiting_ = false;  // a publish waits for every name to have an answer
   bool closed_ = false;
   uv_timer_t startup_timer_{};
   uv_async_t report_async_{};

@@ -252,15 +252,18 @@ void AnswerLocalCommand(const CommandSpec& spec, std::span<const std::string_vie
       session->close_after_reply = true;
       resp::AppendSimple(out, "OK");
       return;
-    case LocalCommand::kAuth:
-      if (args.size() == 2 && Authenticate({}, args[1], context, session, out)) {
-        resp::AppendSimple(out, "OK");
-      } else if (args.size() == 3 && Authenticate(args[1], args[2], context, session, out)) {
-        resp::AppendSimple(out, "OK");
-      } else if (args.size() > 3) {
+    case LocalCommand::kAuth: {
+      if (args.size() > 3) {
         resp::AppendError(out, "ERR syntax error");
+        return;
+      }
+      // AUTH <password>, or AUTH <username> <password>; Authenticate writes any error.
+      const std::string_view username = args.size() == 3 ? args[1] : std::string_view();
+      if (Authenticate(username, args.back(), context, session, out)) {
+        resp::AppendSimple(out, "OK");
       }
       return;
+    }
     case LocalCommand::kSelect: {
       long long db = -1;
       if (!ParseInt(args[1], &db)) {

@@ -22,10 +22,9 @@ Server::Server(Worker* worker, ServerPool* pool, const config::ServerConfig& con
 
 Server::~Server() = default;
 
-ServerConnection* Server::PickConnection() {
-  // Round-robin over the slots; an empty slot gets a fresh connection.
-  const size_t slot = next_connection_;
-  next_connection_ = (next_connection_ + 1) % connections_.size();
+ServerConnection* Server::PickConnection(uint64_t affinity) {
+  // An empty slot gets a fresh connection.
+  const size_t slot = affinity % connections_.size();
   if (connections_[slot] == nullptr) {
     auto* connection = new ServerConnection(worker_, this);  // freed in its close callback
     connections_[slot] = connection;
@@ -35,7 +34,7 @@ ServerConnection* Server::PickConnection() {
   return connections_[slot];
 }
 
-void Server::Send(Fragment* fragment, std::string_view bytes) {
+void Server::Send(Fragment* fragment, std::string_view bytes, uint64_t affinity) {
   stats_->requests.Add();
   stats_->request_bytes.Add(bytes.size());
   if (!resolved()) {
@@ -45,7 +44,7 @@ void Server::Send(Fragment* fragment, std::string_view bytes) {
     worker_->CompleteFragment(fragment, "-ERR Host is down\r\n");
     return;
   }
-  ServerConnection* connection = PickConnection();
+  ServerConnection* connection = PickConnection(affinity);
   if (connection == nullptr) {
     pool_->stats().forward_error.Add();
     worker_->CompleteFragment(fragment, "-ERR Connection refused\r\n");
@@ -79,7 +78,6 @@ void Server::Update(const config::ServerConfig& config, const SocketAddress& add
   if (slots != connections_.size()) {
     RetireConnections();
     connections_.assign(slots, nullptr);
-    next_connection_ = 0;
   }
 }
 
@@ -101,6 +99,20 @@ bool Server::Quiet() const {
 }
 
 void Server::OnConnected() { failures_ = 0; }
+
+void Server::LogConnectFailure(const SocketAddress& address, int status) {
+  constexpr uint64_t kLogIntervalNs = 1000000000;
+  const uint64_t now = worker_->now_ns();
+  if (last_failure_log_ns_ != 0 && now - last_failure_log_ns_ < kLogIntervalNs) {
+    ++failures_not_logged_;
+    return;
+  }
+  RP_LOG(kLogWarn, "connect to server '%s' (%s) failed: %s (%u more in the last second)",
+         config_.name.c_str(), address.ToString().c_str(), uv_strerror(status),
+         failures_not_logged_);
+  last_failure_log_ns_ = now;
+  failures_not_logged_ = 0;
+}
 
 void Server::OnConnectionClosed(ServerConnection* connection, int error) {
   for (ServerConnection*& slot : connections_) {

@@ -31,8 +31,10 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   // Queues `bytes` (one whole request) on one of this server's connections; the fragment is
-  // completed later with the reply, or with an error if the connection fails.
-  void Send(Fragment* fragment, std::string_view bytes);
+  // completed later with the reply, or with an error if the connection fails. Requests with the
+  // same `affinity` (a client) always take the same connection, so one client's commands reach
+  // the server in the order it sent them, as with a direct connection.
+  void Send(Fragment* fragment, std::string_view bytes, uint64_t affinity);
   void Preconnect();
 
   // A new topology: same name, maybe a new address or settings.
@@ -51,6 +53,8 @@ class Server {
 
   // --- from this server's connections ---
   void OnConnected();
+  // One line per second at most: a dead server refuses every request's connection attempt.
+  void LogConnectFailure(const SocketAddress& address, int status);
   // The connection is closing; `error` (a negative errno) counts as a failure when non-zero.
   void OnConnectionClosed(ServerConnection* connection, int error);
   // Request timeouts; returns true when the server's liveness changed.
@@ -58,7 +62,7 @@ class Server {
   void CloseAll();
 
  private:
-  ServerConnection* PickConnection();
+  ServerConnection* PickConnection(uint64_t affinity);
   void RetireConnections();
 
   Worker* worker_;
@@ -67,9 +71,10 @@ class Server {
   SocketAddress address_;
   std::vector<ServerConnection*> connections_;  // server_connections slots; null when closed
   std::vector<ServerConnection*> retired_;      // finishing in-flight requests, then closing
-  size_t next_connection_ = 0;
   uint32_t failures_ = 0;
   uint64_t ejected_until_ns_ = 0;  // worker clock; 0 when not ejected
+  uint64_t last_failure_log_ns_ = 0;
+  uint32_t failures_not_logged_ = 0;
   std::shared_ptr<ServerStats> stats_;
 };
 

@@ -1,5 +1,8 @@
 #include "proxy/server_connection.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/un.h>
 
 #include <algorithm>
@@ -18,6 +21,11 @@ namespace ringproxy::proxy {
 namespace {
 
 constexpr size_t kMinReadSize = 16u << 10;
+constexpr unsigned kKeepaliveIdleS = 30;
+constexpr int kKeepaliveIntervalS = 10;
+constexpr int kKeepaliveProbes = 3;
+constexpr int64_t kMinUserTimeoutMs = 5000;
+constexpr unsigned kDefaultUserTimeoutMs = 30000;
 
 void AppendCommand(ByteBuffer* out, std::initializer_list<std::string_view> args) {
   resp::AppendArrayHeader(out, static_cast<int64_t>(args.size()));
@@ -36,6 +44,7 @@ uint64_t ServerConnection::oldest_enqueued_ns() const {
 }
 
 void ServerConnection::Connect(const SocketAddress& address) {
+  address_ = address;
   int rc = 0;
   if (address.is_unix()) {
     uv_pipe_init(worker_->loop(), &handle_.pipe, 0);
@@ -49,18 +58,37 @@ void ServerConnection::Connect(const SocketAddress& address) {
     uv_tcp_init(worker_->loop(), &handle_.tcp);
     handle_.tcp.data = this;
     uv_tcp_nodelay(&handle_.tcp, 1);
-    if (server_->pool()->config().tcpkeepalive) uv_tcp_keepalive(&handle_.tcp, 1, 60);
+    // Keepalive always: a pod whose IP vanished sends no RST, and an idle connection to it would
+    // otherwise look healthy until the next request times out.
+    uv_tcp_keepalive(&handle_.tcp, 1, kKeepaliveIdleS);
     connect_req_.data = this;
     rc = uv_tcp_connect(&connect_req_, &handle_.tcp, address.get(),
                         [](uv_connect_t* req, int status) {
                           static_cast<ServerConnection*>(req->data)->OnConnect(status);
                         });
+    if (rc == 0) SetDeadPeerTimeouts();
   }
   QueueHandshake();
   if (rc != 0) {
     // The handle is initialised: Close() can fail the queue and release it the usual way.
     Close(rc);
   }
+}
+
+void ServerConnection::SetDeadPeerTimeouts() {
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&handle_), &fd) != 0) return;
+  const int interval = kKeepaliveIntervalS;
+  const int count = kKeepaliveProbes;
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count));
+  // Sent data unacknowledged this long aborts the connection (ETIMEDOUT) even when the pool has
+  // no request timeout; with one, the request timeout acts first and this is the backstop.
+  const int64_t timeout = server_->pool()->config().timeout_ms;
+  const unsigned user_timeout_ms =
+      timeout > 0 ? static_cast<unsigned>(std::max<int64_t>(2 * timeout, kMinUserTimeoutMs))
+                  : kDefaultUserTimeoutMs;
+  setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof(user_timeout_ms));
 }
 
 void ServerConnection::QueueHandshake() {
@@ -91,8 +119,7 @@ void ServerConnection::QueueHandshake() {
 void ServerConnection::OnConnect(int status) {
   if (state_ == State::kClosing) return;
   if (status != 0) {
-    RP_LOG(kLogWarn, "connect to server '%s' (%s) failed: %s", server_->config().name.c_str(),
-           server_->address().ToString().c_str(), uv_strerror(status));
+    server_->LogConnectFailure(address_, status);
     server_->stats().connect_failures.Add();
     Close(status);
     return;
@@ -101,7 +128,7 @@ void ServerConnection::OnConnect(int status) {
   server_->stats().server_connections.Add(1);
   server_->OnConnected();
   RP_LOG(kLogInfo, "connected to server '%s' (%s)", server_->config().name.c_str(),
-         server_->address().ToString().c_str());
+         address_.ToString().c_str());
   const int rc = uv_read_start(
       stream(),
       [](uv_handle_t* handle, size_t suggested, uv_buf_t* buf) {
@@ -189,7 +216,7 @@ void ServerConnection::OnRead(ssize_t nread, const uv_buf_t* buf) {
       server_->stats().server_err.Add();
     }
     RP_LOG(kLogWarn, "server '%s' (%s) closed the connection: %s", server_->config().name.c_str(),
-           server_->address().ToString().c_str(), uv_strerror(static_cast<int>(nread)));
+           address_.ToString().c_str(), uv_strerror(static_cast<int>(nread)));
     Close(nread == UV_EOF ? UV_ECONNRESET : static_cast<int>(nread));
     return;
   }

@@ -48,6 +48,7 @@ class ServerConnection {
 
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&handle_); }
   void QueueHandshake();
+  void SetDeadPeerTimeouts();
   void OnConnect(int status);
   void OnRead(ssize_t nread, const uv_buf_t* buf);
   // Completes fragments with the replies in data[0..size); returns the bytes consumed.
@@ -57,6 +58,7 @@ class ServerConnection {
 
   Worker* worker_;
   Server* server_;
+  SocketAddress address_;  // the one this connection dialled (the server's may have moved since)
   union {
     uv_tcp_t tcp;
     uv_pipe_t pipe;

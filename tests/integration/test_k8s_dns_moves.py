@@ -223,9 +223,6 @@ def test_name_gone_from_dns_fails_its_keys_fast_and_comes_back(processes):
     assert_data_on_owners(loops, dict(zip(NAMES, pods)), absent_from=list(zip(NAMES, pods)))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "proxy bug: Discovery::OnAnswer treats an address found for a name that was unresolved like "
-    "a first answer: not counted in ringproxy_dns_address_changes_total, logged at INFO only"))
 def test_name_coming_back_is_counted_and_logged_as_a_change(processes):
     pods, dns = start_cluster(processes)
     proxy = start_proxy(processes, dns, dns_servers(pods[0].port), timeout=2000)

@@ -181,10 +181,6 @@ class HeldBackend(threading.Thread):
         self.join(timeout=10)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "proxy bug: a draining client whose last in-flight reply has just been written is "
-    "half-closed in the same step that resumes reading it, so requests it sent before SIGTERM "
-    "that were still in the socket (held back by client_max_pending_requests) are dropped"))
 def test_sigterm_answers_requests_the_proxy_had_not_read_yet(processes):
     backend = HeldBackend()
     backend.start()

@@ -310,9 +310,6 @@ def test_loading_from_a_backend_reaches_the_client(patient, clean):
         direct.config_set("key-load-delay", "0")
 
 
-@pytest.mark.xfail(strict=True, reason="requests of one client are spread round-robin over the "
-                   "server's connections, so a pipelined GET can run before the SET ahead of "
-                   "it (nutcracker 0.5.0 does the same)")
 def test_a_pipeline_reads_its_own_writes_with_two_server_connections(two_connections, clean):
     key = "own-writes"
     cmds = [c for i in range(2000) for c in (["SET", key, "v%d" % i], ["GET", key])]
