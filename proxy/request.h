@@ -74,6 +74,7 @@ struct Fragment {
   Request* request = nullptr;
   uint32_t index = 0;
   uint64_t enqueued_ns = 0;
+  uint32_t bytes = 0;  // of the request on the wire, for the queue-size stats
   bool internal = false;
 };
 

@@ -93,13 +93,18 @@ void ServerConnection::SetDeadPeerTimeouts() {
 
 void ServerConnection::QueueHandshake() {
   const config::PoolConfig& pool = server_->pool()->config();
-  auto queue_internal = [this] {
+  size_t queued_bytes = out_.size();
+  auto queue_internal = [this, &queued_bytes] {
     Fragment* fragment = worker_->NewFragment();
     fragment->internal = true;
     fragment->enqueued_ns = worker_->now_ns();
+    fragment->bytes = static_cast<uint32_t>(out_.size() - queued_bytes);
+    queued_bytes = out_.size();
     fifo_.push_back(fragment);
     ++unsent_;
+    unsent_bytes_ += fragment->bytes;
     server_->stats().in_queue.Add(1);
+    server_->stats().in_queue_bytes.Add(fragment->bytes);
   };
   // AUTH before SELECT: a server that requires a password refuses SELECT until authenticated.
   if (!pool.server_auth_user.empty()) {
@@ -156,9 +161,12 @@ void ServerConnection::OnConnect(int status) {
 
 void ServerConnection::Enqueue(Fragment* fragment, std::string_view bytes) {
   fragment->enqueued_ns = worker_->now_ns();
+  fragment->bytes = static_cast<uint32_t>(bytes.size());
   fifo_.push_back(fragment);
   ++unsent_;
+  unsent_bytes_ += bytes.size();
   server_->stats().in_queue.Add(1);
+  server_->stats().in_queue_bytes.Add(static_cast<int64_t>(bytes.size()));
   out_.Append(bytes);
   if (state_ == State::kConnected) worker_->ScheduleFlush(this);
 }
@@ -251,6 +259,7 @@ size_t ServerConnection::ProcessReplies(const char* data, size_t size) {
     stats.responses.Add();
     stats.response_bytes.Add(scanner_.size());
     stats.out_queue.Add(-1);
+    stats.out_queue_bytes.Add(-static_cast<int64_t>(fragment->bytes));
     if (scanner_.type() == '-') stats.error_replies.Add();
     stats.latency.Observe((worker_->now_ns() - fragment->enqueued_ns) / 1000);
     worker_->CompleteFragment(fragment, std::string_view(data + offset, scanner_.size()));
@@ -270,7 +279,10 @@ void ServerConnection::MarkSent() {
   ServerStats& stats = server_->stats();
   stats.in_queue.Add(-static_cast<int64_t>(unsent_));
   stats.out_queue.Add(static_cast<int64_t>(unsent_));
+  stats.in_queue_bytes.Add(-static_cast<int64_t>(unsent_bytes_));
+  stats.out_queue_bytes.Add(static_cast<int64_t>(unsent_bytes_));
   unsent_ = 0;
+  unsent_bytes_ = 0;
 }
 
 void ServerConnection::Close(int error) {
@@ -280,9 +292,14 @@ void ServerConnection::Close(int error) {
   ServerStats& stats = server_->stats();
   if (was_connected) stats.server_connections.Add(-1);
   if (error == UV_ETIMEDOUT) stats.server_timedout.Add();
+  size_t fifo_bytes = 0;
+  for (const Fragment* fragment : fifo_) fifo_bytes += fragment->bytes;
   stats.in_queue.Add(-static_cast<int64_t>(unsent_));
   stats.out_queue.Add(-static_cast<int64_t>(fifo_.size() - unsent_));
+  stats.in_queue_bytes.Add(-static_cast<int64_t>(unsent_bytes_));
+  stats.out_queue_bytes.Add(-static_cast<int64_t>(fifo_bytes - unsent_bytes_));
   unsent_ = 0;
+  unsent_bytes_ = 0;
   server_->OnConnectionClosed(this, error);
   // Settle every queued fragment before anything else can run: each one's request gets the
   // error in place of its reply.

@@ -74,6 +74,7 @@ class ServerConnection {
   ByteBuffer in_;       // an incomplete reply carried over to the next read
   ReplyScanner scanner_;
   std::deque<Fragment*> fifo_;
+  size_t unsent_bytes_ = 0;
   size_t unsent_ = 0;  // fragments at the back of fifo_ whose bytes are not yet with the kernel
 };
 
