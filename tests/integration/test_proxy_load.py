@@ -188,8 +188,8 @@ def test_a_slow_client_does_not_hold_up_others(env):
 
 def _flood_without_reading(port, request, give_up_after, stop=lambda: False):
     """Sends `request` over and over on one connection that never reads, until the proxy stops
-    taking bytes (the send blocks for a second), `give_up_after` seconds pass or stop() says
-    so. Returns the
+    taking bytes (the send blocks for a second, or the proxy disconnects the client),
+    `give_up_after` seconds pass or stop() says so. Returns the
     socket (still open), how many requests went out, and whether the proxy stopped taking
     them."""
     s = socket.create_connection(("127.0.0.1", port))
@@ -212,6 +212,10 @@ def _flood_without_reading(port, request, give_up_after, stop=lambda: False):
             if time.monotonic() - blocked_since > 1.0:
                 return s, sent // len(request), True
             time.sleep(0.01)  # the socket is full; the proxy reads when it wants
+        except (ConnectionResetError, BrokenPipeError):
+            # Past the hard output limit the proxy disconnects the client (as Redis's
+            # client-output-buffer-limit does): it certainly stopped taking bytes.
+            return s, sent // len(request), True
     return s, sent // len(request), False
 
 
