@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <string>
 
@@ -33,18 +34,9 @@ std::string Upper(std::string_view text) {
 }
 
 bool ParseInt(std::string_view text, long long* value) {
-  if (text.empty() || text.size() > 19) return false;
-  long long result = 0;
-  size_t i = 0;
-  const bool negative = text[0] == '-';
-  if (negative) ++i;
-  if (i == text.size()) return false;
-  for (; i < text.size(); ++i) {
-    if (text[i] < '0' || text[i] > '9') return false;
-    result = result * 10 + (text[i] - '0');
-  }
-  *value = negative ? -result : result;
-  return true;
+  // from_chars reports overflow instead of wrapping (a client may send any digits).
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), *value);
+  return error == std::errc() && end == text.data() + text.size() && !text.empty();
 }
 
 // Checks a password given by AUTH or HELLO ... AUTH; `username` is empty for the one-argument

@@ -38,10 +38,15 @@ ReplyScanner::Status ReplyScanner::Scan(const char* data, size_t size) {
         pos_ = pos;
         return i - pos > kMaxLineBytes ? Status::kError : Status::kIncomplete;
       }
-      if (data[i] != '\r' || data[i + 1] != '\n' || i == digits_start || i - digits_start > 19) {
+      const size_t digits = i - digits_start;
+      // As hiredis's (and Redis's) string2ll: no leading zeros, no "-0", within int64.
+      constexpr uint64_t kInt64MinMagnitude = uint64_t{1} << 63;
+      if (data[i] != '\r' || data[i + 1] != '\n' || digits == 0 || digits > 19 ||
+          (data[digits_start] == '0' && (digits > 1 || negative)) ||
+          magnitude > (negative ? kInt64MinMagnitude : kInt64MinMagnitude - 1)) {
         return Status::kError;
       }
-      value = negative ? -static_cast<int64_t>(magnitude) : static_cast<int64_t>(magnitude);
+      value = negative ? static_cast<int64_t>(0 - magnitude) : static_cast<int64_t>(magnitude);
       next = i + 2;
     } else {
       return Status::kError;

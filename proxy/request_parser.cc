@@ -42,14 +42,15 @@ enum class LineScan : uint8_t { kOk, kIncomplete, kMalformed };
   // More digits than any length we accept: malformed once the line ends; until then the caller
   // sees an incomplete line and applies its line-length limit, as Redis does.
   const bool overflow = i - digits_start > 18;
+  *next = i;  // on failure: how far the line went, for the caller's line-length check
   if (i + 1 >= size) {
     // Not even "\r\n" yet; only a digit run (or nothing) so far is a valid prefix.
     return i == size || data[i] == '\r' ? LineScan::kIncomplete : LineScan::kMalformed;
   }
   const size_t digits = i - digits_start;
-  *next = i;  // on failure: how far the line went, for the caller's line-length check
+  // As Redis's string2ll: no leading zeros, and no "-0".
   if (overflow || data[i] != '\r' || data[i + 1] != '\n' || digits == 0 ||
-      (digits > 1 && data[digits_start] == '0')) {
+      (data[digits_start] == '0' && (digits > 1 || negative))) {
     return LineScan::kMalformed;
   }
   *value = negative ? -static_cast<int64_t>(result) : static_cast<int64_t>(result);
@@ -164,6 +165,7 @@ RequestParser::Status RequestParser::Fail(std::string message) {
 }
 
 RequestParser::Status RequestParser::Parse(const char* data, size_t size) {
+  expected_size_ = 0;  // set again below only while a bulk body is awaited
   if (size == 0) return Status::kIncomplete;
   if (pos_ == 0 && args_expected_ < 0) inline_ = data[0] != '*';
   return inline_ ? ParseInline(data, size) : ParseMultibulk(data, size);
