@@ -400,6 +400,12 @@ void ClientConnection::CompleteHead(std::string_view reply) {
   if (head_ == nullptr) tail_ = nullptr;
   --queued_;
   Retire(request);
+  // Checked before the append: growing a buffer already near the limit would briefly need
+  // twice the limit.
+  if (HeldBytes() + reply.size() > worker_->settings().client_max_output_bytes) {
+    CloseIfOverOutputLimit(reply.size());
+    return;
+  }
   out_.Append(reply);
   WriteCompletedHeads();
   if (CloseIfOverOutputLimit()) return;
@@ -428,6 +434,12 @@ void ClientConnection::WriteCompletedHeads() {
     if (head_ == nullptr) tail_ = nullptr;
     --queued_;
     if (request->parked) parked_bytes_ -= request->ReplyBytes().size();
+    if (out_.size() + request->ReplyBytes().size() > worker_->settings().client_max_output_bytes) {
+      // Over the limit: the caller's check closes the client; stop copying.
+      parked_bytes_ += request->ReplyBytes().size();
+      Retire(request);
+      return;
+    }
     out_.Append(request->ReplyBytes());
     Retire(request);
   }
@@ -466,8 +478,8 @@ void ClientConnection::PauseReadingIfOverLimits() {
   }
 }
 
-bool ClientConnection::CloseIfOverOutputLimit() {
-  if (HeldBytes() <= worker_->settings().client_max_output_bytes) return false;
+bool ClientConnection::CloseIfOverOutputLimit(size_t incoming) {
+  if (HeldBytes() + incoming <= worker_->settings().client_max_output_bytes) return false;
   RP_LOG(kLogWarn, "client %llu holds %zu bytes of replies it does not read (limit %zu); closing",
          static_cast<unsigned long long>(session_.id), HeldBytes(),
          worker_->settings().client_max_output_bytes);

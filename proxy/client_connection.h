@@ -84,7 +84,8 @@ class ClientConnection {
   // Reply bytes this client holds in the proxy.
   size_t HeldBytes() const { return out_.size() + writing_.size() + parked_bytes_; }
   // Closes the client when it holds more than the hard output limit; true if it did.
-  bool CloseIfOverOutputLimit();
+  // `incoming`: reply bytes about to be added.
+  bool CloseIfOverOutputLimit(size_t incoming = 0);
   void PauseReadingIfOverLimits();
   void OnWriteDone(int status);
 

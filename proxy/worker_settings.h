@@ -20,7 +20,7 @@ struct WorkerSettings {
   // than this (written-out replies it has not read, plus replies waiting behind slower ones) is
   // disconnected, as Redis's client-output-buffer-limit does: one client that never reads must
   // not take the proxy's memory.
-  size_t client_max_output_bytes = 128u << 20;
+  size_t client_max_output_bytes = 64u << 20;
   // SIGTERM: how long in-flight requests may take before the remaining clients are closed.
   uint64_t drain_timeout_ms = 30000;
   // Called on the worker's thread when a connection to a server fails (pool name, server name),
