@@ -25,13 +25,15 @@ Server::~Server() = default;
 ServerConnection* Server::PickConnection(uint64_t affinity) {
   // An empty slot gets a fresh connection.
   const size_t slot = affinity % connections_.size();
-  if (connections_[slot] == nullptr) {
-    auto* connection = new ServerConnection(worker_, this);  // freed in its close callback
-    connections_[slot] = connection;
-    connection->Connect(address_);
-    // Connect may have failed at once and closed it (the slot is then null again).
-  }
+  if (connections_[slot] == nullptr) OpenConnection(slot);
+  // Connect may have failed at once and closed it (the slot is then null again).
   return connections_[slot];
+}
+
+void Server::OpenConnection(size_t slot) {
+  auto* connection = new ServerConnection(worker_, this);  // freed in its close callback
+  connections_[slot] = connection;
+  connection->Connect(address_);
 }
 
 void Server::Send(Fragment* fragment, std::string_view bytes, uint64_t affinity) {
@@ -55,12 +57,8 @@ void Server::Send(Fragment* fragment, std::string_view bytes, uint64_t affinity)
 
 void Server::Preconnect() {
   if (!resolved()) return;
-  for (ServerConnection*& slot : connections_) {
-    if (slot == nullptr) {
-      auto* connection = new ServerConnection(worker_, this);
-      slot = connection;
-      connection->Connect(address_);
-    }
+  for (size_t slot = 0; slot < connections_.size(); ++slot) {
+    if (connections_[slot] == nullptr) OpenConnection(slot);
   }
 }
 

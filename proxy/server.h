@@ -63,6 +63,7 @@ class Server {
 
  private:
   ServerConnection* PickConnection(uint64_t affinity);
+  void OpenConnection(size_t slot);
   void RetireConnections();
 
   Worker* worker_;

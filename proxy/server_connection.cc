@@ -254,7 +254,6 @@ size_t ServerConnection::ProcessReplies(const char* data, size_t size) {
     }
     Fragment* fragment = fifo_.front();
     fifo_.pop_front();
-    if (fifo_.size() < unsent_) unsent_ = fifo_.size();  // only after a reply to an unsent one
     ServerStats& stats = server_->stats();
     stats.responses.Add();
     stats.response_bytes.Add(scanner_.size());
