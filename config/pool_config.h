@@ -62,6 +62,33 @@ struct StatefulSetConfig {
   bool operator==(const StatefulSetConfig&) const = default;
 };
 
+// ringproxy's `tls:` mapping: TLS on the pool's listening socket. Paths are absolute (relative
+// ones are resolved against the configuration file's directory when loaded); the files are read
+// when the proxy loads the configuration, and again whenever one of them changes.
+struct ListenTlsConfig {
+  std::string cert_file;      // PEM certificate chain presented to clients
+  std::string key_file;       // its PEM private key
+  std::string ca_file;        // PEM CA bundle that client certificates must chain to
+  bool auth_clients = false;  // require a client certificate (needs ca_file)
+
+  bool used() const { return !cert_file.empty(); }
+  bool operator==(const ListenTlsConfig&) const = default;
+};
+
+// ringproxy's `server_tls:` mapping: TLS on the proxy's connections to the pool's servers.
+struct ServerTlsConfig {
+  bool enabled = false;   // the mapping is present
+  std::string ca_file;    // PEM CA bundle server certificates must chain to; empty: the system's
+  std::string cert_file;  // client certificate presented to servers (Redis asks for one by default)
+  std::string key_file;   // its PEM private key
+  // The name sent as SNI and checked against each server's certificate. Empty: the server's own
+  // host as configured (its DNS name, or its IP address checked against the certificate's IPs).
+  std::string server_name;
+  bool verify = true;  // false: accept any certificate (the link is encrypted, not authenticated)
+
+  bool operator==(const ServerTlsConfig&) const = default;
+};
+
 struct PoolConfig {
   std::string name;
   SourceLocation where;
@@ -101,6 +128,9 @@ struct PoolConfig {
   // A DNS SRV name (e.g. "_redis._tcp.redis-headless.default.svc.cluster.local") whose targets are
   // the pool's servers, discovered at run time. Empty: the members are `servers`.
   std::string srv;
+
+  ListenTlsConfig tls;
+  ServerTlsConfig server_tls;
 
   bool operator==(const PoolConfig&) const = default;
 };

@@ -261,6 +261,69 @@ Reason ParseServerAuthUser(const YamlNode& value, const PoolKeyContext& /*contex
   return std::nullopt;
 }
 
+// ---- TLS: `tls:` (the listener) and `server_tls:` (connections to servers)
+// -----------------------
+
+// A PEM file's path; read later, when the proxy builds its TLS contexts (and again on change).
+template <std::string ListenTlsConfig::*Field>
+Reason ParseListenTlsPath(const YamlNode& value, const PoolKeyContext& context, PoolConfig* pool) {
+  pool->tls.*Field = ResolvePasswordPath(value.text, context.config_dir);
+  return std::nullopt;
+}
+
+template <std::string ServerTlsConfig::*Field>
+Reason ParseServerTlsPath(const YamlNode& value, const PoolKeyContext& context, PoolConfig* pool) {
+  pool->server_tls.*Field = ResolvePasswordPath(value.text, context.config_dir);
+  return std::nullopt;
+}
+
+Reason ParseTlsFlag(const YamlNode& value, bool* flag) {
+  if (value.text == "true") {
+    *flag = true;
+  } else if (value.text == "false") {
+    *flag = false;
+  } else {
+    return std::string("is not \"true\" or \"false\"");
+  }
+  return std::nullopt;
+}
+
+Reason ParseTlsAuthClients(const YamlNode& value, const PoolKeyContext& /*context*/,
+                           PoolConfig* pool) {
+  return ParseTlsFlag(value, &pool->tls.auth_clients);
+}
+
+Reason ParseServerTlsVerify(const YamlNode& value, const PoolKeyContext& /*context*/,
+                            PoolConfig* pool) {
+  return ParseTlsFlag(value, &pool->server_tls.verify);
+}
+
+Reason ParseServerTlsName(const YamlNode& value, const PoolKeyContext& /*context*/,
+                          PoolConfig* pool) {
+  if (Reason reason = CheckDnsName(value.text)) {
+    return reason;
+  }
+  pool->server_tls.server_name = value.text;
+  return std::nullopt;
+}
+
+Reason CheckListenTls(const YamlNode& /*value*/, const PoolKeyContext& /*context*/,
+                      PoolConfig* pool) {
+  if (pool->tls.auth_clients && pool->tls.ca_file.empty()) {
+    return std::string("has auth_clients: true but no ca_file to verify client certificates with");
+  }
+  return std::nullopt;
+}
+
+Reason CheckServerTls(const YamlNode& /*value*/, const PoolKeyContext& /*context*/,
+                      PoolConfig* pool) {
+  if (pool->server_tls.cert_file.empty() != pool->server_tls.key_file.empty()) {
+    return std::string("needs both cert_file and key_file for a client certificate, or neither");
+  }
+  pool->server_tls.enabled = true;
+  return std::nullopt;
+}
+
 using Shape = PoolKey::Shape;
 using Group = PoolKey::Group;
 
@@ -283,6 +346,35 @@ constexpr std::array kStatefulSetKeys = {
 };
 
 constexpr std::span<const PoolSubKey> kNoEntries;
+
+constexpr std::array kListenTlsKeys = {
+    PoolSubKey{"cert_file", true, "", ParseListenTlsPath<&ListenTlsConfig::cert_file>,
+               "PEM certificate (chain) presented to clients; relative to the configuration "
+               "file's directory when relative."},
+    PoolSubKey{"key_file", true, "", ParseListenTlsPath<&ListenTlsConfig::key_file>,
+               "Its PEM private key."},
+    PoolSubKey{"ca_file", false, "", ParseListenTlsPath<&ListenTlsConfig::ca_file>,
+               "PEM CA bundle that client certificates are verified against."},
+    PoolSubKey{"auth_clients", false, "false", ParseTlsAuthClients,
+               "true: a client without a certificate signed by ca_file is refused."},
+};
+
+constexpr std::array kServerTlsKeys = {
+    PoolSubKey{"ca_file", false, "", ParseServerTlsPath<&ServerTlsConfig::ca_file>,
+               "PEM CA bundle that server certificates are verified against. Default: the "
+               "system's trusted CAs."},
+    PoolSubKey{"cert_file", false, "", ParseServerTlsPath<&ServerTlsConfig::cert_file>,
+               "PEM client certificate presented to servers (redis-server asks for one unless "
+               "tls-auth-clients is no)."},
+    PoolSubKey{"key_file", false, "", ParseServerTlsPath<&ServerTlsConfig::key_file>,
+               "Its PEM private key."},
+    PoolSubKey{"server_name", false, "", ParseServerTlsName,
+               "Name sent as SNI and verified in every server's certificate. Default: each "
+               "server's own host (a DNS name, or an IP address matched against the "
+               "certificate's IP entries)."},
+    PoolSubKey{"verify", false, "true", ParseServerTlsVerify,
+               "false: accept any server certificate (encrypted, not authenticated)."},
+};
 
 constexpr std::array kPoolKeys = {
     PoolKey{"listen", Shape::kScalar, Group::kNone, true, "", ParseListen, kNoEntries, true,
@@ -363,6 +455,15 @@ constexpr std::array kPoolKeys = {
             "Redis ACL user of the proxy's own server connections: they send AUTH <user> "
             "<password> instead of AUTH <password>. Needs a password; clients still AUTH with "
             "the password alone."},
+    PoolKey{"tls", Shape::kMapping, Group::kNone, false, "", CheckListenTls, kListenTlsKeys, false,
+            "TLS for clients: a mapping of cert_file, key_file, ca_file and auth_clients. The "
+            "pool's listener then speaks TLS only. The files are read again when they change "
+            "(a renewed certificate needs no restart)."},
+    PoolKey{"server_tls", Shape::kMapping, Group::kNone, false, "", CheckServerTls, kServerTlsKeys,
+            false,
+            "TLS toward the pool's servers: a mapping of ca_file, cert_file, key_file, "
+            "server_name and verify ({} for the defaults). Certificates are verified and "
+            "the server name checked unless verify is false."},
 };
 
 }  // namespace

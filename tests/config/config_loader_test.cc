@@ -388,13 +388,15 @@ INSTANTIATE_TEST_SUITE_P(
                     "hash_tag, distribution, timeout, backlog, client_connections, redis, "
                     "tcpkeepalive, reuseport, redis_auth, redis_db, preconnect, auto_eject_hosts, "
                     "server_connections, server_retry_timeout, server_failure_limit, servers, "
-                    "statefulset, srv, redis_auth_file, redis_auth_env, server_auth_user"},
+                    "statefulset, srv, redis_auth_file, redis_auth_env, server_auth_user, tls, "
+                    "server_tls"},
         InvalidCase{"DirectiveNamesAreCaseSensitive", POOL_WITH("  Hash: md5"),
                     "t.yml:3:3: directive \"Hash\" is unknown; known directives: listen, hash, "
                     "hash_tag, distribution, timeout, backlog, client_connections, redis, "
                     "tcpkeepalive, reuseport, redis_auth, redis_db, preconnect, auto_eject_hosts, "
                     "server_connections, server_retry_timeout, server_failure_limit, servers, "
-                    "statefulset, srv, redis_auth_file, redis_auth_env, server_auth_user"},
+                    "statefulset, srv, redis_auth_file, redis_auth_env, server_auth_user, tls, "
+                    "server_tls"},
         InvalidCase{"DuplicateDirective", POOL_WITH("  listen: 127.0.0.1:22122"),
                     "t.yml:3:3: directive \"listen\" is a duplicate (first given at 2:3)"},
         InvalidCase{"EmptyValue", POOL_WITH("  hash:"),
@@ -647,7 +649,44 @@ INSTANTIATE_TEST_SUITE_P(
                   [](PoolConfig* p) {
                     p->server_auth_user = "proxy";
                     p->redis_auth = "s3cret";
-                  }}),
+                  }},
+        ValidCase{"TlsForClientsAndServers",
+                  "alpha:\n"
+                  "  listen: 127.0.0.1:22121\n"
+                  "  redis: true\n"
+                  "  tls:\n"
+                  "    cert_file: /etc/ringproxy/tls/tls.crt\n"
+                  "    key_file: /etc/ringproxy/tls/tls.key\n"
+                  "    ca_file: /etc/ringproxy/tls/ca.crt\n"
+                  "    auth_clients: true\n"
+                  "  server_tls:\n"
+                  "    ca_file: /etc/redis-tls/ca.crt\n"
+                  "    cert_file: /etc/redis-tls/client.crt\n"
+                  "    key_file: /etc/redis-tls/client.key\n"
+                  "    server_name: redis.example\n"
+                  "    verify: false\n"
+                  "  servers:\n"
+                  "    - 127.0.0.1:7001:1\n",
+                  [](PoolConfig* p) {
+                    p->tls.cert_file = "/etc/ringproxy/tls/tls.crt";
+                    p->tls.key_file = "/etc/ringproxy/tls/tls.key";
+                    p->tls.ca_file = "/etc/ringproxy/tls/ca.crt";
+                    p->tls.auth_clients = true;
+                    p->server_tls.enabled = true;
+                    p->server_tls.ca_file = "/etc/redis-tls/ca.crt";
+                    p->server_tls.cert_file = "/etc/redis-tls/client.crt";
+                    p->server_tls.key_file = "/etc/redis-tls/client.key";
+                    p->server_tls.server_name = "redis.example";
+                    p->server_tls.verify = false;
+                  }},
+        ValidCase{"ServerTlsWithItsDefaults",
+                  "alpha:\n"
+                  "  listen: 127.0.0.1:22121\n"
+                  "  redis: true\n"
+                  "  server_tls: {}\n"
+                  "  servers:\n"
+                  "    - 127.0.0.1:7001:1\n",
+                  [](PoolConfig* p) { p->server_tls.enabled = true; }}),
     TitleOf<ValidCase>);
 
 // The shorthand is only a way of writing the servers: the pool is the one a nutcracker.yml naming
@@ -879,7 +918,30 @@ INSTANTIATE_TEST_SUITE_P(
                     POOL_AFTER_REDIS("  redis_auth: pw\n  server_auth_user: \"two words\"\n"
                                      "  servers:\n    - 127.0.0.1:7001:1\n"),
                     "t.yml:5:21: server_auth_user \"two words\" holds a blank or a control "
-                    "character, which no Redis ACL user name has"}),
+                    "character, which no Redis ACL user name has"},
+        InvalidCase{"TlsWithoutKey",
+                    POOL_AFTER_REDIS("  tls:\n    cert_file: /x.crt\n"
+                                     "  servers:\n    - 127.0.0.1:7001:1\n"),
+                    "t.yml:4:3: tls has no \"key_file\" key (required)"},
+        InvalidCase{"TlsAuthClientsWithoutCa",
+                    POOL_AFTER_REDIS("  tls: {cert_file: /x.crt, key_file: /x.key, auth_clients: "
+                                     "true}\n  servers:\n    - 127.0.0.1:7001:1\n"),
+                    "t.yml:4:3: tls has auth_clients: true but no ca_file to verify client "
+                    "certificates with"},
+        InvalidCase{"ServerTlsCertWithoutKey",
+                    POOL_AFTER_REDIS("  server_tls:\n    cert_file: /client.crt\n"
+                                     "  servers:\n    - 127.0.0.1:7001:1\n"),
+                    "t.yml:4:3: server_tls needs both cert_file and key_file for a client "
+                    "certificate, or neither"},
+        InvalidCase{"ServerTlsVerifyYes",
+                    POOL_AFTER_REDIS("  server_tls:\n    verify: yes\n"
+                                     "  servers:\n    - 127.0.0.1:7001:1\n"),
+                    "t.yml:5:13: server_tls verify \"yes\" is not \"true\" or \"false\""},
+        InvalidCase{"ServerTlsNameNotADnsName",
+                    POOL_AFTER_REDIS("  server_tls:\n    server_name: \"redis 0\"\n"
+                                     "  servers:\n    - 127.0.0.1:7001:1\n"),
+                    "t.yml:5:18: server_tls server_name \"redis 0\" is not a DNS name: label "
+                    "\"redis 0\" holds a character other than letters, digits, '-' and '_'"}),
     TitleOf<InvalidCase>);
 
 #undef POOL_AFTER_REDIS

@@ -467,7 +467,8 @@ TEST(PoolKeys, ListsNutcrackersDirectivesInItsOrderThenRingproxysExtensions) {
                                                              "servers"};
   EXPECT_EQ(nutcracker, expected_nutcracker);
   const std::vector<std::string_view> expected_extensions = {
-      "statefulset", "srv", "redis_auth_file", "redis_auth_env", "server_auth_user"};
+      "statefulset",      "srv", "redis_auth_file", "redis_auth_env",
+      "server_auth_user", "tls", "server_tls"};
   EXPECT_EQ(extensions, expected_extensions);
 }
 
@@ -492,9 +493,10 @@ TEST(PoolKeys, OnlyListenIsRequiredAndShapesAndGroupsAreAsDocumented) {
   using Shape = PoolKey::Shape;
   for (const PoolKey& key : PoolKeys()) {
     EXPECT_EQ(key.required, key.name == "listen") << key.name;
-    const Shape shape = key.name == "servers"       ? Shape::kList
-                        : key.name == "statefulset" ? Shape::kMapping
-                                                    : Shape::kScalar;
+    const bool mapping = key.name == "statefulset" || key.name == "tls" || key.name == "server_tls";
+    const Shape shape = key.name == "servers" ? Shape::kList
+                        : mapping             ? Shape::kMapping
+                                              : Shape::kScalar;
     EXPECT_EQ(key.shape, shape) << key.name;
     EXPECT_EQ(key.entries.empty(), shape != Shape::kMapping) << key.name;
     const Group group = key.name == "servers" || key.name == "statefulset" || key.name == "srv"
@@ -533,8 +535,9 @@ TEST(PoolKeys, DocumentedDefaultsMatchPoolConfigDefaults) {
     ++checked;
   }
   // All but listen, servers, hash_tag, redis_auth and timeout, and the extensions, which have no
-  // default; and statefulset's port, cluster_domain and weight.
-  EXPECT_EQ(checked, 13 + 3);
+  // default; and statefulset's port, cluster_domain and weight, tls's auth_clients and
+  // server_tls's verify.
+  EXPECT_EQ(checked, 13 + 3 + 2);
 }
 
 }  // namespace
