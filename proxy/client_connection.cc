@@ -12,6 +12,7 @@
 #include "proxy/resp_writer.h"
 #include "proxy/server.h"
 #include "proxy/server_pool.h"
+#include "proxy/tls_session.h"
 #include "proxy/worker.h"
 
 namespace ringproxy::proxy {
@@ -62,6 +63,8 @@ ClientConnection::ClientConnection(Worker* worker, ServerPool* pool, int workers
   session_.id = worker->NextClientId();
 }
 
+ClientConnection::~ClientConnection() = default;
+
 bool ClientConnection::Accept(uv_stream_t* listener, bool is_unix) {
   if (is_unix) {
     uv_pipe_init(worker_->loop(), &handle_.pipe, 0);
@@ -77,6 +80,13 @@ bool ClientConnection::Accept(uv_stream_t* listener, bool is_unix) {
   counted_ = true;
   stats_->client_connections.Add(1);
   stats_->client_connections_total.Add();
+  if (const std::shared_ptr<const TlsContext>& context = pool_->tls().clients) {
+    tls_ = TlsSession::Accept(context);
+    if (tls_ == nullptr) {
+      Close();
+      return false;
+    }
+  }
   const int rc = StartReading();
   if (rc != 0) {
     Close();
@@ -99,6 +109,10 @@ int ClientConnection::StartReading() {
 }
 
 void ClientConnection::OnAlloc(uv_buf_t* buf) {
+  if (tls_ != nullptr) {
+    *buf = uv_buf_init(worker_->tls_scratch(), Worker::kScratchSize);
+    return;
+  }
   if (in_.empty()) {
     // Most reads hold whole requests: parse them where they landed, in the worker's scratch
     // buffer, so an idle connection owns no buffer at all.
@@ -107,10 +121,13 @@ void ClientConnection::OnAlloc(uv_buf_t* buf) {
     return;
   }
   reading_from_scratch_ = false;
-  size_t want = kMinReadSize;
-  const size_t expected = parser_.expected_size();
-  if (expected > in_.size()) want = std::max(want, expected - in_.size());
+  const size_t want = InputWant();
   *buf = uv_buf_init(in_.PrepareAppend(want), static_cast<unsigned>(want));
+}
+
+size_t ClientConnection::InputWant() const {
+  const size_t expected = parser_.expected_size();
+  return expected > in_.size() ? std::max(kMinReadSize, expected - in_.size()) : kMinReadSize;
 }
 
 void ClientConnection::OnRead(ssize_t nread, const uv_buf_t* buf) {
@@ -132,15 +149,50 @@ void ClientConnection::OnRead(ssize_t nread, const uv_buf_t* buf) {
   }
   if (nread == 0) return;
   const auto n = static_cast<size_t>(nread);
-  if (reading_from_scratch_) {
-    const size_t used = ProcessRequests(buf->base, n);
-    if (!closing_ && used < n && !close_when_flushed_) in_.Append(buf->base + used, n - used);
+  if (tls_ != nullptr) {
+    ReadTls(buf->base, n);
   } else {
-    in_.Commit(n);
+    ProcessInput(buf->base, n, reading_from_scratch_);
+  }
+  if (!closing_) PauseReadingIfOverLimits();
+}
+
+void ClientConnection::ProcessInput(const char* data, size_t size, bool in_scratch) {
+  if (in_scratch) {
+    const size_t used = ProcessRequests(data, size);
+    if (!closing_ && used < size && !close_when_flushed_) in_.Append(data + used, size - used);
+  } else {
+    in_.Commit(size);
     const size_t used = ProcessRequests(in_.data(), in_.size());
     if (!closing_) in_.Consume(used);
   }
-  if (!closing_) PauseReadingIfOverLimits();
+}
+
+void ClientConnection::ReadTls(const char* data, size_t size) {
+  tls_->Receive(data, size);
+  // Everything decryptable now is processed now: plaintext left inside the session would wait
+  // for a socket read that may never come.
+  while (!closing_ && !close_when_flushed_) {
+    const bool in_scratch = in_.empty();
+    const size_t capacity = in_scratch ? Worker::kScratchSize : InputWant();
+    char* dst = in_scratch ? worker_->scratch() : in_.PrepareAppend(capacity);
+    const ssize_t got = tls_->Read(dst, capacity);
+    if (got < 0) {
+      if (tls_->closed_by_peer()) {
+        stats_->client_eof.Add();
+      } else {
+        // Routine for port scanners and plaintext clients: not worth more than an info line.
+        RP_LOG(kLogInfo, "client %llu: TLS failed: %s",
+               static_cast<unsigned long long>(session_.id), tls_->error().c_str());
+        stats_->client_err.Add();
+      }
+      Close();
+      return;
+    }
+    if (got == 0) break;
+    ProcessInput(dst, static_cast<size_t>(got), in_scratch);
+  }
+  if (!closing_ && tls_->has_output()) worker_->ScheduleFlush(this);
 }
 
 size_t ClientConnection::ProcessRequests(const char* data, size_t size) {
@@ -453,7 +505,16 @@ void ClientConnection::Retire(Request* request) {
 }
 
 bool ClientConnection::Idle() const {
-  return head_ == nullptr && out_.empty() && !write_in_flight_ && in_.empty();
+  return head_ == nullptr && !HasOutput() && !write_in_flight_ && in_.empty();
+}
+
+size_t ClientConnection::HeldBytes() const {
+  return out_.size() + writing_.size() + parked_bytes_ +
+         (tls_ != nullptr ? tls_->ciphertext().size() : 0);
+}
+
+bool ClientConnection::HasOutput() const {
+  return !out_.empty() || (tls_ != nullptr && !tls_->ciphertext().empty());
 }
 
 void ClientConnection::AfterProgress() {
@@ -464,7 +525,7 @@ void ClientConnection::AfterProgress() {
     // Drained below half the limits: take requests again.
     reading_ = StartReading() == 0;
   }
-  if (head_ != nullptr || !out_.empty() || write_in_flight_) return;
+  if (head_ != nullptr || HasOutput() || write_in_flight_) return;
   // Draining: requests the client sent before the signal may still sit in the socket (it was
   // paused, or they arrived after our last read). They get their replies first.
   if (close_when_flushed_ || (worker_->draining() && !HasUnreadInput())) HalfClose();
@@ -499,29 +560,40 @@ bool ClientConnection::HasUnreadInput() {
 }
 
 void ClientConnection::CloseWhenIdle() {
-  if (head_ == nullptr && out_.empty() && !write_in_flight_ && !HasUnreadInput()) HalfClose();
+  if (head_ == nullptr && !HasOutput() && !write_in_flight_ && !HasUnreadInput()) HalfClose();
 }
 
 void ClientConnection::Flush() {
   if (closing_ || write_in_flight_) return;
-  if (!out_.empty()) {
-    uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
+  ByteBuffer* pending = &out_;
+  if (tls_ != nullptr) {
+    if (!tls_->Seal(&out_)) {
+      RP_LOG(kLogInfo, "client %llu: TLS failed: %s", static_cast<unsigned long long>(session_.id),
+             tls_->error().c_str());
+      stats_->client_err.Add();
+      Close();
+      return;
+    }
+    pending = &tls_->ciphertext();
+  }
+  if (!pending->empty()) {
+    uv_buf_t buf = uv_buf_init(pending->data(), static_cast<unsigned>(pending->size()));
     const int written = uv_try_write(stream(), &buf, 1);
     if (written > 0) {
       // A pipelining client refills its buffer at once; an idle one gives it back.
       if (head_ != nullptr) {
-        out_.ConsumeKeep(static_cast<size_t>(written));
+        pending->ConsumeKeep(static_cast<size_t>(written));
       } else {
-        out_.Consume(static_cast<size_t>(written));
+        pending->Consume(static_cast<size_t>(written));
       }
     }
     if (written < 0 && written != UV_EAGAIN) {
       Close();
       return;
     }
-    if (!out_.empty()) {
+    if (!pending->empty()) {
       // The socket is full: hand the rest to libuv and keep it until the callback.
-      writing_ = std::move(out_);
+      writing_ = std::move(*pending);
       buf = uv_buf_init(writing_.data(), static_cast<unsigned>(writing_.size()));
       if (write_req_ == nullptr) write_req_ = new uv_write_t;  // freed with the connection
       write_req_->data = this;
@@ -546,7 +618,7 @@ void ClientConnection::OnWriteDone(int status) {
     Close();
     return;
   }
-  if (!out_.empty()) {
+  if (HasOutput()) {
     worker_->ScheduleFlush(this);
     return;
   }
@@ -557,6 +629,7 @@ void ClientConnection::HalfClose() {
   if (closing_ || half_closed_) return;
   half_closed_ = true;
   in_.Release();
+  if (tls_ != nullptr) SendCloseNotify();
   if (!reading_) reading_ = StartReading() == 0;
   auto* shutdown = new uv_shutdown_t;  // freed in its callback
   shutdown->data = this;
@@ -576,6 +649,18 @@ void ClientConnection::HalfClose() {
   uv_timer_start(
       linger_, [](uv_timer_t* timer) { static_cast<ClientConnection*>(timer->data)->Close(); },
       kLingerMs, 0);
+}
+
+void ClientConnection::SendCloseNotify() {
+  // Before the FIN, so that a TLS client can tell our end from a truncation. Best effort: the
+  // alert is tiny and the socket has nothing else queued (HalfClose waits for that).
+  tls_->Shutdown();
+  if (!tls_->Seal(&out_)) return;
+  ByteBuffer& alert = tls_->ciphertext();
+  if (alert.empty()) return;
+  uv_buf_t buf = uv_buf_init(alert.data(), static_cast<unsigned>(alert.size()));
+  uv_try_write(stream(), &buf, 1);
+  alert.Release();
 }
 
 void ClientConnection::Close() {

@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -25,12 +26,14 @@ namespace ringproxy::proxy {
 
 class Server;
 class ServerPool;
+class TlsSession;
 class Worker;
 struct Request;
 
 class ClientConnection {
  public:
   ClientConnection(Worker* worker, ServerPool* pool, int workers);
+  ~ClientConnection();
   ClientConnection(const ClientConnection&) = delete;
   ClientConnection& operator=(const ClientConnection&) = delete;
 
@@ -64,6 +67,13 @@ class ClientConnection {
   int StartReading();
   void OnAlloc(uv_buf_t* buf);
   void OnRead(ssize_t nread, const uv_buf_t* buf);
+  // How much room to give a read that continues the incomplete request in in_.
+  size_t InputWant() const;
+  // Request bytes that arrived: at data in the worker's scratch buffer, or appended to in_.
+  void ProcessInput(const char* data, size_t size, bool in_scratch);
+  // Ciphertext that arrived: decrypted into the scratch buffer or in_, then processed.
+  void ReadTls(const char* data, size_t size);
+  void SendCloseNotify();
   // Frames and dispatches every complete request in data[0..size); returns the bytes consumed.
   size_t ProcessRequests(const char* data, size_t size);
   void Dispatch(const char* data);
@@ -82,7 +92,9 @@ class ClientConnection {
   void AfterProgress();
   bool Idle() const;
   // Reply bytes this client holds in the proxy.
-  size_t HeldBytes() const { return out_.size() + writing_.size() + parked_bytes_; }
+  size_t HeldBytes() const;
+  // Bytes waiting to be written: replies, or (TLS) ciphertext.
+  bool HasOutput() const;
   // Closes the client when it holds more than the hard output limit; true if it did.
   // `incoming`: reply bytes about to be added.
   bool CloseIfOverOutputLimit(size_t incoming = 0);
@@ -100,6 +112,7 @@ class ClientConnection {
   // Allocated the first time a write cannot complete at once: most never need one, and an idle
   // connection should cost as little as possible.
   uv_write_t* write_req_ = nullptr;
+  std::unique_ptr<TlsSession> tls_;  // null for a plain TCP or unix socket client
   RequestParser parser_;
   ClientSession session_;
   ByteBuffer in_;       // an incomplete request carried over to the next read

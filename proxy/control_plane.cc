@@ -1,5 +1,6 @@
 #include "proxy/control_plane.h"
 
+#include <sys/stat.h>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -17,12 +18,31 @@ constexpr int kExitStartup = 2;
 // A ConfigMap update or an editor's save is several file events in a burst; reload once after
 // it settles.
 constexpr uint64_t kReloadDebounceMs = 100;
+// How often the TLS files are checked for a change. A Secret update swaps a symlink in another
+// directory than the configuration's, so they are polled (a few stat calls) rather than watched.
+constexpr uint64_t kTlsPollMs = 1000;
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+// What identifies each file's current content: a rewrite, a rename over it or a Secret's
+// symlink swap all change the inode, size or modification time.
+std::string Fingerprint(const std::vector<std::string>& files) {
+  std::string text;
+  for (const std::string& file : files) {
+    struct stat st {};
+    if (stat(file.c_str(), &st) != 0) {
+      text += file + " missing;";
+      continue;
+    }
+    text += file + " " + std::to_string(st.st_ino) + " " + std::to_string(st.st_size) + " " +
+            std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ";";
+  }
+  return text;
 }
 
 template <typename Handle>
@@ -77,8 +97,21 @@ int ControlPlane::Run(const config::Config& config) {
   drained_->data = this;
 
   config_text_ = ReadFile(settings_.config_path);
-  discovery_->SetConfig(config);
+  if (!Apply(config, &error)) {
+    RP_LOG(kLogEmerg, "cannot start: %s", error.c_str());
+    exit_code_ = kExitStartup;
+    Shutdown();
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    return exit_code_;
+  }
   if (settings_.watch_config) WatchConfig();
+  tls_poll_timer_ = new uv_timer_t;  // freed in its close callback
+  uv_timer_init(&loop_, tls_poll_timer_);
+  tls_poll_timer_->data = this;
+  uv_timer_start(
+      tls_poll_timer_,
+      [](uv_timer_t* timer) { static_cast<ControlPlane*>(timer->data)->CheckTlsFiles(); },
+      kTlsPollMs, kTlsPollMs);
   uv_run(&loop_, UV_RUN_DEFAULT);
   return exit_code_;
 }
@@ -123,7 +156,7 @@ void ControlPlane::OnSignal(int signum) {
     case SIGHUP:
       // nutcracker reopens its log on SIGHUP; ringproxy also reloads its configuration.
       if (!log.Reopen()) RP_LOG(kLogError, "cannot reopen the log file");
-      Reload("SIGHUP");
+      Reload("SIGHUP", true);
       break;
     case SIGTTIN:
       log.set_level(std::min(log.level() + 1, 11));
@@ -138,21 +171,46 @@ void ControlPlane::OnSignal(int signum) {
   }
 }
 
-void ControlPlane::Reload(const char* why) {
+void ControlPlane::Reload(const char* why, bool force) {
   if (draining_) return;
   const std::string text = ReadFile(settings_.config_path);
-  if (text == config_text_ && std::strcmp(why, "SIGHUP") != 0) return;  // a touch, not a change
+  if (text == config_text_ && !force) return;  // a touch, not a change
   const config::LoadResult loaded = config::LoadConfigFile(settings_.config_path);
+  std::string error;
   if (!loaded.ok()) {
-    stats_.config_reloads_rejected.Add();
-    RP_LOG(kLogError, "reload (%s) rejected, keeping the running configuration: %s", why,
-           loaded.error.ToString().c_str());
+    error = loaded.error.ToString();
+  } else if (Apply(*loaded.config, &error)) {
+    config_text_ = text;
+    stats_.config_reloads_ok.Add();
+    RP_LOG(kLogNotice, "reload (%s): configuration '%s' applied", why,
+           settings_.config_path.c_str());
     return;
   }
-  config_text_ = text;
-  stats_.config_reloads_ok.Add();
-  RP_LOG(kLogNotice, "reload (%s): configuration '%s' applied", why, settings_.config_path.c_str());
-  discovery_->SetConfig(*loaded.config);
+  stats_.config_reloads_rejected.Add();
+  RP_LOG(kLogError, "reload (%s) rejected, keeping the running configuration: %s", why,
+         error.c_str());
+}
+
+bool ControlPlane::Apply(const config::Config& config, std::string* error) {
+  std::vector<std::string> files = TlsFiles(config);
+  // Taken before reading the files: a change during the load is seen by the next poll.
+  std::string fingerprint = Fingerprint(files);
+  std::vector<PoolTls> tls;
+  if (!LoadPoolTls(config, &tls, error)) {
+    // Not retried until a file of the running configuration changes again.
+    tls_fingerprint_ = Fingerprint(tls_files_);
+    return false;
+  }
+  tls_files_ = std::move(files);
+  tls_fingerprint_ = std::move(fingerprint);
+  discovery_->SetConfig(config, std::move(tls));
+  return true;
+}
+
+void ControlPlane::CheckTlsFiles() {
+  if (draining_ || tls_files_.empty()) return;
+  if (Fingerprint(tls_files_) == tls_fingerprint_) return;
+  Reload("TLS file change", true);
 }
 
 void ControlPlane::WatchConfig() {
@@ -174,7 +232,7 @@ void ControlPlane::WatchConfig() {
         uv_timer_start(
             self->reload_timer_,
             [](uv_timer_t* timer) {
-              static_cast<ControlPlane*>(timer->data)->Reload("file change");
+              static_cast<ControlPlane*>(timer->data)->Reload("file change", false);
             },
             kReloadDebounceMs, 0);
       },
@@ -203,9 +261,11 @@ void ControlPlane::Shutdown() {
   signals_.clear();
   CloseAndDelete(watcher_);
   CloseAndDelete(reload_timer_);
+  CloseAndDelete(tls_poll_timer_);
   CloseAndDelete(drained_);
   watcher_ = nullptr;
   reload_timer_ = nullptr;
+  tls_poll_timer_ = nullptr;
   drained_ = nullptr;
   if (stats_service_ != nullptr) stats_service_->Close();  // answered until the drain ended
   if (discovery_ != nullptr) discovery_->Close();

@@ -3,6 +3,7 @@
 //
 //   signals ──> drain (SIGTERM/SIGINT), reload + reopen log (SIGHUP), log level (SIGTTIN/TTOU)
 //   config file watch ──> reload (a Kubernetes ConfigMap update swaps a `..data` symlink)
+//   TLS files polled ──> reload (a renewed certificate in a mounted Secret)
 //   reload ──> validate ──> Discovery::SetConfig ──> DNS ──> Topology ──> Proxy::Update ──> workers
 //   stats server (metrics, JSON, health) reads Proxy and ControlStats
 //
@@ -53,8 +54,12 @@ class ControlPlane {
  private:
   void OnSignal(int signum);
   void OnTopology(std::shared_ptr<const Topology> topology);
-  void Reload(const char* why);
+  // `force`: rebuild even when the configuration text is unchanged (SIGHUP, a TLS file changed).
+  void Reload(const char* why, bool force);
+  // Loads the TLS files `config` names and hands both to discovery. False: a file is unusable.
+  bool Apply(const config::Config& config, std::string* error);
   void WatchConfig();
+  void CheckTlsFiles();
   void BeginDrain();
   void Shutdown();
 
@@ -68,6 +73,9 @@ class ControlPlane {
   std::vector<uv_signal_t*> signals_;
   uv_fs_event_t* watcher_ = nullptr;
   uv_timer_t* reload_timer_ = nullptr;
+  uv_timer_t* tls_poll_timer_ = nullptr;
+  std::vector<std::string> tls_files_;  // of the running configuration
+  std::string tls_fingerprint_;         // their state when last loaded
   uv_async_t* drained_ = nullptr;
   std::thread joiner_;
   std::string config_text_;  // what the running configuration was loaded from

@@ -51,7 +51,9 @@ std::string Discovery::Key(const config::ServerConfig& server) {
   return server.is_unix() ? server.unix_path : server.host + ":" + std::to_string(server.port);
 }
 
-void Discovery::SetConfig(const config::Config& config) {
+void Discovery::SetConfig(const config::Config& config, std::vector<PoolTls> tls) {
+  tls_ = std::move(tls);
+  tls_.resize(config.pools.size());
   config_ = config;
   std::map<std::string, std::shared_ptr<Srv>> next_srvs;
   for (const config::PoolConfig& pool : config_.pools) {
@@ -315,7 +317,8 @@ void Discovery::Republish(bool force) {
 
 std::shared_ptr<const Topology> Discovery::BuildTopology() const {
   auto topology = std::make_shared<Topology>();
-  for (const config::PoolConfig& pool : config_.pools) {
+  for (size_t i = 0; i < config_.pools.size(); ++i) {
+    const config::PoolConfig& pool = config_.pools[i];
     config::PoolConfig resolved = pool;
     if (!pool.srv.empty()) resolved.servers = ServersOf(pool);
     std::vector<SocketAddress> addresses;
@@ -325,7 +328,7 @@ std::shared_ptr<const Topology> Discovery::BuildTopology() const {
     }
     hashing::Placement placement = BuildPlacement(resolved, {});
     topology->pools.push_back(
-        TopologyPool{std::move(resolved), std::move(addresses), std::move(placement)});
+        TopologyPool{std::move(resolved), std::move(addresses), std::move(placement), tls_[i]});
   }
   return topology;
 }

@@ -58,7 +58,8 @@ class Discovery {
   // Adopts a configuration. Names already known keep their addresses (a reload does not wait for
   // DNS); new ones are looked up. Publishes once every name has an answer or startup_wait_ms
   // passed (first configuration), or at once (later ones).
-  void SetConfig(const config::Config& config);
+  // `tls` has one entry per pool of `config` (TlsContext's LoadPoolTls): published with it.
+  void SetConfig(const config::Config& config, std::vector<PoolTls> tls);
   // Any thread: a worker's connection to this server failed; look its name up again now.
   void ReportFailure(const std::string& pool, const std::string& server);
   void Close();
@@ -115,6 +116,7 @@ class Discovery {
   ControlStats* stats_;
   Publish publish_;
   config::Config config_;
+  std::vector<PoolTls> tls_;  // parallel to config_.pools
   std::map<std::string, std::shared_ptr<Name>> names_;
   std::map<std::string, std::shared_ptr<Srv>> srvs_;  // by SRV name
   bool have_config_ = false;

@@ -4,11 +4,13 @@
 #include <cstdio>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "config/config_loader.h"
 #include "proxy/command_line.h"
 #include "proxy/proxy_runner.h"
 #include "proxy/stat_field.h"
+#include "proxy/tls_context.h"
 
 namespace {
 
@@ -52,9 +54,18 @@ int main(int argc, char** argv) {
 
   const LoadResult loaded = LoadConfigFile(options.conf_file);
   if (options.test_conf) {
+    std::vector<ringproxy::proxy::PoolTls> tls;
+    std::string tls_error;
     if (!loaded.ok()) {
       std::fprintf(stderr, "%s\n", loaded.error.ToString().c_str());
       std::fprintf(stderr, "ringproxy: configuration file '%s' syntax is invalid\n",
+                   options.conf_file.c_str());
+      return kExitUsage;
+    }
+    // The certificates and keys are part of what must work at start: check them too.
+    if (!ringproxy::proxy::LoadPoolTls(*loaded.config, &tls, &tls_error)) {
+      std::fprintf(stderr, "%s\n", tls_error.c_str());
+      std::fprintf(stderr, "ringproxy: configuration file '%s' names unusable TLS files\n",
                    options.conf_file.c_str());
       return kExitUsage;
     }

@@ -98,7 +98,7 @@ bool Server::Quiet() const {
 
 void Server::OnConnected() { failures_ = 0; }
 
-void Server::LogConnectFailure(const SocketAddress& address, int status) {
+void Server::LogConnectFailure(const SocketAddress& address, const std::string& why) {
   constexpr uint64_t kLogIntervalNs = 1000000000;
   const uint64_t now = worker_->now_ns();
   if (last_failure_log_ns_ != 0 && now - last_failure_log_ns_ < kLogIntervalNs) {
@@ -106,8 +106,7 @@ void Server::LogConnectFailure(const SocketAddress& address, int status) {
     return;
   }
   RP_LOG(kLogWarn, "connect to server '%s' (%s) failed: %s (%u more in the last second)",
-         config_.name.c_str(), address.ToString().c_str(), uv_strerror(status),
-         failures_not_logged_);
+         config_.name.c_str(), address.ToString().c_str(), why.c_str(), failures_not_logged_);
   last_failure_log_ns_ = now;
   failures_not_logged_ = 0;
 }

@@ -54,7 +54,7 @@ class Server {
   // --- from this server's connections ---
   void OnConnected();
   // One line per second at most: a dead server refuses every request's connection attempt.
-  void LogConnectFailure(const SocketAddress& address, int status);
+  void LogConnectFailure(const SocketAddress& address, const std::string& why);
   // The connection is closing; `error` (a negative errno) counts as a failure when non-zero.
   void OnConnectionClosed(ServerConnection* connection, int error);
   // Request timeouts; returns true when the server's liveness changed.

@@ -15,6 +15,7 @@
 #include "proxy/resp_writer.h"
 #include "proxy/server.h"
 #include "proxy/server_pool.h"
+#include "proxy/tls_session.h"
 #include "proxy/worker.h"
 
 namespace ringproxy::proxy {
@@ -38,6 +39,8 @@ ServerConnection::ServerConnection(Worker* worker, Server* server)
     : worker_(worker), server_(server) {
   handle_.tcp.data = this;
 }
+
+ServerConnection::~ServerConnection() = default;
 
 uint64_t ServerConnection::oldest_enqueued_ns() const {
   return fifo_.empty() ? 0 : fifo_.front()->enqueued_ns;
@@ -124,28 +127,32 @@ void ServerConnection::QueueHandshake() {
 void ServerConnection::OnConnect(int status) {
   if (state_ == State::kClosing) return;
   if (status != 0) {
-    server_->LogConnectFailure(address_, status);
+    server_->LogConnectFailure(address_, uv_strerror(status));
     server_->stats().connect_failures.Add();
     Close(status);
     return;
   }
   state_ = State::kConnected;
   server_->stats().server_connections.Add(1);
-  server_->OnConnected();
-  RP_LOG(kLogInfo, "connected to server '%s' (%s)", server_->config().name.c_str(),
-         address_.ToString().c_str());
+  if (const std::shared_ptr<const TlsContext>& context = server_->pool()->tls().servers) {
+    tls_ = TlsSession::Connect(context, server_->config().host);
+    if (tls_ == nullptr) {
+      Close(UV_ENOMEM);
+      return;
+    }
+  }
   const int rc = uv_read_start(
       stream(),
       [](uv_handle_t* handle, size_t suggested, uv_buf_t* buf) {
         auto* self = static_cast<ServerConnection*>(handle->data);
-        if (self->in_.empty()) {
+        if (self->tls_ != nullptr) {
+          *buf = uv_buf_init(self->worker_->tls_scratch(), Worker::kScratchSize);
+        } else if (self->in_.empty()) {
           self->reading_from_scratch_ = true;
           *buf = uv_buf_init(self->worker_->scratch(), Worker::kScratchSize);
         } else {
           self->reading_from_scratch_ = false;
-          size_t want = kMinReadSize;
-          const size_t expected = self->scanner_.expected_size();
-          if (expected > self->in_.size()) want = std::max(want, expected - self->in_.size());
+          const size_t want = self->InputWant();
           *buf = uv_buf_init(self->in_.PrepareAppend(want), static_cast<unsigned>(want));
         }
       },
@@ -156,7 +163,21 @@ void ServerConnection::OnConnect(int status) {
     Close(rc);
     return;
   }
-  if (!out_.empty()) worker_->ScheduleFlush(this);
+  if (tls_ == nullptr) OnReady();
+  // With TLS, the first flush sends the ClientHello; requests follow the handshake.
+  if (!out_.empty() || tls_ != nullptr) worker_->ScheduleFlush(this);
+}
+
+void ServerConnection::OnReady() {
+  server_->OnConnected();
+  RP_LOG(kLogInfo, "connected to server '%s' (%s)%s%s", server_->config().name.c_str(),
+         address_.ToString().c_str(), tls_ != nullptr ? " over " : "",
+         tls_ != nullptr ? tls_->Description().c_str() : "");
+}
+
+size_t ServerConnection::InputWant() const {
+  const size_t expected = scanner_.expected_size();
+  return expected > in_.size() ? std::max(kMinReadSize, expected - in_.size()) : kMinReadSize;
 }
 
 void ServerConnection::Enqueue(Fragment* fragment, std::string_view bytes) {
@@ -172,21 +193,33 @@ void ServerConnection::Enqueue(Fragment* fragment, std::string_view bytes) {
 }
 
 void ServerConnection::Flush() {
-  if (state_ != State::kConnected || write_in_flight_ || out_.empty()) return;
-  uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
+  if (state_ != State::kConnected || write_in_flight_) return;
+  ByteBuffer* pending = &out_;
+  if (tls_ != nullptr) {
+    if (!tls_->Seal(&out_)) {
+      RP_LOG(kLogWarn, "server '%s' (%s): TLS failed: %s", server_->config().name.c_str(),
+             address_.ToString().c_str(), tls_->error().c_str());
+      Close(UV_EPROTO);
+      return;
+    }
+    pending = &tls_->ciphertext();
+  }
+  if (pending->empty()) return;
+  uv_buf_t buf = uv_buf_init(pending->data(), static_cast<unsigned>(pending->size()));
   const int written = uv_try_write(stream(), &buf, 1);
   // Few server connections, always busy: their write buffer is worth keeping.
-  if (written > 0) out_.ConsumeKeep(static_cast<size_t>(written));
+  if (written > 0) pending->ConsumeKeep(static_cast<size_t>(written));
   if (written < 0 && written != UV_EAGAIN) {
     Close(written);
     return;
   }
-  if (out_.empty()) {
-    MarkSent();
+  if (pending->empty()) {
+    // (With TLS, requests queued during the handshake are still in out_.)
+    if (out_.empty()) MarkSent();
     return;
   }
   // The socket is full: hand the rest to libuv and keep it alive until the callback.
-  writing_ = std::move(out_);
+  writing_ = std::move(*pending);
   buf = uv_buf_init(writing_.data(), static_cast<unsigned>(writing_.size()));
   write_req_.data = this;
   const int rc = uv_write(&write_req_, stream(), &buf, 1, [](uv_write_t* req, int status) {
@@ -207,7 +240,7 @@ void ServerConnection::OnWriteDone(int status) {
     Close(status);
     return;
   }
-  if (!out_.empty()) {
+  if (!out_.empty() || (tls_ != nullptr && !tls_->ciphertext().empty())) {
     worker_->ScheduleFlush(this);
     return;
   }
@@ -230,13 +263,57 @@ void ServerConnection::OnRead(ssize_t nread, const uv_buf_t* buf) {
   }
   if (nread == 0) return;
   const auto n = static_cast<size_t>(nread);
-  if (reading_from_scratch_) {
-    const size_t used = ProcessReplies(buf->base, n);
-    if (state_ != State::kClosing && used < n) in_.Append(buf->base + used, n - used);
+  if (tls_ != nullptr) {
+    ReadTls(buf->base, n);
   } else {
-    in_.Commit(n);
+    ProcessInput(buf->base, n, reading_from_scratch_);
+  }
+}
+
+void ServerConnection::ProcessInput(const char* data, size_t size, bool in_scratch) {
+  if (in_scratch) {
+    const size_t used = ProcessReplies(data, size);
+    if (state_ != State::kClosing && used < size) in_.Append(data + used, size - used);
+  } else {
+    in_.Commit(size);
     const size_t used = ProcessReplies(in_.data(), in_.size());
     if (state_ != State::kClosing) in_.Consume(used);
+  }
+}
+
+void ServerConnection::ReadTls(const char* data, size_t size) {
+  const bool was_established = tls_->established();
+  tls_->Receive(data, size);
+  while (state_ != State::kClosing) {
+    const bool in_scratch = in_.empty();
+    const size_t capacity = in_scratch ? Worker::kScratchSize : InputWant();
+    char* dst = in_scratch ? worker_->scratch() : in_.PrepareAppend(capacity);
+    const ssize_t got = tls_->Read(dst, capacity);
+    if (got < 0) {
+      if (tls_->closed_by_peer()) {
+        server_->stats().server_eof.Add();
+        Close(UV_ECONNRESET);
+      } else if (!tls_->established()) {
+        // A failed handshake is a failed connect: counted, logged (rate-limited) and ejected as
+        // one, with OpenSSL's reason (an unverifiable certificate, a name mismatch...).
+        server_->LogConnectFailure(address_, "TLS handshake failed: " + tls_->error());
+        server_->stats().connect_failures.Add();
+        Close(UV_EPROTO);
+      } else {
+        RP_LOG(kLogWarn, "server '%s' (%s): TLS failed: %s", server_->config().name.c_str(),
+               address_.ToString().c_str(), tls_->error().c_str());
+        server_->stats().server_err.Add();
+        Close(UV_EPROTO);
+      }
+      return;
+    }
+    if (got == 0) break;
+    ProcessInput(dst, static_cast<size_t>(got), in_scratch);
+  }
+  if (state_ == State::kClosing) return;
+  if (!was_established && tls_->established()) OnReady();
+  if (tls_->has_output() || (tls_->established() && !out_.empty())) {
+    worker_->ScheduleFlush(this);
   }
 }
 

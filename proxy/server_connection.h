@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string_view>
 
 #include "proxy/byte_buffer.h"
@@ -18,12 +19,14 @@
 namespace ringproxy::proxy {
 
 class Server;
+class TlsSession;
 class Worker;
 struct Fragment;
 
 class ServerConnection {
  public:
   ServerConnection(Worker* worker, Server* server);
+  ~ServerConnection();
   ServerConnection(const ServerConnection&) = delete;
   ServerConnection& operator=(const ServerConnection&) = delete;
 
@@ -51,6 +54,14 @@ class ServerConnection {
   void SetDeadPeerTimeouts();
   void OnConnect(int status);
   void OnRead(ssize_t nread, const uv_buf_t* buf);
+  // How much room to give a read that continues the incomplete reply in in_.
+  size_t InputWant() const;
+  // Reply bytes that arrived: at data in the worker's scratch buffer, or appended to in_.
+  void ProcessInput(const char* data, size_t size, bool in_scratch);
+  // Ciphertext that arrived: decrypted into the scratch buffer or in_, then processed.
+  void ReadTls(const char* data, size_t size);
+  // The connection is ready for requests: TCP connected and, with TLS, the handshake done.
+  void OnReady();
   // Completes fragments with the replies in data[0..size); returns the bytes consumed.
   size_t ProcessReplies(const char* data, size_t size);
   void OnWriteDone(int status);
@@ -69,6 +80,7 @@ class ServerConnection {
   bool write_in_flight_ = false;
   bool reading_from_scratch_ = false;
   bool retiring_ = false;
+  std::unique_ptr<TlsSession> tls_;  // null without server_tls
   ByteBuffer out_;
   ByteBuffer writing_;  // bytes handed to uv_write, kept until its callback
   ByteBuffer in_;       // an incomplete reply carried over to the next read

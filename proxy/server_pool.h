@@ -31,6 +31,7 @@ class ServerPool {
   ServerPool& operator=(const ServerPool&) = delete;
 
   const config::PoolConfig& config() const { return pool_->config; }
+  const PoolTls& tls() const { return pool_->tls; }
   PoolStats& stats() { return *stats_; }
   // The server owning `key`, or null when no server is live.
   Server* ServerForKey(std::string_view key) {

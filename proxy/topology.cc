@@ -86,7 +86,8 @@ std::shared_ptr<const Topology> Topology::Build(const config::Config& config, st
         return nullptr;
       }
     }
-    topology->pools.push_back(TopologyPool{pool, std::move(addresses), BuildPlacement(pool, {})});
+    topology->pools.push_back(
+        TopologyPool{pool, std::move(addresses), BuildPlacement(pool, {}), PoolTls{}});
   }
   return topology;
 }

@@ -11,6 +11,7 @@
 
 #include "config/pool_config.h"
 #include "hashing/placement.h"
+#include "proxy/tls_context.h"
 
 namespace ringproxy::proxy {
 
@@ -28,6 +29,7 @@ struct TopologyPool {
   config::PoolConfig config;
   std::vector<SocketAddress> server_addresses;  // parallel to config.servers
   hashing::Placement placement;
+  PoolTls tls;  // built by the control thread from config's tls / server_tls files
 };
 
 struct Topology {

@@ -320,6 +320,11 @@ void Worker::CompleteFragment(Fragment* fragment, std::string_view reply) {
   }
 }
 
+char* Worker::tls_scratch() {
+  if (tls_scratch_ == nullptr) tls_scratch_.reset(new char[kScratchSize]);
+  return tls_scratch_.get();
+}
+
 uint64_t Worker::NextClientId() {
   static std::atomic<uint64_t> last_id{0};
   return last_id.fetch_add(1, std::memory_order_relaxed) + 1;

@@ -65,6 +65,9 @@ class Worker {
   bool draining() const { return draining_; }
   char* scratch() { return scratch_.get(); }
   static constexpr size_t kScratchSize = 64u << 10;
+  // Where TLS connections read ciphertext before decrypting it into scratch(); kScratchSize
+  // bytes, allocated by the first TLS connection.
+  char* tls_scratch();
 
   void ScheduleFlush(ClientConnection* client);
   void ScheduleFlush(ServerConnection* server);
@@ -123,6 +126,7 @@ class Worker {
   bool closing_all_ = false;
   std::thread thread_;
   std::unique_ptr<char[]> scratch_;
+  std::unique_ptr<char[]> tls_scratch_;
   std::vector<std::unique_ptr<ServerPool>> pools_;
   std::vector<std::unique_ptr<ServerPool>> removed_pools_;  // until their clients have gone
   std::vector<Listener*> listeners_;

@@ -314,7 +314,8 @@ def _yaml_scalar(value):
 
 
 def render_config(pools):
-    """nutcracker.yml text for {pool name: {key: value, "servers": [lines]}}, in dict order."""
+    """nutcracker.yml text for {pool name: {key: value, "servers": [lines]}}, in dict order; a
+    dict value is a nested mapping (ringproxy's statefulset:, tls:, server_tls:)."""
     out = []
     for pool, options in pools.items():
         out.append("%s:" % _yaml_scalar(pool))
@@ -322,6 +323,9 @@ def render_config(pools):
             if isinstance(value, (list, tuple)):
                 out.append("  %s:" % key)
                 out.extend("   - %s" % _yaml_scalar(item) for item in value)
+            elif isinstance(value, dict):
+                out.append("  %s:%s" % (key, "" if value else " {}"))
+                out.extend("    %s: %s" % (k, _yaml_scalar(v)) for k, v in value.items())
             else:
                 out.append("  %s: %s" % (key, _yaml_scalar(value)))
     return "\n".join(out) + "\n"
