@@ -179,6 +179,7 @@ def test_a_slow_client_does_not_hold_up_others(env):
             slow_errors.append(exc)
             started.abort()
 
+    before = _rss(env)
     threads = [threading.Thread(target=trickle) for _ in range(4)]
     for t in threads:
         t.start()
@@ -198,6 +199,10 @@ def test_a_slow_client_does_not_hold_up_others(env):
     assert outstanding == [[]] * 4, "a slow client got a reply before its command was complete"
     assert slow_replies == [b"+OK\r\n"] * 4
     assert env.client().get("slow") == b"trickled-value"
+    after = _rss(env)
+    print("\nringproxy VmRSS KiB around four trickling clients: before %d, after %d" % (
+        before, after))
+    assert after - before < 16 * 1024
 
 
 def _flood_without_reading(port, request, give_up_after, stop=lambda: False):

@@ -127,6 +127,7 @@ def test_killed_shard_fails_only_its_keys_and_comes_back_after_restart(patient, 
     keys = patient.keys_per_backend(KEYS_PER_BACKEND, prefix="kill")
     victim_keys = set(keys[victim.port])
     errors_seen = []
+    before = _rss(patient)
     with RawConnection(patient.port) as conn:
         _assert_round_ok(conn, keys, "warm")
         # A long pipeline with a slow script on the victim in its middle: the shard is killed
@@ -170,6 +171,10 @@ def test_killed_shard_fails_only_its_keys_and_comes_back_after_restart(patient, 
     for key in victim_keys:
         assert victim.client().get(key) == ("%s-after" % key).encode()
     assert patient.proxy.running()
+    after = _rss(patient)
+    print("\nringproxy VmRSS KiB around a shard killed mid-pipeline: before %d, after %d" % (
+        before, after))
+    assert after - before < 16 * 1024
 
 
 def _answered(conn):
