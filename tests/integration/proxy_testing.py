@@ -2,10 +2,13 @@
 placement_tool says each key lives, a raw RESP socket for byte-exact replies, and RSS readings.
 """
 
+import http.client
 import os
 import socket
 import subprocess
 import time
+
+from prometheus_client.parser import text_string_to_metric_families
 
 import harness
 
@@ -44,6 +47,27 @@ def rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise harness.HarnessError("no VmRSS for pid %d" % pid)
+
+
+def metrics(proxy):
+    """{(sample name, frozenset of labels): value} from the proxy's /metrics (always current)."""
+    conn = http.client.HTTPConnection("127.0.0.1", proxy.stats_port, timeout=10)
+    try:
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return samples
+
+
+def metric(samples, name, **labels):
+    """The sum of `name` over the series whose labels include `labels` (0 if none)."""
+    wanted = set(labels.items())
+    return sum(v for (n, have), v in samples.items() if n == name and wanted <= have)
 
 
 def _candidate_keys(prefix, count):

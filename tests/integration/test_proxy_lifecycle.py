@@ -7,7 +7,6 @@ import re
 import signal
 import socket
 import subprocess
-import time
 
 import pytest
 
@@ -112,17 +111,14 @@ def test_sigterm_during_redis_benchmark_exits_0_and_the_log_has_only_events(proc
     try:
         harness.wait_until(lambda: _processed(backends) > 50000, 30,
                            "redis-benchmark to get going through the proxy")
-        started = time.monotonic()
         proxy.kill(signal.SIGTERM)
-        status = proxy.wait(EXIT_TIMEOUT)
-        took = time.monotonic() - started
+        status = proxy.wait(EXIT_TIMEOUT)  # (raises if it is still running then)
         bench.wait(EXIT_TIMEOUT)  # it stops when the proxy closes its connections
     finally:
         if bench.poll() is None:
             bench.kill()
             bench.wait()
     assert status == 0
-    assert took < EXIT_TIMEOUT
     requests = _processed(backends)
     lines = _log_lines(proxy)
     bad = [line for line in lines if not LOG_LINE.match(line)]

