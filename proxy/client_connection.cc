@@ -1,5 +1,6 @@
 #include "proxy/client_connection.h"
 
+#include <poll.h>
 #include <sys/ioctl.h>
 
 #include <algorithm>
@@ -557,6 +558,17 @@ bool ClientConnection::HasUnreadInput() {
   if (ioctl(fd, FIONREAD, &pending) != 0) return false;
   if (pending > 0 && !reading_) reading_ = StartReading() == 0;
   return pending > 0;
+}
+
+void ClientConnection::CloseIfHungUpWhilePaused() {
+  if (reading_ || closing_ || half_closed_ || close_when_flushed_) return;
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&handle_), &fd) != 0) return;
+  pollfd probe{fd, POLLRDHUP, 0};
+  if (poll(&probe, 1, 0) != 1 || (probe.revents & (POLLRDHUP | POLLHUP | POLLERR)) == 0) return;
+  stats_->client_eof.Add();
+  // Its requests become orphans, exactly as when the EOF is read.
+  Close();
 }
 
 void ClientConnection::CloseWhenIdle() {

@@ -48,6 +48,10 @@ class ClientConnection {
   void CompleteHead(std::string_view reply);
   // A request of this client completed (it may be behind others that have not).
   void OnRequestDone(Request* request);
+  // A client whose reading is paused (back-pressure) would only see its peer's hang-up when its
+  // requests complete, which a frozen server can put off indefinitely; the worker asks every
+  // second. Closes it, as reading the EOF would, when the peer has hung up.
+  void CloseIfHungUpWhilePaused();
   // Drain: close now when nothing is in flight, else once it is.
   void CloseWhenIdle();
   // Bytes the client sent that we have not processed (kernel buffer or our own); resumes

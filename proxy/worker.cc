@@ -18,6 +18,8 @@ namespace {
 constexpr size_t kMaxFreeObjects = 4096;
 constexpr size_t kTrimAfterClientsGone = 256;
 constexpr size_t kFreeObjectsAfterTrim = 64;
+// How often clients whose reading is paused are checked for a hang-up.
+constexpr uint64_t kHangupScanNs = 1000000000;
 
 }  // namespace
 
@@ -271,6 +273,13 @@ void Worker::OnTick() {
   last_tick_ns_.store(now_ns_, std::memory_order_relaxed);
   for (auto& pool : pools_) pool->Tick(now_ns_);
   for (auto& pool : removed_pools_) pool->Tick(now_ns_);
+  if (now_ns_ - last_hangup_scan_ns_ >= kHangupScanNs) {
+    last_hangup_scan_ns_ = now_ns_;
+    // Backwards: a client that closes is swap-removed, and what moves into its slot was seen.
+    for (size_t i = clients_.size(); i-- > 0;) {
+      if (i < clients_.size()) clients_[i]->CloseIfHungUpWhilePaused();
+    }
+  }
   // After many clients went away, give their memory back to the system: glibc keeps freed
   // chunks in the arena otherwise, and a burst of connections would pin memory for good.
   if (clients_.size() + kTrimAfterClientsGone < clients_at_trim_) {

@@ -136,6 +136,7 @@ class Worker {
   std::vector<Request*> free_requests_;
   std::vector<Fragment*> free_fragments_;
   uint64_t now_ns_ = 0;
+  uint64_t last_hangup_scan_ns_ = 0;
   size_t clients_at_trim_ = 0;  // the most clients seen since memory was last returned
   StatsRegistry* stats_;
 };

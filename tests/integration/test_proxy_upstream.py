@@ -303,8 +303,6 @@ def test_clients_that_leave_with_requests_on_a_frozen_shard_leave_nothing_behind
     assert peak - rss_before < 64 * 1024 and after - rss_before < 64 * 1024
 
 
-@pytest.mark.xfail(strict=True, reason="a client paused at its in-flight limit is not read, so "
-                   "its hang-up is not seen until its requests complete")
 def test_a_paused_client_that_leaves_is_forgotten_while_its_shard_is_frozen(patient, clean):
     """More requests than a client may have in flight (8192), to a shard frozen with no pool
     timeout: the proxy stops reading the client, which then hangs up. The proxy should forget it
