@@ -342,7 +342,6 @@ void ClientConnection::DispatchSplit(const CommandSpec& spec, const char* data) 
     return;
   }
   const size_t key_count = (t_args.size() - 1) / step;
-  std::vector<Server*> key_servers(key_count);
   std::vector<Server*> servers;  // one per fragment, in first-seen order
   std::vector<uint32_t> key_fragment(key_count);
   for (size_t k = 0; k < key_count; ++k) {

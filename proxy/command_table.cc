@@ -571,6 +571,9 @@ bool ParseInteger(std::string_view text, int64_t* out) {
     }
     value = value * 10 + digit;
   }
+  // False positive: cppcheck 2.10 takes the braced casts inside ?: for an assignment to
+  // `negative`; nothing is assigned here.
+  // cppcheck-suppress redundantAssignment
   const uint64_t limit = negative ? uint64_t{INT64_MAX} + 1 : uint64_t{INT64_MAX};
   if (value > limit) {
     return false;

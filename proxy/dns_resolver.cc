@@ -292,7 +292,7 @@ void DnsResolver::DeliverCompleted() {
   std::deque<std::function<void()>> batch;
   batch.swap(completed_);
   const std::weak_ptr<int> alive = alive_;
-  for (auto& deliver : batch) {
+  for (const auto& deliver : batch) {
     deliver();
     if (alive.expired() || closed_) {
       return;  // a callback destroyed or closed the resolver: the rest must not be delivered

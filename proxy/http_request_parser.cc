@@ -90,7 +90,7 @@ HttpRequestParser::Status HttpRequestParser::Feed(std::string_view bytes) {
       pending_cr_ = true;
       continue;
     } else if (c != '\n') {
-      if (!started_) started_ = true;
+      started_ = true;
       buffer_.push_back(c);
       continue;
     }

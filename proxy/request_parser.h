@@ -30,7 +30,7 @@ class RequestParser {
     kError,       // protocol error: error() holds Redis's text (without the leading '-')
   };
 
-  explicit RequestParser(RequestLimits limits = {}) : limits_(limits) {}
+  explicit RequestParser(const RequestLimits& limits = {}) : limits_(limits) {}
 
   // Frames the request starting at data[0]. Call again with the same prefix plus more bytes after
   // kIncomplete. After kComplete/kEmpty the next call starts a new request at the new data[0].

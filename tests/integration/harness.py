@@ -47,6 +47,13 @@ def build_dir():
     return path
 
 
+def sanitizers():
+    """The sanitizers the binaries under test were built with, e.g. {"address", "undefined"}:
+    RINGPROXY_SANITIZERS, which ctest sets from the build's configuration (export it, like
+    RINGPROXY_BUILD_DIR, when running pytest by hand against a sanitized build)."""
+    return {s for s in os.environ.get("RINGPROXY_SANITIZERS", "").split(",") if s}
+
+
 def free_port(host="127.0.0.1"):
     """A TCP port nobody listens on at this instant on `host`; callers retry on a collision."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

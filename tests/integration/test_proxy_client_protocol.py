@@ -387,7 +387,8 @@ def test_huge_declared_lengths_are_refused_without_allocating(env):
         with RawConnection(env.port) as other:
             assert other.command("PING") == PONG
         grown = proxy_testing.rss_kib(pid) - before
-        assert grown < 64 * 1024, "proxy RSS grew by %d KiB" % grown
+        if proxy_testing.rss_bounds_apply():
+            assert grown < 64 * 1024, "proxy RSS grew by %d KiB" % grown
     finally:
         for c in conns:
             c.close()

@@ -143,10 +143,11 @@ def test_ten_thousand_concurrent_connections_each_get_their_reply(env):
     after = _rss(env)
     print("\nringproxy VmRSS KiB: before %d, %d connected %d, after one GET each %d, "
           "after closing %d" % (before, CONNECTIONS, connected, with_open, after))
-    # A connection that is idle again costs no buffer (architecture: about 1-2 KiB each).
-    assert with_open - before < 100 * 1024, "%d KiB for %d connections" % (
-        with_open - before, CONNECTIONS)
-    assert after <= with_open + 8 * 1024
+    if proxy_testing.rss_bounds_apply():
+        # A connection that is idle again costs no buffer (architecture: about 1-2 KiB each).
+        assert with_open - before < 100 * 1024, "%d KiB for %d connections" % (
+            with_open - before, CONNECTIONS)
+        assert after <= with_open + 8 * 1024
     assert client.get(all_keys[0]) == ("value-of-%s" % all_keys[0]).encode()
 
 
@@ -273,13 +274,15 @@ def test_a_client_that_never_reads_is_paused_small_replies(env):
     # The proxy stopped reading: what it did not forward still sits in socket buffers.
     assert paused, "the proxy kept reading for 20 s (%d requests)" % sent
     assert forwarded < sent - 10000, (sent, forwarded)
-    assert peak - before < 64 * 1024
+    if proxy_testing.rss_bounds_apply():
+        assert peak - before < 64 * 1024
 
 
 def test_a_client_that_never_reads_is_paused_big_replies(env):
     """64 KiB replies: what the proxy holds for the client must stay bounded in bytes, not only
     in requests (8192 pending requests of 64 KiB would be 512 MiB)."""
     env.client().set("big", "x" * 65536)
+    rss_bounded = proxy_testing.rss_bounds_apply()
     before = _rss(env)
     bound = before + 256 * 1024
     peak = before
@@ -287,7 +290,7 @@ def test_a_client_that_never_reads_is_paused_big_replies(env):
     def over():
         nonlocal peak
         peak = max(peak, _rss(env))
-        return peak > bound  # the verdict is clear: stop pushing
+        return rss_bounded and peak > bound  # the verdict is clear: stop pushing
 
     s = None
     try:
@@ -299,8 +302,10 @@ def test_a_client_that_never_reads_is_paused_big_replies(env):
     finally:
         if s is not None:
             s.close()
-    harness.wait_until(lambda: _rss(env) < before + 100 * 1024, 10,
-                       "the proxy to free the stalled client's replies")
+    if rss_bounded:
+        harness.wait_until(lambda: _rss(env) < before + 100 * 1024, 10,
+                           "the proxy to free the stalled client's replies")
     print("\nringproxy VmRSS KiB: before %d, peak with a client that never reads (64 KiB "
           "replies, %d requests sent) %d, after it closed %d" % (before, sent, peak, _rss(env)))
-    assert peak <= bound, "proxy RSS grew by %d KiB" % (peak - before)
+    if rss_bounded:
+        assert peak <= bound, "proxy RSS grew by %d KiB" % (peak - before)
