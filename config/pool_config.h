@@ -119,6 +119,12 @@ struct PoolConfig {
   int server_connections = 1;
   int64_t server_retry_timeout_ms = 30000;
   int server_failure_limit = 2;
+  // ringproxy's limits on clients. Client connections open at once over all workers; one more
+  // is refused with Redis's "max number of clients reached". 0: no limit.
+  int max_clients = 0;
+  // A client with nothing in flight that sends nothing for this long is closed (Redis's
+  // `timeout`, in milliseconds as nutcracker's timeouts are). 0: never.
+  int64_t client_idle_timeout_ms = 0;
 
   // In nutcracker's order (hashing::NutcrackerNameLess on name): the server index everywhere.
   // From `servers:`, or expanded from `statefulset:`; empty for an `srv:` pool, whose members are

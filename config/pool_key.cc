@@ -396,7 +396,7 @@ constexpr std::array kPoolKeys = {
             "listen(2) backlog of the pool's socket."},
     PoolKey{"client_connections", Shape::kScalar, Group::kNone, false, "0",
             ParseNumber<&PoolConfig::client_connections>, kNoEntries, true,
-            "Accepted for compatibility; nutcracker does not enforce it."},
+            "Accepted for compatibility; nutcracker does not enforce it (max_clients does)."},
     PoolKey{"redis", Shape::kScalar, Group::kNone, false, "false", ParseBool<&PoolConfig::redis>,
             kNoEntries, true,
             "true for a Redis pool. ringproxy speaks Redis only and refuses a pool without it."},
@@ -464,6 +464,16 @@ constexpr std::array kPoolKeys = {
             "TLS toward the pool's servers: a mapping of ca_file, cert_file, key_file, "
             "server_name and verify ({} for the defaults). Certificates are verified and "
             "the server name checked unless verify is false."},
+    // Not nutcracker's client_connections, which nutcracker parses and ignores: enforcing it
+    // would start refusing clients of fleets that set it to no effect and then switch over.
+    PoolKey{"max_clients", Shape::kScalar, Group::kNone, false, "0",
+            ParseNumber<&PoolConfig::max_clients>, kNoEntries, false,
+            "Client connections the pool accepts at once, over all workers; one more gets "
+            "\"-ERR max number of clients reached\" and is closed. 0: no limit."},
+    PoolKey{"client_idle_timeout", Shape::kScalar, Group::kNone, false, "0",
+            ParseNumber<&PoolConfig::client_idle_timeout_ms>, kNoEntries, false,
+            "Milliseconds a client with no request in flight may send nothing before it is "
+            "closed, as Redis's timeout. 0: never."},
 };
 
 }  // namespace

@@ -86,6 +86,8 @@ PoolConfig MinimalPool() {
   pool.server_connections = 1;
   pool.server_retry_timeout_ms = 30000;
   pool.server_failure_limit = 2;
+  pool.max_clients = 0;             // ringproxy's: no limit
+  pool.client_idle_timeout_ms = 0;  // ringproxy's: never
   pool.servers = {Server("127.0.0.1", 7001, 1, "127.0.0.1:7001", false)};
   return pool;
 }
@@ -389,14 +391,14 @@ INSTANTIATE_TEST_SUITE_P(
                     "tcpkeepalive, reuseport, redis_auth, redis_db, preconnect, auto_eject_hosts, "
                     "server_connections, server_retry_timeout, server_failure_limit, servers, "
                     "statefulset, srv, redis_auth_file, redis_auth_env, server_auth_user, tls, "
-                    "server_tls"},
+                    "server_tls, max_clients, client_idle_timeout"},
         InvalidCase{"DirectiveNamesAreCaseSensitive", POOL_WITH("  Hash: md5"),
                     "t.yml:3:3: directive \"Hash\" is unknown; known directives: listen, hash, "
                     "hash_tag, distribution, timeout, backlog, client_connections, redis, "
                     "tcpkeepalive, reuseport, redis_auth, redis_db, preconnect, auto_eject_hosts, "
                     "server_connections, server_retry_timeout, server_failure_limit, servers, "
                     "statefulset, srv, redis_auth_file, redis_auth_env, server_auth_user, tls, "
-                    "server_tls"},
+                    "server_tls, max_clients, client_idle_timeout"},
         InvalidCase{"DuplicateDirective", POOL_WITH("  listen: 127.0.0.1:22122"),
                     "t.yml:3:3: directive \"listen\" is a duplicate (first given at 2:3)"},
         InvalidCase{"EmptyValue", POOL_WITH("  hash:"),
@@ -686,7 +688,28 @@ INSTANTIATE_TEST_SUITE_P(
                   "  server_tls: {}\n"
                   "  servers:\n"
                   "    - 127.0.0.1:7001:1\n",
-                  [](PoolConfig* p) { p->server_tls.enabled = true; }}),
+                  [](PoolConfig* p) { p->server_tls.enabled = true; }},
+        ValidCase{"ClientLimits",
+                  "alpha:\n"
+                  "  listen: 127.0.0.1:22121\n"
+                  "  redis: true\n"
+                  "  max_clients: 10000\n"
+                  "  client_idle_timeout: 300000\n"
+                  "  servers:\n"
+                  "    - 127.0.0.1:7001:1\n",
+                  [](PoolConfig* p) {
+                    p->max_clients = 10000;
+                    p->client_idle_timeout_ms = 300000;
+                  }},
+        // client_connections stays nutcracker's: kept as written, enforcing nothing.
+        ValidCase{"ClientConnectionsIsNotMaxClients",
+                  "alpha:\n"
+                  "  listen: 127.0.0.1:22121\n"
+                  "  redis: true\n"
+                  "  client_connections: 5\n"
+                  "  servers:\n"
+                  "    - 127.0.0.1:7001:1\n",
+                  [](PoolConfig* p) { p->client_connections = 5; }}),
     TitleOf<ValidCase>);
 
 // The shorthand is only a way of writing the servers: the pool is the one a nutcracker.yml naming
@@ -914,6 +937,32 @@ INSTANTIATE_TEST_SUITE_P(
                                      "  servers:\n    - 127.0.0.1:7001:1\n"),
                     "t.yml:4:21: server_auth_user \"proxy\" needs a password to send with it: "
                     "give one of redis_auth, redis_auth_file or redis_auth_env"},
+        InvalidCase{"NegativeMaxClients",
+                    POOL_AFTER_REDIS("  max_clients: -1\n  servers:\n    - 127.0.0.1:7001:1\n"),
+                    "t.yml:4:16: max_clients \"-1\" is not a number: only the digits 0-9 are "
+                    "accepted (no sign, no blanks)"},
+        InvalidCase{"MaxClientsInWords",
+                    POOL_AFTER_REDIS("  max_clients: many\n  servers:\n    - 127.0.0.1:7001:1\n"),
+                    "t.yml:4:16: max_clients \"many\" is not a number: only the digits 0-9 are "
+                    "accepted (no sign, no blanks)"},
+        InvalidCase{"HugeMaxClients",
+                    POOL_AFTER_REDIS("  max_clients: 99999999999\n"
+                                     "  servers:\n    - 127.0.0.1:7001:1\n"),
+                    "t.yml:4:16: max_clients \"99999999999\" is too large: the largest accepted "
+                    "number is 2147483647"},
+        InvalidCase{"EmptyMaxClients",
+                    POOL_AFTER_REDIS("  max_clients:\n  servers:\n    - 127.0.0.1:7001:1\n"),
+                    "t.yml:4:3: directive \"max_clients\" has no value"},
+        InvalidCase{"NegativeClientIdleTimeout",
+                    POOL_AFTER_REDIS("  client_idle_timeout: -5000\n"
+                                     "  servers:\n    - 127.0.0.1:7001:1\n"),
+                    "t.yml:4:24: client_idle_timeout \"-5000\" is not a number: only the digits "
+                    "0-9 are accepted (no sign, no blanks)"},
+        InvalidCase{"ClientIdleTimeoutWithUnit",
+                    POOL_AFTER_REDIS("  client_idle_timeout: 30s\n"
+                                     "  servers:\n    - 127.0.0.1:7001:1\n"),
+                    "t.yml:4:24: client_idle_timeout \"30s\" is not a number: only the digits "
+                    "0-9 are accepted (no sign, no blanks)"},
         InvalidCase{"ServerAuthUserWithABlank",
                     POOL_AFTER_REDIS("  redis_auth: pw\n  server_auth_user: \"two words\"\n"
                                      "  servers:\n    - 127.0.0.1:7001:1\n"),

@@ -467,8 +467,8 @@ TEST(PoolKeys, ListsNutcrackersDirectivesInItsOrderThenRingproxysExtensions) {
                                                              "servers"};
   EXPECT_EQ(nutcracker, expected_nutcracker);
   const std::vector<std::string_view> expected_extensions = {
-      "statefulset",      "srv", "redis_auth_file", "redis_auth_env",
-      "server_auth_user", "tls", "server_tls"};
+      "statefulset", "srv",        "redis_auth_file", "redis_auth_env",     "server_auth_user",
+      "tls",         "server_tls", "max_clients",     "client_idle_timeout"};
   EXPECT_EQ(extensions, expected_extensions);
 }
 
@@ -534,10 +534,10 @@ TEST(PoolKeys, DocumentedDefaultsMatchPoolConfigDefaults) {
     EXPECT_EQ(pool, PoolConfig{}) << key.name << " default \"" << key.default_text << "\"";
     ++checked;
   }
-  // All but listen, servers, hash_tag, redis_auth and timeout, and the extensions, which have no
-  // default; and statefulset's port, cluster_domain and weight, tls's auth_clients and
-  // server_tls's verify.
-  EXPECT_EQ(checked, 13 + 3 + 2);
+  // All but listen, servers, hash_tag, redis_auth and timeout, and the extensions other than
+  // max_clients and client_idle_timeout, which have no default; and statefulset's port,
+  // cluster_domain and weight, tls's auth_clients and server_tls's verify.
+  EXPECT_EQ(checked, 13 + 2 + 3 + 2);
 }
 
 }  // namespace

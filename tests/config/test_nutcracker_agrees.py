@@ -214,6 +214,10 @@ DIVERGENT = [
      "redis_auth_env is ringproxy's extension: the password from the environment"),
     ("server_auth_user", pool("redis_auth: s3cret", "server_auth_user: proxy"), False, True,
      "server_auth_user is ringproxy's extension: a Redis ACL user toward the servers"),
+    ("max_clients", pool("max_clients: 100"), False, True,
+     "max_clients is ringproxy's extension: a limit on client connections"),
+    ("client_idle_timeout", pool("client_idle_timeout: 60000"), False, True,
+     "client_idle_timeout is ringproxy's extension: idle clients are closed"),
 ]
 
 # Examples that use ringproxy's extension keys, with why nutcracker refuses them.
