@@ -78,6 +78,14 @@ bool ClientConnection::Accept(uv_stream_t* listener, bool is_unix) {
     return false;
   }
   if (!is_unix) uv_tcp_nodelay(&handle_.tcp, 1);
+  if (!pool_->AdmitClient()) {
+    // Redis's reply at its maxclients; the connection ends once it is written (a FIN, not a
+    // close with unread input, whose RST could destroy the error on its way).
+    resp::AppendError(&out_, "ERR max number of clients reached");
+    close_when_flushed_ = true;
+    worker_->ScheduleFlush(this);
+    return true;
+  }
   counted_ = true;
   stats_->client_connections.Add(1);
   stats_->client_connections_total.Add();
@@ -683,7 +691,10 @@ void ClientConnection::Close() {
     linger_ = nullptr;
   }
   // Requests still waiting for servers stay alive as orphans until their fragments return.
-  if (counted_) stats_->client_connections.Add(-1);
+  if (counted_) {
+    stats_->client_connections.Add(-1);
+    pool_->ReleaseClient();
+  }
   for (Request* request = head_; request != nullptr;) {
     Request* next = request->next;
     stats_->in_flight.Add(-1);

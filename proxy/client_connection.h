@@ -132,7 +132,7 @@ class ClientConnection {
   bool write_in_flight_ = false;
   bool close_when_flushed_ = false;
   bool closing_ = false;
-  bool counted_ = false;  // in client_connections
+  bool counted_ = false;  // in client_connections and admitted by the pool
   bool half_closed_ = false;
   uv_timer_t* linger_ = nullptr;  // only while half-closed
 };

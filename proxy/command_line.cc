@@ -44,6 +44,7 @@ constexpr std::array kFlags = {
     Flag{'\0', "dns-ttl-min", Value::kNumber},
     Flag{'\0', "dns-ttl-max", Value::kNumber},
     Flag{'\0', "drain-timeout", Value::kNumber},
+    Flag{'\0', "max-clients", Value::kNumber},
 };
 
 // How nutcracker reads a number on its command line (nc_atoi): digits only, at most INT32_MAX.
@@ -109,6 +110,8 @@ std::optional<std::string> ApplyLongOnly(const Flag& flag, std::string_view spel
     options->dns_ttl_max_s = *number;
   } else if (name == "drain-timeout") {
     options->drain_timeout_s = *number;
+  } else if (name == "max-clients") {
+    options->max_clients = *number;
   }
   if (options->dns_ttl_min_s > options->dns_ttl_max_s) {
     return "option --dns-ttl-min (" + std::to_string(options->dns_ttl_min_s) +
@@ -301,6 +304,7 @@ std::string UsageText() {
   text += "                 [-i stats interval] [-p pid file] [-m mbuf size]\n";
   text += "                 [--workers N] [--drain-timeout S] [--dns-server HOST:PORT]...\n";
   text += "                 [--resolv-conf FILE] [--dns-ttl-min S] [--dns-ttl-max S]\n";
+  text += "                 [--max-clients N]\n";
   text += "\n";
   text += "Options:\n";
   text += "  -h, --help             : print this help and exit\n";
@@ -337,6 +341,8 @@ std::string UsageText() {
   text +=
       "      --dns-ttl-max=N    : re-resolve a name at least this often, in seconds (default: " +
       std::to_string(defaults.dns_ttl_max_s) + ")\n";
+  text += "      --max-clients=N    : client connections over all pools at once; one more gets\n";
+  text += "                           \"max number of clients reached\" (default: 0, no limit)\n";
   return text;
 }
 

@@ -32,6 +32,7 @@ struct Options {
   std::string resolv_conf;               // --resolv-conf=FILE; empty: /etc/resolv.conf
   int dns_ttl_min_s = 1;                 // --dns-ttl-min=S
   int dns_ttl_max_s = 30;                // --dns-ttl-max=S
+  int max_clients = 0;  // --max-clients=N: client connections over all pools; 0: no limit
 
   bool operator==(const Options&) const = default;
 };

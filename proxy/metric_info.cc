@@ -27,6 +27,10 @@ constexpr std::array<MetricInfo, static_cast<size_t>(MetricId::kCount)> kMetrics
     {kClientProtocolErrors, "ringproxy_client_protocol_errors_total", kCounter, "pool",
      "Client connections closed after a malformed request (also counted in "
      "ringproxy_client_errors_total)."},
+    {kClientRejected, "ringproxy_client_connections_rejected_total", kCounter, "pool",
+     "Client connections refused with \"max number of clients reached\" because the pool's "
+     "max_clients or the process's --max-clients was reached (not in "
+     "ringproxy_client_connections_total)."},
     {kForwardErrors, "ringproxy_forward_errors_total", kCounter, "pool",
      "Requests or fragments that could not be forwarded or lost their server connection "
      "(nutcracker's forward_error)."},

@@ -24,6 +24,7 @@ enum class MetricId : uint8_t {
   kClientEof,
   kClientErrors,
   kClientProtocolErrors,
+  kClientRejected,
   kForwardErrors,
   kServerEjects,
   kFragments,

@@ -58,6 +58,7 @@ bool Proxy::Start(std::shared_ptr<const Topology> topology, const ProxySettings&
   topology_ = std::move(topology);
   const int count = std::max(1, settings.workers);
   reuseport_ = count > 1;
+  admission_ = std::make_unique<ClientAdmission>(settings.max_clients);
   // Listening sockets first, all of them, so a port in use fails startup before any thread runs.
   std::vector<std::vector<int>> fds(static_cast<size_t>(count));
   for (const TopologyPool& pool : topology_->pools) {
@@ -70,7 +71,8 @@ bool Proxy::Start(std::shared_ptr<const Topology> topology, const ProxySettings&
     for (size_t w = 0; w < pool_fds.size(); ++w) fds[w].push_back(pool_fds[w]);
   }
   for (int w = 0; w < count; ++w) {
-    auto worker = std::make_unique<Worker>(w, topology_, settings.worker, count, &stats_);
+    auto worker =
+        std::make_unique<Worker>(w, topology_, settings.worker, count, &stats_, admission_.get());
     if (!worker->Listen(fds[static_cast<size_t>(w)], error)) return false;
     workers_.push_back(std::move(worker));
   }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/pool_config.h"
+#include "proxy/client_admission.h"
 #include "proxy/stats.h"
 #include "proxy/topology.h"
 #include "proxy/worker_settings.h"
@@ -20,6 +21,8 @@ class Worker;
 
 struct ProxySettings {
   int workers = 1;
+  // --max-clients: client connections over all pools at once; 0: no limit.
+  int64_t max_clients = 0;
   WorkerSettings worker;
 };
 
@@ -57,6 +60,7 @@ class Proxy {
   bool OpenListeners(const config::PoolConfig& pool, std::vector<int>* fds, std::string* error);
 
   StatsRegistry stats_;
+  std::unique_ptr<ClientAdmission> admission_;  // set by Start; shared by the workers
   std::atomic<bool> serving_{false};
   bool reuseport_ = false;
   std::shared_ptr<const Topology> topology_;

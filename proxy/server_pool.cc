@@ -2,11 +2,18 @@
 
 #include <algorithm>
 
+#include "proxy/client_admission.h"
 #include "proxy/logger.h"
 #include "proxy/server.h"
 #include "proxy/worker.h"
 
 namespace ringproxy::proxy {
+namespace {
+
+// A flood of refused connections must not become a flood of log lines.
+constexpr uint64_t kRejectionLogIntervalMs = 1000;
+
+}  // namespace
 
 ServerPool::ServerPool(Worker* worker, std::shared_ptr<const Topology> topology,
                        const TopologyPool* pool)
@@ -14,7 +21,8 @@ ServerPool::ServerPool(Worker* worker, std::shared_ptr<const Topology> topology,
       topology_(std::move(topology)),
       pool_(pool),
       placement_(&pool->placement),
-      stats_(worker->stats()->RegisterPool(worker->id(), pool->config.name)) {
+      stats_(worker->stats()->RegisterPool(worker->id(), pool->config.name)),
+      client_count_(worker->admission()->PoolCount(pool->config.name)) {
   servers_.reserve(pool->config.servers.size());
   for (size_t i = 0; i < pool->config.servers.size(); ++i) {
     servers_.push_back(
@@ -23,6 +31,28 @@ ServerPool::ServerPool(Worker* worker, std::shared_ptr<const Topology> topology,
 }
 
 ServerPool::~ServerPool() = default;
+
+bool ServerPool::AdmitClient() {
+  ClientAdmission* admission = worker_->admission();
+  const ClientAdmission::Verdict verdict = admission->Admit(client_count_, config().max_clients);
+  if (verdict == ClientAdmission::Verdict::kAdmitted) return true;
+  stats_->client_rejected.Add();
+  ++rejections_unlogged_;
+  const uint64_t now_ms = worker_->now_ms();
+  if (now_ms >= next_rejection_log_ms_) {
+    const bool pool_full = verdict == ClientAdmission::Verdict::kPoolFull;
+    RP_LOG(kLogWarn, "worker %d: pool '%s': %s %lld reached; refused %llu client connection%s",
+           worker_->id(), config().name.c_str(), pool_full ? "max_clients" : "--max-clients",
+           static_cast<long long>(pool_full ? config().max_clients : admission->process_limit()),
+           static_cast<unsigned long long>(rejections_unlogged_),
+           rejections_unlogged_ == 1 ? "" : "s since the last message");
+    rejections_unlogged_ = 0;
+    next_rejection_log_ms_ = now_ms + kRejectionLogIntervalMs;
+  }
+  return false;
+}
+
+void ServerPool::ReleaseClient() { worker_->admission()->Release(client_count_); }
 
 void ServerPool::Reconcile(std::shared_ptr<const Topology> topology, const TopologyPool* pool) {
   std::vector<std::unique_ptr<Server>> next;

@@ -7,6 +7,7 @@
 // removed server finishes its in-flight requests and goes.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -41,6 +42,12 @@ class ServerPool {
   size_t server_count() const { return servers_.size(); }
   Server& server(size_t i) { return *servers_[i]; }
 
+  // A client connected to this pool: true when max_clients and --max-clients let it in; it is
+  // then counted, over all workers, until ReleaseClient. False: refused, counted and logged (at
+  // most once a second per worker and pool, however many are refused).
+  bool AdmitClient();
+  void ReleaseClient();
+
   // Adopts a new snapshot of this pool (same name).
   void Reconcile(std::shared_ptr<const Topology> topology, const TopologyPool* pool);
   void Preconnect();
@@ -61,6 +68,9 @@ class ServerPool {
   std::optional<hashing::Placement> ejected_placement_;
   const hashing::Placement* placement_;
   std::shared_ptr<PoolStats> stats_;
+  std::atomic<int64_t>* client_count_;  // shared by every worker's pool of this name
+  uint64_t rejections_unlogged_ = 0;
+  uint64_t next_rejection_log_ms_ = 0;
 };
 
 }  // namespace ringproxy::proxy

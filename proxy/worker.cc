@@ -24,14 +24,15 @@ constexpr uint64_t kHangupScanNs = 1000000000;
 }  // namespace
 
 Worker::Worker(int id, std::shared_ptr<const Topology> topology, const WorkerSettings& settings,
-               int workers, StatsRegistry* stats)
+               int workers, StatsRegistry* stats, ClientAdmission* admission)
     : id_(id),
       workers_(workers),
       topology_(std::move(topology)),
       settings_(settings),
       scratch_(new char[kScratchSize]),
       now_ns_(uv_hrtime()),
-      stats_(stats) {
+      stats_(stats),
+      admission_(admission) {
   uv_loop_init(&loop_);
   loop_.data = this;
   for (const TopologyPool& pool : topology_->pools) {

@@ -23,6 +23,7 @@
 
 namespace ringproxy::proxy {
 
+class ClientAdmission;
 class ClientConnection;
 class ServerConnection;
 class ServerPool;
@@ -31,9 +32,9 @@ struct Request;
 
 class Worker {
  public:
-  // `stats` outlives the worker.
+  // `stats` and `admission` (shared by every worker) outlive the worker.
   Worker(int id, std::shared_ptr<const Topology> topology, const WorkerSettings& settings,
-         int workers, StatsRegistry* stats);
+         int workers, StatsRegistry* stats, ClientAdmission* admission);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -60,6 +61,7 @@ class Worker {
   uint64_t now_ns() const { return now_ns_; }
   void UpdateClock() { now_ns_ = uv_hrtime(); }
   StatsRegistry* stats() { return stats_; }
+  ClientAdmission* admission() { return admission_; }
   int id() const { return id_; }
   const WorkerSettings& settings() const { return settings_; }
   bool draining() const { return draining_; }
@@ -139,6 +141,7 @@ class Worker {
   uint64_t last_hangup_scan_ns_ = 0;
   size_t clients_at_trim_ = 0;  // the most clients seen since memory was last returned
   StatsRegistry* stats_;
+  ClientAdmission* admission_;
 };
 
 }  // namespace ringproxy::proxy

@@ -230,6 +230,18 @@ TEST(CommandLineKubernetes, TtlFloorAboveCeilingIsRefused) {
   EXPECT_NE(result.error.find("--dns-ttl-min"), std::string::npos);
 }
 
+TEST(CommandLineLimits, MaxClientsIsANonNegativeNumber) {
+  const CommandLineResult result = ParseCommandLine(std::vector<const char*>{"--max-clients=500"});
+  ASSERT_TRUE(result.ok()) << result.error;
+  EXPECT_EQ(result.options->max_clients, 500);
+  EXPECT_EQ(ParseCommandLine(std::vector<const char*>{}).options->max_clients, 0);
+  EXPECT_EQ(ParseCommandLine(std::vector<const char*>{"--max-clients", "-1"}).error,
+            "option --max-clients requires a number, not '-1'");
+  EXPECT_EQ(ParseCommandLine(std::vector<const char*>{"--max-clients=lots"}).error,
+            "option --max-clients requires a number, not 'lots'");
+  EXPECT_NE(UsageText().find("--max-clients=N"), std::string::npos);
+}
+
 TEST(CommandLineKubernetes, DrainTimeoutNeedsANumber) {
   EXPECT_FALSE(ParseCommandLine(std::vector<const char*>{"--drain-timeout=soon"}).ok());
 }
