@@ -87,6 +87,8 @@ bool ClientConnection::Accept(uv_stream_t* listener, bool is_unix) {
     return true;
   }
   counted_ = true;
+  worker_->UpdateClock();
+  last_active_ns_ = worker_->now_ns();
   stats_->client_connections.Add(1);
   stats_->client_connections_total.Add();
   if (const std::shared_ptr<const TlsContext>& context = pool_->tls().clients) {
@@ -146,6 +148,7 @@ void ClientConnection::OnRead(ssize_t nread, const uv_buf_t* buf) {
     return;                  // anything else it sends after our FIN is dropped
   }
   worker_->UpdateClock();
+  last_active_ns_ = worker_->now_ns();
   if (nread < 0) {
     if (nread == UV_EOF) {
       stats_->client_eof.Add();
@@ -506,9 +509,11 @@ void ClientConnection::WriteCompletedHeads() {
 }
 
 void ClientConnection::Retire(Request* request) {
+  // A reply counts as activity: idleness starts when the last answer is ready, not at the request.
+  last_active_ns_ = worker_->now_ns();
   stats_->in_flight.Add(-1);
   stats_->latency_of(request->command_class)
-      .Observe((worker_->now_ns() - request->started_ns) / 1000);
+      .Observe((last_active_ns_ - request->started_ns) / 1000);
   worker_->FreeRequest(request);
 }
 

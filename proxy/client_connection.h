@@ -62,6 +62,14 @@ class ClientConnection {
   // the client still sends is read and dropped until it closes too (or a short linger passes).
   // Closing with unread input instead would send a RST, which can destroy replies in flight.
   void HalfClose();
+  // For the worker's idle sweep: nothing in flight or left to write, and not ending: the next
+  // move is the client's. (A request received in part does not keep a client from being idle.)
+  bool AwaitingClient() const {
+    return head_ == nullptr && out_.empty() && !write_in_flight_ && !close_when_flushed_ &&
+           !half_closed_ && !closing_;
+  }
+  // The worker clock when the client last sent bytes or a reply to it was completed.
+  uint64_t last_active_ns() const { return last_active_ns_; }
 
   bool flush_scheduled = false;
   size_t worker_slot = 0;  // index in the worker's client list
@@ -127,6 +135,7 @@ class ClientConnection {
   Request* local_reply_ = nullptr;  // set between BeginLocalReply and EndLocalReply when queued
   size_t queued_ = 0;
   size_t parked_bytes_ = 0;  // replies of done requests waiting behind unfinished ones
+  uint64_t last_active_ns_ = 0;
   bool reading_ = false;
   bool reading_from_scratch_ = false;
   bool write_in_flight_ = false;

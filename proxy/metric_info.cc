@@ -31,6 +31,9 @@ constexpr std::array<MetricInfo, static_cast<size_t>(MetricId::kCount)> kMetrics
      "Client connections refused with \"max number of clients reached\" because the pool's "
      "max_clients or the process's --max-clients was reached (not in "
      "ringproxy_client_connections_total)."},
+    {kClientIdleTimeouts, "ringproxy_client_idle_timeouts_total", kCounter, "pool",
+     "Client connections closed after client_idle_timeout without a request in flight or a "
+     "byte received."},
     {kForwardErrors, "ringproxy_forward_errors_total", kCounter, "pool",
      "Requests or fragments that could not be forwarded or lost their server connection "
      "(nutcracker's forward_error)."},

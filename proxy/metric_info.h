@@ -25,6 +25,7 @@ enum class MetricId : uint8_t {
   kClientErrors,
   kClientProtocolErrors,
   kClientRejected,
+  kClientIdleTimeouts,
   kForwardErrors,
   kServerEjects,
   kFragments,

@@ -128,6 +128,8 @@ void AddPool(const StatsView::Pool& pool, Families* out) {
            PoolSum(pool, [](const PoolStats& s) { return Value(s.client_protocol_errors); }));
   out->Add(kClientRejected, labels,
            PoolSum(pool, [](const PoolStats& s) { return Value(s.client_rejected); }));
+  out->Add(kClientIdleTimeouts, labels,
+           PoolSum(pool, [](const PoolStats& s) { return Value(s.client_idle_timeouts); }));
   out->Add(kForwardErrors, labels,
            PoolSum(pool, [](const PoolStats& s) { return Value(s.forward_error); }));
   out->Add(kServerEjects, labels,

@@ -113,7 +113,8 @@ struct PoolStats {
   // ringproxy's
   Counter client_connections_total;
   Counter client_protocol_errors;
-  Counter client_rejected;  // refused at accept: max_clients or --max-clients reached
+  Counter client_rejected;       // refused at accept: max_clients or --max-clients reached
+  Counter client_idle_timeouts;  // closed after client_idle_timeout without a request
   Gauge in_flight;
   std::array<Counter, static_cast<size_t>(CommandClass::kCount)> requests;
   std::array<LatencyHistogram, static_cast<size_t>(CommandClass::kCount)> latency;

@@ -20,6 +20,12 @@ constexpr size_t kTrimAfterClientsGone = 256;
 constexpr size_t kFreeObjectsAfterTrim = 64;
 // How often clients whose reading is paused are checked for a hang-up.
 constexpr uint64_t kHangupScanNs = 1000000000;
+// The idle sweep looks at every client, so it runs only as often as the timeouts need: every
+// eighth of the shortest one, and at least once a second. A client is closed between its timeout
+// and that much (plus a tick) later, never before.
+constexpr uint64_t kIdleSweepFraction = 8;
+constexpr uint64_t kMaxIdleSweepIntervalNs = 1000000000;
+constexpr uint64_t kNanosPerMilli = 1000000;
 
 }  // namespace
 
@@ -281,6 +287,7 @@ void Worker::OnTick() {
       if (i < clients_.size()) clients_[i]->CloseIfHungUpWhilePaused();
     }
   }
+  CloseIdleClients();
   // After many clients went away, give their memory back to the system: glibc keeps freed
   // chunks in the arena otherwise, and a burst of connections would pin memory for good.
   if (clients_.size() + kTrimAfterClientsGone < clients_at_trim_) {
@@ -302,6 +309,35 @@ void Worker::OnTick() {
     clients_at_trim_ = clients_.size();
   }
   clients_at_trim_ = std::max(clients_at_trim_, clients_.size());
+}
+
+void Worker::CloseIdleClients() {
+  if (draining_ || now_ns_ < next_idle_sweep_ns_) return;
+  uint64_t shortest_ms = 0;
+  for (const auto& pool : pools_) {
+    const auto timeout_ms = static_cast<uint64_t>(pool->config().client_idle_timeout_ms);
+    if (timeout_ms > 0 && (shortest_ms == 0 || timeout_ms < shortest_ms)) shortest_ms = timeout_ms;
+  }
+  // The current pools set the pace; clients left from a pool a reload removed (they keep its
+  // configuration) are looked at along with the others.
+  if (shortest_ms == 0) return;
+  next_idle_sweep_ns_ = now_ns_ + std::min(shortest_ms * kNanosPerMilli / kIdleSweepFraction,
+                                           kMaxIdleSweepIntervalNs);
+  // Backwards: a client that closes at once is swapped with the last one, already looked at.
+  for (size_t i = clients_.size(); i-- > 0;) {
+    if (i >= clients_.size()) continue;
+    ClientConnection* client = clients_[i];
+    const int64_t timeout_ms = client->pool()->config().client_idle_timeout_ms;
+    if (timeout_ms <= 0 || !client->AwaitingClient()) continue;
+    const uint64_t last_active_ns = client->last_active_ns();
+    if (now_ns_ < last_active_ns ||
+        now_ns_ - last_active_ns < static_cast<uint64_t>(timeout_ms) * kNanosPerMilli) {
+      continue;
+    }
+    client->pool()->stats().client_idle_timeouts.Add();
+    // As Redis's timeout: no reply, the connection just ends (with a FIN, so nothing is reset).
+    client->HalfClose();
+  }
 }
 
 void Worker::CompleteFragment(Fragment* fragment, std::string_view reply) {
