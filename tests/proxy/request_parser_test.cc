@@ -141,9 +141,28 @@ TEST(RequestParser, OverlongInlineLineIsAnError) {
 TEST(RequestParser, RequestLargerThanTheLimitIsRefused) {
   RequestLimits limits;
   limits.max_request_bytes = 1024;
-  RequestParser parser(limits);
-  const std::string input = "*2\r\n$3\r\nSET\r\n$2000\r\n";
-  ASSERT_EQ(parser.Parse(input.data(), input.size()), Status::kError);
+  {
+    // One argument longer than the whole limit: Redis's text for a bulk past proto-max-bulk-len.
+    RequestParser parser(limits);
+    const std::string input = "*2\r\n$3\r\nSET\r\n$2000\r\n";
+    ASSERT_EQ(parser.Parse(input.data(), input.size()), Status::kError);
+    EXPECT_EQ(parser.error(), "Protocol error: invalid bulk length");
+  }
+  {
+    // Refused on the length line, before any of the 1010 bytes it announces is buffered.
+    RequestParser parser(limits);
+    const std::string input = "*2\r\n$3\r\nSET\r\n$1010\r\n";
+    ASSERT_EQ(parser.Parse(input.data(), input.size()), Status::kError);
+    EXPECT_EQ(parser.error(), "Protocol error: request is larger than the proxy's limit");
+  }
+  {
+    // Exactly the limit, header and all, is accepted.
+    RequestParser parser(limits);
+    const std::string input = "*2\r\n$3\r\nSET\r\n$1002\r\n" + std::string(1002, 'v') + "\r\n";
+    ASSERT_EQ(input.size(), 1024u);
+    ASSERT_EQ(parser.Parse(input.data(), input.size()), Status::kComplete);
+    EXPECT_EQ(parser.consumed(), 1024u);
+  }
 }
 
 TEST(RequestParser, TooManyArgumentsIsRefused) {
@@ -153,6 +172,11 @@ TEST(RequestParser, TooManyArgumentsIsRefused) {
   const std::string input = "*11\r\n";
   ASSERT_EQ(parser.Parse(input.data(), input.size()), Status::kError);
   EXPECT_EQ(parser.error(), "Protocol error: invalid multibulk length");
+  std::string ten = "*10\r\n";
+  for (int i = 0; i < 10; ++i) ten += "$1\r\nx\r\n";
+  RequestParser at_limit(limits);
+  ASSERT_EQ(at_limit.Parse(ten.data(), ten.size()), Status::kComplete);
+  EXPECT_EQ(at_limit.argc(), 10u);
 }
 
 // A random pipeline of requests, fed in random pieces to both our parser and hiredis's reader:
