@@ -194,7 +194,10 @@ const Flag* FindShort(char name) {
   return found == kFlags.end() ? nullptr : &*found;
 }
 
-// getopt_long's matching: an exact name wins, else a prefix of exactly one name.
+// getopt_long's matching: an exact name wins, else a prefix of exactly one name. A prefix that
+// nutcracker's table alone would resolve ("--m": --mbuf-size) keeps that meaning although
+// ringproxy's own flags (the ones without a short form, "--max-clients") also match it: a
+// nutcracker command line means the same to ringproxy.
 const Flag* FindLong(std::string_view name, std::string* error) {
   std::vector<const Flag*> matches;
   for (const Flag& flag : kFlags) {
@@ -207,6 +210,12 @@ const Flag* FindLong(std::string_view name, std::string* error) {
   }
   if (matches.size() == 1) {
     return matches.front();
+  }
+  const auto nutcrackers = std::count_if(matches.begin(), matches.end(),
+                                         [](const Flag* flag) { return flag->short_name != '\0'; });
+  if (nutcrackers == 1) {
+    return *std::find_if(matches.begin(), matches.end(),
+                         [](const Flag* flag) { return flag->short_name != '\0'; });
   }
   if (matches.empty()) {
     *error = "unrecognized option '--" + std::string(name) + "'";

@@ -112,6 +112,18 @@ TEST(CommandLine, LongFlagsMayBeAbbreviatedWhenUnambiguous) {
   EXPECT_EQ(options.stats_port, 99);
 }
 
+// nutcracker's getopt table resolves "--m" to --mbuf-size; ringproxy's --max-clients must not
+// make it ambiguous. Prefixes only ringproxy's flags share stay ambiguous.
+TEST(CommandLine, APrefixNutcrackerResolvesKeepsItsMeaning) {
+  EXPECT_EQ(ParseOk({"--m", "1024"}).mbuf_size, 1024u);
+  EXPECT_EQ(ParseOk({"--ma=7"}).max_clients, 7);
+  EXPECT_EQ(ParseError({"--dns-ttl=5"}),
+            "option '--dns-ttl' is ambiguous; possibilities: '--dns-ttl-min' '--dns-ttl-max'");
+  EXPECT_EQ(ParseError({"--d"}),
+            "option '--d' is ambiguous; possibilities: '--daemonize' '--describe-stats' "
+            "'--dns-server' '--dns-ttl-min' '--dns-ttl-max' '--drain-timeout'");
+}
+
 TEST(CommandLine, QuestionMarkAsksForHelp) { EXPECT_TRUE(ParseOk({"-?"}).show_help); }
 
 TEST(CommandLine, VerbosityIsClampedToNutcrackersLevels) {
