@@ -35,8 +35,9 @@ bool Logger::Reopen() {
   if (path_.empty()) return true;
   const int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return false;
-  const int old = fd_.exchange(fd);
-  if (old > 2) ::close(old);
+  std::lock_guard lock(write_mutex_);
+  if (fd_ > 2) ::close(fd_);
+  fd_ = fd;
   return true;
 }
 
@@ -56,7 +57,8 @@ void Logger::Log(int level, const char* format, ...) {
   n = written < 0 ? n : std::min(sizeof(line) - 2, n + static_cast<size_t>(written));
   line[n++] = '\n';
   // A log line that cannot be written has nowhere else to go.
-  [[maybe_unused]] const ssize_t ignored = ::write(fd_.load(), line, n);
+  std::lock_guard lock(write_mutex_);
+  [[maybe_unused]] const ssize_t ignored = ::write(fd_, line, n);
 }
 
 }  // namespace ringproxy::proxy

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdarg>
+#include <mutex>
 #include <string>
 
 namespace ringproxy::proxy {
@@ -38,7 +39,11 @@ class Logger {
  private:
   Logger() = default;
   std::string path_;
-  std::atomic<int> fd_{2};
+  // Held across each write and across the swap in Reopen: closing the old descriptor while
+  // another thread is about to write to it could send that line to whatever file or socket
+  // reuses the number. Log lines are rare (none per request above debug), so the lock is cheap.
+  std::mutex write_mutex_;
+  int fd_ = 2;  // guarded by write_mutex_
   std::atomic<int> level_{kLogNotice};
 };
 
