@@ -80,8 +80,12 @@ bool ClientConnection::Accept(uv_stream_t* listener, bool is_unix) {
   if (!is_unix) uv_tcp_nodelay(&handle_.tcp, 1);
   if (!pool_->AdmitClient()) {
     // Redis's reply at its maxclients; the connection ends once it is written (a FIN, not a
-    // close with unread input, whose RST could destroy the error on its way).
-    resp::AppendError(&out_, "ERR max number of clients reached");
+    // close with unread input, whose RST could destroy the error on its way). A TLS client gets
+    // the FIN alone: the error could only follow a whole handshake, the very cost a full proxy
+    // should not pay for each client it turns away.
+    if (pool_->tls().clients == nullptr) {
+      resp::AppendError(&out_, "ERR max number of clients reached");
+    }
     close_when_flushed_ = true;
     worker_->ScheduleFlush(this);
     return true;

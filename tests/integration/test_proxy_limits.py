@@ -5,8 +5,12 @@ argument count limits, each with its exact error text and its counter.
 """
 
 import http.client
+import os
 import select
 import signal
+import socket
+import ssl
+import subprocess
 import time
 
 import pytest
@@ -145,6 +149,40 @@ def test_the_client_past_max_clients_gets_redis_error_then_eof_while_the_others_
         close_all(held)
     log = open(proxy.log_path, encoding="utf-8", errors="replace").read()
     assert "pool 'alpha': max_clients 3 reached; refused" in log
+
+
+def test_a_tls_client_past_max_clients_is_turned_away_before_any_handshake(processes, backend):
+    # Redis's error could only follow a whole handshake, which a full proxy should not spend on
+    # a client it refuses: the client's handshake meets the end of the connection instead.
+    cert = os.path.join(processes.root, "proxy.crt")
+    key = os.path.join(processes.root, "proxy.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "1", "-subj", "/CN=localhost", "-addext",
+                    "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True, timeout=30)
+    proxy = processes.ringproxy(pools={"alpha": pool(
+        backend, max_clients=1, tls={"cert_file": cert, "key_file": key})}, workers=2)
+    context = ssl.create_default_context(cafile=cert)
+
+    def tls_connection():
+        raw = socket.create_connection(("127.0.0.1", proxy.port), timeout=10)
+        try:
+            return context.wrap_socket(raw, server_hostname="127.0.0.1")
+        except Exception:
+            raw.close()
+            raise
+
+    with tls_connection() as admitted:
+        admitted.sendall(encode("PING"))
+        assert admitted.recv(64) == PONG
+        with pytest.raises((ssl.SSLError, ConnectionError)):
+            tls_connection().close()
+        # Not a byte, the plaintext error included: the end of the connection at once.
+        with RawConnection(proxy.port) as silent:
+            assert silent.read_until_closed() == b""
+        assert rejected(proxy) == 2
+        admitted.sendall(encode("PING"))
+        assert admitted.recv(64) == PONG
 
 
 def test_nutcrackers_client_connections_limits_nothing_as_in_nutcracker(processes, backend):
