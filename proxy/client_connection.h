@@ -65,7 +65,7 @@ class ClientConnection {
   // For the worker's idle sweep: nothing in flight or left to write, and not ending: the next
   // move is the client's. (A request received in part does not keep a client from being idle.)
   bool AwaitingClient() const {
-    return head_ == nullptr && out_.empty() && !write_in_flight_ && !close_when_flushed_ &&
+    return head_ == nullptr && !HasOutput() && !write_in_flight_ && !close_when_flushed_ &&
            !half_closed_ && !closing_;
   }
   // The worker clock when the client last sent bytes or a reply to it was completed.
