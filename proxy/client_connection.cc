@@ -545,7 +545,7 @@ void ClientConnection::AfterProgress() {
   if (head_ != nullptr || HasOutput() || write_in_flight_) return;
   // Draining: requests the client sent before the signal may still sit in the socket (it was
   // paused, or they arrived after our last read). They get their replies first.
-  if (close_when_flushed_ || (worker_->draining() && !HasUnreadInput())) HalfClose();
+  if (close_when_flushed_ || (leaving_ && !HasUnreadInput())) HalfClose();
 }
 
 void ClientConnection::PauseReadingIfOverLimits() {
@@ -588,6 +588,7 @@ void ClientConnection::CloseIfHungUpWhilePaused() {
 }
 
 void ClientConnection::CloseWhenIdle() {
+  leaving_ = true;
   if (head_ == nullptr && !HasOutput() && !write_in_flight_ && !HasUnreadInput()) HalfClose();
 }
 

@@ -143,6 +143,7 @@ class ClientConnection {
   bool closing_ = false;
   bool counted_ = false;  // in client_connections and admitted by the pool
   bool half_closed_ = false;
+  bool leaving_ = false;          // CloseWhenIdle() was called: close once nothing is in flight
   uv_timer_t* linger_ = nullptr;  // only while half-closed
 };
 

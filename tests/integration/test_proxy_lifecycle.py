@@ -167,3 +167,37 @@ def test_sigterm_finishes_requests_in_flight_and_refuses_new_clients(processes):
                                             b"*3\r\n$1\r\nv\r\n$-1\r\n$1\r\nv\r\n")
         assert idle.read_until_closed() == b""
     assert proxy.wait(EXIT_TIMEOUT) == 0
+
+
+def test_a_client_of_a_removed_pool_gets_its_reply_then_is_closed(processes):
+    """A reload removes a pool while one of its clients waits on a frozen shard: the client gets
+    its reply once the shard answers, and then the proxy closes it (the pool no longer exists)."""
+    shard = processes.redis()
+
+    def pool():
+        return {"redis": True, "servers": ["%s:1 s0" % shard.address]}
+
+    proxy = processes.ringproxy(workers=1, pools={"kept": pool(), "removed": pool()})
+    with RawConnection(proxy.ports["removed"]) as client:
+        assert client.command("SET", "k", "v") == b"+OK\r\n"
+        shard.kill(signal.SIGSTOP)
+        try:
+            client.send(encode("GET", "k"))
+            kept = {"kept": proxy.written_pools["kept"]}
+            with open(proxy.config_path, "w", encoding="utf-8") as f:
+                f.write(harness.render_config(kept))
+            os.kill(proxy.pid, signal.SIGHUP)
+
+            def listener_closed():
+                try:
+                    socket.create_connection(("127.0.0.1", proxy.ports["removed"]), 1).close()
+                    return False
+                except ConnectionRefusedError:
+                    return True
+
+            harness.wait_until(listener_closed, 10, "the removed pool's listener to close")
+        finally:
+            shard.kill(signal.SIGCONT)
+        # Its request in flight is answered, then the connection ends.
+        assert client.read_until_closed() == b"$1\r\nv\r\n"
+    assert proxy.client(pool="kept").get("k") == b"v"
