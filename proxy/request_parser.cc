@@ -58,6 +58,24 @@ enum class LineScan : uint8_t { kOk, kIncomplete, kMalformed };
   return LineScan::kOk;
 }
 
+// The header lines of nearly every request: one digit, or two without a leading zero, then
+// "\r\n" ("*2\r\n", "$3\r\n", "$16\r\n"). Returns the line's length with its type byte, or 0
+// when the line has any other shape or is not all in `avail` bytes; ScanLine then decides.
+[[gnu::always_inline]] inline size_t ScanShortLine(const char* line, size_t avail, int64_t* value) {
+  if (avail < 5) return 0;  // a header is always followed by more: its body or the next header
+  const unsigned first = static_cast<unsigned char>(line[1]) - unsigned{'0'};
+  if (first > 9) return 0;
+  if (line[2] == '\r') {
+    if (line[3] != '\n') return 0;
+    *value = first;
+    return 4;
+  }
+  const unsigned second = static_cast<unsigned char>(line[2]) - unsigned{'0'};
+  if (first == 0 || second > 9 || line[3] != '\r' || line[4] != '\n') return 0;
+  *value = first * 10 + second;
+  return 5;
+}
+
 bool IsSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
@@ -176,27 +194,30 @@ RequestParser::Status RequestParser::ParseMultibulk(const char* data, size_t siz
   if (args_expected_ < 0) {
     args_.clear();
     int64_t count = 0;
-    size_t next = 0;
-    switch (ScanLine(data, size, 0, &count, &next)) {
-      case LineScan::kIncomplete:
-        if (size > limits_.max_inline_bytes) {
-          return Fail("Protocol error: too big mbulk count string");
-        }
-        return Status::kIncomplete;
-      case LineScan::kMalformed:
-        // A line longer than Redis reads before giving up gets Redis's "too big" text.
-        if (next > limits_.max_inline_bytes) {
-          return Fail("Protocol error: too big mbulk count string");
-        }
+    size_t next = ScanShortLine(data, size, &count);
+    if (next == 0) [[unlikely]] {
+      switch (ScanLine(data, size, 0, &count, &next)) {
+        case LineScan::kIncomplete:
+          if (size > limits_.max_inline_bytes) {
+            return Fail("Protocol error: too big mbulk count string");
+          }
+          return Status::kIncomplete;
+        case LineScan::kMalformed:
+          // A line longer than Redis reads before giving up gets Redis's "too big" text.
+          if (next > limits_.max_inline_bytes) {
+            return Fail("Protocol error: too big mbulk count string");
+          }
+          return Fail("Protocol error: invalid multibulk length");
+        case LineScan::kOk:
+          break;
+      }
+      if (count > kMaxLength || count > static_cast<int64_t>(limits_.max_multibulk_length)) {
         return Fail("Protocol error: invalid multibulk length");
-      case LineScan::kOk:
-        break;
-    }
-    if (count > kMaxLength || count > static_cast<int64_t>(limits_.max_multibulk_length)) {
-      return Fail("Protocol error: invalid multibulk length");
+      }
     }
     pos = next;
-    if (count <= 0) {
+    if (count <= 0 || static_cast<size_t>(count) > limits_.max_multibulk_length) [[unlikely]] {
+      if (count > 0) return Fail("Protocol error: invalid multibulk length");
       consumed_ = pos;
       Reset();
       return Status::kEmpty;
@@ -204,35 +225,39 @@ RequestParser::Status RequestParser::ParseMultibulk(const char* data, size_t siz
     args_expected_ = count;
     // Reserve for what fits in the bytes at hand, never for a declared count alone: a client
     // announcing a billion arguments must not make us allocate for them.
-    args_.reserve(std::min<size_t>(static_cast<size_t>(count), size / 4 + 1));
+    if (args_.capacity() < static_cast<size_t>(count)) {
+      args_.reserve(std::min<size_t>(static_cast<size_t>(count), size / 4 + 1));
+    }
   }
-  // The position lives in a local while arguments are framed (stored back on every exit), so
-  // the loop runs in registers.
+  // The position and the count live in locals while arguments are framed (stored back on every
+  // exit), so the loop runs in registers.
   const auto wanted = static_cast<size_t>(args_expected_);
   const size_t max_bulk = std::min<size_t>(limits_.max_request_bytes, kMaxLength);
-  while (args_.size() < wanted) {
+  for (size_t framed = args_.size(); framed < wanted; ++framed) {
     if (pos >= size) {
       pos_ = pos;
       return Status::kIncomplete;
     }
-    if (data[pos] != '$') {
+    if (data[pos] != '$') [[unlikely]] {
       return Fail(std::string("Protocol error: expected '$', got '") + data[pos] + "'");
     }
     int64_t length = 0;
-    size_t body = 0;
-    const LineScan scan = ScanLine(data, size, pos, &length, &body);
-    if (scan != LineScan::kOk) [[unlikely]] {
-      if (scan == LineScan::kIncomplete) {
-        if (size - pos > limits_.max_inline_bytes) {
+    size_t body = pos + ScanShortLine(data + pos, size - pos, &length);
+    if (body == pos) [[unlikely]] {
+      const LineScan scan = ScanLine(data, size, pos, &length, &body);
+      if (scan != LineScan::kOk) {
+        if (scan == LineScan::kIncomplete) {
+          if (size - pos > limits_.max_inline_bytes) {
+            return Fail("Protocol error: too big bulk count string");
+          }
+          pos_ = pos;
+          return Status::kIncomplete;
+        }
+        if (body - pos > limits_.max_inline_bytes) {
           return Fail("Protocol error: too big bulk count string");
         }
-        pos_ = pos;
-        return Status::kIncomplete;
+        return Fail("Protocol error: invalid bulk length");
       }
-      if (body - pos > limits_.max_inline_bytes) {
-        return Fail("Protocol error: too big bulk count string");
-      }
-      return Fail("Protocol error: invalid bulk length");
     }
     if (length < 0 || static_cast<size_t>(length) > max_bulk) [[unlikely]] {
       return Fail("Protocol error: invalid bulk length");
@@ -252,10 +277,9 @@ RequestParser::Status RequestParser::ParseMultibulk(const char* data, size_t siz
     args_.push_back({static_cast<uint32_t>(body), static_cast<uint32_t>(length)});
     pos = end;
   }
-  if (pos > limits_.max_request_bytes) {
+  if (pos > limits_.max_request_bytes) [[unlikely]] {
     return Fail("Protocol error: request is larger than the proxy's limit");
   }
-  expected_size_ = 0;
   consumed_ = pos;
   pos_ = 0;
   args_expected_ = -1;
