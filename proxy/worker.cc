@@ -251,18 +251,18 @@ void Worker::OnCheck() {
   // replies written below are what this iteration's reads completed. Flushing may schedule
   // more work (a write that finished at once lets a paused client read again): loop until none.
   while (!server_flushes_.empty() || !client_flushes_.empty()) {
-    std::vector<ServerConnection*> servers;
-    servers.swap(server_flushes_);
-    for (ServerConnection* server : servers) {
+    servers_flushing_.swap(server_flushes_);
+    for (ServerConnection* server : servers_flushing_) {
       server->flush_scheduled = false;
       server->Flush();
     }
-    std::vector<ClientConnection*> clients;
-    clients.swap(client_flushes_);
-    for (ClientConnection* client : clients) {
+    servers_flushing_.clear();
+    clients_flushing_.swap(client_flushes_);
+    for (ClientConnection* client : clients_flushing_) {
       client->flush_scheduled = false;
       client->Flush();
     }
+    clients_flushing_.clear();
   }
 }
 
@@ -288,6 +288,8 @@ void Worker::OnTick() {
     free_requests_.shrink_to_fit();
     free_fragments_.shrink_to_fit();
     clients_.shrink_to_fit();
+    client_flushes_.shrink_to_fit();
+    clients_flushing_.shrink_to_fit();
     malloc_trim(0);
     clients_at_trim_ = clients_.size();
   }

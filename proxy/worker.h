@@ -129,6 +129,10 @@ class Worker {
   std::vector<ClientConnection*> clients_;  // every open client, for drain
   std::vector<ClientConnection*> client_flushes_;
   std::vector<ServerConnection*> server_flushes_;
+  // What OnCheck is flushing, swapped with the lists above: both pairs keep their capacity, so a
+  // busy loop iteration allocates nothing.
+  std::vector<ClientConnection*> clients_flushing_;
+  std::vector<ServerConnection*> servers_flushing_;
   std::vector<Request*> free_requests_;
   std::vector<Fragment*> free_fragments_;
   uint64_t now_ns_ = 0;
