@@ -2,7 +2,7 @@
 """Instructions per pipelined GET of ringproxy under callgrind, alone, for profiling work.
 
     /usr/bin/python3 bench/e2e/instructions_per_get.py --ringproxy build/proxy/ringproxy \
-        [-n 50000,150000] [-P 16] [-d 64] [--nutcracker] [--keep DIR] [--dump-instr]
+        [-n 50000,150000] [-P 16] [-d 64] [-R 3] [--nutcracker] [--keep DIR] [--dump-instr]
 
 compare.py --callgrind measures the same figure at the end of its whole matrix; this runs only
 that part, in about a minute, so it can be repeated after every change. It reuses compare.py's
@@ -26,6 +26,7 @@ import argparse
 import os
 import shutil
 import signal
+import statistics
 import sys
 import tempfile
 
@@ -47,8 +48,12 @@ def parse_args(argv):
     p.add_argument("-P", "--pipeline", type=int, default=16, help="redis-benchmark -P (16)")
     p.add_argument("-d", "--size", type=int, default=64, help="value size in bytes (64)")
     p.add_argument("-r", "--keyspace", type=int, default=100000, help="-r (100000)")
-    p.add_argument("--workers", type=int, default=1, dest="workers_count",
+    p.add_argument("--workers", type=int, default=1, dest="workers_count", metavar="N",
                    help="ringproxy --workers (1)")
+    p.add_argument("--repeat", "-R", type=int, default=1,
+                   help="measure R times and report the median (1); the figure moves by a few "
+                        "instructions with how requests and replies batch, which the machine's "
+                        "load changes")
     p.add_argument("--keep", help="keep the callgrind output files in this directory")
     p.add_argument("--dump-instr", action="store_true",
                    help="callgrind --dump-instr=yes (per-instruction counts)")
@@ -59,6 +64,8 @@ def parse_args(argv):
         p.error("-n takes two integers, e.g. 50000,150000")
     if len(args.counts) != 2 or not 0 < args.counts[0] < args.counts[1]:
         p.error("-n takes two increasing counts, e.g. 50000,150000")
+    if args.repeat < 1:
+        p.error("--repeat must be at least 1")
     if not compare.VALGRIND:
         p.error("valgrind is not installed")
     if not os.access(args.ringproxy, os.X_OK):
@@ -73,11 +80,12 @@ def parse_args(argv):
     return args
 
 
-def measure(children, workdir, kind, shard_ports, args):
+def measure(children, workdir, kind, shard_ports, args, rep):
     """Instruction totals of `kind` for each -n; returns (totals, per request)."""
     totals = []
     for n in args.counts:
-        outfile = os.path.join(workdir, "callgrind.%s.%d.out" % (kind, n))
+        suffix = "" if args.repeat == 1 else ".%d" % (rep + 1)
+        outfile = os.path.join(workdir, "callgrind.%s.%d%s.out" % (kind, n, suffix))
         wrapper = [compare.VALGRIND, "--tool=callgrind", "--callgrind-out-file=" + outfile]
         if args.dump_instr:
             wrapper.append("--dump-instr=yes")
@@ -106,13 +114,18 @@ def run(children, workdir, args):
     for port in shard_ports:
         compare.write_keys(port, args.keyspace, args.size)
     kinds = ["ringproxy"] + (["nutcracker"] if args.nutcracker else [])
-    results = {kind: measure(children, workdir, kind, shard_ports, args) for kind in kinds}
+    results = {kind: [measure(children, workdir, kind, shard_ports, args, rep)
+                      for rep in range(args.repeat)] for kind in kinds}
     print("redis-benchmark -c 1 -P %d -t get -d %d -r %d, -n %d and %d; --workers %d" % (
         args.pipeline, args.size, args.keyspace, args.counts[0], args.counts[1],
         args.workers_count))
-    for kind, (totals, per_request) in results.items():
-        print("%-10s Ir %d and %d: %.1f instructions per GET" % (kind, totals[0], totals[1],
-                                                                  per_request))
+    for kind, runs in results.items():
+        for totals, per_request in runs:
+            print("%-10s Ir %d and %d: %.1f instructions per GET" % (kind, totals[0], totals[1],
+                                                                      per_request))
+        if len(runs) > 1:
+            print("%-10s median of %d: %.1f instructions per GET" % (
+                kind, len(runs), statistics.median(r[1] for r in runs)))
 
 
 def main(argv):
