@@ -819,12 +819,6 @@ const SubcommandSpec* FindSubcommand(const CommandSpec& spec, std::string_view n
   return nullptr;
 }
 
-bool ArityOk(int32_t arity, size_t argc) {
-  return arity >= 0 ? argc == static_cast<size_t>(arity) : argc >= static_cast<size_t>(-arity);
-}
-
-bool ArityOk(const CommandSpec& spec, size_t argc) { return ArityOk(spec.arity, argc); }
-
 KeyScan CollectKeys(const CommandSpec& spec, std::span<const std::string_view> args,
                     std::vector<uint32_t>* key_indices) {
   const size_t before = key_indices->size();

@@ -14,8 +14,6 @@
 namespace ringproxy::proxy {
 namespace {
 
-// Free lists are kept short enough that a burst does not pin memory for good.
-constexpr size_t kMaxFreeObjects = 4096;
 constexpr size_t kTrimAfterClientsGone = 256;
 constexpr size_t kFreeObjectsAfterTrim = 64;
 
@@ -325,38 +323,6 @@ void Worker::CompleteFragment(Fragment* fragment, std::string_view reply) {
 uint64_t Worker::NextClientId() {
   static std::atomic<uint64_t> last_id{0};
   return last_id.fetch_add(1, std::memory_order_relaxed) + 1;
-}
-
-Request* Worker::NewRequest() {
-  if (free_requests_.empty()) return new Request();
-  Request* request = free_requests_.back();
-  free_requests_.pop_back();
-  return request;
-}
-
-void Worker::FreeRequest(Request* request) {
-  if (free_requests_.size() >= kMaxFreeObjects) {
-    delete request;
-    return;
-  }
-  request->Reset();
-  free_requests_.push_back(request);
-}
-
-Fragment* Worker::NewFragment() {
-  if (free_fragments_.empty()) return new Fragment();
-  Fragment* fragment = free_fragments_.back();
-  free_fragments_.pop_back();
-  return fragment;
-}
-
-void Worker::FreeFragment(Fragment* fragment) {
-  if (free_fragments_.size() >= kMaxFreeObjects) {
-    delete fragment;
-    return;
-  }
-  *fragment = Fragment();
-  free_fragments_.push_back(fragment);
 }
 
 void Worker::BeginDrain() {

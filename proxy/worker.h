@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "proxy/request.h"
 #include "proxy/stats.h"
 #include "proxy/topology.h"
 #include "proxy/worker_settings.h"
@@ -26,8 +27,6 @@ namespace ringproxy::proxy {
 class ClientConnection;
 class ServerConnection;
 class ServerPool;
-struct Fragment;
-struct Request;
 
 class Worker {
  public:
@@ -75,12 +74,40 @@ class Worker {
   // Unique across workers (CLIENT ID, HELLO): one shared counter, touched once per accept.
   static uint64_t NextClientId();
 
-  Request* NewRequest();
-  void FreeRequest(Request* request);
-  Fragment* NewFragment();
-  void FreeFragment(Fragment* fragment);
+  // Inline: a request and a fragment come and go with every command.
+  Request* NewRequest() {
+    if (free_requests_.empty()) return new Request();
+    Request* request = free_requests_.back();
+    free_requests_.pop_back();
+    return request;
+  }
+  void FreeRequest(Request* request) {
+    if (free_requests_.size() >= kMaxFreeObjects) {
+      delete request;
+      return;
+    }
+    request->Reset();
+    free_requests_.push_back(request);
+  }
+  Fragment* NewFragment() {
+    if (free_fragments_.empty()) return new Fragment();
+    Fragment* fragment = free_fragments_.back();
+    free_fragments_.pop_back();
+    return fragment;
+  }
+  void FreeFragment(Fragment* fragment) {
+    if (free_fragments_.size() >= kMaxFreeObjects) {
+      delete fragment;
+      return;
+    }
+    *fragment = Fragment();
+    free_fragments_.push_back(fragment);
+  }
 
  private:
+  // Free lists are kept short enough that a burst does not pin memory for good.
+  static constexpr size_t kMaxFreeObjects = 4096;
+
   struct Listener {
     Worker* worker;
     ServerPool* pool;
