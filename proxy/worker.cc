@@ -285,6 +285,8 @@ void Worker::OnTick() {
     }
     free_requests_.shrink_to_fit();
     free_fragments_.shrink_to_fit();
+    spare_replies_.clear();
+    spare_replies_.shrink_to_fit();
     clients_.shrink_to_fit();
     client_flushes_.shrink_to_fit();
     clients_flushing_.shrink_to_fit();
@@ -312,11 +314,32 @@ void Worker::CompleteFragment(Fragment* fragment, std::string_view reply) {
     client->CompleteHead(reply);
     return;
   }
+  // Too long to keep inline: it waits in a spare buffer rather than a fresh one.
+  if (reply.size() > Request::kInlineReply && request->reply.capacity() == 0) {
+    TakeSpareReply(request);
+  }
   if (!request->OnFragmentReply(index, reply)) return;
   if (client != nullptr) {
     client->OnRequestDone(request);
   } else {
     FreeRequest(request);
+  }
+}
+
+void Worker::TakeSpareReply(Request* request) {
+  if (spare_replies_.empty() || request->client == nullptr ||
+      request->merge != MergeKind::kForward) {
+    return;
+  }
+  request->reply = std::move(spare_replies_.back());
+  spare_replies_.pop_back();
+}
+
+void Worker::KeepSpareReply(Request* request) {
+  if (request->reply.capacity() <= kMaxSpareReplyBytes &&
+      spare_replies_.size() < kMaxSpareReplies) {
+    request->reply.Clear();
+    spare_replies_.push_back(std::move(request->reply));
   }
 }
 

@@ -82,6 +82,7 @@ class Worker {
     return request;
   }
   void FreeRequest(Request* request) {
+    if (request->reply.capacity() != 0) KeepSpareReply(request);
     if (free_requests_.size() >= kMaxFreeObjects) {
       delete request;
       return;
@@ -105,8 +106,19 @@ class Worker {
   }
 
  private:
+  // A reply buffer of a usual size goes to the spares when its request is done; a reply that
+  // must wait in a buffer takes one from there.
+  void KeepSpareReply(Request* request);
+  void TakeSpareReply(Request* request);
+
   // Free lists are kept short enough that a burst does not pin memory for good.
   static constexpr size_t kMaxFreeObjects = 4096;
+  // A reply that arrives before the replies ahead of it, and is too long to keep inline in its
+  // Request, waits in a buffer of its own: one malloc and one free per such reply, the largest
+  // cost of proxying pipelined replies of a few KiB. Buffers of requests done go to these spares
+  // instead (at most 1 MiB of them), and the next such reply takes one.
+  static constexpr size_t kMaxSpareReplies = 128;
+  static constexpr size_t kMaxSpareReplyBytes = 8u << 10;
 
   struct Listener {
     Worker* worker;
@@ -161,6 +173,7 @@ class Worker {
   std::vector<ClientConnection*> clients_flushing_;
   std::vector<ServerConnection*> servers_flushing_;
   std::vector<Request*> free_requests_;
+  std::vector<ByteBuffer> spare_replies_;
   std::vector<Fragment*> free_fragments_;
   uint64_t now_ns_ = 0;
   size_t clients_at_trim_ = 0;  // the most clients seen since memory was last returned
