@@ -287,6 +287,7 @@ void Worker::OnTick() {
     free_fragments_.shrink_to_fit();
     spare_replies_.clear();
     spare_replies_.shrink_to_fit();
+    spare_reply_bytes_ = 0;
     clients_.shrink_to_fit();
     client_flushes_.shrink_to_fit();
     clients_flushing_.shrink_to_fit();
@@ -333,11 +334,13 @@ void Worker::TakeSpareReply(Request* request) {
   }
   request->reply = std::move(spare_replies_.back());
   spare_replies_.pop_back();
+  spare_reply_bytes_ -= request->reply.capacity();
 }
 
 void Worker::KeepSpareReply(Request* request) {
-  if (request->reply.capacity() <= kMaxSpareReplyBytes &&
-      spare_replies_.size() < kMaxSpareReplies) {
+  const size_t capacity = request->reply.capacity();
+  if (capacity <= kMaxSpareReplyBytes && spare_reply_bytes_ + capacity <= kSpareRepliesBudget) {
+    spare_reply_bytes_ += capacity;
     request->reply.Clear();
     spare_replies_.push_back(std::move(request->reply));
   }

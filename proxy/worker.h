@@ -116,9 +116,10 @@ class Worker {
   // A reply that arrives before the replies ahead of it, and is too long to keep inline in its
   // Request, waits in a buffer of its own: one malloc and one free per such reply, the largest
   // cost of proxying pipelined replies of a few KiB. Buffers of requests done go to these spares
-  // instead (at most 1 MiB of them), and the next such reply takes one.
-  static constexpr size_t kMaxSpareReplies = 128;
-  static constexpr size_t kMaxSpareReplyBytes = 8u << 10;
+  // instead (up to 4 MiB in all: enough for the replies of hundreds of pipelining clients), and
+  // the next such reply takes one.
+  static constexpr size_t kMaxSpareReplyBytes = 8u << 10;  // per buffer
+  static constexpr size_t kSpareRepliesBudget = 4u << 20;  // all buffers
 
   struct Listener {
     Worker* worker;
@@ -174,6 +175,7 @@ class Worker {
   std::vector<ServerConnection*> servers_flushing_;
   std::vector<Request*> free_requests_;
   std::vector<ByteBuffer> spare_replies_;
+  size_t spare_reply_bytes_ = 0;  // their capacity
   std::vector<Fragment*> free_fragments_;
   uint64_t now_ns_ = 0;
   size_t clients_at_trim_ = 0;  // the most clients seen since memory was last returned
