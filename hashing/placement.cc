@@ -26,7 +26,8 @@ uint32_t Placement::ServerFor(std::string_view key) const {
   if (continuum_.distribution() == Distribution::kRandom) {
     return continuum_.ServerFor(0);
   }
-  const std::string_view hashed = HashTagKey(key, hash_tag_);
+  // Most pools have no hash tag: no call to find out there is none.
+  const std::string_view hashed = hash_tag_.empty() ? key : HashTagKey(key, hash_tag_);
   // nutcracker maps an empty key to hash 0 instead of hashing it (fnv1a_64("") is 0x84222325).
   const uint32_t hash = hashed.empty() ? 0 : hash_fn_(hashed.data(), hashed.size());
   return continuum_.ServerFor(hash);

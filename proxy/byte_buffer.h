@@ -63,6 +63,9 @@ class ByteBuffer {
     if (begin_ == end_) begin_ = end_ = 0;
   }
 
+  // Empties the buffer but keeps its memory.
+  void Clear() { begin_ = end_ = 0; }
+
   void Release() {
     std::free(data_);
     data_ = nullptr;

@@ -101,6 +101,7 @@ class ClientConnection {
   Request* Enqueue(CommandClass command_class);
   void Retire(Request* request);
   void WriteCompletedHeads();
+  void ReserveOutput(size_t reply_bytes);
   void AfterProgress();
   bool Idle() const;
   // Reply bytes this client holds in the proxy.

@@ -389,27 +389,30 @@ constexpr uint64_t FoldWord(uint64_t w) {
   return w | (upper >> 2);
 }
 
+// How many of the kWords words a name of `length` bytes fills; the others stay zero.
+constexpr size_t WordsFor(size_t length) { return length <= 8 ? 1 : length <= 16 ? 2 : 3; }
+
 // `load(offset, size)` gives the `size` (1, 4 or 8) bytes at `offset` as the native-endian
 // integer a memcpy would; `size` is a constant at every call, so the loads compile to single
-// moves. `length` must be 1..kMaxNameLength.
-template <typename Load>
+// moves. `length` must be 1..kMaxNameLength and kUsed WordsFor(length): a constant, so the
+// lookup of a short name (GET, SET, ...) neither loads, folds nor hashes the words it leaves zero.
+template <size_t kUsed, typename Load>
 constexpr PackedName Pack(size_t length, Load load) {
   PackedName packed;
-  if (length >= 8) {
+  if constexpr (kUsed == 1) {
+    packed.words[0] = length >= 4
+                          ? load(0, 4) | (load(length - 4, 4) << 32)
+                          : load(0, 1) | (load(length / 2, 1) << 8) | (load(length - 1, 1) << 16);
+  } else if constexpr (kUsed == 2) {
     packed.words[0] = load(0, 8);
-    if (length <= 16) {
-      packed.words[1] = load(length - 8, 8);
-    } else {
-      packed.words[1] = load(8, 8);
-      packed.words[2] = load(length - 8, 8);
-    }
-  } else if (length >= 4) {
-    packed.words[0] = load(0, 4) | (load(length - 4, 4) << 32);
+    packed.words[1] = load(length - 8, 8);
   } else {
-    packed.words[0] = load(0, 1) | (load(length / 2, 1) << 8) | (load(length - 1, 1) << 16);
+    packed.words[0] = load(0, 8);
+    packed.words[1] = load(8, 8);
+    packed.words[2] = load(length - 8, 8);
   }
-  for (uint64_t& w : packed.words) {
-    w = FoldWord(w);
+  for (size_t i = 0; i < kUsed; ++i) {
+    packed.words[i] = FoldWord(packed.words[i]);
   }
   packed.length = length;
   return packed;
@@ -417,19 +420,27 @@ constexpr PackedName Pack(size_t length, Load load) {
 
 // For the table's names, at compile time: assembles what a native load would read.
 constexpr PackedName PackConstant(std::string_view name) {
-  return Pack(name.size(), [name](size_t offset, size_t size) {
+  const auto load = [name](size_t offset, size_t size) {
     uint64_t value = 0;
     for (size_t i = 0; i < size; ++i) {
       const size_t byte = std::endian::native == std::endian::little ? i : size - 1 - i;
       value |= static_cast<uint64_t>(static_cast<unsigned char>(name[offset + i])) << (8 * byte);
     }
     return value;
-  });
+  };
+  switch (WordsFor(name.size())) {
+    case 1:
+      return Pack<1>(name.size(), load);
+    case 2:
+      return Pack<2>(name.size(), load);
+    default:
+      return Pack<3>(name.size(), load);
+  }
 }
 
-PackedName PackRuntime(std::string_view name) {
-  const char* data = name.data();
-  return Pack(name.size(), [data](size_t offset, size_t size) -> uint64_t {
+template <size_t kUsed>
+[[gnu::always_inline]] inline PackedName PackRuntime(const char* data, size_t length) {
+  return Pack<kUsed>(length, [data](size_t offset, size_t size) -> uint64_t {
     if (size == 8) {
       uint64_t v;
       std::memcpy(&v, data + offset, sizeof v);
@@ -487,6 +498,31 @@ constexpr LookupIndex BuildIndex() {
 
 constexpr LookupIndex kIndex = BuildIndex();
 static_assert(kIndex.max_probe <= 4, "the hash clusters the table's names; change its constants");
+
+// The command whose packed name is `packed` (kUsed words of it in use), or nullptr. Names of one
+// length use the same words, so the length and those words decide.
+template <size_t kUsed>
+[[gnu::always_inline]] inline const CommandSpec* Find(const PackedName& packed) {
+  const size_t home = HomeSlot(packed);
+  for (size_t probe = 0; probe <= kIndex.max_probe; ++probe) {
+    const uint8_t slot = kIndex.slots[(home + probe) % kIndexSize];
+    if (slot == kEmptySlot) {
+      return nullptr;
+    }
+    const PackedName& candidate = kIndex.names[slot];
+    bool same = candidate.length == packed.length && candidate.words[0] == packed.words[0];
+    if constexpr (kUsed >= 2) {
+      same = same && candidate.words[1] == packed.words[1];
+    }
+    if constexpr (kUsed >= 3) {
+      same = same && candidate.words[2] == packed.words[2];
+    }
+    if (same) {
+      return &kCommands[slot];
+    }
+  }
+  return nullptr;
+}
 
 constexpr size_t kMinNameLength = [] {
   size_t shortest = kMaxNameLength;
@@ -766,18 +802,13 @@ const CommandSpec* LookupCommand(std::string_view name) {
   if (name.size() - kMinNameLength > kMaxNameLength - kMinNameLength) {
     return nullptr;
   }
-  const PackedName packed = PackRuntime(name);
-  const size_t home = HomeSlot(packed);
-  for (size_t probe = 0; probe <= kIndex.max_probe; ++probe) {
-    const uint8_t slot = kIndex.slots[(home + probe) % kIndexSize];
-    if (slot == kEmptySlot) {
-      return nullptr;
-    }
-    if (kIndex.names[slot] == packed) {
-      return &kCommands[slot];
-    }
+  if (name.size() <= 8) {
+    return Find<1>(PackRuntime<1>(name.data(), name.size()));
   }
-  return nullptr;
+  if (name.size() <= 16) {
+    return Find<2>(PackRuntime<2>(name.data(), name.size()));
+  }
+  return Find<3>(PackRuntime<3>(name.data(), name.size()));
 }
 
 std::span<const CommandSpec> AllCommands() { return kCommands; }
@@ -790,12 +821,6 @@ const SubcommandSpec* FindSubcommand(const CommandSpec& spec, std::string_view n
   }
   return nullptr;
 }
-
-bool ArityOk(int32_t arity, size_t argc) {
-  return arity >= 0 ? argc == static_cast<size_t>(arity) : argc >= static_cast<size_t>(-arity);
-}
-
-bool ArityOk(const CommandSpec& spec, size_t argc) { return ArityOk(spec.arity, argc); }
 
 KeyScan CollectKeys(const CommandSpec& spec, std::span<const std::string_view> args,
                     std::vector<uint32_t>* key_indices) {

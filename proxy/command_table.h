@@ -101,9 +101,12 @@ std::span<const CommandSpec> AllCommands();
 // The keyed subcommand of a container named `name` in any letter case, or nullptr.
 const SubcommandSpec* FindSubcommand(const CommandSpec& spec, std::string_view name);
 
-// Whether `argc` arguments (the command name included) satisfy spec.arity.
-bool ArityOk(const CommandSpec& spec, size_t argc);
-bool ArityOk(int32_t arity, size_t argc);
+// Whether `argc` arguments (the command name included) satisfy spec.arity. Inline: every
+// request asks.
+inline bool ArityOk(int32_t arity, size_t argc) {
+  return arity >= 0 ? argc == static_cast<size_t>(arity) : argc >= static_cast<size_t>(-arity);
+}
+inline bool ArityOk(const CommandSpec& spec, size_t argc) { return ArityOk(spec.arity, argc); }
 
 enum class KeyScan : uint8_t {
   kOk,           // at least one key appended

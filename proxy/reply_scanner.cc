@@ -3,7 +3,7 @@
 #include <cstring>
 
 namespace ringproxy::proxy {
-ReplyScanner::Status ReplyScanner::Scan(const char* data, size_t size) {
+ReplyScanner::Status ReplyScanner::ScanGeneral(const char* data, size_t size) {
   if (pos_ == 0 && pending_.empty() && size > 0) type_ = data[0];
   size_t pos = pos_;  // in a local while scanning; stored back on every exit
   while (true) {

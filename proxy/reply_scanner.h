@@ -18,7 +18,18 @@ class ReplyScanner {
 
   // Scans the reply starting at data[0]. After kComplete, size() is its length and type() its
   // first byte ('+', '-', ':', '$', '*'); the next call starts a new reply.
-  Status Scan(const char* data, size_t size);
+  Status Scan(const char* data, size_t size) {
+    // Inline, for the replies of nearly every GET; everything else is ScanGeneral's.
+    if (pos_ == 0 && pending_.empty()) {
+      if (const size_t whole = WholeBulkString(data, size); whole != 0) {
+        type_ = '$';
+        size_ = whole;
+        expected_size_ = 0;
+        return Status::kComplete;
+      }
+    }
+    return ScanGeneral(data, size);
+  }
 
   size_t size() const { return size_; }
   char type() const { return type_; }
@@ -26,6 +37,34 @@ class ReplyScanner {
   size_t expected_size() const { return expected_size_; }
 
  private:
+  // The length of a reply that is one whole bulk string ("$64\r\n...\r\n") or a nil ("$-1\r\n"),
+  // or 0 for anything else, which ScanGeneral handles, including every malformed or incomplete
+  // reply. Reads only within data[0..size).
+  static size_t WholeBulkString(const char* data, size_t size) {
+    if (size < 5 || data[0] != '$') return 0;
+    unsigned digit = static_cast<unsigned char>(data[1]) - unsigned{'0'};
+    if (digit - 1 > 8) {
+      // "$0", "$-1" or something malformed.
+      const bool nil = data[1] == '-' && data[2] == '1' && data[3] == '\r' && data[4] == '\n';
+      return nil ? 5 : 0;
+    }
+    // Up to 9 digits, the first not a zero (checked above): no overflow, and more than any
+    // reply the proxy is given; longer lengths take the general path.
+    size_t length = digit;
+    size_t i = 2;
+    const size_t digits_end = size < 10 ? size : 10;
+    while (i < digits_end &&
+           (digit = static_cast<unsigned char>(data[i]) - unsigned{'0'}, digit < 10)) {
+      length = length * 10 + digit;
+      ++i;
+    }
+    if (i + 1 >= size || data[i] != '\r' || data[i + 1] != '\n') return 0;
+    const size_t end = i + 2 + length + 2;
+    if (end > size || data[end - 2] != '\r' || data[end - 1] != '\n') return 0;
+    return end;
+  }
+  Status ScanGeneral(const char* data, size_t size);
+
   size_t pos_ = 0;
   std::vector<int64_t> pending_;  // elements still to read, per open array
   size_t size_ = 0;

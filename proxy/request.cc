@@ -27,6 +27,15 @@ bool IntegerValue(std::string_view bytes, int64_t* value) {
 }  // namespace
 
 void Request::Reset() {
+  // Only split requests (BeginSplit) touch the split state: a forwarded one, nearly every
+  // request, has nothing there to clear, and usually no reply buffer to free.
+  if (merge != MergeKind::kForward) {
+    fragment_replies.clear();
+    key_fragment.clear();
+    error.clear();
+    sum = 0;
+  }
+  if (reply.capacity() != 0) reply.Release();
   client = nullptr;
   next = nullptr;
   started_ns = 0;
@@ -35,12 +44,7 @@ void Request::Reset() {
   done = false;
   parked = false;
   merge = MergeKind::kForward;
-  reply.Release();
   inline_size = 0;
-  fragment_replies.clear();
-  key_fragment.clear();
-  error.clear();
-  sum = 0;
 }
 
 void Request::BeginSplit(MergeKind kind, uint32_t fragments) {

@@ -1,6 +1,7 @@
 #include "proxy/request_parser.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <limits>
 
@@ -57,6 +58,37 @@ enum class LineScan : uint8_t { kOk, kIncomplete, kMalformed };
   *next = i + 2;
   return LineScan::kOk;
 }
+
+// The header lines of nearly every request: one digit, or two without a leading zero, then
+// "\r\n" ("*2\r\n", "$3\r\n", "$16\r\n"). `line` has at least 8 readable bytes (the caller
+// checks), read as one little-endian word so the type byte, the digits and the CRLF are checked
+// together. Returns the line's length with its type byte, or 0 when the line has any other
+// shape or type; ScanLine then decides, with its error texts.
+[[gnu::always_inline]] inline size_t ShortLine(const char* line, char type, int64_t* value) {
+  uint64_t word = 0;
+  std::memcpy(&word, line, sizeof word);
+  if constexpr (std::endian::native == std::endian::big) word = __builtin_bswap64(word);
+  const uint64_t type_byte = static_cast<unsigned char>(type);
+  constexpr uint64_t kCrlfAt2 = uint64_t{'\r'} << 16 | uint64_t{'\n'} << 24;
+  if ((word & 0xFFFF00FF) == (type_byte | kCrlfAt2)) {
+    const auto digit = static_cast<unsigned>((word >> 8) & 0xFF) - unsigned{'0'};
+    if (digit > 9) return 0;
+    *value = digit;
+    return 4;
+  }
+  if ((word & 0xFFFF0000FF) == (type_byte | kCrlfAt2 << 8)) {
+    const auto tens = static_cast<unsigned>((word >> 8) & 0xFF) - unsigned{'1'};  // no '0'
+    const auto units = static_cast<unsigned>((word >> 16) & 0xFF) - unsigned{'0'};
+    if (tens > 8 || units > 9) return 0;
+    *value = (tens + 1) * 10 + units;
+    return 5;
+  }
+  return 0;
+}
+
+// A header line is followed by at least "$N\r\n" or a body and its CRLF, so the word ShortLine
+// reads is nearly always there; a request ending sooner takes ScanLine.
+constexpr size_t kShortLineWord = 8;
 
 bool IsSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
@@ -152,7 +184,7 @@ bool SplitInlineArgs(std::string_view line, std::string* text,
 }  // namespace
 
 void RequestParser::Reset() {
-  args_.clear();
+  argc_ = 0;
   pos_ = 0;
   args_expected_ = -1;
   expected_size_ = 0;
@@ -164,75 +196,84 @@ RequestParser::Status RequestParser::Fail(std::string message) {
   return Status::kError;
 }
 
-RequestParser::Status RequestParser::Parse(const char* data, size_t size) {
-  expected_size_ = 0;  // set again below only while a bulk body is awaited
-  if (size == 0) return Status::kIncomplete;
-  if (pos_ == 0 && args_expected_ < 0) inline_ = data[0] != '*';
-  return inline_ ? ParseInline(data, size) : ParseMultibulk(data, size);
+void RequestParser::GrowArgs(size_t wanted) {
+  // Doubling, never past the declared count: storage follows the arguments actually framed.
+  args_.resize(std::min(wanted, std::max<size_t>(8, args_.size() * 2)));
 }
 
 RequestParser::Status RequestParser::ParseMultibulk(const char* data, size_t size) {
   size_t pos = pos_;
   if (args_expected_ < 0) {
-    args_.clear();
+    argc_ = 0;
     int64_t count = 0;
-    size_t next = 0;
-    switch (ScanLine(data, size, 0, &count, &next)) {
-      case LineScan::kIncomplete:
-        if (size > limits_.max_inline_bytes) {
-          return Fail("Protocol error: too big mbulk count string");
-        }
-        return Status::kIncomplete;
-      case LineScan::kMalformed:
-        // A line longer than Redis reads before giving up gets Redis's "too big" text.
-        if (next > limits_.max_inline_bytes) {
-          return Fail("Protocol error: too big mbulk count string");
-        }
+    size_t next = size >= kShortLineWord ? ShortLine(data, '*', &count) : 0;
+    if (next == 0) [[unlikely]] {
+      switch (ScanLine(data, size, 0, &count, &next)) {
+        case LineScan::kIncomplete:
+          if (size > limits_.max_inline_bytes) {
+            return Fail("Protocol error: too big mbulk count string");
+          }
+          return Status::kIncomplete;
+        case LineScan::kMalformed:
+          // A line longer than Redis reads before giving up gets Redis's "too big" text.
+          if (next > limits_.max_inline_bytes) {
+            return Fail("Protocol error: too big mbulk count string");
+          }
+          return Fail("Protocol error: invalid multibulk length");
+        case LineScan::kOk:
+          break;
+      }
+      if (count > kMaxLength || count > static_cast<int64_t>(limits_.max_multibulk_length)) {
         return Fail("Protocol error: invalid multibulk length");
-      case LineScan::kOk:
-        break;
-    }
-    if (count > kMaxLength || count > static_cast<int64_t>(limits_.max_multibulk_length)) {
-      return Fail("Protocol error: invalid multibulk length");
+      }
     }
     pos = next;
-    if (count <= 0) {
+    if (count <= 0 || static_cast<size_t>(count) > limits_.max_multibulk_length) [[unlikely]] {
+      if (count > 0) return Fail("Protocol error: invalid multibulk length");
       consumed_ = pos;
       Reset();
       return Status::kEmpty;
     }
     args_expected_ = count;
-    // Reserve for what fits in the bytes at hand, never for a declared count alone: a client
+    // Room for what fits in the bytes at hand, never for a declared count alone: a client
     // announcing a billion arguments must not make us allocate for them.
-    args_.reserve(std::min<size_t>(static_cast<size_t>(count), size / 4 + 1));
+    if (args_.size() < static_cast<size_t>(count)) {
+      args_.resize(std::min<size_t>(static_cast<size_t>(count), size / 4 + 1));
+    }
   }
-  // The position lives in a local while arguments are framed (stored back on every exit), so
-  // the loop runs in registers.
+  // The position and the count live in locals while arguments are framed (stored back on every
+  // exit), so the loop runs in registers.
   const auto wanted = static_cast<size_t>(args_expected_);
   const size_t max_bulk = std::min<size_t>(limits_.max_request_bytes, kMaxLength);
-  while (args_.size() < wanted) {
-    if (pos >= size) {
-      pos_ = pos;
-      return Status::kIncomplete;
-    }
-    if (data[pos] != '$') {
-      return Fail(std::string("Protocol error: expected '$', got '") + data[pos] + "'");
-    }
+  Span* spans = args_.data();
+  size_t room = args_.size();
+  for (size_t framed = argc_; framed < wanted; ++framed) {
     int64_t length = 0;
-    size_t body = 0;
-    const LineScan scan = ScanLine(data, size, pos, &length, &body);
-    if (scan != LineScan::kOk) [[unlikely]] {
-      if (scan == LineScan::kIncomplete) {
-        if (size - pos > limits_.max_inline_bytes) {
-          return Fail("Protocol error: too big bulk count string");
-        }
+    size_t body = pos + (size - pos >= kShortLineWord ? ShortLine(data + pos, '$', &length) : 0);
+    if (body == pos) [[unlikely]] {
+      if (pos >= size) {
+        argc_ = framed;
         pos_ = pos;
         return Status::kIncomplete;
       }
-      if (body - pos > limits_.max_inline_bytes) {
-        return Fail("Protocol error: too big bulk count string");
+      if (data[pos] != '$') {
+        return Fail(std::string("Protocol error: expected '$', got '") + data[pos] + "'");
       }
-      return Fail("Protocol error: invalid bulk length");
+      const LineScan scan = ScanLine(data, size, pos, &length, &body);
+      if (scan != LineScan::kOk) {
+        if (scan == LineScan::kIncomplete) {
+          if (size - pos > limits_.max_inline_bytes) {
+            return Fail("Protocol error: too big bulk count string");
+          }
+          argc_ = framed;
+          pos_ = pos;
+          return Status::kIncomplete;
+        }
+        if (body - pos > limits_.max_inline_bytes) {
+          return Fail("Protocol error: too big bulk count string");
+        }
+        return Fail("Protocol error: invalid bulk length");
+      }
     }
     if (length < 0 || static_cast<size_t>(length) > max_bulk) [[unlikely]] {
       return Fail("Protocol error: invalid bulk length");
@@ -242,6 +283,7 @@ RequestParser::Status RequestParser::ParseMultibulk(const char* data, size_t siz
       if (end > limits_.max_request_bytes) {
         return Fail("Protocol error: request is larger than the proxy's limit");
       }
+      argc_ = framed;
       pos_ = pos;
       expected_size_ = end;
       return Status::kIncomplete;
@@ -249,13 +291,18 @@ RequestParser::Status RequestParser::ParseMultibulk(const char* data, size_t siz
     if (data[end - 2] != '\r' || data[end - 1] != '\n') [[unlikely]] {
       return Fail("Protocol error: expected CRLF after bulk string");
     }
-    args_.push_back({static_cast<uint32_t>(body), static_cast<uint32_t>(length)});
+    if (framed == room) [[unlikely]] {
+      GrowArgs(wanted);
+      spans = args_.data();
+      room = args_.size();
+    }
+    spans[framed] = {static_cast<uint32_t>(body), static_cast<uint32_t>(length)};
     pos = end;
   }
-  if (pos > limits_.max_request_bytes) {
+  if (pos > limits_.max_request_bytes) [[unlikely]] {
     return Fail("Protocol error: request is larger than the proxy's limit");
   }
-  expected_size_ = 0;
+  argc_ = wanted;
   consumed_ = pos;
   pos_ = 0;
   args_expected_ = -1;
@@ -271,7 +318,7 @@ RequestParser::Status RequestParser::ParseInline(const char* data, size_t size) 
   size_t line_end = static_cast<size_t>(nl - data);
   consumed_ = line_end + 1;
   if (line_end > 0 && data[line_end - 1] == '\r') --line_end;
-  args_.clear();
+  argc_ = 0;
   inline_text_.clear();
   std::vector<std::pair<uint32_t, uint32_t>> spans;
   if (!SplitInlineArgs(std::string_view(data, line_end), &inline_text_, &spans)) {
@@ -281,7 +328,8 @@ RequestParser::Status RequestParser::ParseInline(const char* data, size_t size) 
     Reset();
     return Status::kEmpty;
   }
-  for (const auto& [offset, length] : spans) args_.push_back({offset, length});
+  if (args_.size() < spans.size()) args_.resize(spans.size());
+  for (const auto& [offset, length] : spans) args_[argc_++] = {offset, length};
   pos_ = 0;
   args_expected_ = -1;
   return Status::kComplete;

@@ -34,11 +34,16 @@ class RequestParser {
 
   // Frames the request starting at data[0]. Call again with the same prefix plus more bytes after
   // kIncomplete. After kComplete/kEmpty the next call starts a new request at the new data[0].
-  Status Parse(const char* data, size_t size);
+  Status Parse(const char* data, size_t size) {
+    expected_size_ = 0;  // set again only while a bulk body is awaited
+    if (size == 0) return Status::kIncomplete;
+    if (pos_ == 0 && args_expected_ < 0) inline_ = data[0] != '*';
+    return inline_ ? ParseInline(data, size) : ParseMultibulk(data, size);
+  }
 
   size_t consumed() const { return consumed_; }
   bool is_inline() const { return inline_; }
-  size_t argc() const { return args_.size(); }
+  size_t argc() const { return argc_; }
   // Views into the buffer of the last Parse call (inline arguments view an internal copy, since
   // quoting rewrites them). Valid until the next Parse call.
   std::string_view arg(const char* data, size_t i) const {
@@ -58,11 +63,13 @@ class RequestParser {
   };
 
   Status ParseMultibulk(const char* data, size_t size);
+  void GrowArgs(size_t wanted);
   Status ParseInline(const char* data, size_t size);
   Status Fail(std::string message);
 
   RequestLimits limits_;
-  std::vector<Span> args_;
+  std::vector<Span> args_;  // storage: the first argc_ are this request's arguments
+  size_t argc_ = 0;
   std::string inline_text_;
   std::string error_;
   size_t pos_ = 0;              // next byte to look at

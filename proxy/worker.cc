@@ -14,8 +14,6 @@
 namespace ringproxy::proxy {
 namespace {
 
-// Free lists are kept short enough that a burst does not pin memory for good.
-constexpr size_t kMaxFreeObjects = 4096;
 constexpr size_t kTrimAfterClientsGone = 256;
 constexpr size_t kFreeObjectsAfterTrim = 64;
 // How often clients whose reading is paused are checked for a hang-up.
@@ -260,18 +258,18 @@ void Worker::OnCheck() {
   // replies written below are what this iteration's reads completed. Flushing may schedule
   // more work (a write that finished at once lets a paused client read again): loop until none.
   while (!server_flushes_.empty() || !client_flushes_.empty()) {
-    std::vector<ServerConnection*> servers;
-    servers.swap(server_flushes_);
-    for (ServerConnection* server : servers) {
+    servers_flushing_.swap(server_flushes_);
+    for (ServerConnection* server : servers_flushing_) {
       server->flush_scheduled = false;
       server->Flush();
     }
-    std::vector<ClientConnection*> clients;
-    clients.swap(client_flushes_);
-    for (ClientConnection* client : clients) {
+    servers_flushing_.clear();
+    clients_flushing_.swap(client_flushes_);
+    for (ClientConnection* client : clients_flushing_) {
       client->flush_scheduled = false;
       client->Flush();
     }
+    clients_flushing_.clear();
   }
 }
 
@@ -304,7 +302,12 @@ void Worker::OnTick() {
     }
     free_requests_.shrink_to_fit();
     free_fragments_.shrink_to_fit();
+    spare_replies_.clear();
+    spare_replies_.shrink_to_fit();
+    spare_reply_bytes_ = 0;
     clients_.shrink_to_fit();
+    client_flushes_.shrink_to_fit();
+    clients_flushing_.shrink_to_fit();
     malloc_trim(0);
     clients_at_trim_ = clients_.size();
   }
@@ -358,6 +361,10 @@ void Worker::CompleteFragment(Fragment* fragment, std::string_view reply) {
     client->CompleteHead(reply);
     return;
   }
+  // Too long to keep inline: it waits in a spare buffer rather than a fresh one.
+  if (reply.size() > Request::kInlineReply && request->reply.capacity() == 0) {
+    TakeSpareReply(request);
+  }
   if (!request->OnFragmentReply(index, reply)) return;
   if (client != nullptr) {
     client->OnRequestDone(request);
@@ -371,41 +378,28 @@ char* Worker::tls_scratch() {
   return tls_scratch_.get();
 }
 
+void Worker::TakeSpareReply(Request* request) {
+  if (spare_replies_.empty() || request->client == nullptr ||
+      request->merge != MergeKind::kForward) {
+    return;
+  }
+  request->reply = std::move(spare_replies_.back());
+  spare_replies_.pop_back();
+  spare_reply_bytes_ -= request->reply.capacity();
+}
+
+void Worker::KeepSpareReply(Request* request) {
+  const size_t capacity = request->reply.capacity();
+  if (capacity <= kMaxSpareReplyBytes && spare_reply_bytes_ + capacity <= kSpareRepliesBudget) {
+    spare_reply_bytes_ += capacity;
+    request->reply.Clear();
+    spare_replies_.push_back(std::move(request->reply));
+  }
+}
+
 uint64_t Worker::NextClientId() {
   static std::atomic<uint64_t> last_id{0};
   return last_id.fetch_add(1, std::memory_order_relaxed) + 1;
-}
-
-Request* Worker::NewRequest() {
-  if (free_requests_.empty()) return new Request();
-  Request* request = free_requests_.back();
-  free_requests_.pop_back();
-  return request;
-}
-
-void Worker::FreeRequest(Request* request) {
-  if (free_requests_.size() >= kMaxFreeObjects) {
-    delete request;
-    return;
-  }
-  request->Reset();
-  free_requests_.push_back(request);
-}
-
-Fragment* Worker::NewFragment() {
-  if (free_fragments_.empty()) return new Fragment();
-  Fragment* fragment = free_fragments_.back();
-  free_fragments_.pop_back();
-  return fragment;
-}
-
-void Worker::FreeFragment(Fragment* fragment) {
-  if (free_fragments_.size() >= kMaxFreeObjects) {
-    delete fragment;
-    return;
-  }
-  *fragment = Fragment();
-  free_fragments_.push_back(fragment);
 }
 
 void Worker::BeginDrain() {

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "proxy/request.h"
 #include "proxy/stats.h"
 #include "proxy/topology.h"
 #include "proxy/worker_settings.h"
@@ -27,8 +28,6 @@ class ClientAdmission;
 class ClientConnection;
 class ServerConnection;
 class ServerPool;
-struct Fragment;
-struct Request;
 
 class Worker {
  public:
@@ -80,12 +79,53 @@ class Worker {
   // Unique across workers (CLIENT ID, HELLO): one shared counter, touched once per accept.
   static uint64_t NextClientId();
 
-  Request* NewRequest();
-  void FreeRequest(Request* request);
-  Fragment* NewFragment();
-  void FreeFragment(Fragment* fragment);
+  // Inline: a request and a fragment come and go with every command.
+  Request* NewRequest() {
+    if (free_requests_.empty()) return new Request();
+    Request* request = free_requests_.back();
+    free_requests_.pop_back();
+    return request;
+  }
+  void FreeRequest(Request* request) {
+    if (request->reply.capacity() != 0) KeepSpareReply(request);
+    if (free_requests_.size() >= kMaxFreeObjects) {
+      delete request;
+      return;
+    }
+    request->Reset();
+    free_requests_.push_back(request);
+  }
+  Fragment* NewFragment() {
+    if (free_fragments_.empty()) return new Fragment();
+    Fragment* fragment = free_fragments_.back();
+    free_fragments_.pop_back();
+    return fragment;
+  }
+  void FreeFragment(Fragment* fragment) {
+    if (free_fragments_.size() >= kMaxFreeObjects) {
+      delete fragment;
+      return;
+    }
+    *fragment = Fragment();
+    free_fragments_.push_back(fragment);
+  }
 
  private:
+  // A reply buffer of a usual size goes to the spares when its request is done; a reply that
+  // must wait in a buffer takes one from there.
+  void KeepSpareReply(Request* request);
+  void TakeSpareReply(Request* request);
+
+  // Free lists are kept short enough that a burst does not pin memory for good.
+  static constexpr size_t kMaxFreeObjects = 4096;
+  // A reply that arrives before the replies ahead of it, and is too long to keep inline in its
+  // Request, waits in a buffer of its own: one malloc and one free per such reply, the largest
+  // cost of proxying pipelined replies of a few KiB. Buffers of requests done go to these spares
+  // instead (up to 4 MiB in all: enough for the replies of hundreds of pipelining clients), and
+  // the next such reply takes one.
+  static constexpr size_t kMaxSpareReplyBytes = 8u << 10;  // per buffer
+  static constexpr size_t kSpareRepliesBudget = 4u << 20;  // all buffers
+
   struct Listener {
     Worker* worker;
     ServerPool* pool;
@@ -137,7 +177,13 @@ class Worker {
   std::vector<ClientConnection*> clients_;  // every open client, for drain
   std::vector<ClientConnection*> client_flushes_;
   std::vector<ServerConnection*> server_flushes_;
+  // What OnCheck is flushing, swapped with the lists above: both pairs keep their capacity, so a
+  // busy loop iteration allocates nothing.
+  std::vector<ClientConnection*> clients_flushing_;
+  std::vector<ServerConnection*> servers_flushing_;
   std::vector<Request*> free_requests_;
+  std::vector<ByteBuffer> spare_replies_;
+  size_t spare_reply_bytes_ = 0;  // their capacity
   std::vector<Fragment*> free_fragments_;
   uint64_t now_ns_ = 0;
   uint64_t last_hangup_scan_ns_ = 0;

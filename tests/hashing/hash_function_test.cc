@@ -265,6 +265,64 @@ TEST(HashFunction, ResultDoesNotDependOnKeyAlignment) {
   }
 }
 
+// The byte-at-a-time hashes exactly as nutcracker's loops state them, to check the library's
+// unrolled loops at every key length and every tail length.
+uint32_t SignExtendedByte(char c) {
+  return static_cast<uint32_t>(static_cast<int32_t>(static_cast<signed char>(c)));
+}
+
+uint32_t ReferenceFnv1a64(std::string_view key) {
+  uint32_t h = 0x84222325U;  // the low half of the 64-bit basis
+  for (const char c : key) {
+    h ^= SignExtendedByte(c);
+    h *= 0x1b3U;  // the low half of the 64-bit prime
+  }
+  return h;
+}
+
+uint32_t ReferenceFnv1a32(std::string_view key) {
+  uint32_t h = 2166136261U;
+  for (const char c : key) {
+    h ^= SignExtendedByte(c);
+    h *= 16777619U;
+  }
+  return h;
+}
+
+uint32_t ReferenceFnv132(std::string_view key) {
+  uint32_t h = 2166136261U;
+  for (const char c : key) {
+    h *= 16777619U;
+    h ^= SignExtendedByte(c);
+  }
+  return h;
+}
+
+uint32_t ReferenceOneAtATime(std::string_view key) {
+  uint32_t h = 0;
+  for (const char c : key) {
+    h += SignExtendedByte(c);
+    h += h << 10;
+    h ^= h >> 6;
+  }
+  h += h << 3;
+  h ^= h >> 11;
+  h += h << 15;
+  return h;
+}
+
+TEST(HashFunction, ByteAtATimeHashesAgreeWithTheirLoopsAtEveryLength) {
+  for (size_t length = 0; length <= 40; ++length) {
+    // High and low bytes mixed, so sign extension matters at every position.
+    std::string key;
+    for (size_t i = 0; i < length; ++i) key += kAllBytes[(i * 97 + length * 13) % 256];
+    EXPECT_EQ(Hash(HashKind::kFnv1a_64, key), ReferenceFnv1a64(key)) << length;
+    EXPECT_EQ(Hash(HashKind::kFnv1a_32, key), ReferenceFnv1a32(key)) << length;
+    EXPECT_EQ(Hash(HashKind::kFnv1_32, key), ReferenceFnv132(key)) << length;
+    EXPECT_EQ(Hash(HashKind::kOneAtATime, key), ReferenceOneAtATime(key)) << length;
+  }
+}
+
 TEST(HashFunction, HashFunctionForAgreesWithHash) {
   for (const std::string_view name : HashKindNames()) {
     const HashKind kind = *ParseHashKind(name);

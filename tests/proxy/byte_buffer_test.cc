@@ -16,6 +16,19 @@ TEST(ByteBuffer, ReleasesMemoryWhenEmptied) {
   EXPECT_TRUE(buffer.empty());
 }
 
+TEST(ByteBuffer, ClearKeepsTheMemoryForReuse) {
+  ByteBuffer buffer;
+  buffer.Append("hello");
+  buffer.Consume(1);
+  const size_t capacity = buffer.capacity();
+  buffer.Clear();
+  EXPECT_TRUE(buffer.empty());
+  EXPECT_EQ(buffer.capacity(), capacity);
+  buffer.Append("again");
+  EXPECT_EQ(buffer.view(), "again");
+  EXPECT_EQ(buffer.capacity(), capacity);
+}
+
 TEST(ByteBuffer, ConsumesFromTheFront) {
   ByteBuffer buffer;
   buffer.Append("hello world");

@@ -57,6 +57,31 @@ TEST(ReplyScanner, ReportsTheSizeOfAnAwaitedBulk) {
   EXPECT_EQ(scanner.expected_size(), 7u + 1000u + 2u);
 }
 
+TEST(ReplyScanner, BulkLengthsOfEveryDigitCount) {
+  for (const size_t length : {0u, 1u, 9u, 10u, 99u, 100u, 12345u, 123456u}) {
+    const std::string reply =
+        "$" + std::to_string(length) + "\r\n" + std::string(length, 'v') + "\r\n";
+    const std::string stream = reply + "$1\r\nx\r\n";
+    ReplyScanner scanner;
+    ASSERT_EQ(scanner.Scan(stream.data(), stream.size()), Status::kComplete) << length;
+    EXPECT_EQ(scanner.size(), reply.size()) << length;
+    EXPECT_EQ(scanner.type(), '$');
+    // One byte short: incomplete, and the awaited size is the whole reply.
+    ReplyScanner partial;
+    ASSERT_EQ(partial.Scan(reply.data(), reply.size() - 1), Status::kIncomplete) << length;
+    EXPECT_EQ(partial.expected_size(), reply.size()) << length;
+  }
+  // Ten digits and more: still framed, still awaited by size.
+  const std::string huge = "$1234567890\r\nabc";
+  ReplyScanner scanner;
+  ASSERT_EQ(scanner.Scan(huge.data(), huge.size()), Status::kIncomplete);
+  EXPECT_EQ(scanner.expected_size(), 13u + 1234567890u + 2u);
+  for (const std::string bad : {"$01\r\na\r\n", "$1\r\nabc", "$-2\r\n", "$1\n\r\na\r\n"}) {
+    ReplyScanner malformed;
+    EXPECT_EQ(malformed.Scan(bad.data(), bad.size()), Status::kError) << bad;
+  }
+}
+
 void RandomReply(std::mt19937& rng, int depth, std::string* out) {
   switch (rng() % (depth < 4 ? 6 : 5)) {
     case 0:

@@ -15,6 +15,31 @@ TEST(Request, ForwardedReplyIsKeptByteForByte) {
   EXPECT_EQ(request.ReplyBytes(), "$3\r\nabc\r\n");
 }
 
+TEST(Request, ResetAfterASplitLeavesAFreshRequest) {
+  Request request;
+  request.BeginSplit(MergeKind::kSum, 2);
+  EXPECT_FALSE(request.OnFragmentReply(0, ":3\r\n"));
+  EXPECT_TRUE(request.OnFragmentReply(1, "-ERR x\r\n"));
+  request.Reset();
+  EXPECT_EQ(request.merge, MergeKind::kForward);
+  EXPECT_TRUE(request.error.empty());
+  EXPECT_EQ(request.sum, 0);
+  EXPECT_TRUE(request.reply.empty());
+  EXPECT_FALSE(request.done);
+  // Reused as a forwarded request, then as an MGET: no trace of the earlier uses.
+  request.pending = 1;
+  EXPECT_TRUE(request.OnFragmentReply(0, ":1\r\n"));
+  EXPECT_EQ(request.ReplyBytes(), ":1\r\n");
+  request.Reset();
+  request.BeginSplit(MergeKind::kArray, 1);
+  request.key_fragment = {0};
+  EXPECT_TRUE(request.OnFragmentReply(0, "*1\r\n$1\r\nv\r\n"));
+  EXPECT_EQ(request.ReplyBytes(), "*1\r\n$1\r\nv\r\n");
+  request.Reset();
+  EXPECT_TRUE(request.fragment_replies.empty());
+  EXPECT_TRUE(request.key_fragment.empty());
+}
+
 TEST(Request, MgetMergeRestoresKeyOrder) {
   // Keys k0 k1 k2 k3: k0, k2 on fragment 0; k1, k3 on fragment 1.
   Request request;

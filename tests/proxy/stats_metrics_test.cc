@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <fstream>
 #include <map>
 #include <set>
@@ -102,6 +103,31 @@ TEST_F(MetricsCollectorTest, EjectedCountsTheWorkersThatEjectedTheServer) {
   const auto samples = Samples(Scrape());
   EXPECT_EQ(samples.at("ringproxy_server_ejected{pool=\"beta\",server=\"b0\"}"), 1);
   EXPECT_EQ(samples.at("ringproxy_server_ejected{pool=\"alpha\",server=\"s0\"}"), 0);
+}
+
+TEST(LatencyHistogram, EachSampleLandsInTheFirstBucketAtOrAboveIt) {
+  const auto& bounds = LatencyHistogram::kBoundsUs;
+  auto expected = [&](uint64_t micros) {
+    size_t i = 0;
+    while (i < bounds.size() && micros > bounds[i]) ++i;
+    return i;
+  };
+  std::vector<uint64_t> samples = {0, 1, UINT64_MAX, UINT64_MAX - 1};
+  for (const uint64_t bound : bounds) {
+    for (const uint64_t near : {bound - 1, bound, bound + 1, bound * 2 - 1, bound * 2}) {
+      samples.push_back(near);
+    }
+  }
+  for (int shift = 0; shift < 64; ++shift) {
+    const uint64_t power = uint64_t{1} << shift;
+    samples.insert(samples.end(), {power - 1, power, power + 1});
+  }
+  for (const uint64_t micros : samples) {
+    EXPECT_EQ(LatencyHistogram::BucketOf(micros), expected(micros)) << micros;
+    LatencyHistogram histogram;
+    histogram.Observe(micros);
+    EXPECT_EQ(histogram.bucket(expected(micros)), 1u) << micros;
+  }
 }
 
 TEST_F(MetricsCollectorTest, HistogramsAreCumulativeInSecondsAndInfEqualsCount) {

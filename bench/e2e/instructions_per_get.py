@@ -1,0 +1,157 @@
+#!/usr/bin/python3
+"""Instructions per pipelined GET of ringproxy under callgrind, alone, for profiling work.
+
+    /usr/bin/python3 bench/e2e/instructions_per_get.py --ringproxy build/proxy/ringproxy \
+        [-n 50000,150000] [-P 16] [-d 64] [-R 3] [--nutcracker] [--keep DIR] [--dump-instr]
+
+compare.py --callgrind measures the same figure at the end of its whole matrix; this runs only
+that part, in about a minute, so it can be repeated after every change. It reuses compare.py's
+process handling (every child stopped by its pid, also on Ctrl-C or an error).
+
+What it does: starts 4 redis-server shards on free loopback ports and writes the keyspace
+(key:%012d, -d bytes each) into every shard, so every GET finds a value wherever the proxy routes
+it. Then, for each -n: starts ringproxy --workers 1 under `valgrind --tool=callgrind` on a
+nutcracker-style pool (fnv1a_64, ketama, the 4 shards), runs
+`redis-benchmark -c 1 -P 16 -t get -r 100000 -d 64 -n N`, stops the proxy with SIGTERM and reads
+the total instruction count. (Ir(N2) - Ir(N1)) / (N2 - N1) is the cost of one GET: startup,
+shutdown and connection setup cancel out. Callgrind counts instructions, so the figure does not
+depend on the machine's load.
+
+--keep DIR keeps the callgrind output files (callgrind.<proxy>.<n>.out) for
+`callgrind_annotate --inclusive=yes DIR/callgrind.ringproxy.150000.out`; --dump-instr adds
+per-instruction counts for `callgrind_annotate --auto=yes` or kcachegrind.
+"""
+
+import argparse
+import os
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import compare  # noqa: E402  (the sibling script, for its process handling)
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    here = os.path.dirname(os.path.abspath(__file__))
+    default_rp = os.path.join(here, "..", "..", "build", "proxy", "ringproxy")
+    p.add_argument("--ringproxy", default=os.path.normpath(default_rp),
+                   help="ringproxy binary (%(default)s)")
+    p.add_argument("--nutcracker", nargs="?", const=shutil.which("nutcracker") or
+                   "/usr/sbin/nutcracker", default=None,
+                   help="also measure nutcracker (-v 4), this binary")
+    p.add_argument("-n", "--requests", default="50000,150000",
+                   help="the two redis-benchmark -n, comma-separated (%(default)s)")
+    p.add_argument("-P", "--pipeline", type=int, default=16, help="redis-benchmark -P (16)")
+    p.add_argument("-d", "--size", type=int, default=64, help="value size in bytes (64)")
+    p.add_argument("-r", "--keyspace", type=int, default=100000, help="-r (100000)")
+    p.add_argument("--workers", type=int, default=1, dest="workers_count", metavar="N",
+                   help="ringproxy --workers (1)")
+    p.add_argument("--repeat", "-R", type=int, default=1,
+                   help="measure R times and report the median (1); the figure moves by a few "
+                        "instructions with how requests and replies batch, which the machine's "
+                        "load changes")
+    p.add_argument("--keep", help="keep the callgrind output files in this directory")
+    p.add_argument("--dump-instr", action="store_true",
+                   help="callgrind --dump-instr=yes (per-instruction counts)")
+    args = p.parse_args(argv)
+    try:
+        args.counts = [int(x) for x in args.requests.split(",")]
+    except ValueError:
+        p.error("-n takes two integers, e.g. 50000,150000")
+    if len(args.counts) != 2 or not 0 < args.counts[0] < args.counts[1]:
+        p.error("-n takes two increasing counts, e.g. 50000,150000")
+    if args.repeat < 1:
+        p.error("--repeat must be at least 1")
+    if not compare.VALGRIND:
+        p.error("valgrind is not installed")
+    if not os.access(args.ringproxy, os.X_OK):
+        p.error("no ringproxy binary at %s" % args.ringproxy)
+    # What compare.py's helpers read from its own command line.
+    args.verbosity = 4
+    args.proxy_cpus = None
+    args.load_cpus = None
+    args.bench_threads = 1
+    args.clients = 1
+    args.workers = [args.workers_count]
+    return args
+
+
+def measure(children, workdir, kind, shard_ports, args, rep):
+    """Instruction totals of `kind` for each -n; returns (totals, per request)."""
+    totals = []
+    for n in args.counts:
+        suffix = "" if args.repeat == 1 else ".%d" % (rep + 1)
+        outfile = os.path.join(workdir, "callgrind.%s.%d%s.out" % (kind, n, suffix))
+        wrapper = [compare.VALGRIND, "--tool=callgrind", "--callgrind-out-file=" + outfile]
+        if args.dump_instr:
+            wrapper.append("--dump-instr=yes")
+        server = compare.start_proxy(children, workdir, kind, shard_ports, args, wrapper,
+                                     tag="-%d" % n)
+        try:
+            compare.run_benchmark(children, server.port, ["-P", str(args.pipeline), "-d",
+                                                          str(args.size), "-t", "get"], n, args)
+        finally:
+            # nutcracker exits through exit() only on SIGINT; ringproxy drains on either.
+            sig = signal.SIGINT if kind == "nutcracker" else signal.SIGTERM
+            status = children.stop(server.proc, sig, timeout=120)
+        if status not in (0, 1):
+            raise compare.BenchError("%s under callgrind exited %s:\n%s" % (
+                kind, status, compare.log_tail(os.path.join(workdir, server.name + ".out"))))
+        totals.append(compare.callgrind_totals(outfile))
+        print("  %-10s -n %-7d %d instructions" % (kind, n, totals[-1]), file=sys.stderr,
+              flush=True)
+    return totals, (totals[1] - totals[0]) / (args.counts[1] - args.counts[0])
+
+
+def run(children, workdir, args):
+    shards = [compare.start_redis(children, workdir, "shard-%d" % i, None)
+              for i in range(compare.SHARDS)]
+    shard_ports = [s.port for s in shards]
+    for port in shard_ports:
+        compare.write_keys(port, args.keyspace, args.size)
+    kinds = ["ringproxy"] + (["nutcracker"] if args.nutcracker else [])
+    results = {kind: [measure(children, workdir, kind, shard_ports, args, rep)
+                      for rep in range(args.repeat)] for kind in kinds}
+    print("redis-benchmark -c 1 -P %d -t get -d %d -r %d, -n %d and %d; --workers %d" % (
+        args.pipeline, args.size, args.keyspace, args.counts[0], args.counts[1],
+        args.workers_count))
+    for kind, runs in results.items():
+        for totals, per_request in runs:
+            print("%-10s Ir %d and %d: %.1f instructions per GET" % (kind, totals[0], totals[1],
+                                                                      per_request))
+        if len(runs) > 1:
+            print("%-10s median of %d: %.1f instructions per GET" % (
+                kind, len(runs), statistics.median(r[1] for r in runs)))
+
+
+def main(argv):
+    args = parse_args(argv)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, compare._interrupt)
+    workdir = args.keep or tempfile.mkdtemp(prefix="ringproxy-cg-")
+    os.makedirs(workdir, exist_ok=True)
+    children = compare.Children(workdir)
+    try:
+        run(children, workdir, args)
+    except (KeyboardInterrupt, compare.Interrupted):
+        print("interrupted: stopping everything started", file=sys.stderr)
+        return 130
+    except compare.BenchError as e:
+        print("error: %s\n(work directory kept: %s)" % (e, workdir), file=sys.stderr)
+        args.keep = workdir
+        return 1
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)
+        children.stop_all()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
