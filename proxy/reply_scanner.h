@@ -53,10 +53,13 @@ class ReplyScanner {
     size_t length = digit;
     size_t i = 2;
     const size_t digits_end = size < 10 ? size : 10;
-    while (i < digits_end &&
-           (digit = static_cast<unsigned char>(data[i]) - unsigned{'0'}, digit < 10)) {
+    // False positive: cppcheck 2.10 concludes i < digits_end is always false, as if size could
+    // be below 5 here; the early return above guarantees digits_end >= 5 > i.
+    // cppcheck-suppress knownConditionTrueFalse
+    for (; i < digits_end; ++i) {
+      digit = static_cast<unsigned char>(data[i]) - unsigned{'0'};
+      if (digit >= 10) break;
       length = length * 10 + digit;
-      ++i;
     }
     if (i + 1 >= size || data[i] != '\r' || data[i + 1] != '\n') return 0;
     const size_t end = i + 2 + length + 2;

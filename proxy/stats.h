@@ -45,6 +45,38 @@ class Gauge {
   std::atomic<int64_t> value_{0};
 };
 
+// Positive bounds, each at least twice the one before.
+template <size_t N>
+constexpr bool EachBoundAtLeastTwiceThePrevious(const std::array<uint64_t, N>& bounds) {
+  for (size_t i = 1; i < N; ++i) {
+    if (bounds[i] < 2 * bounds[i - 1]) return false;
+  }
+  return N > 0 && bounds[0] > 0;
+}
+
+// `bounds` followed by a bound no value exceeds.
+template <size_t N>
+constexpr std::array<uint64_t, N + 1> WithMaxBound(const std::array<uint64_t, N>& bounds) {
+  std::array<uint64_t, N + 1> all{};
+  for (size_t i = 0; i < N; ++i) all[i] = bounds[i];
+  all[N] = UINT64_MAX;
+  return all;
+}
+
+// For each bit width w: the index of the first of `bounds` at least 2^(w-1), the least w-bit
+// value (N when there is none).
+template <size_t N>
+constexpr std::array<uint8_t, 65> FirstBucketOfEachWidth(const std::array<uint64_t, N>& bounds) {
+  std::array<uint8_t, 65> first{};
+  for (size_t width = 0; width <= 64; ++width) {
+    const uint64_t least = width == 0 ? 0 : uint64_t{1} << (width - 1);
+    size_t i = 0;
+    while (i < N && bounds[i] < least) ++i;
+    first[width] = static_cast<uint8_t>(i);
+  }
+  return first;
+}
+
 // Latency histogram with fixed bucket bounds in microseconds (Prometheus `le` buckets).
 class LatencyHistogram {
  public:
@@ -69,32 +101,12 @@ class LatencyHistogram {
   uint64_t sum_us() const { return sum_us_.Get(); }
 
  private:
-  static_assert(
-      [] {
-        for (size_t i = 1; i < kBoundsUs.size(); ++i) {
-          if (kBoundsUs[i] < 2 * kBoundsUs[i - 1]) return false;
-        }
-        return kBoundsUs[0] > 0;
-      }(),
-      "BucketOf needs each bound at least twice the one before");
+  static_assert(EachBoundAtLeastTwiceThePrevious(kBoundsUs),
+                "BucketOf needs each bound at least twice the one before");
   // kBoundsUs, then a bound no value exceeds for the +Inf bucket.
-  static constexpr std::array<uint64_t, kBoundsUs.size() + 1> kBoundOrMax = [] {
-    std::array<uint64_t, kBoundsUs.size() + 1> bounds{};
-    for (size_t i = 0; i < kBoundsUs.size(); ++i) bounds[i] = kBoundsUs[i];
-    bounds[kBoundsUs.size()] = UINT64_MAX;
-    return bounds;
-  }();
+  static constexpr std::array<uint64_t, kBoundsUs.size() + 1> kBoundOrMax = WithMaxBound(kBoundsUs);
   // For each bit width w: the first bucket whose bound is at least 2^(w-1), the least w-bit value.
-  static constexpr std::array<uint8_t, 65> kFirstBucketOfWidth = [] {
-    std::array<uint8_t, 65> first{};
-    for (size_t width = 0; width <= 64; ++width) {
-      const uint64_t least = width == 0 ? 0 : uint64_t{1} << (width - 1);
-      size_t i = 0;
-      while (i < kBoundsUs.size() && kBoundsUs[i] < least) ++i;
-      first[width] = static_cast<uint8_t>(i);
-    }
-    return first;
-  }();
+  static constexpr std::array<uint8_t, 65> kFirstBucketOfWidth = FirstBucketOfEachWidth(kBoundsUs);
 
   std::array<Counter, kBoundsUs.size() + 1> buckets_;
   Counter sum_us_;
