@@ -4,7 +4,6 @@
 #include <sys/ioctl.h>
 
 #include <algorithm>
-#include <cctype>
 #include <string>
 
 #include "proxy/local_commands.h"
@@ -26,12 +25,6 @@ constexpr uint64_t kLingerMs = 2000;
 
 // Argument views of the request being dispatched; reused so routing allocates nothing.
 thread_local std::vector<std::string_view> t_args;
-
-std::string Upper(std::string_view text) {
-  std::string result(text);
-  for (char& c : result) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return result;
-}
 
 // Redis's text for a command it does not know.
 std::string UnknownCommandError(std::span<const std::string_view> args) {

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <bit>
+#include <cctype>
 #include <cstring>
 
 namespace ringproxy::proxy {
@@ -832,6 +833,12 @@ KeyScan CollectKeys(const CommandSpec& spec, std::span<const std::string_view> a
   if (result != KeyScan::kOk) {
     key_indices->resize(before);
   }
+  return result;
+}
+
+std::string Upper(std::string_view text) {
+  std::string result(text);
+  for (char& c : result) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return result;
 }
 

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -94,6 +95,9 @@ struct CommandSpec {
 // The spec of the command named `name` in any letter case (no allocation), or nullptr when Redis
 // 7.0 has no such command.
 const CommandSpec* LookupCommand(std::string_view name);
+
+// A command name as error texts spell it ("KEYS is not supported ..."): upper case.
+std::string Upper(std::string_view text);
 
 // Every command, in the table's order (grouped by kind). For tools, tests and COMMAND replies.
 std::span<const CommandSpec> AllCommands();

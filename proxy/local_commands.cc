@@ -27,12 +27,6 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
-std::string Upper(std::string_view text) {
-  std::string result(text);
-  for (char& c : result) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return result;
-}
-
 bool ParseInt(std::string_view text, long long* value) {
   // from_chars reports overflow instead of wrapping (a client may send any digits).
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), *value);
