@@ -4,7 +4,6 @@ pool, over all workers, changed by a reload) and --max-clients (the process), cl
 argument count limits, each with its exact error text and its counter.
 """
 
-import http.client
 import os
 import select
 import signal
@@ -16,6 +15,7 @@ import time
 import pytest
 
 import harness
+import proxy_testing
 from proxy_testing import RawConnection, encode
 
 MAX_CLIENTS_ERROR = b"-ERR max number of clients reached\r\n"
@@ -36,26 +36,12 @@ def pool(backend, **options):
     return settings
 
 
-def metrics(proxy):
-    """{'name{labels}': value} from the proxy's /metrics."""
-    conn = http.client.HTTPConnection("127.0.0.1", proxy.stats_port, timeout=5.0)
-    try:
-        conn.request("GET", "/metrics")
-        response = conn.getresponse()
-        body = response.read().decode("utf-8")
-        assert response.status == 200, body[:200]
-    finally:
-        conn.close()
-    values = {}
-    for line in body.splitlines():
-        if line and not line.startswith("#"):
-            series, value = line.rsplit(" ", 1)
-            values[series] = float(value)
-    return values
-
-
 def metric(proxy, name, pool_name="alpha"):
-    return metrics(proxy)['%s{pool="%s"}' % (name, pool_name)]
+    """`name` for the pool, from /metrics; a metric that is not exported at all is a failure,
+    not a zero."""
+    samples = proxy_testing.metrics(proxy)
+    assert any(sample_name == name for sample_name, _ in samples), name + " is not exported"
+    return proxy_testing.metric(samples, name, pool=pool_name)
 
 
 def rejected(proxy, pool_name="alpha"):
