@@ -83,8 +83,11 @@ class ByteBuffer {
       end_ = live;
       return;
     }
+    // Callers bound what they append (request, reply and output limits), so a size this large
+    // is a broken invariant; doubling past it would wrap around to a tiny allocation.
+    if (n > kMaxBytes - live) throw std::bad_alloc();
     size_t want = capacity_ == 0 ? 512 : capacity_;
-    while (want - live < n) want *= 2;
+    while (want - live < n) want = want > kMaxBytes / 2 ? kMaxBytes : want * 2;
     char* fresh = static_cast<char*>(std::malloc(want));
     if (fresh == nullptr) throw std::bad_alloc();
     if (live > 0) std::memcpy(fresh, data_ + begin_, live);
@@ -94,6 +97,8 @@ class ByteBuffer {
     end_ = live;
     capacity_ = want;
   }
+
+  static constexpr size_t kMaxBytes = size_t{1} << 46;
 
   char* data_ = nullptr;
   size_t begin_ = 0;

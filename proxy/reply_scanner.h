@@ -1,10 +1,17 @@
 // ReplyScanner: finds where one RESP2 reply from a Redis server ends, without copying or building
 // objects. Resumable across reads like RequestParser: progress is kept as offsets from the start
 // of the reply, so a large or deeply nested reply arriving in pieces is scanned once.
+//
+// The server is not trusted. Whatever it sends, the scanner's own memory stays within the bytes
+// it was shown, and a reply is refused (kError, error() says why) once it cannot fit in
+// `max_reply_bytes`: a bulk or an array announcing more than that, or a reply that has grown past
+// it. Nesting has no fixed limit: each open array costs the scanner four bytes and the server at
+// least four ("*1\r\n"), so any depth a real reply can have is framed.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 namespace ringproxy::proxy {
@@ -13,8 +20,13 @@ class ReplyScanner {
  public:
   enum class Status : uint8_t { kComplete, kIncomplete, kError };
 
-  static constexpr size_t kMaxDepth = 512;
   static constexpr size_t kMaxLineBytes = 64u << 10;
+  static constexpr size_t kDefaultMaxReplyBytes = size_t{1} << 30;
+  // The smallest RESP element ("+\r\n"): an array announcing more elements than the rest of the
+  // largest reply could hold is refused before anything is kept for it.
+  static constexpr size_t kMinElementBytes = 3;
+
+  explicit ReplyScanner(size_t max_reply_bytes = kDefaultMaxReplyBytes);
 
   // Scans the reply starting at data[0]. After kComplete, size() is its length and type() its
   // first byte ('+', '-', ':', '$', '*'); the next call starts a new reply.
@@ -33,13 +45,17 @@ class ReplyScanner {
 
   size_t size() const { return size_; }
   char type() const { return type_; }
-  // Total bytes needed when a bulk body is being awaited; 0 otherwise.
+  // Total bytes needed when a bulk body is being awaited; 0 otherwise. Never more than
+  // max_reply_bytes.
   size_t expected_size() const { return expected_size_; }
+  // After kError: what was wrong, for the log.
+  std::string_view error() const { return error_; }
+  size_t max_reply_bytes() const { return max_reply_bytes_; }
 
  private:
   // The length of a reply that is one whole bulk string ("$64\r\n...\r\n") or a nil ("$-1\r\n"),
   // or 0 for anything else, which ScanGeneral handles, including every malformed or incomplete
-  // reply. Reads only within data[0..size).
+  // reply. Reads only within data[0..size), so a length it accepts is bytes already received.
   static size_t WholeBulkString(const char* data, size_t size) {
     if (size < 5 || data[0] != '$') return 0;
     unsigned digit = static_cast<unsigned char>(data[1]) - unsigned{'0'};
@@ -48,8 +64,8 @@ class ReplyScanner {
       const bool nil = data[1] == '-' && data[2] == '1' && data[3] == '\r' && data[4] == '\n';
       return nil ? 5 : 0;
     }
-    // Up to 9 digits, the first not a zero (checked above): no overflow, and more than any
-    // reply the proxy is given; longer lengths take the general path.
+    // Up to 9 digits, the first not a zero (checked above): no overflow; longer lengths take the
+    // general path.
     size_t length = digit;
     size_t i = 2;
     const size_t digits_end = size < 10 ? size : 10;
@@ -67,11 +83,17 @@ class ReplyScanner {
     return end;
   }
   Status ScanGeneral(const char* data, size_t size);
+  Status Fail(const char* why) {
+    error_ = why;
+    return Status::kError;
+  }
 
+  size_t max_reply_bytes_;
   size_t pos_ = 0;
-  std::vector<int64_t> pending_;  // elements still to read, per open array
+  std::vector<uint32_t> pending_;  // elements still to read, per open array
   size_t size_ = 0;
   size_t expected_size_ = 0;
+  const char* error_ = "";
   char type_ = 0;
 };
 

@@ -43,11 +43,53 @@ TEST(ReplyScanner, MalformedRepliesAreErrors) {
   }
 }
 
-TEST(ReplyScanner, NestingBeyondTheLimitIsAnError) {
-  std::string reply;
-  for (size_t i = 0; i <= ReplyScanner::kMaxDepth; ++i) reply += "*1\r\n";
-  ReplyScanner scanner;
-  EXPECT_EQ(scanner.Scan(reply.data(), reply.size()), Status::kError);
+TEST(ReplyScanner, FramesNestingOfAnyDepth) {
+  // A Lua script can return a table thousands deep; Redis sends it, so it must pass.
+  for (const size_t depth : {600u, 100000u}) {
+    std::string reply;
+    for (size_t i = 0; i < depth; ++i) reply += "*1\r\n";
+    reply += ":7\r\n";
+    const std::string stream = reply + "+NEXT\r\n";
+    ReplyScanner scanner;
+    ASSERT_EQ(scanner.Scan(stream.data(), stream.size()), Status::kComplete) << depth;
+    EXPECT_EQ(scanner.size(), reply.size()) << depth;
+    // And resumed from any cut.
+    ReplyScanner pieces;
+    ASSERT_EQ(pieces.Scan(reply.data(), reply.size() / 2), Status::kIncomplete);
+    ASSERT_EQ(pieces.Scan(reply.data(), reply.size()), Status::kComplete);
+    EXPECT_EQ(pieces.size(), reply.size());
+  }
+}
+
+TEST(ReplyScanner, RefusesLengthsNoReplyWithinTheLimitCouldHave) {
+  // From a hostile server: lengths that would wrap an end offset or make the proxy reserve
+  // memory it was never sent.
+  for (const std::string reply :
+       {"$9223372036854775803\r\n", "$9223372036854775807\r\n", "$100000000000\r\n",
+        "*9223372036854775807\r\n", "*2000000000\r\n"}) {
+    ReplyScanner scanner;
+    const std::string stream = reply + std::string(100, 'x');
+    EXPECT_EQ(scanner.Scan(stream.data(), stream.size()), Status::kError) << reply;
+    EXPECT_NE(scanner.error(), "") << reply;
+  }
+  // Within the limit the same shapes are awaited, never refused.
+  ReplyScanner small(1000);
+  EXPECT_EQ(small.Scan("$990\r\n", 6), Status::kIncomplete);
+  EXPECT_EQ(small.expected_size(), 6u + 990u + 2u);
+  ReplyScanner over(1000);
+  EXPECT_EQ(over.Scan("$995\r\n", 6), Status::kError);
+  ReplyScanner wide(1000);
+  EXPECT_EQ(wide.Scan("*400\r\n", 6), Status::kError);  // 400 elements need > 1000 bytes
+}
+
+TEST(ReplyScanner, RefusesAReplyThatGrowsPastTheLimit) {
+  ReplyScanner scanner(64);
+  std::string reply = "*100\r\n";
+  ASSERT_EQ(scanner.Scan(reply.data(), reply.size()), Status::kError);  // 100 x 3 > 64
+  ReplyScanner growing(64);
+  reply = "*20\r\n";
+  for (int i = 0; i < 20; ++i) reply += ":1\r\n";  // 6 + 80 bytes
+  EXPECT_EQ(growing.Scan(reply.data(), reply.size()), Status::kError);
 }
 
 TEST(ReplyScanner, ReportsTheSizeOfAnAwaitedBulk) {
@@ -71,9 +113,9 @@ TEST(ReplyScanner, BulkLengthsOfEveryDigitCount) {
     ASSERT_EQ(partial.Scan(reply.data(), reply.size() - 1), Status::kIncomplete) << length;
     EXPECT_EQ(partial.expected_size(), reply.size()) << length;
   }
-  // Ten digits and more: still framed, still awaited by size.
+  // Ten digits and more: still framed, still awaited by size (within the reply limit).
   const std::string huge = "$1234567890\r\nabc";
-  ReplyScanner scanner;
+  ReplyScanner scanner(size_t{4} << 30);
   ASSERT_EQ(scanner.Scan(huge.data(), huge.size()), Status::kIncomplete);
   EXPECT_EQ(scanner.expected_size(), 13u + 1234567890u + 2u);
   for (const std::string bad : {"$01\r\na\r\n", "$1\r\nabc", "$-2\r\n", "$1\n\r\na\r\n"}) {
