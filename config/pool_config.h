@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -89,6 +90,17 @@ struct ServerTlsConfig {
   bool operator==(const ServerTlsConfig&) const = default;
 };
 
+// Redis's client-output-buffer-limit, for the replies a client has not read yet: past the hard
+// limit it is disconnected at once; past the soft limit the proxy stops forwarding its requests,
+// and disconnects it if it stays there for soft_seconds without taking a byte. 0: no limit.
+struct OutputBufferLimit {
+  uint64_t hard_bytes = uint64_t{1} << 30;
+  uint64_t soft_bytes = uint64_t{32} << 20;
+  uint64_t soft_seconds = 60;
+
+  bool operator==(const OutputBufferLimit&) const = default;
+};
+
 struct PoolConfig {
   std::string name;
   SourceLocation where;
@@ -125,6 +137,15 @@ struct PoolConfig {
   // A client with nothing in flight that sends nothing for this long is closed (Redis's
   // `timeout`, in milliseconds as nutcracker's timeouts are). 0: never.
   int64_t client_idle_timeout_ms = 0;
+  // Server connections pinned to one client each (WATCH holds one until EXEC), per server over
+  // all workers. One more is refused with an error rather than waited for. 0: no limit.
+  int max_pinned_connections = 256;
+  // Unset: the --client-output-buffer-limit and --client-query-buffer-limit flags, else the
+  // defaults of OutputBufferLimit and WorkerSettings.
+  std::optional<OutputBufferLimit> client_output_buffer_limit;
+  // Requests a client may send ahead while its replies are past the soft limit (the proxy keeps
+  // reading it, so a client that writes its whole pipeline before reading can finish).
+  std::optional<uint64_t> client_query_buffer_limit;
 
   // In nutcracker's order (hashing::NutcrackerNameLess on name): the server index everywhere.
   // From `servers:`, or expanded from `statefulset:`; empty for an `srv:` pool, whose members are

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "config/byte_size.h"
 #include "config/dns_name.h"
 #include "config/listen_line.h"
 #include "config/nutcracker_number.h"
@@ -27,6 +28,25 @@ Reason ParseNumber(const YamlNode& value, const PoolKeyContext& /*context*/, Poo
     return reason;
   }
   pool->*Field = *number;
+  return std::nullopt;
+}
+
+Reason ParseOutputBufferLimitKey(const YamlNode& value, const PoolKeyContext& /*context*/,
+                                 PoolConfig* pool) {
+  std::string reason;
+  const std::optional<OutputBufferLimit> limit = ParseOutputBufferLimit(value.text, &reason);
+  if (!limit) return reason;
+  pool->client_output_buffer_limit = *limit;
+  return std::nullopt;
+}
+
+Reason ParseQueryBufferLimitKey(const YamlNode& value, const PoolKeyContext& /*context*/,
+                                PoolConfig* pool) {
+  std::string reason;
+  const std::optional<uint64_t> bytes = ParseByteSize(value.text, &reason);
+  if (!bytes) return reason;
+  if (*bytes == 0) return std::string("must be more than 0");
+  pool->client_query_buffer_limit = *bytes;
   return std::nullopt;
 }
 
@@ -474,6 +494,23 @@ constexpr std::array kPoolKeys = {
             ParseNumber<&PoolConfig::client_idle_timeout_ms>, kNoEntries, false,
             "Milliseconds a client with no request in flight may send nothing before it is "
             "closed, as Redis's timeout. 0: never."},
+    PoolKey{"max_pinned_connections", Shape::kScalar, Group::kNone, false, "256",
+            ParseNumber<&PoolConfig::max_pinned_connections>, kNoEntries, false,
+            "Server connections pinned to one client each (a client in WATCH holds one until "
+            "EXEC, DISCARD or UNWATCH), per server over all workers; past it WATCH gets an "
+            "error. 0: no limit."},
+    PoolKey{"client_output_buffer_limit", Shape::kScalar, Group::kNone, false, "",
+            ParseOutputBufferLimitKey, kNoEntries, false,
+            "Redis's client-output-buffer-limit for the pool's clients, \"<hard> <soft> <soft "
+            "seconds>\" (e.g. \"1gb 32mb 60\"): replies a client has not read past the hard "
+            "limit disconnect it; past the soft limit its requests wait unforwarded, and it is "
+            "disconnected if it takes no byte for the soft seconds. Default: "
+            "--client-output-buffer-limit, else \"1gb 32mb 60\"."},
+    PoolKey{"client_query_buffer_limit", Shape::kScalar, Group::kNone, false, "",
+            ParseQueryBufferLimitKey, kNoEntries, false,
+            "Bytes of requests a client may send ahead while its replies are past the soft "
+            "output limit; the proxy then stops reading it. Default: --client-query-buffer-limit, "
+            "else 1gb."},
 };
 
 }  // namespace

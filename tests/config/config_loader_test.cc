@@ -391,14 +391,16 @@ INSTANTIATE_TEST_SUITE_P(
                     "tcpkeepalive, reuseport, redis_auth, redis_db, preconnect, auto_eject_hosts, "
                     "server_connections, server_retry_timeout, server_failure_limit, servers, "
                     "statefulset, srv, redis_auth_file, redis_auth_env, server_auth_user, tls, "
-                    "server_tls, max_clients, client_idle_timeout"},
+                    "server_tls, max_clients, client_idle_timeout, max_pinned_connections, "
+                    "client_output_buffer_limit, client_query_buffer_limit"},
         InvalidCase{"DirectiveNamesAreCaseSensitive", POOL_WITH("  Hash: md5"),
                     "t.yml:3:3: directive \"Hash\" is unknown; known directives: listen, hash, "
                     "hash_tag, distribution, timeout, backlog, client_connections, redis, "
                     "tcpkeepalive, reuseport, redis_auth, redis_db, preconnect, auto_eject_hosts, "
                     "server_connections, server_retry_timeout, server_failure_limit, servers, "
                     "statefulset, srv, redis_auth_file, redis_auth_env, server_auth_user, tls, "
-                    "server_tls, max_clients, client_idle_timeout"},
+                    "server_tls, max_clients, client_idle_timeout, max_pinned_connections, "
+                    "client_output_buffer_limit, client_query_buffer_limit"},
         InvalidCase{"DuplicateDirective", POOL_WITH("  listen: 127.0.0.1:22122"),
                     "t.yml:3:3: directive \"listen\" is a duplicate (first given at 2:3)"},
         InvalidCase{"EmptyValue", POOL_WITH("  hash:"),

@@ -466,9 +466,18 @@ TEST(PoolKeys, ListsNutcrackersDirectivesInItsOrderThenRingproxysExtensions) {
                                                              "server_failure_limit",
                                                              "servers"};
   EXPECT_EQ(nutcracker, expected_nutcracker);
-  const std::vector<std::string_view> expected_extensions = {
-      "statefulset", "srv",        "redis_auth_file", "redis_auth_env",     "server_auth_user",
-      "tls",         "server_tls", "max_clients",     "client_idle_timeout"};
+  const std::vector<std::string_view> expected_extensions = {"statefulset",
+                                                             "srv",
+                                                             "redis_auth_file",
+                                                             "redis_auth_env",
+                                                             "server_auth_user",
+                                                             "tls",
+                                                             "server_tls",
+                                                             "max_clients",
+                                                             "client_idle_timeout",
+                                                             "max_pinned_connections",
+                                                             "client_output_buffer_limit",
+                                                             "client_query_buffer_limit"};
   EXPECT_EQ(extensions, expected_extensions);
 }
 
@@ -535,9 +544,9 @@ TEST(PoolKeys, DocumentedDefaultsMatchPoolConfigDefaults) {
     ++checked;
   }
   // All but listen, servers, hash_tag, redis_auth and timeout, and the extensions other than
-  // max_clients and client_idle_timeout, which have no default; and statefulset's port,
-  // cluster_domain and weight, tls's auth_clients and server_tls's verify.
-  EXPECT_EQ(checked, 13 + 2 + 3 + 2);
+  // max_clients, client_idle_timeout and max_pinned_connections, which have no default; and
+  // statefulset's port, cluster_domain and weight, tls's auth_clients and server_tls's verify.
+  EXPECT_EQ(checked, 13 + 3 + 3 + 2);
 }
 
 }  // namespace
