@@ -1,11 +1,8 @@
 #include "proxy/client_admission.h"
 
 namespace ringproxy::proxy {
-namespace {
 
-// Takes a slot in `count` unless that passes `limit` (0: none). Add first, then check: a check
-// before the add would let two threads both see the last free slot and both take it.
-bool TakeSlot(std::atomic<int64_t>* count, int64_t limit) {
+bool ClientAdmission::TakeSlot(std::atomic<int64_t>* count, int64_t limit) {
   const int64_t now = count->fetch_add(1, std::memory_order_relaxed) + 1;
   if (limit > 0 && now > limit) {
     count->fetch_sub(1, std::memory_order_relaxed);
@@ -13,8 +10,6 @@ bool TakeSlot(std::atomic<int64_t>* count, int64_t limit) {
   }
   return true;
 }
-
-}  // namespace
 
 ClientAdmission::ClientAdmission(int64_t process_limit) : process_limit_(process_limit) {}
 
@@ -25,6 +20,19 @@ std::atomic<int64_t>* ClientAdmission::PoolCount(const std::string& pool) {
   }
   pools_.emplace_back(pool, std::make_unique<std::atomic<int64_t>>(0));
   return pools_.back().second.get();
+}
+
+std::atomic<int64_t>* ClientAdmission::PinnedCount(const std::string& pool,
+                                                   const std::string& server) {
+  std::string key = pool;
+  key.push_back('\0');
+  key += server;
+  std::lock_guard lock(mutex_);
+  for (const auto& [name, count] : pinned_) {
+    if (name == key) return count.get();
+  }
+  pinned_.emplace_back(std::move(key), std::make_unique<std::atomic<int64_t>>(0));
+  return pinned_.back().second.get();
 }
 
 ClientAdmission::Verdict ClientAdmission::Admit(std::atomic<int64_t>* pool_count,

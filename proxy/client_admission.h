@@ -44,6 +44,14 @@ class ClientAdmission {
   // Any thread: an admitted connection has closed.
   void Release(std::atomic<int64_t>* pool_count);
 
+  // Any thread; called when a worker builds a server, not per request. The count of server
+  // connections pinned to clients (WATCH) for `server` of `pool`, shared by every worker.
+  std::atomic<int64_t>* PinnedCount(const std::string& pool, const std::string& server);
+
+  // Takes a slot in `count` unless that passes `limit` (0: none). Add first, then check: a check
+  // before the add would let two threads both see the last free slot and both take it.
+  static bool TakeSlot(std::atomic<int64_t>* count, int64_t limit);
+
   int64_t process_limit() const { return process_limit_; }
   int64_t process_count() const { return process_count_.load(std::memory_order_relaxed); }
 
@@ -53,6 +61,8 @@ class ClientAdmission {
   std::mutex mutex_;  // guards pools_ (registration only)
   // unique_ptr: the atomics stay where they are as the vector grows.
   std::vector<std::pair<std::string, std::unique_ptr<std::atomic<int64_t>>>> pools_;
+  // Keyed by pool name and server name, separated by a NUL (neither name can hold one).
+  std::vector<std::pair<std::string, std::unique_ptr<std::atomic<int64_t>>>> pinned_;
 };
 
 }  // namespace ringproxy::proxy

@@ -1,6 +1,7 @@
 #include "proxy/client_connection.h"
 
-#include <poll.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/ioctl.h>
 
 #include <algorithm>
@@ -11,9 +12,11 @@
 #include "proxy/request.h"
 #include "proxy/resp_writer.h"
 #include "proxy/server.h"
+#include "proxy/server_connection.h"
 #include "proxy/server_pool.h"
 #include "proxy/tls_session.h"
 #include "proxy/worker.h"
+#include "proxy/write_chunk.h"
 
 namespace ringproxy::proxy {
 namespace {
@@ -22,40 +25,49 @@ constexpr size_t kMinReadSize = 16u << 10;
 constexpr size_t kMaxOutputReserve = 64u << 10;
 // How long a half-closed client may take to close its side before we close ours anyway.
 constexpr uint64_t kLingerMs = 2000;
+// A request with more arguments than this leaves the parser's storage trimmed after it.
+constexpr size_t kLargeRequestArgs = 1024;
 
-// Argument views of the request being dispatched; reused so routing allocates nothing.
-thread_local std::vector<std::string_view> t_args;
-
-// Redis's text for a command it does not know.
-std::string UnknownCommandError(std::span<const std::string_view> args) {
-  std::string text = "ERR unknown command '";
-  text.append(args[0].substr(0, 128));
-  text += "', with args beginning with: ";
-  size_t budget = 128;
-  for (size_t i = 1; i < args.size() && budget > 0; ++i) {
-    const std::string_view arg = args[i].substr(0, budget);
-    text += "'";
-    text.append(arg);
-    text += "' ";
-    budget -= arg.size();
-  }
-  return text;
-}
+constexpr std::string_view kMultiCommand = "*1\r\n$5\r\nMULTI\r\n";
+constexpr std::string_view kExecCommand = "*1\r\n$4\r\nEXEC\r\n";
+constexpr std::string_view kUnwatchCommand = "*1\r\n$7\r\nUNWATCH\r\n";
 
 void EncodeCommand(std::span<const std::string_view> args, ByteBuffer* out) {
   resp::AppendArrayHeader(out, static_cast<int64_t>(args.size()));
   for (const std::string_view arg : args) resp::AppendBulk(out, arg);
 }
 
+// The client's address, for the log lines that name a client.
+std::string PeerName(uv_stream_t* stream) {
+  if (stream->type != UV_TCP) return "unix socket";
+  sockaddr_storage address{};
+  int length = sizeof address;
+  if (uv_tcp_getpeername(reinterpret_cast<uv_tcp_t*>(stream), reinterpret_cast<sockaddr*>(&address),
+                         &length) != 0) {
+    return "unknown address";
+  }
+  char host[64] = {};
+  uint16_t port = 0;
+  if (address.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&address);
+    uv_ip6_name(in6, host, sizeof host);
+    port = ntohs(in6->sin6_port);
+    return "[" + std::string(host) + "]:" + std::to_string(port);
+  }
+  const auto* in4 = reinterpret_cast<const sockaddr_in*>(&address);
+  uv_ip4_name(in4, host, sizeof host);
+  port = ntohs(in4->sin_port);
+  return std::string(host) + ":" + std::to_string(port);
+}
+
 }  // namespace
 
 ClientConnection::ClientConnection(Worker* worker, ServerPool* pool, int workers)
-    : worker_(worker),
-      pool_(pool),
-      stats_(&pool->stats()),
-      workers_(workers),
-      parser_(worker->settings().limits) {
+    : worker_(worker), pool_(pool), stats_(&pool->stats()), workers_(workers) {
   session_.id = worker->NextClientId();
+  // Until it authenticates, a client of a pool with a password may send only small requests.
+  parser_.set_limits(pool->config().redis_auth.empty() ? worker->settings().limits
+                                                       : RequestLimits::Unauthenticated());
 }
 
 ClientConnection::~ClientConnection() = default;
@@ -80,13 +92,13 @@ bool ClientConnection::Accept(uv_stream_t* listener, bool is_unix) {
     if (pool_->tls().clients == nullptr) {
       resp::AppendError(&out_, "ERR max number of clients reached");
     }
-    close_when_flushed_ = true;
+    state_ = State::kEnding;
     worker_->ScheduleFlush(this);
     return true;
   }
   counted_ = true;
   worker_->UpdateClock();
-  last_active_ns_ = worker_->now_ns();
+  last_active_ns_ = last_progress_ns_ = worker_->now_ns();
   stats_->client_connections.Add(1);
   stats_->client_connections_total.Add();
   if (const std::shared_ptr<const TlsContext>& context = pool_->tls().clients) {
@@ -96,8 +108,7 @@ bool ClientConnection::Accept(uv_stream_t* listener, bool is_unix) {
       return false;
     }
   }
-  const int rc = StartReading();
-  if (rc != 0) {
+  if (StartReading() != 0) {
     Close();
     return false;
   }
@@ -135,54 +146,72 @@ void ClientConnection::OnAlloc(uv_buf_t* buf) {
 }
 
 size_t ClientConnection::InputWant() const {
+  // Room for the rest of an awaited argument, but never more than the bytes already received:
+  // the buffer doubles as the request arrives, so a length the client only announces costs
+  // nothing (a stranger declaring 512 MiB and sending one byte gets 16 KiB).
   const size_t expected = parser_.expected_size();
-  return expected > in_.size() ? std::max(kMinReadSize, expected - in_.size()) : kMinReadSize;
+  const size_t have = in_.size();
+  if (expected <= have) return kMinReadSize;
+  return std::min(expected - have, std::max(kMinReadSize, have));
 }
 
 void ClientConnection::OnRead(ssize_t nread, const uv_buf_t* buf) {
-  if (closing_) return;
-  if (half_closed_) {
+  if (state_ == State::kClosing) return;
+  if (state_ == State::kHalfClosed) {
     if (nread < 0) Close();  // the client closed its side too: done
     return;                  // anything else it sends after our FIN is dropped
   }
   worker_->UpdateClock();
-  last_active_ns_ = worker_->now_ns();
   if (nread < 0) {
     if (nread == UV_EOF) {
       stats_->client_eof.Add();
+      OnPeerFinished();
     } else {
+      // A reset: nobody is left to read replies; requests still out become orphans.
       stats_->client_err.Add();
+      Close();
     }
-    // EOF or reset: requests still out become orphans and their replies are dropped.
-    Close();
     return;
   }
   if (nread == 0) return;
+  last_progress_ns_ = worker_->now_ns();
   const auto n = static_cast<size_t>(nread);
   if (tls_ != nullptr) {
     ReadTls(buf->base, n);
   } else {
     ProcessInput(buf->base, n, reading_from_scratch_);
   }
-  if (!closing_) PauseReadingIfOverLimits();
+  AfterProgress();
+}
+
+void ClientConnection::OnPeerFinished() {
+  // Send-then-half-close (`printf ... | nc -N`): what it sent before its FIN is answered, as
+  // Redis does, then the connection closes. A request it left incomplete never will be.
+  peer_finished_ = true;
+  if (reading_) {
+    uv_read_stop(stream());
+    reading_ = false;
+  }
+  AfterProgress();
 }
 
 void ClientConnection::ProcessInput(const char* data, size_t size, bool in_scratch) {
   if (in_scratch) {
     const size_t used = ProcessRequests(data, size);
-    if (!closing_ && used < size && !close_when_flushed_) in_.Append(data + used, size - used);
+    if (state_ == State::kOpen && used < size) in_.Append(data + used, size - used);
   } else {
     in_.Commit(size);
     const size_t used = ProcessRequests(in_.data(), in_.size());
-    if (!closing_) in_.Consume(used);
+    if (state_ != State::kClosing) in_.Consume(used);
   }
+  if (state_ == State::kEnding) in_.Release();
 }
 
 void ClientConnection::ReadTls(const char* data, size_t size) {
   tls_->Receive(data, size);
   // Everything decryptable now is processed now: plaintext left inside the session would wait
   // for a socket read that may never come.
-  while (!closing_ && !close_when_flushed_) {
+  while (state_ == State::kOpen) {
     const bool in_scratch = in_.empty();
     const size_t capacity = in_scratch ? Worker::kScratchSize : InputWant();
     char* dst = in_scratch ? worker_->scratch() : in_.PrepareAppend(capacity);
@@ -190,234 +219,425 @@ void ClientConnection::ReadTls(const char* data, size_t size) {
     if (got < 0) {
       if (tls_->closed_by_peer()) {
         stats_->client_eof.Add();
+        OnPeerFinished();
       } else {
         // Routine for port scanners and plaintext clients: not worth more than an info line.
         RP_LOG(kLogInfo, "client %llu: TLS failed: %s",
                static_cast<unsigned long long>(session_.id), tls_->error().c_str());
         stats_->client_err.Add();
+        Close();
       }
-      Close();
       return;
     }
     if (got == 0) break;
     ProcessInput(dst, static_cast<size_t>(got), in_scratch);
   }
-  if (!closing_ && tls_->has_output()) worker_->ScheduleFlush(this);
+  if (state_ != State::kClosing && tls_->has_output()) worker_->ScheduleFlush(this);
+}
+
+bool ClientConnection::CanDispatch() const {
+  return state_ == State::kOpen && hold_ == Hold::kNone && forwarding_;
 }
 
 size_t ClientConnection::ProcessRequests(const char* data, size_t size) {
   size_t offset = 0;
-  while (offset < size && !closing_ && !close_when_flushed_) {
+  processing_ = true;
+  held_input_ = false;
+  while (offset < size) {
+    if (!CanDispatch()) {
+      held_input_ = state_ == State::kOpen;
+      break;
+    }
     const RequestParser::Status status = parser_.Parse(data + offset, size - offset);
-    switch (status) {
-      case RequestParser::Status::kComplete:
-        Dispatch(data + offset);
-        offset += parser_.consumed();
+    if (status == RequestParser::Status::kComplete) {
+      if (!Dispatch(data + offset)) {
+        held_input_ = true;  // framed again when the hold ends
         break;
-      case RequestParser::Status::kEmpty:
-        offset += parser_.consumed();
-        break;
-      case RequestParser::Status::kIncomplete:
-        return offset;
-      case RequestParser::Status::kError:
-        // As Redis: the error, then the connection closes once it is written.
-        stats_->client_protocol_errors.Add();
-        stats_->client_err.Add();
-        ReplyError("ERR " + parser_.error());
-        close_when_flushed_ = true;
-        if (reading_) {
-          uv_read_stop(stream());
-          reading_ = false;
-        }
-        in_.Release();
-        AfterProgress();
-        return size;
+      }
+      offset += parser_.consumed();
+      last_active_ns_ = worker_->now_ns();
+      if (parser_.argc() > kLargeRequestArgs) {
+        parser_.TrimStorage();
+        worker_->TrimArgs();
+      }
+    } else if (status == RequestParser::Status::kEmpty) {
+      offset += parser_.consumed();
+    } else if (status == RequestParser::Status::kIncomplete) {
+      break;
+    } else {
+      // As Redis: the error, then the connection closes once it is written.
+      stats_->client_protocol_errors.Add();
+      stats_->client_err.Add();
+      ReplyError("ERR " + parser_.error());
+      state_ = State::kEnding;
+      offset = size;
     }
   }
+  processing_ = false;
   return offset;
 }
 
-void ClientConnection::Dispatch(const char* data) {
+void ClientConnection::ResumeInput() {
+  resume_input_ = false;
+  if (processing_ || !held_input_ || in_.empty() || !CanDispatch()) return;
+  const size_t used = ProcessRequests(in_.data(), in_.size());
+  if (state_ != State::kClosing) in_.Consume(used);
+  if (state_ == State::kEnding) in_.Release();
+  AfterProgress();
+}
+
+bool ClientConnection::Dispatch(const char* data) {
   const std::string_view raw(data, parser_.consumed());
   const CommandSpec* spec = LookupCommand(parser_.arg(data, 0));
   const size_t argc = parser_.argc();
-  if (spec != nullptr && spec->kind == CommandKind::kSingleKey && ArityOk(*spec, argc) &&
-      (session_.authenticated || pool_->config().redis_auth.empty())) {
+  const bool plain = !session_.transaction.active &&
+                     (session_.authenticated || pool_->config().redis_auth.empty());
+  if (spec != nullptr && spec->kind == CommandKind::kSingleKey && ArityOk(*spec, argc) && plain) {
     // The hot path: one key, routed by it, forwarded verbatim.
     const std::string_view key = parser_.arg(data, static_cast<size_t>(spec->first_key));
     Server* server = pool_->ServerForKey(key);
     if (server == nullptr) {
       stats_->forward_error.Add();
       ReplyError("ERR no server available for key");
-      return;
+      return true;
     }
-    Forward(server, data, raw, CommandClass::kSingleKey);
-    return;
+    Request* request = Enqueue(CommandClass::kSingleKey, raw.size());
+    request->pending = 1;
+    Fragment* fragment = worker_->NewFragment();
+    fragment->request = request;
+    SendTo(server, fragment, WireBytes(raw));
+    return true;
   }
 
-  t_args.clear();
-  for (size_t i = 0; i < argc; ++i) t_args.push_back(parser_.arg(data, i));
-  if (spec == nullptr) {
-    ReplyError(UnknownCommandError(t_args));
-    return;
-  }
-  if (!ArityOk(*spec, argc)) {
-    ReplyError("ERR wrong number of arguments for '" + std::string(spec->name) + "' command");
-    return;
-  }
-  if (!pool_->config().redis_auth.empty() && !session_.authenticated &&
-      spec->local != LocalCommand::kAuth && spec->local != LocalCommand::kHello &&
-      spec->local != LocalCommand::kQuit) {
-    ReplyError("NOAUTH Authentication required.");
-    return;
-  }
-  switch (spec->kind) {
-    case CommandKind::kSingleKey:
-      break;  // handled above
-    case CommandKind::kLocal: {
-      const LocalContext context{&pool_->config(), worker_->id(), workers_};
-      AnswerLocalCommand(*spec, t_args, context, &session_, BeginLocalReply(CommandClass::kLocal));
-      EndLocalReply();
-      if (session_.close_after_reply) {
-        close_when_flushed_ = true;
-        AfterProgress();
-      }
-      return;
-    }
-    case CommandKind::kUnsupported:
-      ReplyError("ERR " + Upper(spec->name) + " is not supported through the proxy");
-      return;
-    case CommandKind::kMultiKey:
-      DispatchMultiKey(*spec, data, raw);
-      return;
-    case CommandKind::kSplitGet:
-    case CommandKind::kSplitSet:
-    case CommandKind::kSplitCount:
-      DispatchSplit(*spec, data);
-      return;
-  }
+  std::vector<std::string_view>& args = worker_->args();
+  args.clear();
+  for (size_t i = 0; i < argc; ++i) args.push_back(parser_.arg(data, i));
+  const RouteContext context{&pool_->placement(), &session_,
+                             !pool_->config().redis_auth.empty() && !session_.authenticated};
+  const RouteDecision decision = worker_->router().Route(spec, args, context);
+  return Execute(spec, decision, raw);
 }
 
-void ClientConnection::DispatchMultiKey(const CommandSpec& spec, const char* data,
-                                        std::string_view raw) {
-  std::vector<uint32_t> keys;
-  switch (CollectKeys(spec, t_args, &keys)) {
-    case KeyScan::kOk:
-      break;
-    case KeyScan::kNoKeys:
-      ReplyError("ERR " + Upper(spec.name) +
-                 " without keys is not supported through the proxy: a key decides the server");
-      return;
-    case KeyScan::kBadNumkeys:
-      ReplyError("ERR Number of keys can't be greater than number of args");
-      return;
-    case KeyScan::kWrongArity:
-      ReplyError("ERR wrong number of arguments for '" + std::string(spec.name) + "' command");
-      return;
-    case KeyScan::kSyntaxError:
-      ReplyError("ERR syntax error");
-      return;
+bool ClientConnection::Execute(const CommandSpec* spec, const RouteDecision& decision,
+                               std::string_view raw) {
+  Transaction& transaction = session_.transaction;
+  switch (decision.route) {
+    case Route::kForward:
+      Forward(decision.server, raw, decision.command_class);
+      return true;
+    case Route::kSplit:
+      Split(decision);
+      return true;
+    case Route::kFanOut:
+      FanOut(decision, raw);
+      return true;
+    case Route::kLocal:
+      AnswerLocal(*spec);  // only a known command is answered locally
+      return true;
+    case Route::kReject:
+      if (decision.no_server) stats_->forward_error.Add();
+      ReplyError(decision.error);
+      return true;
+    case Route::kMulti:
+      transaction.active = true;
+      ReplySimple("OK", CommandClass::kTransaction);
+      return true;
+    case Route::kQueue:
+      QueueInTransaction(decision, raw);
+      return true;
+    case Route::kQueueReject:
+      if (decision.no_server) stats_->forward_error.Add();
+      transaction.failed = true;
+      ReplyError(decision.error, CommandClass::kTransaction);
+      return true;
+    case Route::kExec:
+      Exec(decision);
+      return true;
+    case Route::kExecAbort:
+      DropTransaction();
+      ReplyError("EXECABORT Transaction discarded because of previous errors.",
+                 CommandClass::kTransaction);
+      return true;
+    case Route::kDiscard:
+      DropTransaction();
+      ReplySimple("OK", CommandClass::kTransaction);
+      return true;
+    case Route::kWatch:
+      return Watch(decision, raw);
+    case Route::kUnwatch:
+      Unwatch(raw);
+      return true;
   }
-  if (keys.empty()) {
-    ReplyError("ERR " + Upper(spec.name) +
-               " without keys is not supported through the proxy: a key decides the server");
-    return;
-  }
-  Server* server = pool_->ServerForKey(t_args[keys[0]]);
-  for (size_t i = 1; i < keys.size() && server != nullptr; ++i) {
-    if (pool_->ServerForKey(t_args[keys[i]]) != server) {
-      ReplyError("CROSSSLOT Keys in request don't hash to the same server (" + Upper(spec.name) +
-                 " through the proxy needs all its keys on one server: use a hash tag)");
-      return;
-    }
-  }
-  if (server == nullptr) {
-    stats_->forward_error.Add();
-    ReplyError("ERR no server available for key");
-    return;
-  }
-  Forward(server, data, raw, CommandClass::kMultiKey);
+  return true;
 }
 
-void ClientConnection::DispatchSplit(const CommandSpec& spec, const char* data) {
-  // MSET takes key/value pairs; the others one key per argument.
-  const size_t step = spec.kind == CommandKind::kSplitSet ? 2 : 1;
-  const CommandClass command_class = spec.kind == CommandKind::kSplitGet ? CommandClass::kSplitGet
-                                     : spec.kind == CommandKind::kSplitSet
-                                         ? CommandClass::kSplitSet
-                                         : CommandClass::kSplitCount;
-  if (spec.kind == CommandKind::kSplitSet && (t_args.size() - 1) % 2 != 0) {
-    ReplyError("ERR wrong number of arguments for '" + std::string(spec.name) + "' command");
+std::string_view ClientConnection::WireBytes(std::string_view raw) {
+  if (!parser_.is_inline()) return raw;
+  // An inline command is re-encoded: the server's inline parsing is not ours to rely on.
+  ByteBuffer& encoded = worker_->encode_buffer();
+  encoded.Clear();
+  std::vector<std::string_view>& args = worker_->args();
+  args.clear();
+  for (size_t i = 0; i < parser_.argc(); ++i) args.push_back(parser_.arg(raw.data(), i));
+  EncodeCommand(args, &encoded);
+  return encoded.view();
+}
+
+void ClientConnection::SendTo(Server* server, Fragment* fragment, std::string_view bytes) {
+  // While a connection is pinned to the client, everything it sends that server goes there:
+  // a client's commands reach a server in the order it sent them.
+  if (pinned_server_ == server) {
+    server->SendOn(pinned_, fragment, bytes);
     return;
   }
-  const size_t key_count = (t_args.size() - 1) / step;
-  std::vector<Server*> servers;  // one per fragment, in first-seen order
-  std::vector<uint32_t> key_fragment(key_count);
-  for (size_t k = 0; k < key_count; ++k) {
-    Server* server = pool_->ServerForKey(t_args[1 + k * step]);
-    if (server == nullptr) {
-      stats_->forward_error.Add();
-      ReplyError("ERR no server available for key");
-      return;
-    }
-    auto it = std::find(servers.begin(), servers.end(), server);
-    if (it == servers.end()) it = servers.insert(servers.end(), server);
+  server->Send(fragment, bytes, session_.id);
+}
+
+void ClientConnection::Forward(uint32_t server, std::string_view raw, CommandClass command_class) {
+  Request* request = Enqueue(command_class, raw.size());
+  request->pending = 1;
+  Fragment* fragment = worker_->NewFragment();
+  fragment->request = request;
+  SendTo(&pool_->server(server), fragment, WireBytes(raw));
+}
+
+void ClientConnection::Split(const RouteDecision& decision) {
+  const Router& router = worker_->router();
+  const std::span<const uint32_t> key_servers = router.key_servers();
+  const size_t step = router.split_step();
+  const std::vector<std::string_view>& args = worker_->args();
+  // Fragments in the order their servers first appear; key_fragment maps each key to its own.
+  std::vector<uint32_t> servers;
+  std::vector<uint32_t> key_fragment(key_servers.size());
+  for (size_t k = 0; k < key_servers.size(); ++k) {
+    auto it = std::find(servers.begin(), servers.end(), key_servers[k]);
+    if (it == servers.end()) it = servers.insert(servers.end(), key_servers[k]);
     key_fragment[k] = static_cast<uint32_t>(it - servers.begin());
   }
-  if (servers.size() == 1) {
-    // Every key on one server: no need to split.
-    Forward(servers[0], data, std::string_view(data, parser_.consumed()), command_class);
-    return;
-  }
   stats_->fragments.Add(servers.size());
-  Request* request = Enqueue(command_class);
-  const MergeKind merge = spec.kind == CommandKind::kSplitGet   ? MergeKind::kArray
-                          : spec.kind == CommandKind::kSplitSet ? MergeKind::kAllOk
-                                                                : MergeKind::kSum;
-  request->BeginSplit(merge, static_cast<uint32_t>(servers.size()));
+  size_t bytes = 0;
+  for (const std::string_view arg : args) bytes += arg.size();
+  Request* request = Enqueue(decision.command_class, bytes);
+  request->BeginSplit(decision.merge, static_cast<uint32_t>(servers.size()));
   std::vector<std::vector<std::string_view>> fragment_args(servers.size());
-  for (size_t k = 0; k < key_count; ++k) {
-    auto& args = fragment_args[key_fragment[k]];
-    if (args.empty()) args.push_back(t_args[0]);
-    for (size_t j = 0; j < step; ++j) args.push_back(t_args[1 + k * step + j]);
+  for (size_t k = 0; k < key_servers.size(); ++k) {
+    auto& part = fragment_args[key_fragment[k]];
+    if (part.empty()) part.push_back(args[0]);
+    for (size_t j = 0; j < step; ++j) part.push_back(args[1 + k * step + j]);
   }
-  if (merge == MergeKind::kArray) request->key_fragment = std::move(key_fragment);
+  if (decision.merge == MergeKind::kArray) request->key_fragment = std::move(key_fragment);
   ByteBuffer encoded;
   for (size_t f = 0; f < servers.size(); ++f) {
     EncodeCommand(fragment_args[f], &encoded);
     Fragment* fragment = worker_->NewFragment();
     fragment->request = request;
     fragment->index = static_cast<uint32_t>(f);
-    servers[f]->Send(fragment, encoded.view(), session_.id);
-    encoded.Consume(encoded.size());
+    SendTo(&pool_->server(servers[f]), fragment, encoded.view());
+    encoded.Clear();
   }
 }
 
-void ClientConnection::Forward(Server* server, const char* data, std::string_view raw,
-                               CommandClass command_class) {
-  Request* request = Enqueue(command_class);
-  request->merge = MergeKind::kForward;
-  request->pending = 1;
-  Fragment* fragment = worker_->NewFragment();
-  fragment->request = request;
-  fragment->index = 0;
-  if (parser_.is_inline()) {
-    // An inline command is re-encoded: the server's inline parsing is not ours to rely on.
-    t_args.clear();
-    for (size_t i = 0; i < parser_.argc(); ++i) t_args.push_back(parser_.arg(data, i));
-    ByteBuffer encoded;
-    EncodeCommand(t_args, &encoded);
-    server->Send(fragment, encoded.view(), session_.id);
+void ClientConnection::FanOut(const RouteDecision& decision, std::string_view raw) {
+  std::vector<uint32_t> servers = pool_->LiveServers();
+  if (servers.empty()) {
+    stats_->forward_error.Add();
+    ReplyError("ERR no server available");
     return;
   }
-  server->Send(fragment, raw, session_.id);
+  stats_->fragments.Add(servers.size());
+  Request* request = Enqueue(decision.command_class, raw.size());
+  request->BeginSplit(decision.merge, static_cast<uint32_t>(servers.size()));
+  const std::string bytes(WireBytes(raw));  // each Send may reuse the encoding buffer
+  for (size_t f = 0; f < servers.size(); ++f) {
+    Fragment* fragment = worker_->NewFragment();
+    fragment->request = request;
+    fragment->index = static_cast<uint32_t>(f);
+    SendTo(&pool_->server(servers[f]), fragment, bytes);
+  }
 }
 
-Request* ClientConnection::Enqueue(CommandClass command_class) {
+void ClientConnection::AnswerLocal(const CommandSpec& spec) {
+  const LocalContext context{&pool_->config(), worker_->id(), workers_};
+  const bool was_authenticated = session_.authenticated;
+  AnswerLocalCommand(spec, worker_->args(), context, &session_,
+                     BeginLocalReply(CommandClass::kLocal));
+  EndLocalReply();
+  if (session_.authenticated != was_authenticated && !pool_->config().redis_auth.empty()) {
+    parser_.set_limits(session_.authenticated ? worker_->settings().limits
+                                              : RequestLimits::Unauthenticated());
+  }
+  if (session_.close_after_reply) {
+    state_ = State::kEnding;
+    AfterProgress();
+  }
+}
+
+// --- Transactions ---------------------------------------------------------------------------
+
+void ClientConnection::QueueInTransaction(const RouteDecision& decision, std::string_view raw) {
+  Transaction& transaction = session_.transaction;
+  const std::string_view bytes = WireBytes(raw);
+  if (transaction.queued.size() + bytes.size() > worker_->settings().limits.max_request_bytes) {
+    transaction.failed = true;
+    ReplyError("ERR transaction larger than the proxy's request limit", CommandClass::kTransaction);
+    return;
+  }
+  transaction.queued.Append(bytes);
+  ++transaction.commands;
+  if (decision.server != kNoServerYet) transaction.server = decision.server;
+  ReplySimple("QUEUED", CommandClass::kTransaction);
+}
+
+void ClientConnection::Exec(const RouteDecision& decision) {
+  Transaction& transaction = session_.transaction;
+  if (watch_lost_) {
+    // The WATCH lived on a connection that is gone: running the transaction now would run it
+    // unguarded.
+    DropTransaction();
+    ReplyError(
+        "EXECABORT Transaction discarded because the server connection holding its WATCH was "
+        "lost",
+        CommandClass::kTransaction);
+    return;
+  }
+  const bool watching = session_.watch_server != kNoServerYet;
+  if (transaction.commands == 0 && !watching) {
+    transaction.Reset();
+    resp::AppendArrayHeader(BeginLocalReply(CommandClass::kTransaction), 0);
+    EndLocalReply();
+    return;
+  }
+  uint32_t server_index = decision.server;
+  if (server_index == kNoServerYet) server_index = pool_->AnyLiveServer();
+  if (server_index == kNoServerYet) {
+    DropTransaction();
+    stats_->forward_error.Add();
+    ReplyError("ERR no server available", CommandClass::kTransaction);
+    return;
+  }
+  Server* server = &pool_->server(server_index);
+  ByteBuffer block;
+  block.PrepareAppend(kMultiCommand.size() + transaction.queued.size() + kExecCommand.size());
+  block.Append(kMultiCommand);
+  block.Append(transaction.queued.view());
+  block.Append(kExecCommand);
+  Request* request = Enqueue(CommandClass::kTransaction, block.size());
+  request->pending = 1;
+  // MULTI's +OK and each +QUEUED are the server's business: the client had its answers from the
+  // proxy. EXEC's reply (the results, a nil for a failed WATCH, or EXECABORT) is the client's.
+  std::vector<Fragment*>& fragments = worker_->fragment_scratch();
+  fragments.clear();
+  for (uint32_t i = 0; i < transaction.commands + 1; ++i) {
+    Fragment* quiet = worker_->NewFragment();
+    quiet->kind = FragmentKind::kQuiet;
+    fragments.push_back(quiet);
+  }
+  Fragment* exec = worker_->NewFragment();
+  exec->request = request;
+  fragments.push_back(exec);
+  transaction.Reset();
+  if (watching) {
+    // EXEC unwatches: the pinned connection goes back once this is answered.
+    session_.watch_server = kNoServerYet;
+    unpin_when_idle_ = true;
+  }
+  if (pinned_server_ == server) {
+    server->SendBlockOn(pinned_, fragments, block.view());
+  } else {
+    server->SendBlock(fragments, block.view(), session_.id);
+  }
+}
+
+bool ClientConnection::Watch(const RouteDecision& decision, std::string_view raw) {
+  Server* server = &pool_->server(decision.server);
+  if (pinned_server_ != server) {
+    // The WATCH and everything after it must reach the server on one connection of the
+    // client's own, and after what the client sent before on its usual one: wait for that.
+    if (pending_ > 0) {
+      hold_ = Hold::kUntilIdle;
+      return false;
+    }
+    if (pinned_ != nullptr) Unpin(/*reusable=*/true);
+    Server::PinRefusal refused = Server::PinRefusal::kNone;
+    ServerConnection* connection = server->Pin(this, &refused);
+    if (connection == nullptr) {
+      if (refused == Server::PinRefusal::kLimit) {
+        ReplyError("ERR max_pinned_connections reached for server '" + server->config().name +
+                       "': WATCH needs a server connection of its own; try again later",
+                   CommandClass::kTransaction);
+      } else {
+        stats_->forward_error.Add();
+        ReplyError("ERR Connection refused", CommandClass::kTransaction);
+      }
+      return true;
+    }
+    pinned_ = connection;
+    pinned_server_ = server;
+    watch_lost_ = false;
+  }
+  unpin_when_idle_ = false;
+  session_.watch_server = decision.server;
+  Forward(decision.server, raw, CommandClass::kTransaction);
+  return true;
+}
+
+void ClientConnection::Unwatch(std::string_view raw) {
+  watch_lost_ = false;
+  if (session_.watch_server != kNoServerYet && pinned_ != nullptr) {
+    session_.watch_server = kNoServerYet;
+    unpin_when_idle_ = true;
+    const uint32_t server = pool_->IndexOf(pinned_server_);
+    Forward(server, raw, CommandClass::kTransaction);
+    return;
+  }
+  session_.watch_server = kNoServerYet;
+  ReplySimple("OK", CommandClass::kTransaction);
+}
+
+void ClientConnection::DropTransaction() {
+  session_.transaction.Reset();
+  watch_lost_ = false;
+  if (session_.watch_server == kNoServerYet) return;
+  session_.watch_server = kNoServerYet;
+  if (pinned_ != nullptr) {
+    // DISCARD unwatches too; the connection is clean once this UNWATCH is through, and it is
+    // queued ahead of whatever the connection carries next.
+    Fragment* quiet = worker_->NewFragment();
+    quiet->kind = FragmentKind::kQuiet;
+    pinned_server_->SendOn(pinned_, quiet, kUnwatchCommand);
+    unpin_when_idle_ = true;
+    MaybeUnpin();
+  }
+}
+
+void ClientConnection::MaybeUnpin() {
+  if (unpin_when_idle_ && pending_ == 0 && pinned_ != nullptr) Unpin(/*reusable=*/true);
+}
+
+void ClientConnection::Unpin(bool reusable) {
+  ServerConnection* connection = pinned_;
+  Server* server = pinned_server_;
+  pinned_ = nullptr;
+  pinned_server_ = nullptr;
+  unpin_when_idle_ = false;
+  server->Unpin(connection, reusable);
+}
+
+void ClientConnection::OnPinnedConnectionLost() {
+  pinned_ = nullptr;
+  pinned_server_ = nullptr;
+  unpin_when_idle_ = false;
+  if (session_.watch_server != kNoServerYet) watch_lost_ = true;
+}
+
+// --- Replies --------------------------------------------------------------------------------
+
+Request* ClientConnection::Enqueue(CommandClass command_class, size_t request_bytes) {
   Request* request = worker_->NewRequest();
   request->client = this;
   request->started_ns = worker_->now_ns();
   request->command_class = command_class;
+  request->request_bytes = request_bytes;
   stats_->requests_of(command_class).Add();
   stats_->in_flight.Add(1);
   if (tail_ == nullptr) {
@@ -427,7 +647,14 @@ Request* ClientConnection::Enqueue(CommandClass command_class) {
     tail_ = request;
   }
   ++queued_;
+  ++pending_;
+  pending_bytes_ += request_bytes;
   return request;
+}
+
+void ClientConnection::NoteDone(Request* request) {
+  --pending_;
+  pending_bytes_ -= request->request_bytes;
 }
 
 ByteBuffer* ClientConnection::BeginLocalReply(CommandClass command_class) {
@@ -437,13 +664,14 @@ ByteBuffer* ClientConnection::BeginLocalReply(CommandClass command_class) {
     stats_->latency_of(command_class).Observe(0);
     return &out_;
   }
-  local_reply_ = Enqueue(command_class);
+  local_reply_ = Enqueue(command_class, 0);
   return &local_reply_->reply;
 }
 
 void ClientConnection::EndLocalReply() {
   if (local_reply_ != nullptr) {
     local_reply_->done = true;
+    NoteDone(local_reply_);
     local_reply_ = nullptr;
     return;
   }
@@ -455,36 +683,41 @@ void ClientConnection::ReplyError(std::string_view text, CommandClass command_cl
   EndLocalReply();
 }
 
+void ClientConnection::ReplySimple(std::string_view text, CommandClass command_class) {
+  resp::AppendSimple(BeginLocalReply(command_class), text);
+  EndLocalReply();
+}
+
 void ClientConnection::CompleteHead(std::string_view reply) {
   Request* request = head_;
   head_ = request->next;
   if (head_ == nullptr) tail_ = nullptr;
   --queued_;
+  NoteDone(request);
   Retire(request);
   // Checked before the append: growing a buffer already near the limit would briefly need
   // twice the limit.
-  if (HeldBytes() + reply.size() > worker_->settings().client_max_output_bytes) {
-    CloseIfOverOutputLimit(reply.size());
-    return;
-  }
+  if (CloseIfOverHardLimit(reply.size())) return;
   ReserveOutput(reply.size());
   out_.Append(reply);
   WriteCompletedHeads();
-  if (CloseIfOverOutputLimit()) return;
+  if (CloseIfOverHardLimit(0)) return;
   worker_->ScheduleFlush(this);
   AfterProgress();
 }
 
 void ClientConnection::OnRequestDone(Request* request) {
+  NoteDone(request);
   if (request != head_) {
     // Written when the requests ahead of it are; until then its reply counts as held.
     request->parked = true;
     parked_bytes_ += request->ReplyBytes().size();
-    CloseIfOverOutputLimit();
+    if (CloseIfOverHardLimit(0)) return;
+    AfterProgress();
     return;
   }
   WriteCompletedHeads();
-  if (CloseIfOverOutputLimit()) return;
+  if (CloseIfOverHardLimit(0)) return;
   worker_->ScheduleFlush(this);
   AfterProgress();
 }
@@ -495,14 +728,15 @@ void ClientConnection::WriteCompletedHeads() {
     head_ = request->next;
     if (head_ == nullptr) tail_ = nullptr;
     --queued_;
-    if (request->parked) parked_bytes_ -= request->ReplyBytes().size();
-    if (out_.size() + request->ReplyBytes().size() > worker_->settings().client_max_output_bytes) {
+    const size_t size = request->ReplyBytes().size();
+    if (request->parked) parked_bytes_ -= size;
+    if (FlowControl::CheckOutput(Limits(), HeldBytes(), size, 0) == OutputVerdict::kOverHardLimit) {
       // Over the limit: the caller's check closes the client; stop copying.
-      parked_bytes_ += request->ReplyBytes().size();
+      parked_bytes_ += size;
       Retire(request);
       return;
     }
-    ReserveOutput(request->ReplyBytes().size());
+    ReserveOutput(size);
     out_.Append(request->ReplyBytes());
     Retire(request);
   }
@@ -525,10 +759,6 @@ void ClientConnection::Retire(Request* request) {
   worker_->FreeRequest(request);
 }
 
-bool ClientConnection::Idle() const {
-  return head_ == nullptr && !HasOutput() && !write_in_flight_ && in_.empty();
-}
-
 size_t ClientConnection::HeldBytes() const {
   return out_.size() + writing_.size() + parked_bytes_ +
          (tls_ != nullptr ? tls_->ciphertext().size() : 0);
@@ -538,36 +768,83 @@ bool ClientConnection::HasOutput() const {
   return !out_.empty() || (tls_ != nullptr && !tls_->ciphertext().empty());
 }
 
-void ClientConnection::AfterProgress() {
-  if (closing_) return;
-  if (!reading_ && !close_when_flushed_ &&
-      queued_ < worker_->settings().client_max_pending_requests / 2 &&
-      HeldBytes() < worker_->settings().client_max_pending_bytes / 2) {
-    // Drained below half the limits: take requests again.
-    reading_ = StartReading() == 0;
-  }
-  if (head_ != nullptr || HasOutput() || write_in_flight_) return;
-  // Draining: requests the client sent before the signal may still sit in the socket (it was
-  // paused, or they arrived after our last read). They get their replies first.
-  if (close_when_flushed_ || (leaving_ && !HasUnreadInput())) HalfClose();
+FlowState ClientConnection::Flow() const {
+  return FlowState{pending_, pending_bytes_, HeldBytes(), in_.size()};
 }
 
-void ClientConnection::PauseReadingIfOverLimits() {
-  if (reading_ && (queued_ >= worker_->settings().client_max_pending_requests ||
-                   HeldBytes() >= worker_->settings().client_max_pending_bytes)) {
+const FlowLimits& ClientConnection::Limits() const { return pool_->flow_limits(); }
+
+bool ClientConnection::CloseIfOverHardLimit(size_t incoming) {
+  if (FlowControl::CheckOutput(Limits(), HeldBytes(), incoming, 0) !=
+      OutputVerdict::kOverHardLimit) {
+    return false;
+  }
+  RP_LOG(kLogWarn,
+         "pool '%s': client %llu (%s) would hold %zu bytes of replies it has not read, past the "
+         "hard output limit of %llu; closing it",
+         pool_->config().name.c_str(), static_cast<unsigned long long>(session_.id),
+         PeerName(stream()).c_str(), HeldBytes() + incoming,
+         static_cast<unsigned long long>(Limits().output.hard_bytes));
+  stats_->client_err.Add();
+  stats_->client_output_limit_closes.Add();
+  Close();
+  return true;
+}
+
+bool ClientConnection::CheckStalledOutput() {
+  if (state_ == State::kClosing || state_ == State::kHalfClosed) return false;
+  const uint64_t stalled = worker_->now_ns() - std::min(last_progress_ns_, worker_->now_ns());
+  if (FlowControl::CheckOutput(Limits(), HeldBytes(), 0, stalled) !=
+      OutputVerdict::kStalledOverSoftLimit) {
+    return false;
+  }
+  RP_LOG(kLogWarn,
+         "pool '%s': client %llu (%s) holds %zu bytes of replies it has not read, past the soft "
+         "output limit of %llu, and took none for %llu s; closing it",
+         pool_->config().name.c_str(), static_cast<unsigned long long>(session_.id),
+         PeerName(stream()).c_str(), HeldBytes(),
+         static_cast<unsigned long long>(Limits().output.soft_bytes),
+         static_cast<unsigned long long>(Limits().output.soft_seconds));
+  stats_->client_err.Add();
+  stats_->client_output_limit_closes.Add();
+  Close();
+  return true;
+}
+
+void ClientConnection::UpdateReading() {
+  const bool want =
+      state_ == State::kOpen && !peer_finished_ &&
+      FlowControl::ShouldRead(Limits(), Flow(), reading_, forwarding_ && hold_ == Hold::kNone);
+  if (want && !reading_) {
+    reading_ = StartReading() == 0;
+  } else if (!want && reading_) {
     uv_read_stop(stream());
     reading_ = false;
   }
 }
 
-bool ClientConnection::CloseIfOverOutputLimit(size_t incoming) {
-  if (HeldBytes() + incoming <= worker_->settings().client_max_output_bytes) return false;
-  RP_LOG(kLogWarn, "client %llu holds %zu bytes of replies it does not read (limit %zu); closing",
-         static_cast<unsigned long long>(session_.id), HeldBytes(),
-         worker_->settings().client_max_output_bytes);
-  stats_->client_err.Add();
-  Close();
-  return true;
+void ClientConnection::AfterProgress() {
+  if (state_ == State::kClosing) return;
+  forwarding_ = FlowControl::ShouldForward(Limits(), Flow(), forwarding_);
+  if (hold_ == Hold::kUntilIdle && pending_ == 0) hold_ = Hold::kNone;
+  MaybeUnpin();
+  if (held_input_ && CanDispatch() && !processing_ && !resume_input_) {
+    // Requests held back can go now; from Flush, not from inside whatever called this.
+    resume_input_ = true;
+    worker_->ScheduleFlush(this);
+  }
+  UpdateReading();
+  if (head_ != nullptr || HasOutput() || write_in_flight_ || resume_input_) return;
+  if (state_ == State::kEnding) {
+    HalfClose();
+  } else if (peer_finished_) {
+    // Everything it sent before its FIN is answered (an incomplete request never will be).
+    Close();
+  } else if (leaving_ && !HasUnreadInput()) {
+    // Draining: requests the client sent before the signal may still sit in the socket. They
+    // get their replies first.
+    HalfClose();
+  }
 }
 
 bool ClientConnection::HasUnreadInput() {
@@ -576,19 +853,8 @@ bool ClientConnection::HasUnreadInput() {
   if (!in_.empty()) return true;
   if (uv_fileno(reinterpret_cast<uv_handle_t*>(&handle_), &fd) != 0) return false;
   if (ioctl(fd, FIONREAD, &pending) != 0) return false;
-  if (pending > 0 && !reading_) reading_ = StartReading() == 0;
+  if (pending > 0) UpdateReading();
   return pending > 0;
-}
-
-void ClientConnection::CloseIfHungUpWhilePaused() {
-  if (reading_ || closing_ || half_closed_ || close_when_flushed_) return;
-  uv_os_fd_t fd = -1;
-  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&handle_), &fd) != 0) return;
-  pollfd probe{fd, POLLRDHUP, 0};
-  if (poll(&probe, 1, 0) != 1 || (probe.revents & (POLLRDHUP | POLLHUP | POLLERR)) == 0) return;
-  stats_->client_eof.Add();
-  // Its requests become orphans, exactly as when the EOF is read.
-  Close();
 }
 
 void ClientConnection::CloseWhenIdle() {
@@ -596,8 +862,12 @@ void ClientConnection::CloseWhenIdle() {
   if (head_ == nullptr && !HasOutput() && !write_in_flight_ && !HasUnreadInput()) HalfClose();
 }
 
+void ClientConnection::NoteOutputProgress() { last_progress_ns_ = worker_->now_ns(); }
+
 void ClientConnection::Flush() {
-  if (closing_ || write_in_flight_) return;
+  if (state_ == State::kClosing) return;
+  if (resume_input_) ResumeInput();
+  if (state_ == State::kClosing || write_in_flight_) return;
   ByteBuffer* pending = &out_;
   if (tls_ != nullptr) {
     if (!tls_->Seal(&out_)) {
@@ -610,9 +880,10 @@ void ClientConnection::Flush() {
     pending = &tls_->ciphertext();
   }
   if (!pending->empty()) {
-    uv_buf_t buf = uv_buf_init(pending->data(), static_cast<unsigned>(pending->size()));
+    uv_buf_t buf = WriteChunk(pending);
     const int written = uv_try_write(stream(), &buf, 1);
     if (written > 0) {
+      NoteOutputProgress();
       // A pipelining client refills its buffer at once; an idle one gives it back.
       if (head_ != nullptr) {
         pending->ConsumeKeep(static_cast<size_t>(written));
@@ -627,28 +898,42 @@ void ClientConnection::Flush() {
     if (!pending->empty()) {
       // The socket is full: hand the rest to libuv and keep it until the callback.
       writing_ = std::move(*pending);
-      buf = uv_buf_init(writing_.data(), static_cast<unsigned>(writing_.size()));
-      if (write_req_ == nullptr) write_req_ = new uv_write_t;  // freed with the connection
-      write_req_->data = this;
-      if (uv_write(write_req_, stream(), &buf, 1, [](uv_write_t* req, int status) {
-            static_cast<ClientConnection*>(req->data)->OnWriteDone(status);
-          }) != 0) {
-        Close();
-        return;
-      }
-      write_in_flight_ = true;
+      WriteNextChunk();
       return;
     }
   }
   AfterProgress();
 }
 
+void ClientConnection::WriteNextChunk() {
+  uv_buf_t buf = WriteChunk(&writing_);
+  writing_chunk_ = buf.len;
+  if (write_req_ == nullptr) write_req_ = new uv_write_t;  // freed with the connection
+  write_req_->data = this;
+  if (uv_write(write_req_, stream(), &buf, 1, [](uv_write_t* req, int status) {
+        static_cast<ClientConnection*>(req->data)->OnWriteDone(status);
+      }) != 0) {
+    Close();
+    return;
+  }
+  write_in_flight_ = true;
+}
+
 void ClientConnection::OnWriteDone(int status) {
   write_in_flight_ = false;
-  writing_.Release();
-  if (closing_) return;
+  if (state_ == State::kClosing) {
+    writing_.Release();
+    return;
+  }
   if (status != 0) {
+    writing_.Release();
     Close();
+    return;
+  }
+  NoteOutputProgress();
+  writing_.Consume(writing_chunk_);
+  if (!writing_.empty()) {
+    WriteNextChunk();
     return;
   }
   if (HasOutput()) {
@@ -659,10 +944,15 @@ void ClientConnection::OnWriteDone(int status) {
 }
 
 void ClientConnection::HalfClose() {
-  if (closing_ || half_closed_) return;
-  half_closed_ = true;
+  if (state_ == State::kClosing || state_ == State::kHalfClosed) return;
+  state_ = State::kHalfClosed;
   in_.Release();
   if (tls_ != nullptr) SendCloseNotify();
+  if (peer_finished_) {
+    // It has closed its side already: nothing to wait for.
+    Close();
+    return;
+  }
   if (!reading_) reading_ = StartReading() == 0;
   auto* shutdown = new uv_shutdown_t;  // freed in its callback
   shutdown->data = this;
@@ -691,19 +981,21 @@ void ClientConnection::SendCloseNotify() {
   if (!tls_->Seal(&out_)) return;
   ByteBuffer& alert = tls_->ciphertext();
   if (alert.empty()) return;
-  uv_buf_t buf = uv_buf_init(alert.data(), static_cast<unsigned>(alert.size()));
+  uv_buf_t buf = WriteChunk(&alert);
   uv_try_write(stream(), &buf, 1);
   alert.Release();
 }
 
 void ClientConnection::Close() {
-  if (closing_) return;
-  closing_ = true;
+  if (state_ == State::kClosing) return;
+  state_ = State::kClosing;
   if (linger_ != nullptr) {
     uv_close(reinterpret_cast<uv_handle_t*>(linger_),
              [](uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); });
     linger_ = nullptr;
   }
+  // A pinned connection may hold a WATCH or a transaction in progress: not reusable.
+  if (pinned_ != nullptr) Unpin(/*reusable=*/false);
   // Requests still waiting for servers stay alive as orphans until their fragments return.
   if (counted_) {
     stats_->client_connections.Add(-1);
@@ -721,7 +1013,7 @@ void ClientConnection::Close() {
     request = next;
   }
   head_ = tail_ = nullptr;
-  queued_ = 0;
+  queued_ = pending_ = pending_bytes_ = 0;
   in_.Release();
   out_.Release();
   worker_->OnClientClosed(this);

@@ -21,27 +21,35 @@ using P = KeyPattern;
 
 // Row builders keep each table line to what differs between commands.
 constexpr CommandSpec Single(std::string_view name, int32_t arity) {
-  return {name, arity, K::kSingleKey, L::kNone, 1, 1, 1, P::kRange, 0, {}};
+  return {name, arity, K::kSingleKey, L::kNone, 1, 1, 1, P::kRange, 0, {}, {}};
 }
 constexpr CommandSpec Multi(std::string_view name, int32_t arity, int16_t first, int16_t last,
                             int16_t step, KeyPattern pattern = P::kRange, int16_t pattern_arg = 0) {
-  return {name, arity, K::kMultiKey, L::kNone, first, last, step, pattern, pattern_arg, {}};
+  return {name, arity, K::kMultiKey, L::kNone, first, last, step, pattern, pattern_arg, {}, {}};
 }
 constexpr CommandSpec Split(std::string_view name, int32_t arity, CommandKind kind, int16_t first,
                             int16_t last, int16_t step) {
-  return {name, arity, kind, L::kNone, first, last, step, P::kRange, 0, {}};
+  return {name, arity, kind, L::kNone, first, last, step, P::kRange, 0, {}, {}};
 }
 constexpr CommandSpec Local(std::string_view name, int32_t arity, LocalCommand local) {
-  return {name, arity, K::kLocal, local, 0, 0, 0, P::kRange, 0, {}};
+  return {name, arity, K::kLocal, local, 0, 0, 0, P::kRange, 0, {}, {}};
+}
+constexpr CommandSpec Transaction(std::string_view name, int32_t arity, LocalCommand op,
+                                  int16_t first = 0, int16_t last = 0, int16_t step = 0) {
+  return {name, arity, K::kTransaction, op, first, last, step, P::kRange, 0, {}, {}};
+}
+constexpr CommandSpec FanOut(std::string_view name, int32_t arity,
+                             std::span<const FanOutSpec> subcommands) {
+  return {name, arity, K::kFanOut, L::kNone, 0, 0, 0, P::kRange, 0, {}, subcommands};
 }
 constexpr CommandSpec Container(std::string_view name, int32_t arity,
                                 std::span<const SubcommandSpec> subcommands) {
-  return {name, arity, K::kMultiKey, L::kNone, 0, 0, 0, P::kSubcommand, 0, subcommands};
+  return {name, arity, K::kMultiKey, L::kNone, 0, 0, 0, P::kSubcommand, 0, subcommands, {}};
 }
 constexpr CommandSpec Unsupported(std::string_view name, int32_t arity, int16_t first = 0,
                                   int16_t last = 0, int16_t step = 0,
                                   KeyPattern pattern = P::kRange, int16_t pattern_arg = 0) {
-  return {name, arity, K::kUnsupported, L::kNone, first, last, step, pattern, pattern_arg, {}};
+  return {name, arity, K::kUnsupported, L::kNone, first, last, step, pattern, pattern_arg, {}, {}};
 }
 
 // Keyed subcommands; each names its key right after the subcommand, as COMMAND reports.
@@ -62,6 +70,21 @@ constexpr SubcommandSpec kXinfoSubcommands[] = {
 constexpr SubcommandSpec kXgroupSubcommands[] = {
     {"create", -5, 2, 2, 1}, {"createconsumer", 5, 2, 2, 1}, {"delconsumer", 5, 2, 2, 1},
     {"destroy", 4, 2, 2, 1}, {"setid", -5, 2, 2, 1},
+};
+
+// Scripts and functions live on each server: loading, flushing or killing them is done on every
+// server of the pool, so that a script loaded through the proxy is there whichever server its keys
+// route to. Arity as COMMAND reports each subcommand.
+constexpr FanOutSpec kScriptFanOut[] = {
+    {"exists", -3, MergeKind::kAndArray},
+    {"flush", -2, MergeKind::kAllOk},
+    {"kill", 2, MergeKind::kAnyOk},
+    {"load", 3, MergeKind::kSameReply},
+};
+constexpr FanOutSpec kFunctionFanOut[] = {
+    {"delete", 3, MergeKind::kAllOk},    {"flush", -2, MergeKind::kAllOk},
+    {"kill", 2, MergeKind::kAnyOk},      {"list", -2, MergeKind::kSameReply},
+    {"load", -3, MergeKind::kSameReply}, {"restore", -3, MergeKind::kAllOk},
 };
 
 // Every command `COMMAND` lists on redis-server 7.0.15, once. Grouped by kind; alphabetical
@@ -253,6 +276,20 @@ constexpr CommandSpec kCommands[] = {
     Multi("zrangestore", -5, 1, 2, 1),
     Multi("zunion", -3, 0, 0, 0, P::kNumkeys, 1),
     Multi("zunionstore", -4, 1, 1, 1, P::kNumkeys, 2),
+    // Streams read by key, on the server that owns them all (with BLOCK the Router refuses them:
+    // a blocked read would hold a server connection other clients pipeline through).
+    Multi("xread", -4, 0, 0, 0, P::kXread),
+    Multi("xreadgroup", -7, 0, 0, 0, P::kXreadGroup),
+    // Transactions run on the one server that owns their keys (see router.h): queued by the
+    // proxy, sent as one MULTI ... EXEC block; WATCH pins a server connection to the client.
+    Transaction("discard", 1, L::kDiscard),
+    Transaction("exec", 1, L::kExec),
+    Transaction("multi", 1, L::kMulti),
+    Transaction("unwatch", 1, L::kUnwatch),
+    Transaction("watch", -2, L::kWatch, 1, -1, 1),
+    // Sent to every server, replies merged.
+    FanOut("function", -2, kFunctionFanOut),
+    FanOut("script", -2, kScriptFanOut),
     // Refused. Keyless commands act on one whole server (or the replication, cluster or ACL
     // state of one) and mean nothing across a pool: which server would answer DBSIZE or KEYS?
     Unsupported("acl", -2),
@@ -266,7 +303,6 @@ constexpr CommandSpec kCommands[] = {
     Unsupported("failover", -1),
     Unsupported("flushall", -1),
     Unsupported("flushdb", -1),
-    Unsupported("function", -2),
     Unsupported("keys", 2),
     Unsupported("lastsave", 1),
     Unsupported("latency", -2),
@@ -285,20 +321,12 @@ constexpr CommandSpec kCommands[] = {
     Unsupported("role", 1),
     Unsupported("save", 1),
     Unsupported("scan", -2),
-    Unsupported("script", -2),
     Unsupported("shutdown", -1),
     Unsupported("slaveof", 3),
     Unsupported("slowlog", -2),
     Unsupported("swapdb", 3),
     Unsupported("sync", 1),
     Unsupported("time", 1),
-    // Transactions: MULTI/EXEC state lives on one server connection, which the proxy shares
-    // between clients and between shards; WATCH is part of the same protocol.
-    Unsupported("discard", 1),
-    Unsupported("exec", 1),
-    Unsupported("multi", 1),
-    Unsupported("unwatch", 1),
-    Unsupported("watch", -2, 1, -1, 1),
     // Pub/sub turns the connection into a push channel, which a shared pipelined server
     // connection cannot be. Shard channels (SPUBLISH ...) fill the key range but are not keys.
     Unsupported("psubscribe", -2),
@@ -323,8 +351,6 @@ constexpr CommandSpec kCommands[] = {
     Unsupported("bzpopmax", -3, 1, -2, 1),
     Unsupported("bzpopmin", -3, 1, -2, 1),
     Unsupported("wait", 3),
-    Unsupported("xread", -4, 0, 0, 0, P::kXread),
-    Unsupported("xreadgroup", -7, 0, 0, 0, P::kXreadGroup),
     // MIGRATE moves keys between servers behind the proxy's back; MOVE targets another
     // database of one server; RESTORE-ASKING is cluster-internal; PFDEBUG is an admin debugging
     // aid (Redis flags it admin).
@@ -546,8 +572,16 @@ constexpr bool TableIsWellFormed() {
         return false;  // declared twice
       }
     }
-    if ((spec.kind == K::kLocal) != (spec.local != L::kNone)) {
+    if ((spec.kind == K::kLocal || spec.kind == K::kTransaction) != (spec.local != L::kNone)) {
       return false;
+    }
+    if ((spec.kind == K::kFanOut) != !spec.fan_out.empty()) {
+      return false;
+    }
+    for (const FanOutSpec& sub : spec.fan_out) {
+      if (!IsLowercaseName(sub.name) || sub.arity == 0) {
+        return false;
+      }
     }
     if ((spec.key_pattern == P::kSubcommand) != !spec.subcommands.empty()) {
       return false;
@@ -816,6 +850,15 @@ std::span<const CommandSpec> AllCommands() { return kCommands; }
 
 const SubcommandSpec* FindSubcommand(const CommandSpec& spec, std::string_view name) {
   for (const SubcommandSpec& sub : spec.subcommands) {
+    if (EqualsLowercase(name, sub.name)) {
+      return &sub;
+    }
+  }
+  return nullptr;
+}
+
+const FanOutSpec* FindFanOut(const CommandSpec& spec, std::string_view name) {
+  for (const FanOutSpec& sub : spec.fan_out) {
     if (EqualsLowercase(name, sub.name)) {
       return &sub;
     }

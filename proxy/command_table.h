@@ -32,6 +32,8 @@ enum class CommandKind : uint8_t {
   kSplitSet,     // MSET: key/value pairs split per server, +OK
   kSplitCount,   // DEL, UNLINK, TOUCH, EXISTS: split per server, integer replies summed
   kLocal,        // answered by the proxy itself (see LocalCommand)
+  kTransaction,  // MULTI, EXEC, DISCARD, WATCH, UNWATCH: the Router's transaction decisions
+  kFanOut,       // a container whose subcommands (FanOutSpec) go to every server, replies merged
   kUnsupported,  // answered with an -ERR naming the command; the connection stays open
 };
 
@@ -46,6 +48,24 @@ enum class LocalCommand : uint8_t {
   kCommand,
   kClient,
   kInfo,
+  // kTransaction's
+  kMulti,
+  kExec,
+  kDiscard,
+  kWatch,
+  kUnwatch,
+};
+
+// How the replies of a request's fragments become the client's one reply.
+enum class MergeKind : uint8_t {
+  kForward,    // one fragment whose reply is the client's reply, byte for byte
+  kArray,      // MGET: arrays from each server, re-ordered into key order
+  kAllOk,      // MSET, SCRIPT FLUSH: +OK when every fragment said +OK
+  kSum,        // DEL, UNLINK, TOUCH, EXISTS: integers summed
+  kSameReply,  // SCRIPT LOAD, FUNCTION LOAD: every server's reply, which must be the same
+  kAndArray,   // SCRIPT EXISTS: arrays of 0/1, an element 1 only where every server said 1
+  kAnyOk,      // SCRIPT KILL, FUNCTION KILL: +OK when any server stopped a script, else the
+               // first error (NOTBUSY)
 };
 
 // How CollectKeys finds the keys. kRange, kNumkeys, kNumkeysMayBeZero, kSortStore and kGeoStore
@@ -78,6 +98,13 @@ struct SubcommandSpec {
   int16_t key_step;
 };
 
+// A subcommand of a kFanOut container that the proxy sends to every server of the pool.
+struct FanOutSpec {
+  std::string_view name;  // lowercase, without the container ("load" of SCRIPT LOAD)
+  int32_t arity;          // counts the container and the subcommand, as Redis does
+  MergeKind merge;
+};
+
 struct CommandSpec {
   std::string_view name;  // lowercase
   int32_t arity;          // Redis convention: N exactly N args (incl. name), -N at least N
@@ -90,6 +117,7 @@ struct CommandSpec {
   KeyPattern key_pattern;
   int16_t pattern_arg;                          // see KeyPattern; 0 when unused
   std::span<const SubcommandSpec> subcommands;  // kSubcommand only
+  std::span<const FanOutSpec> fan_out;          // kFanOut only
 };
 
 // The spec of the command named `name` in any letter case (no allocation), or nullptr when Redis
@@ -104,6 +132,8 @@ std::span<const CommandSpec> AllCommands();
 
 // The keyed subcommand of a container named `name` in any letter case, or nullptr.
 const SubcommandSpec* FindSubcommand(const CommandSpec& spec, std::string_view name);
+// The fan-out subcommand of a kFanOut container named `name` in any letter case, or nullptr.
+const FanOutSpec* FindFanOut(const CommandSpec& spec, std::string_view name);
 
 // Whether `argc` arguments (the command name included) satisfy spec.arity. Inline: every
 // request asks.

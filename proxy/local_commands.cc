@@ -276,7 +276,12 @@ void AnswerLocalCommand(const CommandSpec& spec, std::span<const std::string_vie
       AnswerInfo(context, out);
       return;
     case LocalCommand::kNone:
-      break;
+    case LocalCommand::kMulti:
+    case LocalCommand::kExec:
+    case LocalCommand::kDiscard:
+    case LocalCommand::kWatch:
+    case LocalCommand::kUnwatch:
+      break;  // the Router's transaction decisions, never answered here
   }
   resp::AppendError(out, "ERR " + Upper(args[0]) + " is not supported through the proxy");
 }

@@ -34,6 +34,10 @@ constexpr std::array<MetricInfo, static_cast<size_t>(MetricId::kCount)> kMetrics
     {kClientIdleTimeouts, "ringproxy_client_idle_timeouts_total", kCounter, "pool",
      "Client connections closed after client_idle_timeout without a request in flight or a "
      "byte received."},
+    {kClientOutputLimitCloses, "ringproxy_client_output_limit_closes_total", kCounter, "pool",
+     "Client connections closed for not reading their replies: past the hard output limit, or "
+     "past the soft one without taking a byte for its seconds (client_output_buffer_limit; also "
+     "counted in ringproxy_client_errors_total)."},
     {kForwardErrors, "ringproxy_forward_errors_total", kCounter, "pool",
      "Requests or fragments that could not be forwarded or lost their server connection "
      "(nutcracker's forward_error)."},
@@ -63,6 +67,9 @@ constexpr std::array<MetricInfo, static_cast<size_t>(MetricId::kCount)> kMetrics
      "timeout (a request timed out), connect_failure (could not connect)."},
     {kServerErrorReplies, "ringproxy_server_error_replies_total", kCounter, "pool,server",
      "Error replies (-ERR and the like) the server itself sent."},
+    {kServerPinnedConnections, "ringproxy_server_pinned_connections", kGauge, "pool,server",
+     "Server connections pinned to one client each now (a client between WATCH and EXEC, "
+     "DISCARD or UNWATCH); bounded by max_pinned_connections."},
     {kServerEjected, "ringproxy_server_ejected", kGauge, "pool,server",
      "Workers on which the server is ejected from the ring now (0: in the ring everywhere)."},
     {kServerInQueue, "ringproxy_server_in_queue_requests", kGauge, "pool,server",

@@ -130,6 +130,8 @@ void AddPool(const StatsView::Pool& pool, Families* out) {
            PoolSum(pool, [](const PoolStats& s) { return Value(s.client_rejected); }));
   out->Add(kClientIdleTimeouts, labels,
            PoolSum(pool, [](const PoolStats& s) { return Value(s.client_idle_timeouts); }));
+  out->Add(kClientOutputLimitCloses, labels,
+           PoolSum(pool, [](const PoolStats& s) { return Value(s.client_output_limit_closes); }));
   out->Add(kForwardErrors, labels,
            PoolSum(pool, [](const PoolStats& s) { return Value(s.forward_error); }));
   out->Add(kServerEjects, labels,
@@ -176,6 +178,8 @@ void AddServer(const std::string& pool, const StatsView::Server& server, Familie
   }
   out->Add(kServerErrorReplies, labels,
            ServerSum(server, [](const ServerStats& s) { return Value(s.error_replies); }));
+  out->Add(kServerPinnedConnections, labels,
+           ServerSum(server, [](const ServerStats& s) { return Value(s.pinned_connections); }));
   out->Add(kServerEjected, labels, ServerSum(server, [](const ServerStats& s) -> int64_t {
              return s.server_ejected_at.Get() != 0 ? 1 : 0;
            }));

@@ -34,11 +34,13 @@ void Request::Reset() {
     key_fragment.clear();
     error.clear();
     sum = 0;
+    answered = false;
   }
   if (reply.capacity() != 0) reply.Release();
   client = nullptr;
   next = nullptr;
   started_ns = 0;
+  request_bytes = 0;
   command_class = CommandClass::kSingleKey;
   pending = 0;
   done = false;
@@ -50,7 +52,11 @@ void Request::Reset() {
 void Request::BeginSplit(MergeKind kind, uint32_t fragments) {
   merge = kind;
   pending = fragments;
-  if (kind == MergeKind::kArray) fragment_replies.assign(fragments, std::string());
+  if (kind == MergeKind::kArray || kind == MergeKind::kAndArray) {
+    fragment_replies.assign(fragments, std::string());
+  } else if (kind == MergeKind::kSameReply) {
+    fragment_replies.assign(1, std::string());
+  }
 }
 
 bool Request::OnFragmentReply(uint32_t fragment, std::string_view bytes) {
@@ -79,12 +85,40 @@ bool Request::OnFragmentReply(uint32_t fragment, std::string_view bytes) {
     case MergeKind::kSum: {
       int64_t value = 0;
       if (IntegerValue(bytes, &value)) {
-        sum += value;
+        // Servers cannot count past int64 between them, but a reply is not trusted to be sane.
+        if (__builtin_add_overflow(sum, value, &sum) && error.empty()) {
+          error = "ERR the servers' counts add up past a 64-bit integer";
+        }
       } else if (error.empty()) {
         error = type == '-' ? std::string(ErrorText(bytes)) : "ERR unexpected integer reply";
       }
       break;
     }
+    case MergeKind::kSameReply:
+      if (type == '-') {
+        if (error.empty()) error = std::string(ErrorText(bytes));
+      } else if (!answered) {
+        fragment_replies[0].assign(bytes);
+        answered = true;
+      } else if (fragment_replies[0] != bytes && error.empty()) {
+        error = "ERR the servers of the pool answered differently";
+      }
+      break;
+    case MergeKind::kAndArray:
+      if (type == '*') {
+        fragment_replies[fragment].assign(bytes);
+      } else if (error.empty()) {
+        error = type == '-' ? std::string(ErrorText(bytes)) : "ERR unexpected reply";
+      }
+      break;
+    case MergeKind::kAnyOk:
+      if (type == '+') {
+        answered = true;
+      } else if (error.empty() || error.starts_with("NOTBUSY")) {
+        // NOTBUSY from a server running nothing says the least: any other error says more.
+        error = type == '-' ? std::string(ErrorText(bytes)) : "ERR unexpected reply";
+      }
+      break;
   }
   if (--pending > 0) return false;
   if (merge != MergeKind::kForward) Finish();
@@ -93,12 +127,23 @@ bool Request::OnFragmentReply(uint32_t fragment, std::string_view bytes) {
 }
 
 void Request::Finish() {
+  if (merge == MergeKind::kAnyOk && answered) {
+    resp::AppendSimple(&reply, "OK");
+    return;
+  }
   if (!error.empty()) {
     resp::AppendError(&reply, error);
     return;
   }
   switch (merge) {
     case MergeKind::kForward:
+    case MergeKind::kAnyOk:
+      break;
+    case MergeKind::kSameReply:
+      reply.Append(fragment_replies[0]);
+      break;
+    case MergeKind::kAndArray:
+      FinishAndArray();
       break;
     case MergeKind::kAllOk:
       resp::AppendSimple(&reply, "OK");
@@ -130,6 +175,45 @@ void Request::Finish() {
       break;
     }
   }
+}
+
+}  // namespace ringproxy::proxy
+
+namespace ringproxy::proxy {
+
+void Request::FinishAndArray() {
+  // Each server's array of :0/:1, one per SHA: the pool has a script only where every server
+  // has it (EVALSHA may route to any of them).
+  std::vector<int64_t> all;
+  ReplyScanner scanner;
+  for (size_t f = 0; f < fragment_replies.size(); ++f) {
+    const std::string& r = fragment_replies[f];
+    size_t cursor = r.find("\r\n") + 2;
+    size_t index = 0;
+    while (cursor < r.size()) {
+      if (scanner.Scan(r.data() + cursor, r.size() - cursor) != ReplyScanner::Status::kComplete) {
+        break;
+      }
+      int64_t value = 0;
+      if (!IntegerValue(std::string_view(r.data() + cursor, scanner.size()), &value)) {
+        resp::AppendError(&reply, "ERR unexpected reply");
+        return;
+      }
+      if (f == 0) {
+        all.push_back(value);
+      } else if (index < all.size()) {
+        all[index] = all[index] != 0 && value != 0 ? 1 : 0;
+      }
+      ++index;
+      cursor += scanner.size();
+    }
+    if (index != all.size()) {
+      resp::AppendError(&reply, "ERR the servers of the pool answered differently");
+      return;
+    }
+  }
+  resp::AppendArrayHeader(&reply, static_cast<int64_t>(all.size()));
+  for (const int64_t value : all) resp::AppendInteger(&reply, value);
 }
 
 }  // namespace ringproxy::proxy

@@ -17,23 +17,18 @@
 #include <vector>
 
 #include "proxy/byte_buffer.h"
+#include "proxy/command_table.h"
 #include "proxy/stats.h"
 
 namespace ringproxy::proxy {
 
 class ClientConnection;
 
-enum class MergeKind : uint8_t {
-  kForward,  // one fragment whose reply is the client's reply, byte for byte
-  kArray,    // MGET: arrays from each server, re-ordered into key order
-  kAllOk,    // MSET: +OK when every fragment said +OK
-  kSum,      // DEL, UNLINK, TOUCH, EXISTS: integers summed
-};
-
 struct Request {
   ClientConnection* client = nullptr;  // null once the client has gone
   Request* next = nullptr;             // the client's queue
   uint64_t started_ns = 0;
+  size_t request_bytes = 0;  // what the client sent, counted against its in-flight bytes
   CommandClass command_class = CommandClass::kSingleKey;
   uint32_t pending = 0;  // fragments without a reply yet
   bool done = false;
@@ -51,6 +46,7 @@ struct Request {
   std::vector<uint32_t> key_fragment;         // kArray: fragment index of each key, in key order
   std::string error;                          // first failure: the whole command fails with it
   int64_t sum = 0;
+  bool answered = false;  // kSameReply: a reply is kept; kAnyOk: a server said +OK
 
   // Records one fragment's complete reply (`bytes` is the whole RESP reply). Returns true when
   // that was the last outstanding fragment and `reply` now holds the client's reply.
@@ -66,16 +62,23 @@ struct Request {
 
  private:
   void Finish();
+  void FinishAndArray();
 };
 
-// A piece of a request queued on one server connection. Internal fragments (the AUTH/SELECT
-// handshake of a new connection) have no request.
+enum class FragmentKind : uint8_t {
+  kRequest,    // a client request or a piece of one: its reply completes `request`
+  kHandshake,  // AUTH/SELECT of a new connection: a refusal is logged
+  kQuiet,      // a reply nobody waits for (MULTI's +OK and the +QUEUED of a transaction sent
+               // as one block, UNWATCH after DISCARD): dropped
+};
+
+// A piece of a request queued on one server connection. Only kRequest fragments have a request.
 struct Fragment {
   Request* request = nullptr;
   uint32_t index = 0;
+  FragmentKind kind = FragmentKind::kRequest;
   uint64_t enqueued_ns = 0;
-  uint32_t bytes = 0;  // of the request on the wire, for the queue-size stats
-  bool internal = false;
+  size_t bytes = 0;  // of the request on the wire, for the queue-size stats
 };
 
 }  // namespace ringproxy::proxy

@@ -183,6 +183,13 @@ bool SplitInlineArgs(std::string_view line, std::string* text,
 
 }  // namespace
 
+void RequestParser::TrimStorage() {
+  // Enough for every ordinary request; a million-argument one leaves megabytes otherwise.
+  constexpr size_t kKeptArgs = 1024;
+  if (args_.capacity() > kKeptArgs) std::vector<Span>().swap(args_);
+  if (inline_text_.capacity() > (64u << 10)) std::string().swap(inline_text_);
+}
+
 void RequestParser::Reset() {
   argc_ = 0;
   pos_ = 0;
@@ -224,12 +231,16 @@ RequestParser::Status RequestParser::ParseMultibulk(const char* data, size_t siz
           break;
       }
       if (count > kMaxLength || count > static_cast<int64_t>(limits_.max_multibulk_length)) {
-        return Fail("Protocol error: invalid multibulk length");
+        return Fail(limits_.unauthenticated ? "Protocol error: unauthenticated multibulk length"
+                                            : "Protocol error: invalid multibulk length");
       }
     }
     pos = next;
     if (count <= 0 || static_cast<size_t>(count) > limits_.max_multibulk_length) [[unlikely]] {
-      if (count > 0) return Fail("Protocol error: invalid multibulk length");
+      if (count > 0) {
+        return Fail(limits_.unauthenticated ? "Protocol error: unauthenticated multibulk length"
+                                            : "Protocol error: invalid multibulk length");
+      }
       consumed_ = pos;
       Reset();
       return Status::kEmpty;
@@ -244,7 +255,8 @@ RequestParser::Status RequestParser::ParseMultibulk(const char* data, size_t siz
   // The position and the count live in locals while arguments are framed (stored back on every
   // exit), so the loop runs in registers.
   const auto wanted = static_cast<size_t>(args_expected_);
-  const size_t max_bulk = std::min<size_t>(limits_.max_request_bytes, kMaxLength);
+  const size_t max_bulk =
+      std::min<size_t>(std::min(limits_.max_bulk_bytes, limits_.max_request_bytes), kMaxLength);
   Span* spans = args_.data();
   size_t room = args_.size();
   for (size_t framed = argc_; framed < wanted; ++framed) {
@@ -276,7 +288,9 @@ RequestParser::Status RequestParser::ParseMultibulk(const char* data, size_t siz
       }
     }
     if (length < 0 || static_cast<size_t>(length) > max_bulk) [[unlikely]] {
-      return Fail("Protocol error: invalid bulk length");
+      return Fail(limits_.unauthenticated && length >= 0
+                      ? "Protocol error: unauthenticated bulk length"
+                      : "Protocol error: invalid bulk length");
     }
     const size_t end = body + static_cast<size_t>(length) + 2;
     if (end > size) {

@@ -18,7 +18,22 @@ namespace ringproxy::proxy {
 struct RequestLimits {
   size_t max_request_bytes = 512u << 20;   // one request, header and all arguments
   size_t max_multibulk_length = 1u << 20;  // arguments in one request
+  size_t max_bulk_bytes = 512u << 20;      // one argument
   size_t max_inline_bytes = 64u << 10;     // an inline command line, as Redis
+  // The limits are those for a client that has not authenticated yet: refusals then use Redis's
+  // "unauthenticated" texts.
+  bool unauthenticated = false;
+
+  // What Redis 7 lets a client send before it has authenticated: 10 arguments of at most
+  // 16 KiB each, so that a stranger cannot make the proxy hold large requests.
+  static RequestLimits Unauthenticated() {
+    RequestLimits limits;
+    limits.max_multibulk_length = 10;
+    limits.max_bulk_bytes = 16u << 10;
+    limits.max_request_bytes = 10 * ((16u << 10) + 32) + 32;
+    limits.unauthenticated = true;
+    return limits;
+  }
 };
 
 class RequestParser {
@@ -55,6 +70,10 @@ class RequestParser {
   size_t expected_size() const { return expected_size_; }
 
   void Reset();
+  // Between requests: the limits for the next one (authenticating changes them).
+  void set_limits(const RequestLimits& limits) { limits_ = limits; }
+  // Gives back argument storage sized for an exceptionally large request.
+  void TrimStorage();
 
  private:
   struct Span {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <ctime>
 
+#include "proxy/client_admission.h"
 #include "proxy/logger.h"
 #include "proxy/request.h"
 #include "proxy/server_connection.h"
@@ -18,6 +19,7 @@ Server::Server(Worker* worker, ServerPool* pool, const config::ServerConfig& con
       config_(config),
       address_(address),
       connections_(static_cast<size_t>(std::max(1, pool->config().server_connections)), nullptr),
+      pinned_count_(worker->admission()->PinnedCount(pool->config().name, config.name)),
       stats_(worker->stats()->RegisterServer(worker->id(), pool->config().name, config.name)) {}
 
 Server::~Server() = default;
@@ -36,16 +38,19 @@ void Server::OpenConnection(size_t slot) {
   connection->Connect(address_);
 }
 
+bool Server::Reachable(Fragment* fragment) {
+  if (resolved()) return true;
+  // The name does not resolve (a pod being rescheduled): fail fast, as nutcracker does for a
+  // host it cannot resolve.
+  if (fragment->kind == FragmentKind::kRequest) pool_->stats().forward_error.Add();
+  worker_->CompleteFragment(fragment, "-ERR Host is down\r\n");
+  return false;
+}
+
 void Server::Send(Fragment* fragment, std::string_view bytes, uint64_t affinity) {
   stats_->requests.Add();
   stats_->request_bytes.Add(bytes.size());
-  if (!resolved()) {
-    // The name does not resolve (a pod being rescheduled): fail fast, as nutcracker does for a
-    // host it cannot resolve.
-    pool_->stats().forward_error.Add();
-    worker_->CompleteFragment(fragment, "-ERR Host is down\r\n");
-    return;
-  }
+  if (!Reachable(fragment)) return;
   ServerConnection* connection = PickConnection(affinity);
   if (connection == nullptr) {
     pool_->stats().forward_error.Add();
@@ -53,6 +58,80 @@ void Server::Send(Fragment* fragment, std::string_view bytes, uint64_t affinity)
     return;
   }
   connection->Enqueue(fragment, bytes);
+}
+
+void Server::SendBlock(std::span<Fragment* const> fragments, std::string_view bytes,
+                       uint64_t affinity) {
+  stats_->requests.Add(fragments.size());
+  stats_->request_bytes.Add(bytes.size());
+  ServerConnection* connection = resolved() ? PickConnection(affinity) : nullptr;
+  if (connection == nullptr) {
+    const char* reply = resolved() ? "-ERR Connection refused\r\n" : "-ERR Host is down\r\n";
+    for (Fragment* fragment : fragments) {
+      if (fragment->kind == FragmentKind::kRequest) pool_->stats().forward_error.Add();
+      worker_->CompleteFragment(fragment, reply);
+    }
+    return;
+  }
+  connection->EnqueueBlock(fragments, bytes);
+}
+
+void Server::SendOn(ServerConnection* pinned, Fragment* fragment, std::string_view bytes) {
+  stats_->requests.Add();
+  stats_->request_bytes.Add(bytes.size());
+  pinned->Enqueue(fragment, bytes);
+}
+
+void Server::SendBlockOn(ServerConnection* pinned, std::span<Fragment* const> fragments,
+                         std::string_view bytes) {
+  stats_->requests.Add(fragments.size());
+  stats_->request_bytes.Add(bytes.size());
+  pinned->EnqueueBlock(fragments, bytes);
+}
+
+ServerConnection* Server::Pin(PinHolder* holder, PinRefusal* refused) {
+  *refused = PinRefusal::kNone;
+  if (!resolved()) {
+    *refused = PinRefusal::kUnreachable;
+    return nullptr;
+  }
+  if (!ClientAdmission::TakeSlot(pinned_count_, pool_->config().max_pinned_connections)) {
+    *refused = PinRefusal::kLimit;
+    return nullptr;
+  }
+  ServerConnection* connection = nullptr;
+  if (!idle_pinned_.empty()) {
+    connection = idle_pinned_.back();
+    idle_pinned_.pop_back();
+  } else {
+    connection = new ServerConnection(worker_, this);  // freed in its close callback
+    connection->Connect(address_);
+    // A connect that fails at once closes the connection, which then frees itself.
+    if (connection->closing()) {
+      pinned_count_->fetch_sub(1, std::memory_order_relaxed);
+      *refused = PinRefusal::kUnreachable;
+      return nullptr;
+    }
+  }
+  pinned_.push_back(connection);
+  connection->set_holder(holder);
+  stats_->pinned_connections.Add(1);
+  return connection;
+}
+
+void Server::Unpin(ServerConnection* connection, bool reusable) {
+  connection->set_holder(nullptr);
+  std::erase(pinned_, connection);
+  pinned_count_->fetch_sub(1, std::memory_order_relaxed);
+  stats_->pinned_connections.Add(-1);
+  // A few clean connections are kept: a WATCH retry loop pins one per attempt.
+  constexpr size_t kIdlePinnedKept = 4;
+  if (reusable && !connection->closing() && idle_pinned_.size() < kIdlePinnedKept) {
+    idle_pinned_.push_back(connection);
+    return;
+  }
+  retired_.push_back(connection);
+  connection->Retire();  // may close it at once, which removes it from retired_
 }
 
 void Server::Preconnect() {
@@ -89,11 +168,18 @@ void Server::RetireConnections() {
     retired_.push_back(connection);
     connection->Retire();  // may close it at once, which removes it from retired_
   }
+  // Idle pinned connections lead to the old address too; pinned ones in use stay with their
+  // clients, which go on talking to the server they WATCH until they are done.
+  for (ServerConnection* connection : std::exchange(idle_pinned_, {})) {
+    retired_.push_back(connection);
+    connection->Retire();
+  }
 }
 
 bool Server::Quiet() const {
-  return retired_.empty() && std::all_of(connections_.begin(), connections_.end(),
-                                         [](const ServerConnection* c) { return c == nullptr; });
+  return retired_.empty() && pinned_.empty() && idle_pinned_.empty() &&
+         std::all_of(connections_.begin(), connections_.end(),
+                     [](const ServerConnection* c) { return c == nullptr; });
 }
 
 void Server::OnConnected() { failures_ = 0; }
@@ -116,6 +202,12 @@ void Server::OnConnectionClosed(ServerConnection* connection, int error) {
     if (slot == connection) slot = nullptr;
   }
   std::erase(retired_, connection);
+  std::erase(idle_pinned_, connection);
+  if (std::erase(pinned_, connection) > 0) {
+    // Lost while pinned: the holder has been told (ServerConnection::Close) and lets it go.
+    pinned_count_->fetch_sub(1, std::memory_order_relaxed);
+    stats_->pinned_connections.Add(-1);
+  }
   if (error == 0 || worker_->draining()) return;
   // Maybe the pod moved: have its name looked up again now rather than at TTL expiry.
   worker_->ReportServerFailure(pool_->config().name, config_.name);
@@ -153,6 +245,9 @@ bool Server::Tick(uint64_t now_ns) {
     for (ServerConnection* connection : std::vector<ServerConnection*>(retired_)) {
       check(connection);
     }
+    for (ServerConnection* connection : std::vector<ServerConnection*>(pinned_)) {
+      check(connection);
+    }
   }
   if (ejected_until_ns_ != 0 && now_ns >= ejected_until_ns_) {
     ejected_until_ns_ = 0;
@@ -169,6 +264,12 @@ void Server::CloseAll() {
     if (connection != nullptr) connection->Close(UV_ECONNABORTED);
   }
   for (ServerConnection* connection : std::vector<ServerConnection*>(retired_)) {
+    connection->Close(UV_ECONNABORTED);
+  }
+  for (ServerConnection* connection : std::vector<ServerConnection*>(pinned_)) {
+    connection->Close(UV_ECONNABORTED);
+  }
+  for (ServerConnection* connection : std::vector<ServerConnection*>(idle_pinned_)) {
     connection->Close(UV_ECONNABORTED);
   }
 }

@@ -6,12 +6,15 @@
 // new address. A server whose name does not resolve fails its requests at once.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string_view>
 #include <vector>
 
 #include "config/pool_config.h"
+#include "proxy/pin_holder.h"
 #include "proxy/stats.h"
 #include "proxy/topology.h"
 
@@ -35,7 +38,25 @@ class Server {
   // same `affinity` (a client) always take the same connection, so one client's commands reach
   // the server in the order it sent them, as with a direct connection.
   void Send(Fragment* fragment, std::string_view bytes, uint64_t affinity);
+  // Requests that must reach the server together on one connection (a transaction's MULTI ...
+  // EXEC): all of `bytes` is queued at once, one fragment per request; on a failure every
+  // fragment fails, none is sent alone.
+  void SendBlock(std::span<Fragment* const> fragments, std::string_view bytes, uint64_t affinity);
+  // As Send and SendBlock, on a connection this server pinned to a client (Pin).
+  void SendOn(ServerConnection* pinned, Fragment* fragment, std::string_view bytes);
+  void SendBlockOn(ServerConnection* pinned, std::span<Fragment* const> fragments,
+                   std::string_view bytes);
   void Preconnect();
+
+  // A connection for `holder` alone, until Unpin: a reused idle one or a new one (connecting; a
+  // request queued on it waits for the connection). Null when the server is unresolved or
+  // max_pinned_connections are pinned to it over all workers (*refused tells which).
+  enum class PinRefusal : uint8_t { kNone, kUnreachable, kLimit };
+  ServerConnection* Pin(PinHolder* holder, PinRefusal* refused);
+  // The holder is done with `connection`. `reusable`: nothing it left on the connection
+  // outlives its requests (EXEC and UNWATCH clear a WATCH), so the next Pin may take it; else it
+  // closes once its requests are answered.
+  void Unpin(ServerConnection* connection, bool reusable);
 
   // A new topology: same name, maybe a new address or settings.
   void Update(const config::ServerConfig& config, const SocketAddress& address);
@@ -63,6 +84,8 @@ class Server {
 
  private:
   ServerConnection* PickConnection(uint64_t affinity);
+  // Whether requests can be sent at all; if not, the fragment is failed as nutcracker fails it.
+  bool Reachable(Fragment* fragment);
   void OpenConnection(size_t slot);
   void RetireConnections();
 
@@ -72,6 +95,9 @@ class Server {
   SocketAddress address_;
   std::vector<ServerConnection*> connections_;  // server_connections slots; null when closed
   std::vector<ServerConnection*> retired_;      // finishing in-flight requests, then closing
+  std::vector<ServerConnection*> pinned_;       // each pinned to one client
+  std::vector<ServerConnection*> idle_pinned_;  // unpinned and clean, for the next Pin
+  std::atomic<int64_t>* pinned_count_;          // this server's pins over every worker
   uint32_t failures_ = 0;
   uint64_t ejected_until_ns_ = 0;  // worker clock; 0 when not ejected
   uint64_t last_failure_log_ns_ = 0;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "proxy/byte_buffer.h"
 #include "proxy/logger.h"
@@ -17,6 +18,7 @@
 #include "proxy/server_pool.h"
 #include "proxy/tls_session.h"
 #include "proxy/worker.h"
+#include "proxy/write_chunk.h"
 
 namespace ringproxy::proxy {
 namespace {
@@ -99,9 +101,9 @@ void ServerConnection::QueueHandshake() {
   size_t queued_bytes = out_.size();
   auto queue_internal = [this, &queued_bytes] {
     Fragment* fragment = worker_->NewFragment();
-    fragment->internal = true;
+    fragment->kind = FragmentKind::kHandshake;
     fragment->enqueued_ns = worker_->now_ns();
-    fragment->bytes = static_cast<uint32_t>(out_.size() - queued_bytes);
+    fragment->bytes = out_.size() - queued_bytes;
     queued_bytes = out_.size();
     fifo_.push_back(fragment);
     ++unsent_;
@@ -176,17 +178,38 @@ void ServerConnection::OnReady() {
 }
 
 size_t ServerConnection::InputWant() const {
+  // Room for the rest of an awaited bulk, but never more than the bytes already received: the
+  // buffer doubles as the reply arrives, so a length the server only announces costs nothing.
   const size_t expected = scanner_.expected_size();
-  return expected > in_.size() ? std::max(kMinReadSize, expected - in_.size()) : kMinReadSize;
+  const size_t have = in_.size();
+  if (expected <= have) return kMinReadSize;
+  return std::min(expected - have, std::max(kMinReadSize, have));
 }
 
 void ServerConnection::Enqueue(Fragment* fragment, std::string_view bytes) {
   fragment->enqueued_ns = worker_->now_ns();
-  fragment->bytes = static_cast<uint32_t>(bytes.size());
+  fragment->bytes = bytes.size();
   fifo_.push_back(fragment);
   ++unsent_;
   unsent_bytes_ += bytes.size();
   server_->stats().in_queue.Add(1);
+  server_->stats().in_queue_bytes.Add(static_cast<int64_t>(bytes.size()));
+  out_.Append(bytes);
+  if (state_ == State::kConnected) worker_->ScheduleFlush(this);
+}
+
+void ServerConnection::EnqueueBlock(std::span<Fragment* const> fragments, std::string_view bytes) {
+  const uint64_t now = worker_->now_ns();
+  for (size_t i = 0; i < fragments.size(); ++i) {
+    Fragment* fragment = fragments[i];
+    fragment->enqueued_ns = now;
+    // The queue-size stats count the block's bytes once, with its first request.
+    fragment->bytes = i == 0 ? bytes.size() : 0;
+    fifo_.push_back(fragment);
+  }
+  unsent_ += fragments.size();
+  unsent_bytes_ += bytes.size();
+  server_->stats().in_queue.Add(static_cast<int64_t>(fragments.size()));
   server_->stats().in_queue_bytes.Add(static_cast<int64_t>(bytes.size()));
   out_.Append(bytes);
   if (state_ == State::kConnected) worker_->ScheduleFlush(this);
@@ -205,7 +228,7 @@ void ServerConnection::Flush() {
     pending = &tls_->ciphertext();
   }
   if (pending->empty()) return;
-  uv_buf_t buf = uv_buf_init(pending->data(), static_cast<unsigned>(pending->size()));
+  uv_buf_t buf = WriteChunk(pending);
   const int written = uv_try_write(stream(), &buf, 1);
   // Few server connections, always busy: their write buffer is worth keeping.
   if (written > 0) pending->ConsumeKeep(static_cast<size_t>(written));
@@ -220,7 +243,12 @@ void ServerConnection::Flush() {
   }
   // The socket is full: hand the rest to libuv and keep it alive until the callback.
   writing_ = std::move(*pending);
-  buf = uv_buf_init(writing_.data(), static_cast<unsigned>(writing_.size()));
+  WriteNextChunk();
+}
+
+void ServerConnection::WriteNextChunk() {
+  uv_buf_t buf = WriteChunk(&writing_);
+  writing_chunk_ = buf.len;
   write_req_.data = this;
   const int rc = uv_write(&write_req_, stream(), &buf, 1, [](uv_write_t* req, int status) {
     static_cast<ServerConnection*>(req->data)->OnWriteDone(status);
@@ -234,10 +262,18 @@ void ServerConnection::Flush() {
 
 void ServerConnection::OnWriteDone(int status) {
   write_in_flight_ = false;
-  writing_.Release();
-  if (state_ == State::kClosing) return;
+  if (state_ == State::kClosing) {
+    writing_.Release();
+    return;
+  }
   if (status != 0) {
+    writing_.Release();
     Close(status);
+    return;
+  }
+  writing_.Consume(writing_chunk_);
+  if (!writing_.empty()) {
+    WriteNextChunk();
     return;
   }
   if (!out_.empty() || (tls_ != nullptr && !tls_->ciphertext().empty())) {
@@ -323,9 +359,18 @@ size_t ServerConnection::ProcessReplies(const char* data, size_t size) {
     const ReplyScanner::Status status = scanner_.Scan(data + offset, size - offset);
     if (status == ReplyScanner::Status::kIncomplete) break;
     if (status == ReplyScanner::Status::kError || fifo_.empty()) {
-      RP_LOG(kLogError, "server '%s' sent %s; closing the connection",
-             server_->config().name.c_str(),
-             status == ReplyScanner::Status::kError ? "a malformed reply" : "an unexpected reply");
+      // The stream cannot be followed past this point: every request on this connection fails,
+      // and only those (other connections and servers are untouched).
+      const std::string why =
+          status == ReplyScanner::Status::kError
+              ? "a reply it cannot frame (" + std::string(scanner_.error()) + ")"
+              : std::string("a reply to no request");
+      RP_LOG(kLogError,
+             "pool '%s' server '%s' (%s) sent %s; closing the connection and failing its %zu "
+             "requests",
+             server_->pool()->config().name.c_str(), server_->config().name.c_str(),
+             address_.ToString().c_str(), why.c_str(), fifo_.size());
+      server_->stats().server_err.Add();
       Close(UV_EPROTO);
       return offset;
     }
@@ -385,9 +430,10 @@ void ServerConnection::Close(int error) {
   std::deque<Fragment*> failed;
   failed.swap(fifo_);
   for (Fragment* fragment : failed) {
-    if (!fragment->internal) server_->pool()->stats().forward_error.Add();
+    if (fragment->kind == FragmentKind::kRequest) server_->pool()->stats().forward_error.Add();
     worker_->CompleteFragment(fragment, reply);
   }
+  if (PinHolder* holder = std::exchange(holder_, nullptr)) holder->OnPinnedConnectionLost();
   out_.Release();
   in_.Release();
   uv_close(reinterpret_cast<uv_handle_t*>(&handle_),

@@ -10,9 +10,11 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <span>
 #include <string_view>
 
 #include "proxy/byte_buffer.h"
+#include "proxy/pin_holder.h"
 #include "proxy/reply_scanner.h"
 #include "proxy/topology.h"
 
@@ -33,6 +35,9 @@ class ServerConnection {
   // Starts connecting; the AUTH/SELECT handshake is queued ahead of any request.
   void Connect(const SocketAddress& address);
   void Enqueue(Fragment* fragment, std::string_view bytes);
+  // Several requests whose bytes must reach the server together and in one piece (a transaction
+  // sent as MULTI ... EXEC): one fragment per request, in order, for the replies.
+  void EnqueueBlock(std::span<Fragment* const> fragments, std::string_view bytes);
   // Writes what is queued (the worker calls this once per loop iteration).
   void Flush();
   // Fails every queued fragment with strerror(-error) and closes. Safe to call more than once.
@@ -41,6 +46,8 @@ class ServerConnection {
   void Retire();
 
   bool closing() const { return state_ == State::kClosing; }
+  // A connection pinned to one client: `holder` is told if it is lost. nullptr unpins.
+  void set_holder(PinHolder* holder) { holder_ = holder; }
   size_t queued() const { return fifo_.size(); }
   uint64_t oldest_enqueued_ns() const;
 
@@ -64,6 +71,7 @@ class ServerConnection {
   void OnReady();
   // Completes fragments with the replies in data[0..size); returns the bytes consumed.
   size_t ProcessReplies(const char* data, size_t size);
+  void WriteNextChunk();
   void OnWriteDone(int status);
   void MarkSent();
 
@@ -82,10 +90,12 @@ class ServerConnection {
   bool retiring_ = false;
   std::unique_ptr<TlsSession> tls_;  // null without server_tls
   ByteBuffer out_;
-  ByteBuffer writing_;  // bytes handed to uv_write, kept until its callback
-  ByteBuffer in_;       // an incomplete reply carried over to the next read
+  ByteBuffer writing_;        // bytes handed to uv_write, kept until its callback
+  size_t writing_chunk_ = 0;  // the part of writing_ the write in flight carries
+  ByteBuffer in_;             // an incomplete reply carried over to the next read
   ReplyScanner scanner_;
   std::deque<Fragment*> fifo_;
+  PinHolder* holder_ = nullptr;
   size_t unsent_bytes_ = 0;
   size_t unsent_ = 0;  // fragments at the back of fifo_ whose bytes are not yet with the kernel
 };

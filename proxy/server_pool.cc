@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "proxy/client_admission.h"
+#include "proxy/client_session.h"
 #include "proxy/logger.h"
 #include "proxy/server.h"
 #include "proxy/worker.h"
@@ -23,11 +24,44 @@ ServerPool::ServerPool(Worker* worker, std::shared_ptr<const Topology> topology,
       placement_(&pool->placement),
       stats_(worker->stats()->RegisterPool(worker->id(), pool->config.name)),
       client_count_(worker->admission()->PoolCount(pool->config.name)) {
+  ApplyFlowLimits();
   servers_.reserve(pool->config.servers.size());
   for (size_t i = 0; i < pool->config.servers.size(); ++i) {
     servers_.push_back(
         std::make_unique<Server>(worker, this, pool->config.servers[i], pool->server_addresses[i]));
   }
+}
+
+void ServerPool::ApplyFlowLimits() {
+  flow_limits_ = worker_->settings().flow;
+  if (pool_->config.client_output_buffer_limit) {
+    flow_limits_.output = *pool_->config.client_output_buffer_limit;
+  }
+  if (pool_->config.client_query_buffer_limit) {
+    flow_limits_.query_buffer_bytes = *pool_->config.client_query_buffer_limit;
+  }
+}
+
+std::vector<uint32_t> ServerPool::LiveServers() const {
+  std::vector<uint32_t> live;
+  for (size_t i = 0; i < servers_.size(); ++i) {
+    if (!servers_[i]->ejected()) live.push_back(static_cast<uint32_t>(i));
+  }
+  return live;
+}
+
+uint32_t ServerPool::AnyLiveServer() const {
+  for (size_t i = 0; i < servers_.size(); ++i) {
+    if (!servers_[i]->ejected()) return static_cast<uint32_t>(i);
+  }
+  return kNoServerYet;
+}
+
+uint32_t ServerPool::IndexOf(const Server* server) const {
+  for (size_t i = 0; i < servers_.size(); ++i) {
+    if (servers_[i].get() == server) return static_cast<uint32_t>(i);
+  }
+  return kNoServerYet;
 }
 
 ServerPool::~ServerPool() = default;
@@ -81,6 +115,7 @@ void ServerPool::Reconcile(std::shared_ptr<const Topology> topology, const Topol
   // Servers copy their config, so the old snapshot can go now.
   topology_ = std::move(topology);
   pool_ = pool;
+  ApplyFlowLimits();
   RebuildPlacement();
 }
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "hashing/placement.h"
+#include "proxy/flow_control.h"
 #include "proxy/stats.h"
 #include "proxy/topology.h"
 
@@ -41,6 +42,16 @@ class ServerPool {
   }
   size_t server_count() const { return servers_.size(); }
   Server& server(size_t i) { return *servers_[i]; }
+  // The placement routing uses now (the topology's, or the live servers' after an ejection).
+  const hashing::Placement& placement() const { return *placement_; }
+  // Indices of the servers in the ring now (not ejected), for requests sent to every server.
+  std::vector<uint32_t> LiveServers() const;
+  // The first server in the ring, or kNoServerYet.
+  uint32_t AnyLiveServer() const;
+  // The index of `server`, which must be one of this pool's current servers.
+  uint32_t IndexOf(const Server* server) const;
+  // Flow-control limits of the pool's clients: the worker's, with the pool's own keys applied.
+  const FlowLimits& flow_limits() const { return flow_limits_; }
 
   // A client connected to this pool: true when max_clients and --max-clients let it in; it is
   // then counted, over all workers, until ReleaseClient. False: refused, counted and logged (at
@@ -55,6 +66,7 @@ class ServerPool {
   void Tick(uint64_t now_ns);
   // A server was ejected or came back: route over the servers that are live now.
   void RebuildPlacement();
+  void ApplyFlowLimits();
   void CloseAll();
   // No server connection left open (removed servers included).
   bool Quiet() const;
@@ -68,6 +80,7 @@ class ServerPool {
   std::optional<hashing::Placement> ejected_placement_;
   const hashing::Placement* placement_;
   std::shared_ptr<PoolStats> stats_;
+  FlowLimits flow_limits_;
   std::atomic<int64_t>* client_count_;  // shared by every worker's pool of this name
   uint64_t rejections_unlogged_ = 0;
   uint64_t next_rejection_log_ms_ = 0;

@@ -18,6 +18,10 @@ std::string_view CommandClassName(CommandClass command_class) {
       return "local";
     case CommandClass::kRejected:
       return "rejected";
+    case CommandClass::kTransaction:
+      return "transaction";
+    case CommandClass::kFanOut:
+      return "fan_out";
     case CommandClass::kCount:
       break;
   }

@@ -120,7 +120,9 @@ enum class CommandClass : uint8_t {
   kSplitSet,
   kSplitCount,
   kLocal,
-  kRejected,  // unsupported, unknown, wrong arity, cross-shard, not authenticated
+  kRejected,     // unsupported, unknown, wrong arity, cross-shard, not authenticated
+  kTransaction,  // MULTI, EXEC, DISCARD, WATCH, UNWATCH and the commands queued in between
+  kFanOut,       // sent to every server (SCRIPT LOAD ...)
   kCount,
 };
 std::string_view CommandClassName(CommandClass command_class);
@@ -143,7 +145,8 @@ struct ServerStats {
   Gauge out_queue_bytes;
   // ringproxy's
   Counter connect_failures;
-  Counter error_replies;  // -ERR/-... replies from the server itself
+  Counter error_replies;     // -ERR/-... replies from the server itself
+  Gauge pinned_connections;  // connections pinned to one client each (WATCH)
   LatencyHistogram latency;
 };
 
@@ -159,8 +162,9 @@ struct PoolStats {
   // ringproxy's
   Counter client_connections_total;
   Counter client_protocol_errors;
-  Counter client_rejected;       // refused at accept: max_clients or --max-clients reached
-  Counter client_idle_timeouts;  // closed after client_idle_timeout without a request
+  Counter client_rejected;             // refused at accept: max_clients or --max-clients reached
+  Counter client_idle_timeouts;        // closed after client_idle_timeout without a request
+  Counter client_output_limit_closes;  // closed for not reading (client_output_buffer_limit)
   Gauge in_flight;
   std::array<Counter, static_cast<size_t>(CommandClass::kCount)> requests;
   std::array<LatencyHistogram, static_cast<size_t>(CommandClass::kCount)> latency;

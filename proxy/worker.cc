@@ -16,8 +16,8 @@ namespace {
 
 constexpr size_t kTrimAfterClientsGone = 256;
 constexpr size_t kFreeObjectsAfterTrim = 64;
-// How often clients whose reading is paused are checked for a hang-up.
-constexpr uint64_t kHangupScanNs = 1000000000;
+// How often clients are checked against the soft output limit (whose time is in seconds).
+constexpr uint64_t kOutputScanNs = 1000000000;
 // The idle sweep looks at every client, so it runs only as often as the timeouts need: every
 // eighth of the shortest one, and at least once a second. A client is closed between its timeout
 // and that much (plus a tick) later, never before.
@@ -278,11 +278,11 @@ void Worker::OnTick() {
   last_tick_ns_.store(now_ns_, std::memory_order_relaxed);
   for (auto& pool : pools_) pool->Tick(now_ns_);
   for (auto& pool : removed_pools_) pool->Tick(now_ns_);
-  if (now_ns_ - last_hangup_scan_ns_ >= kHangupScanNs) {
-    last_hangup_scan_ns_ = now_ns_;
+  if (now_ns_ - last_output_scan_ns_ >= kOutputScanNs) {
+    last_output_scan_ns_ = now_ns_;
     // Backwards: a client that closes is swap-removed, and what moves into its slot was seen.
     for (size_t i = clients_.size(); i-- > 0;) {
-      if (i < clients_.size()) clients_[i]->CloseIfHungUpWhilePaused();
+      if (i < clients_.size()) clients_[i]->CheckStalledOutput();
     }
   }
   CloseIdleClients();
@@ -345,17 +345,17 @@ void Worker::CloseIdleClients() {
 
 void Worker::CompleteFragment(Fragment* fragment, std::string_view reply) {
   Request* request = fragment->request;
-  const bool internal = fragment->internal;
+  const FragmentKind kind = fragment->kind;
   const uint32_t index = fragment->index;
   FreeFragment(fragment);
-  if (internal) {
+  if (kind == FragmentKind::kHandshake) {
     if (!reply.empty() && reply[0] == '-') {
       RP_LOG(kLogError, "server refused the connection handshake: %.*s",
              static_cast<int>(reply.size() > 2 ? reply.size() - 2 : reply.size()), reply.data());
     }
     return;
   }
-  if (request == nullptr) return;
+  if (kind == FragmentKind::kQuiet || request == nullptr) return;
   ClientConnection* client = request->client;
   if (request->merge == MergeKind::kForward && client != nullptr && client->IsHead(request)) {
     client->CompleteHead(reply);

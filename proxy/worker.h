@@ -14,10 +14,12 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "proxy/request.h"
+#include "proxy/router.h"
 #include "proxy/stats.h"
 #include "proxy/topology.h"
 #include "proxy/worker_settings.h"
@@ -74,6 +76,17 @@ class Worker {
   void ScheduleFlush(ServerConnection* server);
   void OnClientClosed(ClientConnection* client);
   void ReportServerFailure(const std::string& pool, const std::string& server);
+  // Scratch shared by the worker's clients, which dispatch one request at a time on this thread:
+  // the routing decision's state, the arguments of the request being dispatched, a re-encoded
+  // request, a transaction's fragments. Reused, so routing allocates nothing in steady state.
+  Router& router() { return router_; }
+  std::vector<std::string_view>& args() { return args_; }
+  ByteBuffer& encode_buffer() { return encode_buffer_; }
+  std::vector<Fragment*>& fragment_scratch() { return fragment_scratch_; }
+  // After an exceptionally large request: the argument scratch gives its memory back.
+  void TrimArgs() {
+    if (args_.capacity() > 1024) std::vector<std::string_view>().swap(args_);
+  }
   // A fragment's reply (or the error standing in for it) has arrived: settle its request.
   void CompleteFragment(Fragment* fragment, std::string_view reply);
   // Unique across workers (CLIENT ID, HELLO): one shared counter, touched once per accept.
@@ -181,12 +194,16 @@ class Worker {
   // busy loop iteration allocates nothing.
   std::vector<ClientConnection*> clients_flushing_;
   std::vector<ServerConnection*> servers_flushing_;
+  Router router_;
+  std::vector<std::string_view> args_;
+  ByteBuffer encode_buffer_;
+  std::vector<Fragment*> fragment_scratch_;
   std::vector<Request*> free_requests_;
   std::vector<ByteBuffer> spare_replies_;
   size_t spare_reply_bytes_ = 0;  // their capacity
   std::vector<Fragment*> free_fragments_;
   uint64_t now_ns_ = 0;
-  uint64_t last_hangup_scan_ns_ = 0;
+  uint64_t last_output_scan_ns_ = 0;
   size_t clients_at_trim_ = 0;  // the most clients seen since memory was last returned
   uint64_t next_idle_sweep_ns_ = 0;
   StatsRegistry* stats_;

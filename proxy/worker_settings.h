@@ -5,6 +5,7 @@
 #include <functional>
 #include <string>
 
+#include "proxy/flow_control.h"
 #include "proxy/request_parser.h"
 
 namespace ringproxy::proxy {
@@ -12,15 +13,9 @@ namespace ringproxy::proxy {
 // Limits and knobs every worker applies; one copy per worker, set at startup.
 struct WorkerSettings {
   RequestLimits limits;
-  // Back-pressure: a client with more requests in flight, or more reply bytes not yet taken by
-  // its socket, is not read from until it drains below half of these.
-  size_t client_max_pending_requests = 8192;
-  size_t client_max_pending_bytes = 32u << 20;
-  // Replies already requested keep arriving after a client is paused. A client holding more
-  // than this (written-out replies it has not read, plus replies waiting behind slower ones) is
-  // disconnected, as Redis's client-output-buffer-limit does: one client that never reads must
-  // not take the proxy's memory.
-  size_t client_max_output_bytes = 64u << 20;
+  // Flow control (flow_control.h). A pool's client_output_buffer_limit and
+  // client_query_buffer_limit replace `flow.output` and `flow.query_buffer_bytes` for its clients.
+  FlowLimits flow;
   // SIGTERM: how long in-flight requests may take before the remaining clients are closed.
   uint64_t drain_timeout_ms = 30000;
   // Called on the worker's thread when a connection to a server fails (pool name, server name),

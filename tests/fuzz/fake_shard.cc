@@ -140,7 +140,8 @@ bool FakeShard::KeysOf(const CommandSpec& spec, const std::vector<std::string_vi
     case CommandKind::kSingleKey:
       keys->push_back(args[static_cast<size_t>(spec.first_key)]);
       return true;
-    case CommandKind::kMultiKey: {
+    case CommandKind::kMultiKey:
+    case CommandKind::kTransaction: {
       std::vector<uint32_t> indices;
       if (proxy::CollectKeys(spec, args, &indices) != proxy::KeyScan::kOk) return false;
       for (const uint32_t i : indices) keys->push_back(args[i]);
@@ -154,6 +155,7 @@ bool FakeShard::KeysOf(const CommandSpec& spec, const std::vector<std::string_vi
       for (size_t i = 1; i < args.size(); i += 2) keys->push_back(args[i]);
       return !keys->empty();
     case CommandKind::kLocal:
+    case CommandKind::kFanOut:
     case CommandKind::kUnsupported:
       return false;
   }

@@ -36,6 +36,10 @@ std::string_view KindName(CommandKind kind) {
       return "split_count";
     case CommandKind::kLocal:
       return "local";
+    case CommandKind::kTransaction:
+      return "transaction";
+    case CommandKind::kFanOut:
+      return "fan_out";
     case CommandKind::kUnsupported:
       return "unsupported";
   }
@@ -64,6 +68,16 @@ std::string_view LocalName(LocalCommand local) {
       return "client";
     case LocalCommand::kInfo:
       return "info";
+    case LocalCommand::kMulti:
+      return "multi";
+    case LocalCommand::kExec:
+      return "exec";
+    case LocalCommand::kDiscard:
+      return "discard";
+    case LocalCommand::kWatch:
+      return "watch";
+    case LocalCommand::kUnwatch:
+      return "unwatch";
   }
   return "?";
 }

@@ -251,23 +251,57 @@ TEST(CommandKinds, LocalCommandsNameWhatTheProxyAnswers) {
   size_t local_count = 0;
   for (const CommandSpec& spec : AllCommands()) {
     local_count += spec.kind == CommandKind::kLocal ? 1 : 0;
-    if (spec.kind != CommandKind::kLocal) {
+    if (spec.kind != CommandKind::kLocal && spec.kind != CommandKind::kTransaction) {
       EXPECT_EQ(spec.local, LocalCommand::kNone) << spec.name;
     }
   }
   EXPECT_EQ(local_count, std::size(locals));
 }
 
-TEST(CommandKinds, ServerTransactionPubSubAndBlockingCommandsAreUnsupported) {
+TEST(CommandKinds, ServerWidePubSubAndBlockingCommandsAreUnsupported) {
   for (std::string_view name :
-       {"keys",       "scan",     "randomkey",  "dbsize",   "flushall",  "flushdb",   "config",
-        "debug",      "shutdown", "save",       "bgsave",   "monitor",   "slaveof",   "replicaof",
-        "cluster",    "time",     "lastsave",   "swapdb",   "move",      "script",    "function",
-        "multi",      "exec",     "discard",    "watch",    "unwatch",   "subscribe", "psubscribe",
-        "publish",    "spublish", "ssubscribe", "pubsub",   "blpop",     "brpop",     "blmove",
-        "brpoplpush", "bzpopmin", "bzpopmax",   "blmpop",   "bzmpop",    "wait",      "xread",
-        "xreadgroup", "migrate",  "reset",      "readonly", "readwrite", "acl"}) {
+       {"keys",       "scan",     "randomkey",  "dbsize", "flushall", "flushdb",   "config",
+        "debug",      "shutdown", "save",       "bgsave", "monitor",  "slaveof",   "replicaof",
+        "cluster",    "time",     "lastsave",   "swapdb", "move",     "subscribe", "psubscribe",
+        "publish",    "spublish", "ssubscribe", "pubsub", "blpop",    "brpop",     "blmove",
+        "brpoplpush", "bzpopmin", "bzpopmax",   "blmpop", "bzmpop",   "wait",      "migrate",
+        "reset",      "readonly", "readwrite",  "acl"}) {
     EXPECT_EQ(Spec(name).kind, CommandKind::kUnsupported) << name;
+  }
+}
+
+TEST(CommandKinds, TransactionCommandsAreTheRoutersOwn) {
+  const std::pair<std::string_view, LocalCommand> expected[] = {
+      {"multi", LocalCommand::kMulti},     {"exec", LocalCommand::kExec},
+      {"discard", LocalCommand::kDiscard}, {"watch", LocalCommand::kWatch},
+      {"unwatch", LocalCommand::kUnwatch},
+  };
+  for (const auto& [name, op] : expected) {
+    EXPECT_EQ(Spec(name).kind, CommandKind::kTransaction) << name;
+    EXPECT_EQ(Spec(name).local, op) << name;
+  }
+  // WATCH's keys are found like any other command's.
+  EXPECT_THAT(KeysOk({"WATCH", "a", "b"}), ElementsAre(1, 2));
+}
+
+TEST(CommandKinds, ScriptAndFunctionSubcommandsFanOutWithTheirMerge) {
+  const CommandSpec& script = Spec("script");
+  ASSERT_EQ(script.kind, CommandKind::kFanOut);
+  EXPECT_EQ(FindFanOut(script, "LOAD")->merge, MergeKind::kSameReply);
+  EXPECT_EQ(FindFanOut(script, "exists")->merge, MergeKind::kAndArray);
+  EXPECT_EQ(FindFanOut(script, "Flush")->merge, MergeKind::kAllOk);
+  EXPECT_EQ(FindFanOut(script, "kill")->merge, MergeKind::kAnyOk);
+  EXPECT_EQ(FindFanOut(script, "debug"), nullptr);
+  const CommandSpec& function = Spec("function");
+  ASSERT_EQ(function.kind, CommandKind::kFanOut);
+  EXPECT_EQ(FindFanOut(function, "load")->merge, MergeKind::kSameReply);
+  EXPECT_EQ(FindFanOut(function, "kill")->merge, MergeKind::kAnyOk);
+  EXPECT_EQ(FindFanOut(function, "stats"), nullptr);
+}
+
+TEST(CommandKinds, StreamReadsRouteByTheirStreams) {
+  for (std::string_view name : {"xread", "xreadgroup"}) {
+    EXPECT_EQ(Spec(name).kind, CommandKind::kMultiKey) << name;
   }
 }
 
@@ -285,7 +319,9 @@ TEST(CommandKinds, SubcommandContainersRouteByTheKeyOfTheirSubcommand) {
 
 TEST(CommandKinds, EveryRoutedCommandHasAWayToFindAKey) {
   for (const CommandSpec& spec : AllCommands()) {
-    if (spec.kind == CommandKind::kLocal || spec.kind == CommandKind::kUnsupported) {
+    if (spec.kind == CommandKind::kLocal || spec.kind == CommandKind::kUnsupported ||
+        spec.kind == CommandKind::kFanOut ||
+        (spec.kind == CommandKind::kTransaction && spec.local != LocalCommand::kWatch)) {
       continue;
     }
     const bool movable =
