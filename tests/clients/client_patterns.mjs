@@ -53,9 +53,13 @@ class IoRedisAdapter {
     const client = new this.Redis({ host: spec.host ?? "127.0.0.1", port: spec.port });
     client.on("error", (err) => clientErrors.push(String(err?.message ?? err)));
     if (client.status !== "ready") {
+      // The library would retry a failed handshake forever; a correct server never fails one.
       await new Promise((resolve, reject) => {
         client.once("ready", resolve);
-        client.once("end", () => reject(new Error("connection ended before ready")));
+        client.once("error", (err) => {
+          client.disconnect();
+          reject(new Error(`connecting: ${err?.message ?? err}`));
+        });
       });
     }
     return client;
@@ -162,7 +166,25 @@ class NodeRedisAdapter {
   async connect(extra) {
     const client = this.lib.createClient(this.options(extra));
     client.on("error", (err) => clientErrors.push(String(err?.message ?? err)));
-    await client.connect();
+    // The library would retry a failed handshake forever; a correct server never fails one.
+    let failed;
+    const firstError = new Promise((_, reject) => {
+      failed = (err) => reject(new Error(`connecting: ${err?.message ?? err}`));
+      client.once("error", failed);
+    });
+    try {
+      await Promise.race([client.connect(), firstError]);
+    } catch (err) {
+      try {
+        if (client.destroy) client.destroy();  // node-redis 5 and 6
+        else await client.disconnect();
+      } catch {
+        // already closed: nothing to stop
+      }
+      throw err;
+    }
+    client.off("error", failed);
+    firstError.catch(() => {});
     return client;
   }
 
