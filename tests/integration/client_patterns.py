@@ -157,6 +157,9 @@ class PatternTarget:
         return [per_backend[b.port][0] for b in self.backends]
 
     def keys_on_distinct_shards(self, count, prefix):
+        """`count` keys (str) on `count` different shards (ringproxy only)."""
+        if DIRECT:
+            raise harness.HarnessError("one redis-server has no shards: skip this test there")
         return self.sharded.keys_on_distinct_shards(count, prefix=prefix)
 
     def reset(self):

@@ -54,11 +54,13 @@ def test_a_100_mb_pipeline_written_before_reading_gets_every_reply(target):
         pipe.set(key, cp.pattern_value(key, size))
         pipe.get(key)
     started = time.monotonic()
-    with cp.RssSampler(target.pid) as rss:
-        replies = pipe.execute()
-    took = time.monotonic() - started
-    print("\n%s VmRSS KiB during redis-py's 100 MB pipeline: before %d, peak %d (+%d); %.2f s" %
-          (target.name, rss.before, rss.peak, rss.peak - rss.before, took))
+    try:
+        with cp.RssSampler(target.pid) as rss:
+            replies = pipe.execute()
+    finally:
+        print("\n%s VmRSS KiB during redis-py's 100 MB pipeline: before %d, peak %d (+%d); "
+              "%.2f s" % (target.name, rss.before, rss.peak, rss.peak - rss.before,
+                          time.monotonic() - started))
     _check_pipeline_replies(replies, keys, size)
     r.close()
     # Every key landed on its shard.
@@ -72,11 +74,11 @@ def test_a_node_clients_big_pipeline_gets_every_reply(target, client):
     count, size = 1000, 50 * 1024
     prefix = "npipe:%s" % client.id
     with cp.RssSampler(target.pid) as rss:
-        out = cp.node_ok(cp.run_node(client, target, "big_pipeline",
-                                     {"prefix": prefix, "count": count, "size": size},
-                                     deadline=25))
+        out = cp.run_node(client, target, "big_pipeline",
+                          {"prefix": prefix, "count": count, "size": size}, deadline=25)
     print("\n%s VmRSS KiB during %s's 100 MB pipeline: before %d, peak %d (+%d)" % (
         target.name, client.id, rss.before, rss.peak, rss.peak - rss.before))
+    cp.node_ok(out)
     assert out["replies"] == 2 * count, out
     assert out["mismatches"] == 0, out
     key = "%s:%d" % (prefix, count - 1)
