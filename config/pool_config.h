@@ -91,12 +91,13 @@ struct ServerTlsConfig {
 };
 
 // Redis's client-output-buffer-limit, for the replies a client has not read yet: past the hard
-// limit it is disconnected at once; past the soft limit the proxy stops forwarding its requests,
-// and disconnects it if it stays there for soft_seconds without taking a byte. 0: no limit.
+// limit it is disconnected at once; at the soft limit the proxy stops forwarding its requests,
+// and disconnects it if it stays there for soft_seconds without taking or sending a byte.
+// 0: no limit.
 struct OutputBufferLimit {
   uint64_t hard_bytes = uint64_t{1} << 30;
   uint64_t soft_bytes = uint64_t{32} << 20;
-  uint64_t soft_seconds = 60;
+  uint64_t soft_seconds = 10;
 
   bool operator==(const OutputBufferLimit&) const = default;
 };

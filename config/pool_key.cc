@@ -502,15 +502,15 @@ constexpr std::array kPoolKeys = {
     PoolKey{"client_output_buffer_limit", Shape::kScalar, Group::kNone, false, "",
             ParseOutputBufferLimitKey, kNoEntries, false,
             "Redis's client-output-buffer-limit for the pool's clients, \"<hard> <soft> <soft "
-            "seconds>\" (e.g. \"1gb 32mb 60\"): replies a client has not read past the hard "
-            "limit disconnect it; past the soft limit its requests wait unforwarded, and it is "
-            "disconnected if it takes no byte for the soft seconds. Default: "
-            "--client-output-buffer-limit, else \"1gb 32mb 60\"."},
+            "seconds>\" (e.g. \"1gb 32mb 10\"): replies a client has not read past the hard "
+            "limit disconnect it; at the soft limit its requests wait unforwarded, and it is "
+            "disconnected if it takes or sends no byte for the soft seconds. Default: "
+            "--client-output-buffer-limit, else \"1gb 32mb 10\"."},
     PoolKey{"client_query_buffer_limit", Shape::kScalar, Group::kNone, false, "",
             ParseQueryBufferLimitKey, kNoEntries, false,
             "Bytes of requests a client may send ahead while its replies are past the soft "
             "output limit; the proxy then stops reading it. Default: --client-query-buffer-limit, "
-            "else 1gb."},
+            "else 64mb."},
 };
 
 }  // namespace

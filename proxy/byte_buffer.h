@@ -86,12 +86,22 @@ class ByteBuffer {
     // Callers bound what they append (request, reply and output limits), so a size this large
     // is a broken invariant; doubling past it would wrap around to a tiny allocation.
     if (n > kMaxBytes - live) throw std::bad_alloc();
+    // Doubling while small; past kLargeBytes by halves, so a large buffer (a 100 MB reply, a
+    // query buffer at its limit) carries at most a third of itself unused.
     size_t want = capacity_ == 0 ? 512 : capacity_;
-    while (want - live < n) want = want > kMaxBytes / 2 ? kMaxBytes : want * 2;
-    char* fresh = static_cast<char*>(std::malloc(want));
-    if (fresh == nullptr) throw std::bad_alloc();
-    if (live > 0) std::memcpy(fresh, data_ + begin_, live);
-    std::free(data_);
+    while (want - live < n) want += want < kLargeBytes ? want : want / 2;
+    if (want > kMaxBytes) want = kMaxBytes;
+    char* fresh = nullptr;
+    if (begin_ == 0 && data_ != nullptr) {
+      // In place when it can be: glibc moves a large block by remapping its pages, not copying.
+      fresh = static_cast<char*>(std::realloc(data_, want));
+      if (fresh == nullptr) throw std::bad_alloc();
+    } else {
+      fresh = static_cast<char*>(std::malloc(want));
+      if (fresh == nullptr) throw std::bad_alloc();
+      if (live > 0) std::memcpy(fresh, data_ + begin_, live);
+      std::free(data_);
+    }
     data_ = fresh;
     begin_ = 0;
     end_ = live;
@@ -99,6 +109,7 @@ class ByteBuffer {
   }
 
   static constexpr size_t kMaxBytes = size_t{1} << 46;
+  static constexpr size_t kLargeBytes = size_t{16} << 20;
 
   char* data_ = nullptr;
   size_t begin_ = 0;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <string>
 
+#include "proxy/info_reply.h"
 #include "proxy/local_commands.h"
 #include "proxy/logger.h"
 #include "proxy/request.h"
@@ -65,6 +66,7 @@ std::string PeerName(uv_stream_t* stream) {
 ClientConnection::ClientConnection(Worker* worker, ServerPool* pool, int workers)
     : worker_(worker), pool_(pool), stats_(&pool->stats()), workers_(workers) {
   session_.id = worker->NextClientId();
+  reply_estimate_ = FlowControl::InitialReplyEstimate(pool->flow_limits());
   // Until it authenticates, a client of a pool with a password may send only small requests.
   parser_.set_limits(pool->config().redis_auth.empty() ? worker->settings().limits
                                                        : RequestLimits::Unauthenticated());
@@ -236,7 +238,8 @@ void ClientConnection::ReadTls(const char* data, size_t size) {
 }
 
 bool ClientConnection::CanDispatch() const {
-  return state_ == State::kOpen && hold_ == Hold::kNone && forwarding_;
+  return state_ == State::kOpen && hold_ == Hold::kNone && forwarding_ &&
+         FlowControl::InFlightWithinWindow(Limits(), HeldBytes(), pending_, reply_estimate_);
 }
 
 size_t ClientConnection::ProcessRequests(const char* data, size_t size) {
@@ -456,7 +459,35 @@ void ClientConnection::FanOut(const RouteDecision& decision, std::string_view ra
   }
 }
 
+void ClientConnection::AnswerInfo() {
+  const InfoSections sections = InfoSections::Parse(worker_->args());
+  const std::string text = InfoText(sections, pool_->GatherInfoFigures(workers_));
+  const std::vector<uint32_t> servers =
+      sections.keyspace ? pool_->LiveServers() : std::vector<uint32_t>();
+  if (servers.empty()) {
+    resp::AppendBulk(BeginLocalReply(CommandClass::kLocal),
+                     sections.keyspace ? text + "\r\n# Keyspace\r\n" : text);
+    EndLocalReply();
+    return;
+  }
+  // The keyspace is the servers': each is asked for its own, and the sums answer.
+  Request* request = Enqueue(CommandClass::kLocal, 0);
+  request->BeginSplit(MergeKind::kInfoKeyspace, static_cast<uint32_t>(servers.size()));
+  request->fragment_replies.back() = text;
+  constexpr std::string_view kInfoKeyspace = "*2\r\n$4\r\nINFO\r\n$8\r\nkeyspace\r\n";
+  for (size_t f = 0; f < servers.size(); ++f) {
+    Fragment* fragment = worker_->NewFragment();
+    fragment->request = request;
+    fragment->index = static_cast<uint32_t>(f);
+    SendTo(&pool_->server(servers[f]), fragment, kInfoKeyspace);
+  }
+}
+
 void ClientConnection::AnswerLocal(const CommandSpec& spec) {
+  if (spec.local == LocalCommand::kInfo) {
+    AnswerInfo();
+    return;
+  }
   const LocalContext context{&pool_->config(), worker_->id(), workers_};
   const bool was_authenticated = session_.authenticated;
   AnswerLocalCommand(spec, worker_->args(), context, &session_,
@@ -694,6 +725,7 @@ void ClientConnection::CompleteHead(std::string_view reply) {
   if (head_ == nullptr) tail_ = nullptr;
   --queued_;
   NoteDone(request);
+  reply_estimate_ = FlowControl::NextReplyEstimate(reply_estimate_, reply.size());
   Retire(request);
   // Checked before the append: growing a buffer already near the limit would briefly need
   // twice the limit.
@@ -708,6 +740,7 @@ void ClientConnection::CompleteHead(std::string_view reply) {
 
 void ClientConnection::OnRequestDone(Request* request) {
   NoteDone(request);
+  reply_estimate_ = FlowControl::NextReplyEstimate(reply_estimate_, request->ReplyBytes().size());
   if (request != head_) {
     // Written when the requests ahead of it are; until then its reply counts as held.
     request->parked = true;
@@ -730,7 +763,8 @@ void ClientConnection::WriteCompletedHeads() {
     --queued_;
     const size_t size = request->ReplyBytes().size();
     if (request->parked) parked_bytes_ -= size;
-    if (FlowControl::CheckOutput(Limits(), HeldBytes(), size, 0) == OutputVerdict::kOverHardLimit) {
+    if (FlowControl::CheckOutput(Limits(), Flow(), size, true, 0) ==
+        OutputVerdict::kOverHardLimit) {
       // Over the limit: the caller's check closes the client; stop copying.
       parked_bytes_ += size;
       Retire(request);
@@ -769,13 +803,15 @@ bool ClientConnection::HasOutput() const {
 }
 
 FlowState ClientConnection::Flow() const {
-  return FlowState{pending_, pending_bytes_, HeldBytes(), in_.size()};
+  const size_t held = HeldBytes();
+  return FlowState{pending_,   pending_bytes_, held, held - parked_bytes_,
+                   in_.size(), reply_estimate_};
 }
 
 const FlowLimits& ClientConnection::Limits() const { return pool_->flow_limits(); }
 
 bool ClientConnection::CloseIfOverHardLimit(size_t incoming) {
-  if (FlowControl::CheckOutput(Limits(), HeldBytes(), incoming, 0) !=
+  if (FlowControl::CheckOutput(Limits(), Flow(), incoming, true, 0) !=
       OutputVerdict::kOverHardLimit) {
     return false;
   }
@@ -794,13 +830,13 @@ bool ClientConnection::CloseIfOverHardLimit(size_t incoming) {
 bool ClientConnection::CheckStalledOutput() {
   if (state_ == State::kClosing || state_ == State::kHalfClosed) return false;
   const uint64_t stalled = worker_->now_ns() - std::min(last_progress_ns_, worker_->now_ns());
-  if (FlowControl::CheckOutput(Limits(), HeldBytes(), 0, stalled) !=
-      OutputVerdict::kStalledOverSoftLimit) {
+  if (FlowControl::CheckOutput(Limits(), Flow(), 0, forwarding_, stalled) !=
+      OutputVerdict::kStalledAtSoftLimit) {
     return false;
   }
   RP_LOG(kLogWarn,
-         "pool '%s': client %llu (%s) holds %zu bytes of replies it has not read, past the soft "
-         "output limit of %llu, and took none for %llu s; closing it",
+         "pool '%s': client %llu (%s) holds %zu bytes of replies it has not read, at the soft "
+         "output limit of %llu, and took or sent no byte for %llu s; closing it",
          pool_->config().name.c_str(), static_cast<unsigned long long>(session_.id),
          PeerName(stream()).c_str(), HeldBytes(),
          static_cast<unsigned long long>(Limits().output.soft_bytes),

@@ -127,6 +127,7 @@ class ClientConnection final : public PinHolder {
   void Split(const RouteDecision& decision);
   void FanOut(const RouteDecision& decision, std::string_view raw);
   void AnswerLocal(const CommandSpec& spec);
+  void AnswerInfo();
   // The request as it goes to a server: its own bytes, or re-encoded when it came inline.
   std::string_view WireBytes(std::string_view raw);
 
@@ -195,6 +196,7 @@ class ClientConnection final : public PinHolder {
   size_t parked_bytes_ = 0;         // replies of done requests waiting behind unfinished ones
   uint64_t last_active_ns_ = 0;
   uint64_t last_progress_ns_ = 0;  // the client last took or sent a byte
+  size_t reply_estimate_ = 0;      // FlowControl::NextReplyEstimate
   // WATCH: the connection pinned to the client, and its server.
   ServerConnection* pinned_ = nullptr;
   Server* pinned_server_ = nullptr;

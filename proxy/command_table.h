@@ -58,14 +58,16 @@ enum class LocalCommand : uint8_t {
 
 // How the replies of a request's fragments become the client's one reply.
 enum class MergeKind : uint8_t {
-  kForward,    // one fragment whose reply is the client's reply, byte for byte
-  kArray,      // MGET: arrays from each server, re-ordered into key order
-  kAllOk,      // MSET, SCRIPT FLUSH: +OK when every fragment said +OK
-  kSum,        // DEL, UNLINK, TOUCH, EXISTS: integers summed
-  kSameReply,  // SCRIPT LOAD, FUNCTION LOAD: every server's reply, which must be the same
-  kAndArray,   // SCRIPT EXISTS: arrays of 0/1, an element 1 only where every server said 1
-  kAnyOk,      // SCRIPT KILL, FUNCTION KILL: +OK when any server stopped a script, else the
-               // first error (NOTBUSY)
+  kForward,       // one fragment whose reply is the client's reply, byte for byte
+  kArray,         // MGET: arrays from each server, re-ordered into key order
+  kAllOk,         // MSET, SCRIPT FLUSH: +OK when every fragment said +OK
+  kSum,           // DEL, UNLINK, TOUCH, EXISTS: integers summed
+  kSameReply,     // SCRIPT LOAD, FUNCTION LOAD: every server's reply, which must be the same
+  kAndArray,      // SCRIPT EXISTS: arrays of 0/1, an element 1 only where every server said 1
+  kAnyOk,         // SCRIPT KILL, FUNCTION KILL: +OK when any server stopped a script, else the
+                  // first error (NOTBUSY)
+  kInfoKeyspace,  // INFO with the keyspace: the proxy's sections, then the servers' keyspaces
+                  // summed (info_reply.h)
 };
 
 // How CollectKeys finds the keys. kRange, kNumkeys, kNumkeysMayBeZero, kSortStore and kGeoStore

@@ -1,10 +1,7 @@
 #include "proxy/local_commands.h"
 
-#include <unistd.h>
-
 #include <cctype>
 #include <charconv>
-#include <chrono>
 #include <string>
 
 #include "proxy/resp_writer.h"
@@ -186,26 +183,6 @@ void AnswerClient(std::span<const std::string_view> args, ClientSession* session
   }
 }
 
-void AnswerInfo(const LocalContext& context, ByteBuffer* out) {
-  static const auto start = std::chrono::steady_clock::now();
-  const auto uptime =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start)
-          .count();
-  std::string text;
-  text += "# Server\r\n";
-  text += "redis_version:" + std::string(kRedisVersion) + "\r\n";
-  text += "redis_mode:standalone\r\n";
-  text += "ringproxy_version:" RINGPROXY_VERSION "\r\n";
-  text += "process_id:" + std::to_string(getpid()) + "\r\n";
-  text += "tcp_port:" + std::to_string(context.pool->listen.port) + "\r\n";
-  text += "uptime_in_seconds:" + std::to_string(uptime) + "\r\n";
-  text += "ringproxy_pool:" + context.pool->name + "\r\n";
-  text += "ringproxy_workers:" + std::to_string(context.workers) + "\r\n";
-  text += "\r\n# Persistence\r\nloading:0\r\n";
-  text += "\r\n# Replication\r\nrole:master\r\nconnected_slaves:0\r\n";
-  resp::AppendBulk(out, text);
-}
-
 }  // namespace
 
 bool PasswordMatches(std::string_view given, std::string_view expected) {
@@ -272,10 +249,8 @@ void AnswerLocalCommand(const CommandSpec& spec, std::span<const std::string_vie
     case LocalCommand::kClient:
       AnswerClient(args, session, out);
       return;
-    case LocalCommand::kInfo:
-      AnswerInfo(context, out);
-      return;
     case LocalCommand::kNone:
+    case LocalCommand::kInfo:  // ClientConnection answers it (info_reply.h): it may ask servers
     case LocalCommand::kMulti:
     case LocalCommand::kExec:
     case LocalCommand::kDiscard:

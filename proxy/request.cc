@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "proxy/info_reply.h"
 #include "proxy/reply_scanner.h"
 #include "proxy/resp_writer.h"
 
@@ -54,6 +55,9 @@ void Request::BeginSplit(MergeKind kind, uint32_t fragments) {
   pending = fragments;
   if (kind == MergeKind::kArray || kind == MergeKind::kAndArray) {
     fragment_replies.assign(fragments, std::string());
+  } else if (kind == MergeKind::kInfoKeyspace) {
+    // One slot per server, and the proxy's own sections last (set by the caller).
+    fragment_replies.assign(fragments + 1, std::string());
   } else if (kind == MergeKind::kSameReply) {
     fragment_replies.assign(1, std::string());
   }
@@ -104,6 +108,13 @@ bool Request::OnFragmentReply(uint32_t fragment, std::string_view bytes) {
         error = "ERR the servers of the pool answered differently";
       }
       break;
+    case MergeKind::kInfoKeyspace:
+      if (type == '$') {
+        fragment_replies[fragment].assign(bytes);
+      } else if (error.empty()) {
+        error = type == '-' ? std::string(ErrorText(bytes)) : "ERR unexpected reply to INFO";
+      }
+      break;
     case MergeKind::kAndArray:
       if (type == '*') {
         fragment_replies[fragment].assign(bytes);
@@ -145,6 +156,14 @@ void Request::Finish() {
     case MergeKind::kAndArray:
       FinishAndArray();
       break;
+    case MergeKind::kInfoKeyspace: {
+      std::string text = std::move(fragment_replies.back());
+      fragment_replies.pop_back();
+      if (!text.empty()) text += "\r\n";
+      text += MergedKeyspace(fragment_replies);
+      resp::AppendBulk(&reply, text);
+      break;
+    }
     case MergeKind::kAllOk:
       resp::AppendSimple(&reply, "OK");
       break;

@@ -1,6 +1,11 @@
 #include "proxy/server_pool.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 
 #include "proxy/client_admission.h"
 #include "proxy/client_session.h"
@@ -10,6 +15,9 @@
 
 namespace ringproxy::proxy {
 namespace {
+
+// INFO's uptime counts from here: static initialisation, before main.
+const std::chrono::steady_clock::time_point kProcessStart = std::chrono::steady_clock::now();
 
 // A flood of refused connections must not become a flood of log lines.
 constexpr uint64_t kRejectionLogIntervalMs = 1000;
@@ -55,6 +63,42 @@ uint32_t ServerPool::AnyLiveServer() const {
     if (!servers_[i]->ejected()) return static_cast<uint32_t>(i);
   }
   return kNoServerYet;
+}
+
+InfoFigures ServerPool::GatherInfoFigures(int workers) const {
+  InfoFigures figures;
+  figures.pool = &config();
+  figures.workers = workers;
+  figures.uptime_s = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                               std::chrono::steady_clock::now() - kProcessStart)
+                                               .count());
+  worker_->stats()->ForEach([&](const StatsRegistry::Entry& entry) {
+    if (entry.pool != config().name || entry.pool_stats == nullptr) return;
+    const PoolStats& stats = *entry.pool_stats;
+    figures.connected_clients += stats.client_connections.Get();
+    figures.total_connections += stats.client_connections_total.Get();
+    figures.rejected_connections += stats.client_rejected.Get();
+    for (const Counter& requests : stats.requests) figures.total_commands += requests.Get();
+    for (const auto& server : entry.servers) {
+      figures.pinned_connections += server->pinned_connections.Get();
+    }
+  });
+  long pages = 0;
+  if (FILE* statm = std::fopen("/proc/self/statm", "r")) {
+    long size = 0;
+    if (std::fscanf(statm, "%ld %ld", &size, &pages) != 2) pages = 0;
+    std::fclose(statm);
+  }
+  figures.rss_bytes = static_cast<uint64_t>(pages) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  figures.peak_rss_bytes = static_cast<uint64_t>(usage.ru_maxrss) * 1024;
+  figures.cpu_user_s = static_cast<double>(usage.ru_utime.tv_sec) +
+                       static_cast<double>(usage.ru_utime.tv_usec) / 1e6;
+  figures.cpu_system_s = static_cast<double>(usage.ru_stime.tv_sec) +
+                         static_cast<double>(usage.ru_stime.tv_usec) / 1e6;
+  figures.live_servers = LiveServers().size();
+  return figures;
 }
 
 uint32_t ServerPool::IndexOf(const Server* server) const {

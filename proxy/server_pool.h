@@ -16,6 +16,7 @@
 
 #include "hashing/placement.h"
 #include "proxy/flow_control.h"
+#include "proxy/info_reply.h"
 #include "proxy/stats.h"
 #include "proxy/topology.h"
 
@@ -50,6 +51,8 @@ class ServerPool {
   uint32_t AnyLiveServer() const;
   // The index of `server`, which must be one of this pool's current servers.
   uint32_t IndexOf(const Server* server) const;
+  // The figures INFO reports for this pool, summed over every worker.
+  InfoFigures GatherInfoFigures(int workers) const;
   // Flow-control limits of the pool's clients: the worker's, with the pool's own keys applied.
   const FlowLimits& flow_limits() const { return flow_limits_; }
 

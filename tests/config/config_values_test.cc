@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "config/byte_size.h"
 #include "config/dns_name.h"
 #include "config/listen_line.h"
 #include "config/nutcracker_number.h"
@@ -547,6 +548,34 @@ TEST(PoolKeys, DocumentedDefaultsMatchPoolConfigDefaults) {
   // max_clients, client_idle_timeout and max_pinned_connections, which have no default; and
   // statefulset's port, cluster_domain and weight, tls's auth_clients and server_tls's verify.
   EXPECT_EQ(checked, 13 + 3 + 3 + 2);
+}
+
+TEST(ByteSize, ReadsRedisUnits) {
+  std::string reason;
+  EXPECT_EQ(ParseByteSize("100", &reason), 100u);
+  EXPECT_EQ(ParseByteSize("1k", &reason), 1000u);
+  EXPECT_EQ(ParseByteSize("1kb", &reason), 1024u);
+  EXPECT_EQ(ParseByteSize("32MB", &reason), 32u << 20);
+  EXPECT_EQ(ParseByteSize("1Gb", &reason), 1u << 30);
+  EXPECT_EQ(ParseByteSize("2g", &reason), 2000000000u);
+  for (const char* bad : {"", "mb", "-1", "1.5mb", "1 mb", "1tb", "99999999999999999999"}) {
+    EXPECT_EQ(ParseByteSize(bad, &reason), std::nullopt) << bad;
+    EXPECT_FALSE(reason.empty()) << bad;
+  }
+  EXPECT_EQ(ParseByteSize("20000000000gb", &reason), std::nullopt);
+  EXPECT_EQ(reason, "is too large");
+}
+
+TEST(ByteSize, OutputBufferLimitIsHardSoftAndSeconds) {
+  std::string reason;
+  const std::optional<OutputBufferLimit> limit = ParseOutputBufferLimit("256mb 64mb 30", &reason);
+  ASSERT_TRUE(limit) << reason;
+  EXPECT_EQ(*limit, (OutputBufferLimit{256u << 20, 64u << 20, 30}));
+  EXPECT_EQ(ParseOutputBufferLimit("0 0 0", &reason), (OutputBufferLimit{0, 0, 0}));
+  EXPECT_EQ(ParseOutputBufferLimit("1gb 32mb", &reason), std::nullopt);
+  EXPECT_EQ(ParseOutputBufferLimit("1mb 32mb 10", &reason), std::nullopt);
+  EXPECT_EQ(reason, "has a soft limit above its hard limit");
+  EXPECT_EQ(ParseOutputBufferLimit("1gb 32mb 1s", &reason), std::nullopt);
 }
 
 }  // namespace

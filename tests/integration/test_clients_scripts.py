@@ -85,7 +85,7 @@ def test_redis_py_lock_acquires_extends_and_releases_on_every_shard(target, flus
         again = r.lock(name, timeout=10)
         assert again.acquire(blocking=False)
         again.release()
-        assert owner.client().get("work:" + name) == b"1"
+        assert target.owner("work:" + name).client().get("work:" + name) == b"1"
     # redis-py registered the scripts lazily: it met NOSCRIPT and loaded them itself.
     assert _noscript_errors(target) >= 1
     r.close()

@@ -169,22 +169,30 @@ def test_keyed_subcommands_match_redis(redis_commands, table):
     assert mismatches == []
 
 
-def test_keyless_commands_are_local_or_unsupported(redis_commands, table):
+def test_keyless_commands_are_answered_by_the_proxy_sent_everywhere_or_unsupported(
+        redis_commands, table):
     wrong = []
     for name, entry in sorted(redis_commands.items()):
         flags, first_key = entry[2], entry[3]
         keyed_subcommands = any(sub[3] > 0 for sub in entry[9])
         if first_key == 0 and "movablekeys" not in flags and not keyed_subcommands:
-            if table[name]["kind"] not in ("local", "unsupported"):
+            if table[name]["kind"] not in ("local", "transaction", "fan_out", "unsupported"):
                 wrong.append(name)
     assert wrong == []
+
+
+# XREAD and XREADGROUP block only with BLOCK: without it they route by their streams, and the
+# Router refuses the BLOCK form.
+BLOCKING_ONLY_WITH_AN_OPTION = {"xread", "xreadgroup"}
 
 
 def test_blocking_and_pubsub_commands_are_unsupported(redis_commands, table):
     wrong = [name for name, entry in sorted(redis_commands.items())
              if ("blocking" in entry[2] or "pubsub" in entry[2])
+             and name not in BLOCKING_ONLY_WITH_AN_OPTION
              and table[name]["kind"] != "unsupported"]
     assert wrong == []
+    assert all(table[name]["kind"] == "multi_key" for name in BLOCKING_ONLY_WITH_AN_OPTION)
 
 
 def test_commands_with_movable_keys_have_a_key_pattern(redis_commands, table):

@@ -189,12 +189,12 @@ def test_sigterm_answers_requests_the_proxy_had_not_read_yet(processes):
     backend.start()
     try:
         proxy = start_proxy(processes, [backend], DRAIN_TIMEOUT_S)
-        # More than a client may have in flight (8192): the proxy stops reading this one, and
-        # the rest is still in the socket at SIGTERM. Sent before the signal: owed a reply.
+        # More than a client may have in flight: the proxy forwards some and holds back the
+        # rest (read or still in the socket) at SIGTERM. Sent before the signal: owed a reply.
         total = 12000
         with RawConnection(proxy.port) as connection:
             connection.send(HeldBackend.REQUEST * total)
-            harness.wait_until(lambda: backend.received >= 8192, 10.0,
+            harness.wait_until(lambda: backend.received > 0, 10.0,
                                "the proxy to forward what it may have in flight")
             proxy.kill(signal.SIGTERM)
             harness.wait_until(lambda: proxy.port not in harness.listening_ports(proxy.pid),

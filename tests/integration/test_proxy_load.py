@@ -271,11 +271,14 @@ def test_a_client_that_never_reads_is_paused_small_replies(env):
         s.close()
     print("\nringproxy VmRSS KiB: before %d, with a client that never reads (100-byte "
           "replies, %d requests sent, %d forwarded) %d" % (before, sent, forwarded, peak))
-    # The proxy stopped reading: what it did not forward still sits in socket buffers.
+    # The proxy stopped forwarding at the soft output limit, read on into the client's query
+    # buffer (so a pipeline written before reading could complete), then stopped reading: what
+    # it did not take still sits in socket buffers. Its memory is those two budgets (32 MiB of
+    # replies, 64 MiB of requests) and their buffers' slack.
     assert paused, "the proxy kept reading for 20 s (%d requests)" % sent
     assert forwarded < sent - 10000, (sent, forwarded)
     if proxy_testing.rss_bounds_apply():
-        assert peak - before < 64 * 1024
+        assert peak - before < 160 * 1024
 
 
 def test_a_client_that_never_reads_is_paused_big_replies(env):

@@ -251,9 +251,10 @@ def _queued(sharded, server):
 def test_clients_that_leave_with_requests_on_a_frozen_shard_leave_nothing_behind(
         request, proxy_name, clean):
     """Clients pipeline thousands of requests (some to a frozen shard, some split across every
-    shard) and hang up before any reply. The proxy forgets them: its in-flight gauge returns to
-    0, the frozen shard's queue empties when its requests time out (`fast`) or are answered
-    after the thaw (`patient`), and other clients get their own replies all the while."""
+    shard) and hang up before any reply. A hang-up may be a half-close, whose client is owed
+    every reply, so the proxy keeps their requests until each is answered: when they time out
+    (`fast`), or after the thaw (`patient`); then it closes their sockets, its in-flight gauge
+    returns to 0, and other clients get their own replies all the while."""
     sharded = request.getfixturevalue(proxy_name)
     backends = clean
     frozen = backends[2]
@@ -276,20 +277,24 @@ def test_clients_that_leave_with_requests_on_a_frozen_shard_leave_nothing_behind
                                10, "requests to reach the frozen shard's queue")
             for conn in leavers:
                 conn.close()
-            harness.wait_until(lambda: _in_flight(sharded) == 0, 10,
-                               "the in-flight gauge to forget the clients that left")
             for r in range(20):
                 _assert_round_ok(other, survivors, "while-%d" % r)
             if proxy_name == "fast":
                 harness.wait_until(lambda: _queued(sharded, frozen_name) == 0, 10,
                                    "the left requests to time out")
+                harness.wait_until(lambda: _in_flight(sharded) == 0, 10,
+                                   "the in-flight gauge to forget the clients that left")
             else:
-                assert _queued(sharded, frozen_name) > 0  # no timeout: they wait for the thaw
+                # No timeout: their requests wait for the thaw, and so do they.
+                assert _queued(sharded, frozen_name) > 0
+                assert _in_flight(sharded) > 0
             peak = _rss(sharded)
         finally:
             frozen.kill(signal.SIGCONT)
         harness.wait_until(lambda: _queued(sharded, frozen_name) == 0, 10,
                            "the thawed shard to answer what it was sent")
+        harness.wait_until(lambda: _in_flight(sharded) == 0, 10,
+                           "the in-flight gauge to forget the clients that left")
         _poll_until_served(other, keys[frozen.port][0])
         for r in range(5):  # the orphans' replies were dropped, never handed to this client
             _assert_round_ok(other, keys, "after-%d" % r)
@@ -303,28 +308,36 @@ def test_clients_that_leave_with_requests_on_a_frozen_shard_leave_nothing_behind
     assert peak - rss_before < 64 * 1024 and after - rss_before < 64 * 1024
 
 
-def test_a_paused_client_that_leaves_is_forgotten_while_its_shard_is_frozen(patient, clean):
-    """More requests than a client may have in flight (8192), to a shard frozen with no pool
-    timeout: the proxy stops reading the client, which then hangs up. The proxy should forget it
-    (in-flight gauge back to 0, socket closed) without waiting for the shard to answer."""
-    frozen = clean[0]
-    key = patient.keys_per_backend(1, prefix="paused")[frozen.port][0]
+def test_a_client_flooding_a_frozen_shard_holds_a_bounded_window_and_goes_after_the_thaw(
+        patient, clean):
+    """Ten thousand requests to a shard frozen with no pool timeout: the proxy forwards only a
+    window of them (reckoned at the client's reply size), holds the rest, and keeps serving
+    others. The client hangs up; its requests are answered at the thaw, and then it goes."""
+    frozen, live = clean[0], clean[1]
+    placed = patient.keys_per_backend(1, prefix="paused")
+    key, elsewhere = placed[frozen.port][0], placed[live.port][0]
+    before = _rss(patient)
     frozen.kill(signal.SIGSTOP)
     try:
         leaver = RawConnection(patient.port)
         leaver.send(encode("GET", key) * 10000)
-        harness.wait_until(lambda: _in_flight(patient) >= 8192, 10,
-                           "the proxy to take what a client may have in flight")
+        harness.wait_until(lambda: _queued(patient, "s0") > 0, 10,
+                           "requests to reach the frozen shard")
+        with RawConnection(patient.port) as other:
+            assert other.command("SET", elsewhere, "v") == b"+OK\r\n"
+        window = _queued(patient, "s0")
+        assert 0 < window < 8192, window
         leaver.close()
-        try:
-            harness.wait_until(lambda: _in_flight(patient) == 0 and _clients(patient) == 0, 5,
-                               "the proxy to forget the client that left")
-        finally:
-            print("\nafter the paused client left: in flight %d, client connections %d" % (
-                _in_flight(patient), _clients(patient)))
+        assert _clients(patient) >= 1  # it may have only half-closed: owed its replies
+        peak = _rss(patient)
     finally:
         frozen.kill(signal.SIGCONT)
-        harness.wait_until(lambda: _in_flight(patient) == 0, 10, "the thaw to answer them")
+    harness.wait_until(lambda: _in_flight(patient) == 0 and _clients(patient) == 0, 10,
+                       "the thaw to answer the client's requests and the proxy to close it")
+    print("\nrequests to the frozen shard in flight: %d of 10000; VmRSS KiB before %d, peak %d"
+          % (window, before, peak))
+    if proxy_testing.rss_bounds_apply():
+        assert peak - before < 32 * 1024
 
 
 def test_oom_from_a_backend_reaches_the_client(patient, clean):

@@ -98,14 +98,6 @@ TEST_F(LocalCommands, CommandCountMatchesTheTable) {
   EXPECT_EQ(Answer({"COMMAND", "INFO", "get", "nosuch"}).substr(0, 4), "*2\r\n");
 }
 
-TEST_F(LocalCommands, InfoHasTheFieldsReadyChecksRead) {
-  const std::string reply = Answer({"INFO"});
-  EXPECT_EQ(reply[0], '$');
-  EXPECT_NE(reply.find("redis_version:"), std::string::npos);
-  EXPECT_NE(reply.find("loading:0"), std::string::npos);
-  EXPECT_NE(reply.find("role:master"), std::string::npos);
-}
-
 TEST(PasswordMatches, ComparesWholeStrings) {
   EXPECT_TRUE(PasswordMatches("abc", "abc"));
   EXPECT_FALSE(PasswordMatches("abd", "abc"));

@@ -240,5 +240,42 @@ TEST(RequestParser, AgreesWithHiredisOnRandomFragmentedPipelines) {
   }
 }
 
+TEST(RequestParser, BeforeAuthenticationOnlySmallRequestsPassWithRedisTexts) {
+  RequestParser parser(RequestLimits::Unauthenticated());
+  const std::string ten = "*10\r\n" + [] {
+    std::string args;
+    for (int i = 0; i < 10; ++i) args += "$1\r\na\r\n";
+    return args;
+  }();
+  EXPECT_EQ(parser.Parse(ten.data(), ten.size()), RequestParser::Status::kComplete);
+  const std::string eleven = "*11\r\n";
+  ASSERT_EQ(parser.Parse(eleven.data(), eleven.size()), RequestParser::Status::kError);
+  EXPECT_EQ(parser.error(), "Protocol error: unauthenticated multibulk length");
+  parser.Reset();
+  const std::string bulk = "*2\r\n$4\r\nAUTH\r\n$16384\r\n";
+  EXPECT_EQ(parser.Parse(bulk.data(), bulk.size()), RequestParser::Status::kIncomplete);
+  // Nothing is reserved for the declared length: the caller grows its buffer as bytes arrive.
+  EXPECT_EQ(parser.expected_size(), bulk.size() + 16384 + 2);
+  parser.Reset();
+  const std::string large = "*2\r\n$4\r\nAUTH\r\n$16385\r\n";
+  ASSERT_EQ(parser.Parse(large.data(), large.size()), RequestParser::Status::kError);
+  EXPECT_EQ(parser.error(), "Protocol error: unauthenticated bulk length");
+  // Once authenticated, the usual limits.
+  parser.Reset();
+  parser.set_limits(RequestLimits{});
+  EXPECT_EQ(parser.Parse(large.data(), large.size()), RequestParser::Status::kIncomplete);
+}
+
+TEST(RequestParser, TrimStorageGivesBackWhatAHugeRequestTook) {
+  RequestParser parser;
+  std::string request = "*5000\r\n";
+  for (int i = 0; i < 5000; ++i) request += "$1\r\nx\r\n";
+  ASSERT_EQ(parser.Parse(request.data(), request.size()), RequestParser::Status::kComplete);
+  parser.TrimStorage();
+  // Still parses, from fresh storage.
+  ASSERT_EQ(parser.Parse(request.data(), request.size()), RequestParser::Status::kComplete);
+  EXPECT_EQ(parser.argc(), 5000u);
+}
+
 }  // namespace
 }  // namespace ringproxy::proxy

@@ -99,5 +99,84 @@ TEST(Request, MsetIsOkOnlyWhenEveryFragmentIs) {
   EXPECT_EQ(failed.reply.view(), "-OOM command not allowed\r\n");
 }
 
+TEST(Request, SameReplyMergeIsTheCommonReplyOrAnError) {
+  // SCRIPT LOAD through every server: each returns the SHA.
+  Request loaded;
+  loaded.BeginSplit(MergeKind::kSameReply, 3);
+  EXPECT_FALSE(loaded.OnFragmentReply(0, "$3\r\nabc\r\n"));
+  EXPECT_FALSE(loaded.OnFragmentReply(2, "$3\r\nabc\r\n"));
+  EXPECT_TRUE(loaded.OnFragmentReply(1, "$3\r\nabc\r\n"));
+  EXPECT_EQ(loaded.ReplyBytes(), "$3\r\nabc\r\n");
+  Request failed;
+  failed.BeginSplit(MergeKind::kSameReply, 2);
+  failed.OnFragmentReply(0, "$3\r\nabc\r\n");
+  EXPECT_TRUE(failed.OnFragmentReply(1, "-ERR Error compiling script\r\n"));
+  EXPECT_EQ(failed.ReplyBytes(), "-ERR Error compiling script\r\n");
+  Request differing;
+  differing.BeginSplit(MergeKind::kSameReply, 2);
+  differing.OnFragmentReply(0, "$3\r\nabc\r\n");
+  EXPECT_TRUE(differing.OnFragmentReply(1, "$3\r\nabd\r\n"));
+  EXPECT_EQ(differing.ReplyBytes(), "-ERR the servers of the pool answered differently\r\n");
+}
+
+TEST(Request, ScriptExistsIsTrueOnlyWhereEveryServerHasTheScript) {
+  Request request;
+  request.BeginSplit(MergeKind::kAndArray, 2);
+  EXPECT_FALSE(request.OnFragmentReply(0, "*3\r\n:1\r\n:1\r\n:0\r\n"));
+  EXPECT_TRUE(request.OnFragmentReply(1, "*3\r\n:1\r\n:0\r\n:0\r\n"));
+  EXPECT_EQ(request.ReplyBytes(), "*3\r\n:1\r\n:0\r\n:0\r\n");
+  Request uneven;
+  uneven.BeginSplit(MergeKind::kAndArray, 2);
+  uneven.OnFragmentReply(0, "*2\r\n:1\r\n:1\r\n");
+  EXPECT_TRUE(uneven.OnFragmentReply(1, "*1\r\n:1\r\n"));
+  EXPECT_EQ(uneven.ReplyBytes(), "-ERR the servers of the pool answered differently\r\n");
+}
+
+TEST(Request, ScriptKillSucceedsWhereAnyServerStoppedOne) {
+  Request killed;
+  killed.BeginSplit(MergeKind::kAnyOk, 3);
+  killed.OnFragmentReply(0, "-NOTBUSY No scripts in execution right now.\r\n");
+  killed.OnFragmentReply(1, "+OK\r\n");
+  EXPECT_TRUE(killed.OnFragmentReply(2, "-NOTBUSY No scripts in execution right now.\r\n"));
+  EXPECT_EQ(killed.ReplyBytes(), "+OK\r\n");
+  Request idle;
+  idle.BeginSplit(MergeKind::kAnyOk, 2);
+  idle.OnFragmentReply(0, "-NOTBUSY No scripts in execution right now.\r\n");
+  EXPECT_TRUE(idle.OnFragmentReply(1, "-NOTBUSY No scripts in execution right now.\r\n"));
+  EXPECT_EQ(idle.ReplyBytes(), "-NOTBUSY No scripts in execution right now.\r\n");
+  // An error that says more than NOTBUSY wins.
+  Request stuck;
+  stuck.BeginSplit(MergeKind::kAnyOk, 2);
+  stuck.OnFragmentReply(0, "-UNKILLABLE The busy script was sent by a master instance\r\n");
+  EXPECT_TRUE(stuck.OnFragmentReply(1, "-NOTBUSY No scripts in execution right now.\r\n"));
+  EXPECT_EQ(stuck.ReplyBytes(), "-UNKILLABLE The busy script was sent by a master instance\r\n");
+}
+
+TEST(Request, ASumThatWouldOverflowIsAnErrorNotUndefinedBehaviour) {
+  // A hostile server's counts: two halves of more than INT64_MAX.
+  Request request;
+  request.BeginSplit(MergeKind::kSum, 2);
+  request.OnFragmentReply(0, ":9223372036854775807\r\n");
+  EXPECT_TRUE(request.OnFragmentReply(1, ":1\r\n"));
+  EXPECT_EQ(request.ReplyBytes(), "-ERR the servers' counts add up past a 64-bit integer\r\n");
+}
+
+TEST(Request, InfoKeyspaceIsTheProxysSectionsThenTheServersKeyspacesSummed) {
+  Request request;
+  request.BeginSplit(MergeKind::kInfoKeyspace, 2);
+  request.fragment_replies.back() = "# Server\r\nredis_version:7.0.0\r\n";
+  const std::string first = "# Keyspace\r\ndb0:keys=3,expires=1,avg_ttl=100\r\n";
+  const std::string second =
+      "# Keyspace\r\ndb0:keys=1,expires=0,avg_ttl=0\r\n"
+      "db2:keys=5,expires=5,avg_ttl=10\r\n";
+  request.OnFragmentReply(0, "$" + std::to_string(first.size()) + "\r\n" + first + "\r\n");
+  EXPECT_TRUE(
+      request.OnFragmentReply(1, "$" + std::to_string(second.size()) + "\r\n" + second + "\r\n"));
+  const std::string text =
+      "# Server\r\nredis_version:7.0.0\r\n\r\n# Keyspace\r\n"
+      "db0:keys=4,expires=1,avg_ttl=75\r\ndb2:keys=5,expires=5,avg_ttl=10\r\n";
+  EXPECT_EQ(request.ReplyBytes(), "$" + std::to_string(text.size()) + "\r\n" + text + "\r\n");
+}
+
 }  // namespace
 }  // namespace ringproxy::proxy

@@ -1,0 +1,214 @@
+// Router: the decision for each command class, with keys on one server and across servers,
+// inside and outside MULTI, with and without a WATCH. No loop, no socket: a placement over four
+// servers and a session are all a decision needs.
+#include "proxy/router.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config_loader.h"
+#include "proxy/topology.h"
+
+namespace ringproxy::proxy {
+namespace {
+
+constexpr size_t kServers = 4;
+
+class RouterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string text =
+        "pool:\n  listen: 127.0.0.1:22121\n  redis: true\n  hash_tag: \"{}\"\n  servers:\n";
+    for (size_t i = 0; i < kServers; ++i) {
+      text += "    - 127.0.0.1:" + std::to_string(7000 + i) + ":1 s" + std::to_string(i) + "\n";
+    }
+    const config::LoadResult loaded = config::LoadConfigString(text, "router_test.yml");
+    ASSERT_TRUE(loaded.ok()) << loaded.error.ToString();
+    placement_.emplace(BuildPlacement(loaded.config->pools[0], {}));
+    // Two keys owned by each server, found by asking the placement.
+    for (size_t n = 0; n < 10000; ++n) {
+      const std::string key = "key:" + std::to_string(n);
+      auto& owned = keys_[placement_->ServerFor(key)];
+      if (owned.size() < 2) owned.push_back(key);
+    }
+    for (const auto& owned : keys_) ASSERT_EQ(owned.size(), 2u);
+  }
+
+  // The decision for a command line, in the session as it stands.
+  RouteDecision Route(std::initializer_list<std::string_view> line) {
+    const std::vector<std::string_view> args(line);
+    const RouteContext context{&*placement_, &session_, auth_required_};
+    return router_.Route(LookupCommand(args[0]), args, context);
+  }
+
+  const std::string& Key(size_t server, size_t n = 0) const { return keys_[server][n]; }
+
+  std::optional<hashing::Placement> placement_;
+  std::array<std::vector<std::string>, kServers> keys_;
+  ClientSession session_;
+  bool auth_required_ = false;
+  Router router_;
+};
+
+TEST_F(RouterTest, SingleKeyCommandsGoToTheServerOfTheirKey) {
+  for (size_t s = 0; s < kServers; ++s) {
+    const RouteDecision decision = Route({"GET", Key(s)});
+    EXPECT_EQ(decision.route, Route::kForward);
+    EXPECT_EQ(decision.server, s);
+    EXPECT_EQ(decision.command_class, CommandClass::kSingleKey);
+  }
+}
+
+TEST_F(RouterTest, MultiKeyCommandsRunWhereAllTheirKeysLiveOrAreRefused) {
+  const RouteDecision same = Route({"RENAME", Key(2, 0), Key(2, 1)});
+  EXPECT_EQ(same.route, Route::kForward);
+  EXPECT_EQ(same.server, 2u);
+  EXPECT_EQ(same.command_class, CommandClass::kMultiKey);
+  const RouteDecision across = Route({"RENAME", Key(0), Key(1)});
+  EXPECT_EQ(across.route, Route::kReject);
+  EXPECT_TRUE(across.error.starts_with("CROSSSLOT ")) << across.error;
+  EXPECT_NE(across.error.find("RENAME"), std::string::npos) << across.error;
+  const RouteDecision keyless = Route({"EVAL", "return 1", "0"});
+  EXPECT_EQ(keyless.route, Route::kReject);
+  EXPECT_NE(keyless.error.find("without keys"), std::string::npos) << keyless.error;
+  EXPECT_EQ(Route({"EVAL", "return 1", "3", "a"}).error,
+            "ERR Number of keys can't be greater than number of args");
+}
+
+TEST_F(RouterTest, SplitCommandsSplitAcrossServersAndForwardWhenTheyNeedNot) {
+  const RouteDecision across = Route({"MGET", Key(0), Key(1), Key(0, 1)});
+  EXPECT_EQ(across.route, Route::kSplit);
+  EXPECT_EQ(across.merge, MergeKind::kArray);
+  EXPECT_EQ(across.command_class, CommandClass::kSplitGet);
+  EXPECT_EQ(std::vector<uint32_t>(router_.key_servers().begin(), router_.key_servers().end()),
+            (std::vector<uint32_t>{0, 1, 0}));
+  EXPECT_EQ(router_.split_step(), 1u);
+  const RouteDecision mset = Route({"MSET", Key(3), "v", Key(2), "w"});
+  EXPECT_EQ(mset.route, Route::kSplit);
+  EXPECT_EQ(mset.merge, MergeKind::kAllOk);
+  EXPECT_EQ(router_.split_step(), 2u);
+  EXPECT_EQ(Route({"DEL", Key(1), Key(2)}).merge, MergeKind::kSum);
+  const RouteDecision one = Route({"MGET", Key(1, 0), Key(1, 1)});
+  EXPECT_EQ(one.route, Route::kForward);
+  EXPECT_EQ(one.server, 1u);
+  EXPECT_EQ(Route({"MSET", Key(0), "v", Key(1)}).error,
+            "ERR wrong number of arguments for 'mset' command");
+}
+
+TEST_F(RouterTest, UnknownWrongArityAndUnsupportedCommandsAreRefusedWithRedisTexts) {
+  EXPECT_EQ(Route({"NOSUCH", "a"}).error,
+            "ERR unknown command 'NOSUCH', with args beginning with: 'a' ");
+  EXPECT_EQ(Route({"GET"}).error, "ERR wrong number of arguments for 'get' command");
+  EXPECT_EQ(Route({"KEYS", "*"}).error, "ERR KEYS is not supported through the proxy");
+  for (const RouteDecision& decision : {Route({"NOSUCH"}), Route({"GET"}), Route({"KEYS", "*"})}) {
+    EXPECT_EQ(decision.route, Route::kReject);
+    EXPECT_EQ(decision.command_class, CommandClass::kRejected);
+  }
+}
+
+TEST_F(RouterTest, BeforeAuthOnlyAuthHelloAndQuitPass) {
+  auth_required_ = true;
+  EXPECT_EQ(Route({"GET", Key(0)}).error, "NOAUTH Authentication required.");
+  EXPECT_EQ(Route({"MULTI"}).error, "NOAUTH Authentication required.");
+  EXPECT_EQ(Route({"AUTH", "pw"}).route, Route::kLocal);
+  EXPECT_EQ(Route({"HELLO", "2", "AUTH", "default", "pw"}).route, Route::kLocal);
+  EXPECT_EQ(Route({"QUIT"}).route, Route::kLocal);
+}
+
+TEST_F(RouterTest, ScriptSubcommandsFanOutAndUnknownOnesAreRefused) {
+  const RouteDecision load = Route({"SCRIPT", "LOAD", "return 1"});
+  EXPECT_EQ(load.route, Route::kFanOut);
+  EXPECT_EQ(load.merge, MergeKind::kSameReply);
+  EXPECT_EQ(load.command_class, CommandClass::kFanOut);
+  EXPECT_EQ(Route({"script", "exists", "a", "b"}).merge, MergeKind::kAndArray);
+  EXPECT_EQ(Route({"SCRIPT", "KILL"}).merge, MergeKind::kAnyOk);
+  EXPECT_EQ(Route({"FUNCTION", "FLUSH"}).merge, MergeKind::kAllOk);
+  EXPECT_EQ(Route({"SCRIPT", "DEBUG", "YES"}).error,
+            "ERR SCRIPT DEBUG is not supported through the proxy");
+  EXPECT_EQ(Route({"SCRIPT", "LOAD"}).error,
+            "ERR wrong number of arguments for 'script|load' command");
+}
+
+TEST_F(RouterTest, StreamReadsRouteByTheirStreamsButNotWithBlock) {
+  const RouteDecision read = Route(
+      {"XREADGROUP", "GROUP", "g", "c", "COUNT", "10", "STREAMS", Key(3, 0), Key(3, 1), ">", ">"});
+  EXPECT_EQ(read.route, Route::kForward);
+  EXPECT_EQ(read.server, 3u);
+  EXPECT_TRUE(Route({"XREAD", "STREAMS", Key(0), Key(1), "0", "0"}).error.starts_with("CROSSSLOT"));
+  const RouteDecision blocking = Route({"XREAD", "BLOCK", "0", "STREAMS", Key(0), "$"});
+  EXPECT_EQ(blocking.route, Route::kReject);
+  EXPECT_NE(blocking.error.find("BLOCK"), std::string::npos) << blocking.error;
+  // A stream named "block" is a stream, not an option.
+  EXPECT_EQ(Route({"XREAD", "STREAMS", "block", "0"}).route, Route::kForward);
+}
+
+TEST_F(RouterTest, TransactionCommandsOutsideMultiAnswerAsRedisDoes) {
+  EXPECT_EQ(Route({"MULTI"}).route, Route::kMulti);
+  EXPECT_EQ(Route({"EXEC"}).error, "ERR EXEC without MULTI");
+  EXPECT_EQ(Route({"DISCARD"}).error, "ERR DISCARD without MULTI");
+  EXPECT_EQ(Route({"UNWATCH"}).route, Route::kUnwatch);
+  const RouteDecision watch = Route({"WATCH", Key(2, 0), Key(2, 1)});
+  EXPECT_EQ(watch.route, Route::kWatch);
+  EXPECT_EQ(watch.server, 2u);
+  EXPECT_TRUE(Route({"WATCH", Key(0), Key(1)}).error.starts_with("CROSSSLOT"));
+  // A second WATCH must stay on the server of the first.
+  session_.watch_server = 2;
+  EXPECT_EQ(Route({"WATCH", Key(2, 1)}).route, Route::kWatch);
+  EXPECT_TRUE(Route({"WATCH", Key(1)}).error.starts_with("CROSSSLOT"));
+}
+
+TEST_F(RouterTest, InsideMultiKeyedCommandsQueueForOneServer) {
+  session_.transaction.active = true;
+  const RouteDecision first = Route({"INCR", Key(1)});
+  EXPECT_EQ(first.route, Route::kQueue);
+  EXPECT_EQ(first.server, 1u);
+  EXPECT_EQ(first.command_class, CommandClass::kTransaction);
+  session_.transaction.server = 1;
+  EXPECT_EQ(Route({"MGET", Key(1, 0), Key(1, 1)}).route, Route::kQueue);
+  // A command whose keys live elsewhere is refused, and dooms the transaction.
+  const RouteDecision other = Route({"SET", Key(0), "v"});
+  EXPECT_EQ(other.route, Route::kQueueReject);
+  EXPECT_TRUE(other.error.starts_with("CROSSSLOT")) << other.error;
+  EXPECT_EQ(Route({"MGET", Key(1), Key(3)}).route, Route::kQueueReject);
+  // Keyless commands go with the transaction.
+  EXPECT_EQ(Route({"PING"}).route, Route::kQueue);
+  EXPECT_EQ(Route({"PING"}).server, kNoServerYet);
+  EXPECT_EQ(Route({"EVAL", "return 1", "0"}).route, Route::kQueue);
+}
+
+TEST_F(RouterTest, InsideMultiRefusalsDoomTheTransactionExceptNestingAndWatch) {
+  session_.transaction.active = true;
+  for (const RouteDecision& decision :
+       {Route({"NOSUCH"}), Route({"GET"}), Route({"KEYS", "*"}), Route({"SELECT", "1"}),
+        Route({"SCRIPT", "LOAD", "return 1"}), Route({"MSET", Key(0), "v", Key(0, 1)})}) {
+    EXPECT_EQ(decision.route, Route::kQueueReject) << decision.error;
+  }
+  EXPECT_EQ(Route({"MULTI"}).route, Route::kReject);
+  EXPECT_EQ(Route({"MULTI"}).error, "ERR MULTI calls can not be nested");
+  EXPECT_EQ(Route({"WATCH", Key(0)}).error, "ERR WATCH inside MULTI is not allowed");
+  EXPECT_EQ(Route({"QUIT"}).route, Route::kLocal);  // at once, as in Redis
+}
+
+TEST_F(RouterTest, ExecRunsWhereTheKeysOrTheWatchAreAndAbortsAfterARefusal) {
+  session_.transaction.active = true;
+  session_.transaction.server = 3;
+  EXPECT_EQ(Route({"EXEC"}).route, Route::kExec);
+  EXPECT_EQ(Route({"EXEC"}).server, 3u);
+  session_.transaction.server = kNoServerYet;
+  session_.watch_server = 2;
+  EXPECT_EQ(Route({"EXEC"}).server, 2u);
+  // Queued commands must agree with the WATCH's server.
+  EXPECT_EQ(Route({"SET", Key(2), "v"}).route, Route::kQueue);
+  EXPECT_EQ(Route({"SET", Key(1), "v"}).route, Route::kQueueReject);
+  session_.transaction.failed = true;
+  EXPECT_EQ(Route({"EXEC"}).route, Route::kExecAbort);
+  EXPECT_EQ(Route({"DISCARD"}).route, Route::kDiscard);
+}
+
+}  // namespace
+}  // namespace ringproxy::proxy
