@@ -67,6 +67,7 @@ ClientConnection::ClientConnection(Worker* worker, ServerPool* pool, int workers
     : worker_(worker), pool_(pool), stats_(&pool->stats()), workers_(workers) {
   session_.id = worker->NextClientId();
   reply_estimate_ = FlowControl::InitialReplyEstimate(pool->flow_limits());
+  UpdatePlain();
   // Until it authenticates, a client of a pool with a password may send only small requests.
   parser_.set_limits(pool->config().redis_auth.empty() ? worker->settings().limits
                                                        : RequestLimits::Unauthenticated());
@@ -242,12 +243,26 @@ bool ClientConnection::CanDispatch() const {
          FlowControl::InFlightWithinWindow(Limits(), HeldBytes(), pending_, reply_estimate_);
 }
 
+size_t ClientConnection::DispatchLimit() const {
+  // How many requests may be pending once this batch is dispatched: the window's room at the
+  // client's reply estimate. Held bytes and the estimate change only as replies arrive, never
+  // within one batch of requests, so once per batch is enough.
+  const uint64_t window = FlowControl::WindowBytes(Limits());
+  const size_t held = HeldBytes();
+  if (held >= window) return 0;
+  return static_cast<size_t>((window - held) / std::max<size_t>(reply_estimate_, 1));
+}
+
 size_t ClientConnection::ProcessRequests(const char* data, size_t size) {
   size_t offset = 0;
   processing_ = true;
   held_input_ = false;
+  forwarding_ = FlowControl::ShouldForward(Limits(), Flow(), forwarding_);
+  const size_t dispatch_limit = DispatchLimit();
   while (offset < size) {
-    if (!CanDispatch()) {
+    // One request may always be pending, however large its reply (the window's rule).
+    if (state_ != State::kOpen || hold_ != Hold::kNone || !forwarding_ ||
+        (pending_ >= dispatch_limit && pending_ > 0)) {
       held_input_ = state_ == State::kOpen;
       break;
     }
@@ -277,6 +292,8 @@ size_t ClientConnection::ProcessRequests(const char* data, size_t size) {
     }
   }
   processing_ = false;
+  // The batch may have filled what a client may have in flight: stop reading it then.
+  if (reading_) UpdateReading();
   return offset;
 }
 
@@ -293,9 +310,7 @@ bool ClientConnection::Dispatch(const char* data) {
   const std::string_view raw(data, parser_.consumed());
   const CommandSpec* spec = LookupCommand(parser_.arg(data, 0));
   const size_t argc = parser_.argc();
-  const bool plain = !session_.transaction.active &&
-                     (session_.authenticated || pool_->config().redis_auth.empty());
-  if (spec != nullptr && spec->kind == CommandKind::kSingleKey && ArityOk(*spec, argc) && plain) {
+  if (spec != nullptr && spec->kind == CommandKind::kSingleKey && ArityOk(*spec, argc) && plain_) {
     // The hot path: one key, routed by it, forwarded verbatim.
     const std::string_view key = parser_.arg(data, static_cast<size_t>(spec->first_key));
     Server* server = pool_->ServerForKey(key);
@@ -321,8 +336,25 @@ bool ClientConnection::Dispatch(const char* data) {
   return Execute(spec, decision, raw);
 }
 
+void ClientConnection::UpdatePlain() {
+  plain_ = !session_.transaction.active &&
+           (session_.authenticated || pool_->config().redis_auth.empty());
+}
+
+void ClientConnection::OnPoolChanged() {
+  // A reload may have given the pool a password: the hot path must ask again.
+  UpdatePlain();
+}
+
 bool ClientConnection::Execute(const CommandSpec* spec, const RouteDecision& decision,
                                std::string_view raw) {
+  const bool taken = ExecuteDecision(spec, decision, raw);
+  UpdatePlain();
+  return taken;
+}
+
+bool ClientConnection::ExecuteDecision(const CommandSpec* spec, const RouteDecision& decision,
+                                       std::string_view raw) {
   Transaction& transaction = session_.transaction;
   switch (decision.route) {
     case Route::kForward:
@@ -729,11 +761,19 @@ void ClientConnection::CompleteHead(std::string_view reply) {
   Retire(request);
   // Checked before the append: growing a buffer already near the limit would briefly need
   // twice the limit.
-  if (CloseIfOverHardLimit(reply.size())) return;
+  if (OverHardLimit(reply.size())) {
+    CloseOverHardLimit(reply.size());
+    return;
+  }
   ReserveOutput(reply.size());
   out_.Append(reply);
-  WriteCompletedHeads();
-  if (CloseIfOverHardLimit(0)) return;
+  if (head_ != nullptr && head_->done) {
+    WriteCompletedHeads();
+    if (OverHardLimit(0)) {
+      CloseOverHardLimit(0);
+      return;
+    }
+  }
   worker_->ScheduleFlush(this);
   AfterProgress();
 }
@@ -763,8 +803,7 @@ void ClientConnection::WriteCompletedHeads() {
     --queued_;
     const size_t size = request->ReplyBytes().size();
     if (request->parked) parked_bytes_ -= size;
-    if (FlowControl::CheckOutput(Limits(), Flow(), size, true, 0) ==
-        OutputVerdict::kOverHardLimit) {
+    if (OverHardLimit(size)) {
       // Over the limit: the caller's check closes the client; stop copying.
       parked_bytes_ += size;
       Retire(request);
@@ -811,10 +850,12 @@ FlowState ClientConnection::Flow() const {
 const FlowLimits& ClientConnection::Limits() const { return pool_->flow_limits(); }
 
 bool ClientConnection::CloseIfOverHardLimit(size_t incoming) {
-  if (FlowControl::CheckOutput(Limits(), Flow(), incoming, true, 0) !=
-      OutputVerdict::kOverHardLimit) {
-    return false;
-  }
+  if (!OverHardLimit(incoming)) return false;
+  CloseOverHardLimit(incoming);
+  return true;
+}
+
+void ClientConnection::CloseOverHardLimit(size_t incoming) {
   RP_LOG(kLogWarn,
          "pool '%s': client %llu (%s) would hold %zu bytes of replies it has not read, past the "
          "hard output limit of %llu; closing it",
@@ -824,7 +865,6 @@ bool ClientConnection::CloseIfOverHardLimit(size_t incoming) {
   stats_->client_err.Add();
   stats_->client_output_limit_closes.Add();
   Close();
-  return true;
 }
 
 bool ClientConnection::CheckStalledOutput() {
@@ -861,6 +901,13 @@ void ClientConnection::UpdateReading() {
 
 void ClientConnection::AfterProgress() {
   if (state_ == State::kClosing) return;
+  // The steady state of a busy client, after nearly every reply: reading and forwarding,
+  // nothing held back or ending. A reply only makes room (fewer pending) or fills the output,
+  // which the next batch of requests weighs (ProcessRequests); nothing below would change.
+  if (reading_ && forwarding_ && state_ == State::kOpen && hold_ == Hold::kNone && !held_input_ &&
+      !unpin_when_idle_ && !peer_finished_ && !leaving_) {
+    return;
+  }
   forwarding_ = FlowControl::ShouldForward(Limits(), Flow(), forwarding_);
   if (hold_ == Hold::kUntilIdle && pending_ == 0) hold_ = Hold::kNone;
   MaybeUnpin();

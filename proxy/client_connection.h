@@ -80,6 +80,9 @@ class ClientConnection final : public PinHolder {
   // counted in requests, so a client trickling a byte at a time is still idle.
   uint64_t last_active_ns() const { return last_active_ns_; }
 
+  // The worker adopted a new topology: the pool's settings may have changed.
+  void OnPoolChanged();
+
   // PinHolder
   void OnPinnedConnectionLost() override;
 
@@ -117,10 +120,16 @@ class ClientConnection final : public PinHolder {
   // Requests held back in in_, taken up again (from Flush, never from inside a dispatch).
   void ResumeInput();
   bool CanDispatch() const;
+  size_t DispatchLimit() const;
   // Routes and executes the request the parser just framed at `data`. False: it cannot be taken
   // now (it is left unconsumed, and parsed again when the hold ends).
   bool Dispatch(const char* data);
   bool Execute(const CommandSpec* spec, const RouteDecision& decision, std::string_view raw);
+  bool ExecuteDecision(const CommandSpec* spec, const RouteDecision& decision,
+                       std::string_view raw);
+  // Whether a single-key command may take the hot path: authenticated (or no password) and not
+  // inside MULTI. Kept current after every request that is not a single-key one.
+  void UpdatePlain();
   void Forward(uint32_t server, std::string_view raw, CommandClass command_class);
   // Queues `bytes` for `server` on the client's pinned connection when it has one there.
   void SendTo(Server* server, struct Fragment* fragment, std::string_view bytes);
@@ -164,6 +173,11 @@ class ClientConnection final : public PinHolder {
   const FlowLimits& Limits() const;
   // Closes the client when `incoming` more reply bytes would pass the hard output limit.
   bool CloseIfOverHardLimit(size_t incoming);
+  bool OverHardLimit(size_t incoming) const {
+    const uint64_t hard = Limits().output.hard_bytes;
+    return hard != 0 && uint64_t{HeldBytes()} + incoming > hard;
+  }
+  void CloseOverHardLimit(size_t incoming);
   void UpdateReading();
   void OnWriteDone(int status);
   void WriteNextChunk();
@@ -207,6 +221,7 @@ class ClientConnection final : public PinHolder {
   bool reading_ = false;
   bool reading_from_scratch_ = false;
   bool forwarding_ = true;  // FlowControl::ShouldForward
+  bool plain_ = false;      // UpdatePlain
   bool processing_ = false;
   bool held_input_ = false;  // in_ holds requests the last ProcessRequests could not take
   bool resume_input_ = false;

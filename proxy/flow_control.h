@@ -75,7 +75,7 @@ class FlowControl {
   // not flap. `forwarding`: whether it forwards now.
   static bool ShouldForward(const FlowLimits& limits, const FlowState& state, bool forwarding) {
     const uint64_t window = WindowBytes(limits);
-    if (!forwarding && state.held_reply_bytes >= window / 2) return false;
+    if (state.held_reply_bytes >= (forwarding ? window : window / 2)) return false;
     return InFlightWithinWindow(limits, state.held_reply_bytes, state.pending_requests,
                                 state.reply_estimate);
   }

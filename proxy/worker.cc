@@ -161,6 +161,7 @@ void Worker::AdoptTopology() {
   }
   pools_ = std::move(next);
   topology_ = std::move(topology);
+  for (ClientConnection* client : clients_) client->OnPoolChanged();
   if (!removed_pools_.empty()) {
     // Clients of a pool that is gone finish what they sent, then go.
     for (ClientConnection* client : std::vector<ClientConnection*>(clients_)) {
