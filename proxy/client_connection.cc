@@ -244,13 +244,9 @@ bool ClientConnection::CanDispatch() const {
 }
 
 size_t ClientConnection::DispatchLimit() const {
-  // How many requests may be pending once this batch is dispatched: the window's room at the
-  // client's reply estimate. Held bytes and the estimate change only as replies arrive, never
-  // within one batch of requests, so once per batch is enough.
-  const uint64_t window = FlowControl::WindowBytes(Limits());
-  const size_t held = HeldBytes();
-  if (held >= window) return 0;
-  return static_cast<size_t>((window - held) / std::max<size_t>(reply_estimate_, 1));
+  // Held bytes and the estimate change only as replies arrive, never within one batch of
+  // requests, so once per batch is enough.
+  return FlowControl::DispatchLimit(Limits(), HeldBytes(), reply_estimate_);
 }
 
 size_t ClientConnection::ProcessRequests(const char* data, size_t size) {
@@ -301,6 +297,9 @@ void ClientConnection::ResumeInput() {
   resume_input_ = false;
   if (processing_ || !held_input_ || in_.empty() || !CanDispatch()) return;
   const size_t used = ProcessRequests(in_.data(), in_.size());
+  // Taking nothing means what allowed the resume does not hold: wait for the next reply or
+  // write, rather than resume again at once (which would spin the loop).
+  resume_stalled_ = used == 0 && held_input_;
   if (state_ != State::kClosing) in_.Consume(used);
   if (state_ == State::kEnding) in_.Release();
   AfterProgress();
@@ -718,6 +717,7 @@ Request* ClientConnection::Enqueue(CommandClass command_class, size_t request_by
 void ClientConnection::NoteDone(Request* request) {
   --pending_;
   pending_bytes_ -= request->request_bytes;
+  resume_stalled_ = false;
 }
 
 ByteBuffer* ClientConnection::BeginLocalReply(CommandClass command_class) {
@@ -911,7 +911,7 @@ void ClientConnection::AfterProgress() {
   forwarding_ = FlowControl::ShouldForward(Limits(), Flow(), forwarding_);
   if (hold_ == Hold::kUntilIdle && pending_ == 0) hold_ = Hold::kNone;
   MaybeUnpin();
-  if (held_input_ && CanDispatch() && !processing_ && !resume_input_) {
+  if (held_input_ && !resume_stalled_ && CanDispatch() && !processing_ && !resume_input_) {
     // Requests held back can go now; from Flush, not from inside whatever called this.
     resume_input_ = true;
     worker_->ScheduleFlush(this);
@@ -945,7 +945,10 @@ void ClientConnection::CloseWhenIdle() {
   if (head_ == nullptr && !HasOutput() && !write_in_flight_ && !HasUnreadInput()) HalfClose();
 }
 
-void ClientConnection::NoteOutputProgress() { last_progress_ns_ = worker_->now_ns(); }
+void ClientConnection::NoteOutputProgress() {
+  last_progress_ns_ = worker_->now_ns();
+  resume_stalled_ = false;
+}
 
 void ClientConnection::Flush() {
   if (state_ == State::kClosing) return;

@@ -225,6 +225,7 @@ class ClientConnection final : public PinHolder {
   bool processing_ = false;
   bool held_input_ = false;  // in_ holds requests the last ProcessRequests could not take
   bool resume_input_ = false;
+  bool resume_stalled_ = false;  // the last resume took nothing: wait for a reply or a write
   bool write_in_flight_ = false;
   bool counted_ = false;          // in client_connections and admitted by the pool
   bool peer_finished_ = false;    // the client sent its FIN: answer what it sent, then close

@@ -82,7 +82,15 @@ class FlowControl {
   static bool InFlightWithinWindow(const FlowLimits& limits, size_t held, size_t pending,
                                    size_t estimate) {
     // One request may always be in flight, however large its reply.
-    return pending == 0 || held + uint64_t{pending} * estimate < WindowBytes(limits);
+    return pending == 0 || pending < DispatchLimit(limits, held, estimate);
+  }
+  // How many requests may be in flight with `held` bytes of replies held: those whose replies,
+  // reckoned at `estimate` each, still fit in the window (held + pending x estimate < window).
+  static size_t DispatchLimit(const FlowLimits& limits, size_t held, size_t estimate) {
+    const uint64_t window = WindowBytes(limits);
+    if (held >= window) return 0;
+    const uint64_t each = estimate == 0 ? 1 : estimate;
+    return static_cast<size_t>((window - held + each - 1) / each);
   }
 
   // Whether to read the client's socket now. `reading`: whether it reads now; `forwarding`:

@@ -128,5 +128,21 @@ TEST(FlowControl, ZeroTurnsALimitOff) {
   EXPECT_FALSE(FlowControl::InFlightWithinWindow(limits, 0, 64, kMiB));
 }
 
+TEST(FlowControl, TheDispatchLimitAgreesWithTheWindowCheckAtEveryCount) {
+  // The connection stops a batch at DispatchLimit and resumes when InFlightWithinWindow says so:
+  // if they disagreed at one count, a held client would be resumed forever without progress.
+  const FlowLimits limits = Defaults();
+  for (const size_t held : {size_t{0}, kMiB, 31 * kMiB + 12345, 32 * kMiB - 1, 32 * kMiB}) {
+    for (const size_t estimate : {size_t{1}, size_t{7}, size_t{3} * 1000 * 1000, 5 * kMiB}) {
+      const size_t limit = FlowControl::DispatchLimit(limits, held, estimate);
+      for (size_t pending = 1; pending < limit + 3 && pending < 100000; ++pending) {
+        EXPECT_EQ(FlowControl::InFlightWithinWindow(limits, held, pending, estimate),
+                  pending < limit)
+            << held << " " << estimate << " " << pending;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ringproxy::proxy
