@@ -348,13 +348,8 @@ void Worker::CompleteFragment(Fragment* fragment, std::string_view reply) {
   const bool internal = fragment->internal;
   const uint32_t index = fragment->index;
   FreeFragment(fragment);
-  if (internal) {
-    if (!reply.empty() && reply[0] == '-') {
-      RP_LOG(kLogError, "server refused the connection handshake: %.*s",
-             static_cast<int>(reply.size() > 2 ? reply.size() - 2 : reply.size()), reply.data());
-    }
-    return;
-  }
+  // A handshake's reply was judged by its connection (ServerConnection::OnHandshakeReply).
+  if (internal) return;
   if (request == nullptr) return;
   ClientConnection* client = request->client;
   if (request->merge == MergeKind::kForward && client != nullptr && client->IsHead(request)) {
