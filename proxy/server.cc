@@ -103,7 +103,7 @@ std::string Server::Where(const SocketAddress& address) const {
          pool_->config().name + "'";
 }
 
-void Server::OnResponse(std::string_view reply) {
+void Server::OnErrorResponse(std::string_view reply) {
   if (reply.starts_with("-LOADING") || reply.starts_with("-BUSY") || reply.starts_with("-OOM")) {
     CountFailure();
     return;

@@ -65,8 +65,14 @@ class Server {
   // --- from this server's connections ---
   // A reply to a request (not to the connection's handshake): the server works, so the failure
   // count starts again (nutcracker's server_ok). Replies that say the server cannot serve now
-  // (-LOADING, -BUSY, -OOM) count as a failure instead, as in nutcracker.
-  void OnResponse(std::string_view reply);
+  // (-LOADING, -BUSY, -OOM) count as a failure instead, as in nutcracker. Inline: once per reply.
+  void OnResponse(std::string_view reply) {
+    if (!reply.empty() && reply.front() == '-') {
+      OnErrorResponse(reply);
+      return;
+    }
+    failures_ = 0;
+  }
   // The server's reply to the proxy's own `command` (AUTH or SELECT) on a connection at `address`.
   // Returns whether requests may use the connection. A refusal is logged (the first at once,
   // then at most once a minute with a count), except a server with no password answering AUTH,
@@ -85,6 +91,7 @@ class Server {
   ServerConnection* PickConnection(uint64_t affinity);
   // One more failure; ejects the server at server_failure_limit when the pool says so.
   void CountFailure();
+  void OnErrorResponse(std::string_view reply);
   void OpenConnection(size_t slot);
   void RetireConnections();
 
