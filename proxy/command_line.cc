@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <filesystem>
 #include <string_view>
 #include <vector>
 
@@ -303,6 +304,18 @@ CommandLineResult ParseCommandLine(std::span<const char* const> args) {
     }
   }
   return CommandLineResult{.options = std::move(options), .error = {}};
+}
+
+Options WithAbsolutePaths(const Options& options) {
+  Options absolute = options;
+  for (std::string* path :
+       {&absolute.conf_file, &absolute.output_file, &absolute.pid_file, &absolute.resolv_conf}) {
+    if (path->empty()) continue;
+    std::error_code error;
+    const std::filesystem::path resolved = std::filesystem::absolute(*path, error);
+    if (!error) *path = resolved.lexically_normal().string();
+  }
+  return absolute;
 }
 
 std::string UsageText() {

@@ -51,6 +51,10 @@ struct CommandLineResult {
 // them, a stray positional argument is an error. Pure: no global state, no output.
 CommandLineResult ParseCommandLine(std::span<const char* const> args);
 
+// `options` with every file path (-c, -o, -p, --resolv-conf) made absolute against the current
+// directory, as the process must find them after daemonizing (which changes to "/").
+Options WithAbsolutePaths(const Options& options);
+
 // The --help text: usage line and one line per option with its default.
 std::string UsageText();
 

@@ -10,6 +10,7 @@
 
 #include "config/config_loader.h"
 #include "proxy/logger.h"
+#include "proxy/signals.h"
 
 namespace ringproxy::proxy {
 namespace {
@@ -43,6 +44,16 @@ std::string Fingerprint(const std::vector<std::string>& files) {
             std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ";";
   }
   return text;
+}
+
+bool IsConfigEvent(const std::string& config_name, const char* changed) {
+  // The file's own name (an edit, or an editor's rename over it) or a ConfigMap update, which
+  // swaps the `..data` symlink the file resolves through. Anything else in the directory (the
+  // log file next to it, an editor's swap file) is not the configuration. Without a name the
+  // event could be anything: look.
+  if (changed == nullptr) return true;
+  const std::string_view name(changed);
+  return name == config_name || name == "..data";
 }
 
 template <typename Handle>
@@ -79,7 +90,7 @@ int ControlPlane::Run(const config::Config& config) {
     discovery_->ReportFailure(pool, server);
   };
 
-  for (const int signum : {SIGTERM, SIGINT, SIGHUP, SIGTTIN, SIGTTOU}) {
+  for (const int signum : {SIGTERM, SIGINT, SIGHUP, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2}) {
     auto* signal = new uv_signal_t;  // freed in its close callback
     uv_signal_init(&loop_, signal);
     signal->data = this;
@@ -126,7 +137,8 @@ void ControlPlane::OnTopology(std::shared_ptr<const Topology> topology) {
       return;
     }
     started_ = true;
-    RP_LOG(kLogNotice, "ringproxy-%s started with %d workers", RINGPROXY_VERSION, proxy_.workers());
+    RP_LOG(kLogNotice, "ringproxy-%s (%s build) started with %d workers: %s", RINGPROXY_VERSION,
+           RINGPROXY_BUILD_TYPE, proxy_.workers(), settings_.workers_reason.c_str());
     stats_service_ = std::make_unique<StatsService>(&loop_, &proxy_, &stats_, settings_.stats);
     if (!stats_service_->Start(&error)) {
       // As nutcracker: a stats port that cannot be bound is a startup error.
@@ -144,29 +156,40 @@ void ControlPlane::OnTopology(std::shared_ptr<const Topology> topology) {
 
 void ControlPlane::OnSignal(int signum) {
   Logger& log = Logger::Instance();
+  // Logged at any level, as nutcracker does: "signal 21 (SIGTTIN) received, up logging level".
+  auto received = [&](const char* action) {
+    log.Log(kLogNotice, "signal %d (%s) received%s", signum, SignalName(signum), action);
+  };
   switch (signum) {
     case SIGTERM:
     case SIGINT:
       if (draining_) {
-        RP_LOG(kLogWarn, "signal %d while draining: exiting now", signum);
+        received(", exiting now (it came while draining)");
         std::_Exit(1);
       }
+      received(", draining");
       BeginDrain();
       break;
     case SIGHUP:
       // nutcracker reopens its log on SIGHUP; ringproxy also reloads its configuration.
+      received(", reopening log file and reloading the configuration");
       if (!log.Reopen()) RP_LOG(kLogError, "cannot reopen the log file");
       Reload("SIGHUP", true);
       break;
     case SIGTTIN:
+      received(", up logging level");
       log.set_level(std::min(log.level() + 1, 11));
-      RP_LOG(kLogNotice, "log level raised to %d", log.level());
+      log.Log(kLogNotice, "up log level to %d", log.level());
       break;
     case SIGTTOU:
+      received(", down logging level");
       log.set_level(std::max(log.level() - 1, 0));
-      RP_LOG(kLogNotice, "log level lowered to %d", log.level());
+      log.Log(kLogNotice, "down log level to %d", log.level());
       break;
     default:
+      // SIGUSR1, SIGUSR2: nutcracker logs and otherwise ignores them, so a script that sends
+      // them to nutcracker does not kill ringproxy (their default action would).
+      received("");
       break;
   }
 }
@@ -174,24 +197,31 @@ void ControlPlane::OnSignal(int signum) {
 void ControlPlane::Reload(const char* why, bool force) {
   if (draining_) return;
   const std::string text = ReadFile(settings_.config_path);
-  if (text == config_text_ && !force) return;  // a touch, not a change
+  // A touch is not a change; nor is the same rejected text seen again (rejected once, logged
+  // once, counted once). SIGHUP and a TLS file change always try.
+  if (!force && (text == config_text_ || (rejected_text_ && text == *rejected_text_))) return;
   const config::LoadResult loaded = config::LoadConfigFile(settings_.config_path);
   std::string error;
   if (!loaded.ok()) {
     error = loaded.error.ToString();
   } else if (Apply(*loaded.config, &error)) {
     config_text_ = text;
+    rejected_text_.reset();
     stats_.config_reloads_ok.Add();
     RP_LOG(kLogNotice, "reload (%s): configuration '%s' applied", why,
            settings_.config_path.c_str());
     return;
   }
+  rejected_text_ = text;
   stats_.config_reloads_rejected.Add();
   RP_LOG(kLogError, "reload (%s) rejected, keeping the running configuration: %s", why,
          error.c_str());
 }
 
 bool ControlPlane::Apply(const config::Config& config, std::string* error) {
+  // A reload that would move a pool onto an address in use is refused now, while the running
+  // configuration can still be kept (at start, Proxy::Start checks when it binds).
+  if (started_ && !proxy_.CheckListeners(config, error)) return false;
   std::vector<std::string> files = TlsFiles(config);
   // Taken before reading the files: a change during the load is seen by the next poll.
   std::string fingerprint = Fingerprint(files);
@@ -218,6 +248,7 @@ void ControlPlane::WatchConfig() {
   // file resolves through, and editors replace files by rename; a watch on the old inode would
   // go silent.
   const std::filesystem::path path = std::filesystem::absolute(settings_.config_path);
+  config_name_ = path.filename().string();
   watcher_ = new uv_fs_event_t;
   uv_fs_event_init(&loop_, watcher_);
   watcher_->data = this;
@@ -226,9 +257,11 @@ void ControlPlane::WatchConfig() {
   reload_timer_->data = this;
   const int rc = uv_fs_event_start(
       watcher_,
-      [](uv_fs_event_t* handle, const char* /*filename*/, int /*events*/, int status) {
+      [](uv_fs_event_t* handle, const char* filename, int /*events*/, int status) {
         auto* self = static_cast<ControlPlane*>(handle->data);
-        if (status != 0 || self->draining_) return;
+        if (status != 0 || self->draining_ || !IsConfigEvent(self->config_name_, filename)) {
+          return;
+        }
         uv_timer_start(
             self->reload_timer_,
             [](uv_timer_t* timer) {

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,6 +31,7 @@ namespace ringproxy::proxy {
 struct ControlSettings {
   std::string config_path;
   ProxySettings proxy;
+  std::string workers_reason;  // why proxy.workers is what it is, for the startup log
   DnsOptions dns;
   DiscoverySettings discovery;
   StatsService::Settings stats;  // -s, -a, -i
@@ -79,6 +81,9 @@ class ControlPlane {
   uv_async_t* drained_ = nullptr;
   std::thread joiner_;
   std::string config_text_;  // what the running configuration was loaded from
+  std::string config_name_;  // the file's name in its directory, for the watcher
+  // The text of the last rejected reload, until one is applied: seen again, it is not retried.
+  std::optional<std::string> rejected_text_;
   bool started_ = false;
   bool draining_ = false;
   int exit_code_ = 0;

@@ -51,18 +51,29 @@ std::optional<int> ParseCpuMax(std::string_view text) {
   return CpusFor(*q, *p);
 }
 
-int DefaultWorkerCount() {
-  int cpus = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+int DefaultWorkerCount(std::string* why) {
+  const int host_cpus = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int cpus = host_cpus;
   cpu_set_t set;
   CPU_ZERO(&set);
   if (sched_getaffinity(0, sizeof(set), &set) == 0) cpus = std::max(1, CPU_COUNT(&set));
+  std::string reason = cpus == host_cpus
+                           ? "the host's " + std::to_string(cpus) + " CPUs (no CPU quota)"
+                           : "the " + std::to_string(cpus) + " CPUs this process may run on " +
+                                 "(CPU affinity; no CPU quota)";
+  const char* source = "cgroup v2 cpu.max";
   std::optional<int> quota = ParseCpuMax(ReadFile("/sys/fs/cgroup/cpu.max"));
   if (!quota) {
     const auto q = ParseNumber(Trim(ReadFile("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")));
     const auto p = ParseNumber(Trim(ReadFile("/sys/fs/cgroup/cpu/cpu.cfs_period_us")));
     if (q && p) quota = CpusFor(*q, *p);
+    source = "cgroup v1 cpu.cfs_quota_us";
   }
-  if (quota) cpus = std::min(cpus, *quota);
+  if (quota && *quota < cpus) {
+    cpus = *quota;
+    reason = "the CPU quota (" + std::string(source) + ") of " + std::to_string(cpus) + " CPUs";
+  }
+  if (why != nullptr) *why = std::move(reason);
   return std::max(1, cpus);
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace ringproxy::proxy {
@@ -11,7 +12,8 @@ std::optional<int> ParseCpuMax(std::string_view text);
 
 // The default worker count: the container's CPU quota (cgroup v2 cpu.max, else v1
 // cfs_quota_us/cfs_period_us), capped by the CPUs this process may run on; at least 1. A pod
-// limited to 2 CPUs on a 64-core node gets 2 workers, not 64.
-int DefaultWorkerCount();
+// limited to 2 CPUs on a 64-core node gets 2 workers, not 64. `why`, when given, receives the
+// reason in words for the startup log ("the cgroup CPU quota (cpu.max) of 2 CPUs").
+int DefaultWorkerCount(std::string* why = nullptr);
 
 }  // namespace ringproxy::proxy

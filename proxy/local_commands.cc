@@ -45,7 +45,8 @@ bool Authenticate(std::string_view username, std::string_view password, const Lo
     session->authenticated = true;
     return true;
   }
-  session->authenticated = false;
+  // A failed AUTH leaves the connection as it was, as in Redis 6 and later: a client already
+  // authenticated stays so (no -NOAUTH for its next command), one that was not stays out.
   if (username.empty()) {
     resp::AppendError(out, "ERR invalid password");
   } else {

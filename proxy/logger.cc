@@ -36,6 +36,7 @@ bool Logger::Reopen() {
   const int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return false;
   std::lock_guard lock(write_mutex_);
+  signal_fd_.store(fd, std::memory_order_relaxed);
   if (fd_ > 2) ::close(fd_);
   fd_ = fd;
   return true;

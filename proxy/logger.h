@@ -35,6 +35,9 @@ class Logger {
   bool enabled(int level) const { return level <= this->level(); }
 
   void Log(int level, const char* format, ...) __attribute__((format(printf, 3, 4)));
+  // Where lines go now, for a fatal-signal handler, which must not wait for the lock: the thread
+  // that crashed may hold it.
+  int fd_for_signal_handler() const { return signal_fd_.load(std::memory_order_relaxed); }
 
  private:
   Logger() = default;
@@ -43,7 +46,8 @@ class Logger {
   // another thread is about to write to it could send that line to whatever file or socket
   // reuses the number. Log lines are rare (none per request above debug), so the lock is cheap.
   std::mutex write_mutex_;
-  int fd_ = 2;  // guarded by write_mutex_
+  int fd_ = 2;                     // guarded by write_mutex_
+  std::atomic<int> signal_fd_{2};  // a copy of fd_, readable without the lock
   std::atomic<int> level_{kLogNotice};
 };
 

@@ -8,6 +8,7 @@
 
 #include "config/config_loader.h"
 #include "proxy/command_line.h"
+#include "proxy/listen_socket.h"
 #include "proxy/proxy_runner.h"
 #include "proxy/stat_field.h"
 #include "proxy/tls_context.h"
@@ -35,7 +36,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "Try 'ringproxy --help' for the list of options.\n");
     return kExitUsage;
   }
-  const Options& options = *parsed.options;
+  // A run finds its files by absolute paths (it may daemonize, which changes to "/"); a check
+  // (-t) names the file as it was given.
+  const Options options = parsed.options->test_conf
+                              ? *parsed.options
+                              : ringproxy::proxy::WithAbsolutePaths(*parsed.options);
 
   if (options.show_help) {
     PrintVersion();
@@ -66,6 +71,15 @@ int main(int argc, char** argv) {
     if (!ringproxy::proxy::LoadPoolTls(*loaded.config, &tls, &tls_error)) {
       std::fprintf(stderr, "%s\n", tls_error.c_str());
       std::fprintf(stderr, "ringproxy: configuration file '%s' names unusable TLS files\n",
+                   options.conf_file.c_str());
+      return kExitUsage;
+    }
+    // Two pools on one address (127.0.0.1:P and localhost:P) could never both start. Whether
+    // another process holds a port is not checked: during a reload the running proxy does.
+    std::string listen_error;
+    if (!ringproxy::proxy::CheckListenAddresses(loaded.config->pools, &listen_error)) {
+      std::fprintf(stderr, "%s\n", listen_error.c_str());
+      std::fprintf(stderr, "ringproxy: configuration file '%s' has listen addresses in conflict\n",
                    options.conf_file.c_str());
       return kExitUsage;
     }

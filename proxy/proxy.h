@@ -40,6 +40,9 @@ class Proxy {
   // of pools whose listen address changed are opened first; if one cannot be, nothing changes
   // and false is returned.
   bool Update(std::shared_ptr<const Topology> topology, std::string* error);
+  // Control thread, before a reload is accepted: whether `config`'s listen addresses overlap one
+  // another, or one that is new or changed is held by another process (or another pool).
+  bool CheckListeners(const config::Config& config, std::string* error) const;
   // Thread-safe: every worker stops accepting, finishes what is in flight and exits its loop.
   void Drain();
   // Waits for every worker to finish.
@@ -56,13 +59,17 @@ class Proxy {
   std::shared_ptr<const Topology> topology() const { return topology_; }
 
  private:
-  // One listening socket per worker for `pool` (SO_REUSEPORT), or one shared unix socket.
+  // One listening socket per worker for `pool` (an SO_REUSEPORT group of this process only,
+  // unless the pool says `reuseport: true`), or one shared unix socket.
   bool OpenListeners(const config::PoolConfig& pool, std::vector<int>* fds, std::string* error);
+  // Whether both listen on the same address, however spelt (localhost and 127.0.0.1).
+  static bool SameListenAddress(const config::ListenAddress& a, const config::ListenAddress& b);
+  // The running topology's pool named `name`, or null.
+  const TopologyPool* RunningPool(const std::string& name) const;
 
   StatsRegistry stats_;
   std::unique_ptr<ClientAdmission> admission_;  // set by Start; shared by the workers
   std::atomic<bool> serving_{false};
-  bool reuseport_ = false;
   std::shared_ptr<const Topology> topology_;
   std::vector<std::unique_ptr<Worker>> workers_;
 };

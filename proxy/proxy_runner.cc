@@ -14,6 +14,7 @@
 #include "proxy/control_plane.h"
 #include "proxy/cpu_quota.h"
 #include "proxy/logger.h"
+#include "proxy/signals.h"
 #include "proxy/stat_field.h"
 
 namespace ringproxy::proxy {
@@ -66,7 +67,10 @@ bool WritePidFile(const std::string& path) {
 
 }  // namespace
 
-int RunProxy(const Options& options, const config::Config& config) {
+int RunProxy(const Options& given, const config::Config& config) {
+  // Daemonizing changes to "/": a relative path would then name another file, and the reload,
+  // the file watcher, SIGHUP's log reopen and the pid file's removal would all miss theirs.
+  const Options options = WithAbsolutePaths(given);
   Logger& log = Logger::Instance();
   log.set_level(options.verbosity);
   if (!log.Open(options.output_file)) {
@@ -87,12 +91,18 @@ int RunProxy(const Options& options, const config::Config& config) {
     return kExitStartup;
   }
   std::signal(SIGPIPE, SIG_IGN);
+  InstallFatalSignalHandlers();
 
   ControlSettings settings;
   settings.config_path = options.conf_file;
   settings.stats = {options.stats_addr, options.stats_port,
                     static_cast<uint64_t>(options.stats_interval_ms)};
-  settings.proxy.workers = options.workers > 0 ? options.workers : DefaultWorkerCount();
+  if (options.workers > 0) {
+    settings.proxy.workers = options.workers;
+    settings.workers_reason = "--workers " + std::to_string(options.workers);
+  } else {
+    settings.proxy.workers = DefaultWorkerCount(&settings.workers_reason);
+  }
   settings.proxy.max_clients = options.max_clients;
   settings.proxy.worker.drain_timeout_ms = static_cast<uint64_t>(options.drain_timeout_s) * 1000;
   settings.dns.servers = options.dns_servers;

@@ -145,7 +145,8 @@ void Server::Update(const config::ServerConfig& config, const SocketAddress& add
   config_ = config;
   const size_t slots = static_cast<size_t>(std::max(1, pool_->config().server_connections));
   if (address != address_) {
-    RP_LOG(kLogNotice, "server '%s' moved: %s -> %s", config_.name.c_str(),
+    RP_LOG(kLogNotice, "server '%s' in pool '%s' moved: %s -> %s", config_.name.c_str(),
+           pool_->config().name.c_str(),
            address_.length ? address_.ToString().c_str() : "(unresolved)",
            address.length ? address.ToString().c_str() : "(unresolved)");
     address_ = address;
@@ -182,7 +183,56 @@ bool Server::Quiet() const {
                      [](const ServerConnection* c) { return c == nullptr; });
 }
 
-void Server::OnConnected() { failures_ = 0; }
+std::string Server::Where(const SocketAddress& address) const {
+  return "server '" + config_.name + "' (" +
+         (address.length != 0 ? address.ToString() : std::string("unresolved")) + ") in pool '" +
+         pool_->config().name + "'";
+}
+
+void Server::OnErrorResponse(std::string_view reply) {
+  if (reply.starts_with("-LOADING") || reply.starts_with("-BUSY") || reply.starts_with("-OOM")) {
+    CountFailure();
+    return;
+  }
+  failures_ = 0;
+}
+
+bool Server::AcceptHandshakeReply(const SocketAddress& address, std::string_view command,
+                                  std::string_view reply) {
+  if (reply.empty() || reply.front() != '-') return true;
+  std::string_view text = reply.substr(1);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+  // A server without a password answers AUTH with an error (Redis 6+: "AUTH <password> called
+  // without any password configured...", before: "Client sent AUTH, but no password is set") yet
+  // serves the connection: redis_auth then guards the proxy alone, as with nutcracker.
+  const bool needs_no_password =
+      command == "AUTH" &&
+      (text.find("without any password configured") != std::string_view::npos ||
+       text.find("no password is set") != std::string_view::npos);
+  constexpr uint64_t kLogIntervalNs = 60ull * 1000000000;
+  const uint64_t now = worker_->now_ns();
+  if (last_refusal_log_ns_ != 0 && now - last_refusal_log_ns_ < kLogIntervalNs) {
+    ++refusals_not_logged_;
+    return needs_no_password;
+  }
+  std::string sent(command);
+  if (command == "SELECT") sent += " " + std::to_string(pool_->config().redis_db);
+  if (needs_no_password) {
+    RP_LOG(kLogWarn,
+           "%s has no password: it answered the proxy's AUTH with \"%.*s\" (redis_auth guards "
+           "only the proxy's clients)",
+           Where(address).c_str(), static_cast<int>(text.size()), text.data());
+  } else {
+    RP_LOG(kLogError,
+           "%s refused the proxy's %s with \"%.*s\": its requests fail with that error until it "
+           "accepts (%u more refusals in the last minute)",
+           Where(address).c_str(), sent.c_str(), static_cast<int>(text.size()), text.data(),
+           refusals_not_logged_);
+  }
+  last_refusal_log_ns_ = now;
+  refusals_not_logged_ = 0;
+  return needs_no_password;
+}
 
 void Server::LogConnectFailure(const SocketAddress& address, const std::string& why) {
   constexpr uint64_t kLogIntervalNs = 1000000000;
@@ -191,8 +241,8 @@ void Server::LogConnectFailure(const SocketAddress& address, const std::string& 
     ++failures_not_logged_;
     return;
   }
-  RP_LOG(kLogWarn, "connect to server '%s' (%s) failed: %s (%u more in the last second)",
-         config_.name.c_str(), address.ToString().c_str(), why.c_str(), failures_not_logged_);
+  RP_LOG(kLogWarn, "connect to %s failed: %s (%u more in the last second)", Where(address).c_str(),
+         why.c_str(), failures_not_logged_);
   last_failure_log_ns_ = now;
   failures_not_logged_ = 0;
 }
@@ -211,6 +261,10 @@ void Server::OnConnectionClosed(ServerConnection* connection, int error) {
   if (error == 0 || worker_->draining()) return;
   // Maybe the pod moved: have its name looked up again now rather than at TTL expiry.
   worker_->ReportServerFailure(pool_->config().name, config_.name);
+  CountFailure();
+}
+
+void Server::CountFailure() {
   ++failures_;
   const config::PoolConfig& pool = pool_->config();
   if (pool.auto_eject_hosts && failures_ >= static_cast<uint32_t>(pool.server_failure_limit) &&
@@ -220,8 +274,8 @@ void Server::OnConnectionClosed(ServerConnection* connection, int error) {
         worker_->now_ns() + static_cast<uint64_t>(pool.server_retry_timeout_ms) * 1000000;
     stats_->server_ejected_at.Set(static_cast<int64_t>(time(nullptr)));
     pool_->stats().server_ejects.Add();
-    RP_LOG(kLogWarn, "server '%s' ejected from pool '%s' for %lld ms", config_.name.c_str(),
-           pool.name.c_str(), static_cast<long long>(pool.server_retry_timeout_ms));
+    RP_LOG(kLogWarn, "%s ejected after %d failures in a row, for %lld ms", Where(address_).c_str(),
+           pool.server_failure_limit, static_cast<long long>(pool.server_retry_timeout_ms));
     pool_->RebuildPlacement();
   }
 }
@@ -233,8 +287,8 @@ bool Server::Tick(uint64_t now_ns) {
     auto check = [&](ServerConnection* connection) {
       if (connection != nullptr && connection->queued() > 0 &&
           now_ns - connection->oldest_enqueued_ns() >= limit) {
-        RP_LOG(kLogWarn, "request to server '%s' timed out after %lld ms", config_.name.c_str(),
-               static_cast<long long>(timeout));
+        RP_LOG(kLogWarn, "request to %s timed out after %lld ms",
+               Where(connection->address()).c_str(), static_cast<long long>(timeout));
         connection->Close(UV_ETIMEDOUT);
       }
     };
@@ -252,8 +306,7 @@ bool Server::Tick(uint64_t now_ns) {
   if (ejected_until_ns_ != 0 && now_ns >= ejected_until_ns_) {
     ejected_until_ns_ = 0;
     stats_->server_ejected_at.Set(0);
-    RP_LOG(kLogNotice, "server '%s' back in pool '%s'", config_.name.c_str(),
-           pool_->config().name.c_str());
+    RP_LOG(kLogNotice, "%s back in the pool after its ejection", Where(address_).c_str());
     return true;
   }
   return false;

@@ -1,6 +1,12 @@
 // Server: one backend as one worker sees it — `server_connections` connections opened on demand,
 // the failure count, and ejection (auto_eject_hosts) as nutcracker does it.
 //
+// Failures are counted as nutcracker counts them: every connection lost to an error (a refused or
+// failed connect, a reset, a request timeout) adds one, and only a reply to a request resets the
+// count. A hung server (SIGSTOPped, or a dead VM whose kernel still accepts) takes new
+// connections but answers nothing: each of its request timeouts counts, and it is ejected after
+// `server_failure_limit` of them, however many reconnects succeeded in between.
+//
 // When the server's address changes (its pod moved), the open connections are retired: they take
 // no new requests, finish the ones they carry, then close; new requests open connections to the
 // new address. A server whose name does not resolve fails its requests at once.
@@ -10,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -72,8 +79,27 @@ class Server {
   // No connection of this server is open (retired ones included).
   bool Quiet() const;
 
+  // "server 'shard-0' (127.0.0.1:7001) in pool 'alpha'": every log line about a server says
+  // where it is, as connected to at `address`.
+  std::string Where(const SocketAddress& address) const;
+
   // --- from this server's connections ---
-  void OnConnected();
+  // A reply to a request (not to the connection's handshake): the server works, so the failure
+  // count starts again (nutcracker's server_ok). Replies that say the server cannot serve now
+  // (-LOADING, -BUSY, -OOM) count as a failure instead, as in nutcracker. Inline: once per reply.
+  void OnResponse(std::string_view reply) {
+    if (!reply.empty() && reply.front() == '-') {
+      OnErrorResponse(reply);
+      return;
+    }
+    failures_ = 0;
+  }
+  // The server's reply to the proxy's own `command` (AUTH or SELECT) on a connection at `address`.
+  // Returns whether requests may use the connection. A refusal is logged (the first at once,
+  // then at most once a minute with a count), except a server with no password answering AUTH,
+  // which needs none: that connection is usable.
+  bool AcceptHandshakeReply(const SocketAddress& address, std::string_view command,
+                            std::string_view reply);
   // One line per second at most: a dead server refuses every request's connection attempt.
   void LogConnectFailure(const SocketAddress& address, const std::string& why);
   // The connection is closing; `error` (a negative errno) counts as a failure when non-zero.
@@ -86,6 +112,9 @@ class Server {
   ServerConnection* PickConnection(uint64_t affinity);
   // Whether requests can be sent at all; if not, the fragment is failed as nutcracker fails it.
   bool Reachable(Fragment* fragment);
+  // One more failure; ejects the server at server_failure_limit when the pool says so.
+  void CountFailure();
+  void OnErrorResponse(std::string_view reply);
   void OpenConnection(size_t slot);
   void RetireConnections();
 
@@ -102,6 +131,8 @@ class Server {
   uint64_t ejected_until_ns_ = 0;  // worker clock; 0 when not ejected
   uint64_t last_failure_log_ns_ = 0;
   uint32_t failures_not_logged_ = 0;
+  uint64_t last_refusal_log_ns_ = 0;
+  uint32_t refusals_not_logged_ = 0;
   std::shared_ptr<ServerStats> stats_;
 };
 

@@ -29,6 +29,9 @@ constexpr int kKeepaliveIntervalS = 10;
 constexpr int kKeepaliveProbes = 3;
 constexpr int64_t kMinUserTimeoutMs = 5000;
 constexpr unsigned kDefaultUserTimeoutMs = 30000;
+// Which command a handshake fragment carries, in its (otherwise unused) index.
+constexpr uint32_t kHandshakeAuth = 0;
+constexpr uint32_t kHandshakeSelect = 1;
 
 void AppendCommand(ByteBuffer* out, std::initializer_list<std::string_view> args) {
   resp::AppendArrayHeader(out, static_cast<int64_t>(args.size()));
@@ -99,9 +102,11 @@ void ServerConnection::SetDeadPeerTimeouts() {
 void ServerConnection::QueueHandshake() {
   const config::PoolConfig& pool = server_->pool()->config();
   size_t queued_bytes = out_.size();
-  auto queue_internal = [this, &queued_bytes] {
+  auto queue_internal = [this, &queued_bytes](uint32_t step) {
     Fragment* fragment = worker_->NewFragment();
     fragment->kind = FragmentKind::kHandshake;
+    fragment->index = step;
+    ++handshake_pending_;
     fragment->enqueued_ns = worker_->now_ns();
     fragment->bytes = out_.size() - queued_bytes;
     queued_bytes = out_.size();
@@ -114,15 +119,15 @@ void ServerConnection::QueueHandshake() {
   // AUTH before SELECT: a server that requires a password refuses SELECT until authenticated.
   if (!pool.server_auth_user.empty()) {
     AppendCommand(&out_, {"AUTH", pool.server_auth_user, pool.redis_auth});
-    queue_internal();
+    queue_internal(kHandshakeAuth);
   } else if (!pool.redis_auth.empty()) {
     AppendCommand(&out_, {"AUTH", pool.redis_auth});
-    queue_internal();
+    queue_internal(kHandshakeAuth);
   }
   if (pool.redis_db > 0) {
     const std::string db = std::to_string(pool.redis_db);
     AppendCommand(&out_, {"SELECT", db});
-    queue_internal();
+    queue_internal(kHandshakeSelect);
   }
 }
 
@@ -171,10 +176,8 @@ void ServerConnection::OnConnect(int status) {
 }
 
 void ServerConnection::OnReady() {
-  server_->OnConnected();
-  RP_LOG(kLogInfo, "connected to server '%s' (%s)%s%s", server_->config().name.c_str(),
-         address_.ToString().c_str(), tls_ != nullptr ? " over " : "",
-         tls_ != nullptr ? tls_->Description().c_str() : "");
+  RP_LOG(kLogInfo, "connected to %s%s%s", server_->Where(address_).c_str(),
+         tls_ != nullptr ? " over " : "", tls_ != nullptr ? tls_->Description().c_str() : "");
 }
 
 size_t ServerConnection::InputWant() const {
@@ -194,6 +197,12 @@ void ServerConnection::Enqueue(Fragment* fragment, std::string_view bytes) {
   unsent_bytes_ += bytes.size();
   server_->stats().in_queue.Add(1);
   server_->stats().in_queue_bytes.Add(static_cast<int64_t>(bytes.size()));
+  if (handshake_pending_ > 0) {
+    held_requests_.Append(bytes);
+    ++held_count_;
+    held_bytes_ += bytes.size();
+    return;
+  }
   out_.Append(bytes);
   if (state_ == State::kConnected) worker_->ScheduleFlush(this);
 }
@@ -211,6 +220,12 @@ void ServerConnection::EnqueueBlock(std::span<Fragment* const> fragments, std::s
   unsent_bytes_ += bytes.size();
   server_->stats().in_queue.Add(static_cast<int64_t>(fragments.size()));
   server_->stats().in_queue_bytes.Add(static_cast<int64_t>(bytes.size()));
+  if (handshake_pending_ > 0) {
+    held_requests_.Append(bytes);
+    held_count_ += fragments.size();
+    held_bytes_ += bytes.size();
+    return;
+  }
   out_.Append(bytes);
   if (state_ == State::kConnected) worker_->ScheduleFlush(this);
 }
@@ -220,8 +235,8 @@ void ServerConnection::Flush() {
   ByteBuffer* pending = &out_;
   if (tls_ != nullptr) {
     if (!tls_->Seal(&out_)) {
-      RP_LOG(kLogWarn, "server '%s' (%s): TLS failed: %s", server_->config().name.c_str(),
-             address_.ToString().c_str(), tls_->error().c_str());
+      RP_LOG(kLogWarn, "%s: TLS failed: %s", server_->Where(address_).c_str(),
+             tls_->error().c_str());
       Close(UV_EPROTO);
       return;
     }
@@ -292,8 +307,8 @@ void ServerConnection::OnRead(ssize_t nread, const uv_buf_t* buf) {
     } else {
       server_->stats().server_err.Add();
     }
-    RP_LOG(kLogWarn, "server '%s' (%s) closed the connection: %s", server_->config().name.c_str(),
-           address_.ToString().c_str(), uv_strerror(static_cast<int>(nread)));
+    RP_LOG(kLogWarn, "%s closed the connection: %s", server_->Where(address_).c_str(),
+           uv_strerror(static_cast<int>(nread)));
     Close(nread == UV_EOF ? UV_ECONNRESET : static_cast<int>(nread));
     return;
   }
@@ -336,8 +351,8 @@ void ServerConnection::ReadTls(const char* data, size_t size) {
         server_->stats().connect_failures.Add();
         Close(UV_EPROTO);
       } else {
-        RP_LOG(kLogWarn, "server '%s' (%s): TLS failed: %s", server_->config().name.c_str(),
-               address_.ToString().c_str(), tls_->error().c_str());
+        RP_LOG(kLogWarn, "%s: TLS failed: %s", server_->Where(address_).c_str(),
+               tls_->error().c_str());
         server_->stats().server_err.Add();
         Close(UV_EPROTO);
       }
@@ -383,11 +398,37 @@ size_t ServerConnection::ProcessReplies(const char* data, size_t size) {
     stats.out_queue_bytes.Add(-static_cast<int64_t>(fragment->bytes));
     if (scanner_.type() == '-') stats.error_replies.Add();
     stats.latency.Observe((worker_->now_ns() - fragment->enqueued_ns) / 1000);
-    worker_->CompleteFragment(fragment, std::string_view(data + offset, scanner_.size()));
+    const std::string_view reply(data + offset, scanner_.size());
     offset += scanner_.size();
+    if (fragment->kind == FragmentKind::kHandshake) {
+      if (!OnHandshakeReply(fragment, reply)) return offset;
+      continue;
+    }
+    server_->OnResponse(reply);
+    worker_->CompleteFragment(fragment, reply);
   }
   if (retiring_ && fifo_.empty()) Close(0);
   return offset;
+}
+
+bool ServerConnection::OnHandshakeReply(Fragment* fragment, std::string_view reply) {
+  const char* command = fragment->index == kHandshakeAuth ? "AUTH" : "SELECT";
+  worker_->CompleteFragment(fragment, reply);
+  --handshake_pending_;
+  if (!server_->AcceptHandshakeReply(address_, command, reply)) {
+    // Not counted as the server's failure (a configuration that does not match the server is
+    // no reason to eject it); every request waiting here gets the server's own refusal.
+    Close(0, reply);
+    return false;
+  }
+  if (handshake_pending_ == 0 && !held_requests_.empty()) {
+    out_.Append(held_requests_.view());
+    held_requests_.Release();
+    held_count_ = 0;
+    held_bytes_ = 0;
+    worker_->ScheduleFlush(this);
+  }
+  return true;
 }
 
 void ServerConnection::Retire() {
@@ -396,18 +437,28 @@ void ServerConnection::Retire() {
 }
 
 void ServerConnection::MarkSent() {
-  // Everything queued is now with the kernel: those requests move from in_queue to out_queue.
+  // Everything written is now with the kernel: those requests move from in_queue to out_queue.
+  // Requests held until the handshake is accepted stay where they are.
+  const size_t sent = unsent_ - held_count_;
+  const size_t sent_bytes = unsent_bytes_ - held_bytes_;
   ServerStats& stats = server_->stats();
-  stats.in_queue.Add(-static_cast<int64_t>(unsent_));
-  stats.out_queue.Add(static_cast<int64_t>(unsent_));
-  stats.in_queue_bytes.Add(-static_cast<int64_t>(unsent_bytes_));
-  stats.out_queue_bytes.Add(static_cast<int64_t>(unsent_bytes_));
-  unsent_ = 0;
-  unsent_bytes_ = 0;
+  stats.in_queue.Add(-static_cast<int64_t>(sent));
+  stats.out_queue.Add(static_cast<int64_t>(sent));
+  stats.in_queue_bytes.Add(-static_cast<int64_t>(sent_bytes));
+  stats.out_queue_bytes.Add(static_cast<int64_t>(sent_bytes));
+  unsent_ = held_count_;
+  unsent_bytes_ = held_bytes_;
 }
 
-void ServerConnection::Close(int error) {
+void ServerConnection::Close(int error, std::string_view reply) {
   if (state_ == State::kClosing) return;
+  // Copied first: `reply` may point into in_, released below.
+  std::string failure(reply);
+  if (failure.empty()) {
+    failure = "-ERR ";
+    failure += std::strerror(error < 0 ? -error : error);
+    failure += "\r\n";
+  }
   const bool was_connected = state_ == State::kConnected;
   state_ = State::kClosing;
   ServerStats& stats = server_->stats();
@@ -421,21 +472,21 @@ void ServerConnection::Close(int error) {
   stats.out_queue_bytes.Add(-static_cast<int64_t>(fifo_bytes - unsent_bytes_));
   unsent_ = 0;
   unsent_bytes_ = 0;
+  held_count_ = 0;
+  held_bytes_ = 0;
   server_->OnConnectionClosed(this, error);
   // Settle every queued fragment before anything else can run: each one's request gets the
   // error in place of its reply.
-  std::string reply = "-ERR ";
-  reply += std::strerror(error < 0 ? -error : error);
-  reply += "\r\n";
   std::deque<Fragment*> failed;
   failed.swap(fifo_);
   for (Fragment* fragment : failed) {
     if (fragment->kind == FragmentKind::kRequest) server_->pool()->stats().forward_error.Add();
-    worker_->CompleteFragment(fragment, reply);
+    worker_->CompleteFragment(fragment, failure);
   }
   if (PinHolder* holder = std::exchange(holder_, nullptr)) holder->OnPinnedConnectionLost();
   out_.Release();
   in_.Release();
+  held_requests_.Release();
   uv_close(reinterpret_cast<uv_handle_t*>(&handle_),
            [](uv_handle_t* handle) { delete static_cast<ServerConnection*>(handle->data); });
 }

@@ -32,7 +32,8 @@ class ServerConnection {
   ServerConnection(const ServerConnection&) = delete;
   ServerConnection& operator=(const ServerConnection&) = delete;
 
-  // Starts connecting; the AUTH/SELECT handshake is queued ahead of any request.
+  // Starts connecting; the AUTH/SELECT handshake is queued ahead of any request, and requests
+  // are written only once the server has accepted it.
   void Connect(const SocketAddress& address);
   void Enqueue(Fragment* fragment, std::string_view bytes);
   // Several requests whose bytes must reach the server together and in one piece (a transaction
@@ -40,8 +41,9 @@ class ServerConnection {
   void EnqueueBlock(std::span<Fragment* const> fragments, std::string_view bytes);
   // Writes what is queued (the worker calls this once per loop iteration).
   void Flush();
-  // Fails every queued fragment with strerror(-error) and closes. Safe to call more than once.
-  void Close(int error);
+  // Fails every queued fragment with strerror(-error), or with `reply` when given, and closes.
+  // Safe to call more than once.
+  void Close(int error, std::string_view reply = {});
   // Takes no new requests; closes once the ones it carries have their replies.
   void Retire();
 
@@ -50,6 +52,7 @@ class ServerConnection {
   void set_holder(PinHolder* holder) { holder_ = holder; }
   size_t queued() const { return fifo_.size(); }
   uint64_t oldest_enqueued_ns() const;
+  const SocketAddress& address() const { return address_; }
 
   bool flush_scheduled = false;
 
@@ -74,6 +77,9 @@ class ServerConnection {
   void WriteNextChunk();
   void OnWriteDone(int status);
   void MarkSent();
+  // The server's reply to the handshake fragment `fragment`: false when it refused and the
+  // connection closed, failing its requests with the refusal.
+  bool OnHandshakeReply(Fragment* fragment, std::string_view reply);
 
   Worker* worker_;
   Server* server_;
@@ -98,6 +104,12 @@ class ServerConnection {
   PinHolder* holder_ = nullptr;
   size_t unsent_bytes_ = 0;
   size_t unsent_ = 0;  // fragments at the back of fifo_ whose bytes are not yet with the kernel
+  // Until the server has accepted AUTH and SELECT, requests wait here (counted in unsent_): a
+  // refused SELECT must not leave them running in database 0.
+  uint32_t handshake_pending_ = 0;
+  ByteBuffer held_requests_;
+  size_t held_count_ = 0;
+  size_t held_bytes_ = 0;
 };
 
 }  // namespace ringproxy::proxy

@@ -349,14 +349,9 @@ void Worker::CompleteFragment(Fragment* fragment, std::string_view reply) {
   const FragmentKind kind = fragment->kind;
   const uint32_t index = fragment->index;
   FreeFragment(fragment);
-  if (kind == FragmentKind::kHandshake) {
-    if (!reply.empty() && reply[0] == '-') {
-      RP_LOG(kLogError, "server refused the connection handshake: %.*s",
-             static_cast<int>(reply.size() > 2 ? reply.size() - 2 : reply.size()), reply.data());
-    }
-    return;
-  }
-  if (kind == FragmentKind::kQuiet || request == nullptr) return;
+  // A handshake's reply was judged by its connection (ServerConnection::OnHandshakeReply);
+  // a quiet one (the MULTI and +QUEUED of a transaction block) has nobody waiting for it.
+  if (kind != FragmentKind::kRequest || request == nullptr) return;
   ClientConnection* client = request->client;
   if (request->merge == MergeKind::kForward && client != nullptr && client->IsHead(request)) {
     client->CompleteHead(reply);

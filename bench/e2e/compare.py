@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """End-to-end comparison: direct Redis, nutcracker and ringproxy on one machine, in one run.
 
-    /usr/bin/python3 bench/e2e/compare.py --ringproxy build/proxy/ringproxy \
+    /usr/bin/python3 bench/e2e/compare.py [--ringproxy build-release/proxy/ringproxy] \
         [--callgrind] [--idle-clients 5000] [--json out.json] [--repeat 3] [--workers 1[,2,...]]
 
 What it starts (all on 127.0.0.1, ports found free at run time, every process a child stopped by
@@ -31,6 +31,11 @@ client sending -P 16 GETs, -n N1 then -n N2; (Ir2 - Ir1) / (N2 - N1) cancels sta
 with N clients that all connected, then all sent one GET at once and read the reply, then stay
 idle; and after they all disconnected (each RSS read once it has not changed for a second).
 RLIMIT_NOFILE is raised for the script and so for everything it starts.
+
+Measure a Release build, as users run it (the default binary, build-release/proxy/ringproxy):
+    cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release
+    cmake --build build-release --target ringproxy
+The report names the binary measured.
 
 The ringproxy binary is copied to the work directory first, so a rebuild during the run does not
 change what is measured.
@@ -973,7 +978,8 @@ def int_list(text):
 
 def parse_args(argv):
     here = os.path.dirname(os.path.abspath(__file__))
-    default_rp = os.path.normpath(os.path.join(here, "..", "..", "build", "proxy", "ringproxy"))
+    default_rp = os.path.normpath(os.path.join(here, "..", "..", "build-release", "proxy",
+                                               "ringproxy"))
     p = argparse.ArgumentParser(
         description="Direct Redis vs nutcracker -v 4 vs ringproxy, same shards, same machine.")
     p.add_argument("--ringproxy", default=default_rp, help="ringproxy binary (%(default)s)")
@@ -1008,7 +1014,11 @@ def parse_args(argv):
     args = p.parse_args(argv)
     args.repeat = args.repeat or (1 if args.quick else 3)
     args.keyspace = args.keyspace or (10000 if args.quick else 100000)
-    for binary in (args.ringproxy, args.nutcracker, REDIS_SERVER, REDIS_BENCHMARK):
+    if not os.access(args.ringproxy, os.X_OK):
+        p.error("no ringproxy at %s: build a Release one (cmake -S . -B build-release -G Ninja "
+                "-DCMAKE_BUILD_TYPE=Release && cmake --build build-release --target ringproxy) "
+                "or name one with --ringproxy" % args.ringproxy)
+    for binary in (args.nutcracker, REDIS_SERVER, REDIS_BENCHMARK):
         if not (binary and os.access(binary, os.X_OK)):
             p.error("not an executable: %s" % binary)
     if args.callgrind and not VALGRIND:

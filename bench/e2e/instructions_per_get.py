@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Instructions per pipelined GET of ringproxy under callgrind, alone, for profiling work.
 
-    /usr/bin/python3 bench/e2e/instructions_per_get.py --ringproxy build/proxy/ringproxy \
+    /usr/bin/python3 bench/e2e/instructions_per_get.py [--ringproxy build-release/proxy/ringproxy] \
         [-n 50000,150000] [-P 16] [-d 64] [-R 3] [--nutcracker] [--keep DIR] [--dump-instr]
 
 compare.py --callgrind measures the same figure at the end of its whole matrix; this runs only
@@ -37,7 +37,8 @@ import compare  # noqa: E402  (the sibling script, for its process handling)
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     here = os.path.dirname(os.path.abspath(__file__))
-    default_rp = os.path.join(here, "..", "..", "build", "proxy", "ringproxy")
+    # A Release build, as users run it (compare.py's docstring says how to build one).
+    default_rp = os.path.join(here, "..", "..", "build-release", "proxy", "ringproxy")
     p.add_argument("--ringproxy", default=os.path.normpath(default_rp),
                    help="ringproxy binary (%(default)s)")
     p.add_argument("--nutcracker", nargs="?", const=shutil.which("nutcracker") or
@@ -69,7 +70,9 @@ def parse_args(argv):
     if not compare.VALGRIND:
         p.error("valgrind is not installed")
     if not os.access(args.ringproxy, os.X_OK):
-        p.error("no ringproxy binary at %s" % args.ringproxy)
+        p.error("no ringproxy binary at %s: build a Release one (cmake -S . -B build-release -G "
+                "Ninja -DCMAKE_BUILD_TYPE=Release && cmake --build build-release --target "
+                "ringproxy) or name one with --ringproxy" % args.ringproxy)
     # What compare.py's helpers read from its own command line.
     args.verbosity = 4
     args.proxy_cpus = None

@@ -231,7 +231,8 @@ def test_name_coming_back_is_counted_and_logged_as_a_change(processes):
     log_offset = len(k8s_testing.proxy_log(proxy))
     dns.update(present)
     # Every resolution change is a NOTICE with the name, the old and the new address.
-    k8s_testing.wait_log(proxy, r"server 'redis-1' moved: \(unresolved\) -> ", after=log_offset)
+    k8s_testing.wait_log(proxy, r"server 'redis-1' in pool '[^']+' moved: \(unresolved\) -> ",
+                         after=log_offset)
     assert re.search(r"NOTICE dns: %s:%d: \(unresolved\) -> %s:%d" % (
         re.escape(pod_fqdn(1)), pods[1].port, re.escape(POD_HOSTS[1]), pods[1].port),
         k8s_testing.proxy_log(proxy)[log_offset:])

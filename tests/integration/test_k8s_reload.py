@@ -171,8 +171,8 @@ def test_reloads_keep_a_pipelining_client_served(processes):
         assert isinstance(reply, proxy_testing.ReplyError) and "timed out" in str(reply), reply
         # The new timeout applied: the proxy logs the one it used (and it waited that long: a
         # lower bound only, a loaded machine makes it later).
-        k8s_testing.wait_log(proxy, r"request to server 's3' timed out after %d ms" %
-                             NEW_TIMEOUT_MS, LOG_TIMEOUT, log_offset)
+        k8s_testing.wait_log(proxy, r"request to server 's3' \([^)]*\) in pool '[^']+' timed out "
+                             r"after %d ms" % NEW_TIMEOUT_MS, LOG_TIMEOUT, log_offset)
         assert elapsed >= NEW_TIMEOUT_MS / 1000 * 0.9, elapsed
         client.wait_progress()
         assert reloads(proxy) == (2, 0)

@@ -113,6 +113,8 @@ def test_without_server_auth_user_the_backends_refuse_the_proxy(env):
     proxy, shards = env
     with RawConnection(proxy.ports["no_user"]) as conn:
         assert conn.command("AUTH", PASSWORD) == b"+OK\r\n"
-        # The proxy's AUTH <password> named the disabled default user; the backend says so.
-        assert conn.command("SET", "k", "v") == NOAUTH
+        # The proxy's AUTH <password> named the disabled default user; the backend refused it, and
+        # the request, never sent on that connection, gets the backend's own refusal.
+        assert conn.command("SET", "k", "v") == (
+            b"-WRONGPASS invalid username-password pair or user is disabled.\r\n")
     assert keys_on(shards) == []

@@ -285,9 +285,10 @@ def test_clients_that_leave_with_requests_on_a_frozen_shard_leave_nothing_behind
                 harness.wait_until(lambda: _in_flight(sharded) == 0, 10,
                                    "the in-flight gauge to forget the clients that left")
             else:
-                # No timeout: their requests wait for the thaw, and so do they.
+                # No timeout: their requests wait for the thaw. (The clients themselves wait too
+                # if their hang-up was a FIN; one whose close reset the connection, because
+                # replies had reached it unread, is forgotten at once.)
                 assert _queued(sharded, frozen_name) > 0
-                assert _in_flight(sharded) > 0
             peak = _rss(sharded)
         finally:
             frozen.kill(signal.SIGCONT)

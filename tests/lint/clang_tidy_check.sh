@@ -9,6 +9,8 @@ build=$2
 cd "$src"
 mapfile -t files < <(git ls-files 'hashing/*.cc' 'config/*.cc' 'proxy/*.cc')
 runner=$(command -v run-clang-tidy || command -v run-clang-tidy-14)
-"$runner" -quiet -p "$build" -j "$(nproc)" "${files[@]/#/$src/}" >"$build/clang-tidy.log" 2>&1 ||
+# The compile commands are gcc's: clang does not know every gcc warning option they name.
+"$runner" -quiet -p "$build" -j "$(nproc)" -extra-arg=-Wno-unknown-warning-option \
+  "${files[@]/#/$src/}" >"$build/clang-tidy.log" 2>&1 ||
   { grep -E "error:|warning:" "$build/clang-tidy.log" | sort -u | head -50 >&2; exit 1; }
 echo "clang-tidy: ${#files[@]} files clean"

@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <initializer_list>
+#include <string>
 #include <vector>
 
 namespace ringproxy::proxy {
@@ -256,6 +258,20 @@ TEST(CommandLineLimits, MaxClientsIsANonNegativeNumber) {
 
 TEST(CommandLineKubernetes, DrainTimeoutNeedsANumber) {
   EXPECT_FALSE(ParseCommandLine(std::vector<const char*>{"--drain-timeout=soon"}).ok());
+}
+
+TEST(CommandLine, FilePathsAreMadeAbsoluteForADaemon) {
+  const Options given = ParseOk(
+      {"-c", "conf/r.yml", "-o", "./r.log", "-p", "../r.pid", "--resolv-conf", "/etc/resolv.conf"});
+  const Options absolute = WithAbsolutePaths(given);
+  const std::string cwd = std::filesystem::current_path().string();
+  EXPECT_EQ(absolute.conf_file, cwd + "/conf/r.yml");
+  EXPECT_EQ(absolute.output_file, cwd + "/r.log");
+  EXPECT_EQ(absolute.pid_file, std::filesystem::current_path().parent_path().string() + "/r.pid");
+  EXPECT_EQ(absolute.resolv_conf, "/etc/resolv.conf");
+  // Empty means "none" (stderr, no pid file): it stays empty.
+  EXPECT_EQ(WithAbsolutePaths(ParseOk({})).output_file, "");
+  EXPECT_EQ(WithAbsolutePaths(ParseOk({})).pid_file, "");
 }
 
 }  // namespace

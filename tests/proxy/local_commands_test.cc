@@ -55,7 +55,16 @@ TEST_F(LocalCommands, AuthWithDefaultUser) {
   EXPECT_TRUE(session_.authenticated);
   EXPECT_EQ(Answer({"AUTH", "admin", "s3cret"}),
             "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
-  EXPECT_FALSE(session_.authenticated);
+}
+
+TEST_F(LocalCommands, AFailedAuthAfterAGoodOneKeepsTheClientAuthenticatedAsRedisDoes) {
+  pool_.redis_auth = "s3cret";
+  EXPECT_EQ(Answer({"AUTH", "s3cret"}), "+OK\r\n");
+  EXPECT_EQ(Answer({"AUTH", "wrong"}), "-ERR invalid password\r\n");
+  EXPECT_TRUE(session_.authenticated);
+  EXPECT_EQ(Answer({"AUTH", "admin", "s3cret"}),
+            "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
+  EXPECT_TRUE(session_.authenticated);
 }
 
 TEST_F(LocalCommands, SelectZeroIsAccepted) {
