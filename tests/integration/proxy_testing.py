@@ -207,27 +207,35 @@ class RawConnection:
             self._fill()
 
     def _skip_reply(self, pos):
-        """Position just after the reply starting at `pos` (reading as needed)."""
-        while len(self.buf) <= pos:
-            self._fill()
-        end = self._line(pos)
-        kind = self.buf[pos:pos + 1]
-        if kind in (b"+", b"-", b":"):
-            return end + 2
-        length = int(self.buf[pos + 1:end])
-        if kind == b"$":
-            if length < 0:
-                return end + 2
-            stop = end + 2 + length + 2
-            while len(self.buf) < stop:
+        """Position just after the reply starting at `pos` (reading as needed). Iterative, so a
+        reply nested thousands deep (a Lua table) is read like any other."""
+        pending = [1]  # elements still to read, per open array
+        while pending:
+            while len(self.buf) <= pos:
                 self._fill()
-            return stop
-        if kind == b"*":
-            pos = end + 2
-            for _ in range(max(length, 0)):
-                pos = self._skip_reply(pos)
-            return pos
-        raise ValueError("not a RESP reply: %r" % self.buf[pos:pos + 50])
+            end = self._line(pos)
+            kind = self.buf[pos:pos + 1]
+            if kind in (b"+", b"-", b":"):
+                pos = end + 2
+            else:
+                length = int(self.buf[pos + 1:end])
+                if kind == b"$":
+                    pos = end + 2 if length < 0 else end + 2 + length + 2
+                    while len(self.buf) < pos:
+                        self._fill()
+                elif kind == b"*":
+                    pos = end + 2
+                    if length > 0:
+                        pending.append(length)
+                        continue
+                else:
+                    raise ValueError("not a RESP reply: %r" % self.buf[pos:pos + 50])
+            pending[-1] -= 1
+            while pending and pending[-1] == 0:
+                pending.pop()
+                if pending:
+                    pending[-1] -= 1
+        return pos
 
     def reply_bytes(self):
         """The raw bytes of the next reply."""
