@@ -10,6 +10,7 @@
 #include "proxy/logger.h"
 #include "proxy/request.h"
 #include "proxy/resp_writer.h"
+#include "proxy/script_policy.h"
 #include "proxy/server.h"
 #include "proxy/server_pool.h"
 #include "proxy/tls_session.h"
@@ -86,7 +87,7 @@ bool ClientConnection::Accept(uv_stream_t* listener, bool is_unix) {
   }
   counted_ = true;
   worker_->UpdateClock();
-  last_active_ns_ = worker_->now_ns();
+  last_active_ns_ = accepted_ns_ = worker_->now_ns();
   stats_->client_connections.Add(1);
   stats_->client_connections_total.Add();
   if (const std::shared_ptr<const TlsContext>& context = pool_->tls().clients) {
@@ -195,6 +196,7 @@ void ClientConnection::ReadTls(const char* data, size_t size) {
         RP_LOG(kLogInfo, "client %llu: TLS failed: %s",
                static_cast<unsigned long long>(session_.id), tls_->error().c_str());
         stats_->client_err.Add();
+        SendTlsAlert();
       }
       Close();
       return;
@@ -271,11 +273,16 @@ void ClientConnection::Dispatch(const char* data) {
     ReplyError("NOAUTH Authentication required.");
     return;
   }
+  if (ScriptsRefused(pool_->config(), spec->name)) {
+    ReplyError(ScriptsRefusedError(spec->name));
+    return;
+  }
   switch (spec->kind) {
     case CommandKind::kSingleKey:
       break;  // handled above
     case CommandKind::kLocal: {
-      const LocalContext context{&pool_->config(), worker_->id(), workers_};
+      const LocalContext context{&pool_->config(), worker_->id(), workers_, &pool_->auth_failures(),
+                                 worker_->now_ms()};
       AnswerLocalCommand(*spec, t_args, context, &session_, BeginLocalReply(CommandClass::kLocal));
       EndLocalReply();
       if (session_.close_after_reply) {
@@ -604,6 +611,7 @@ void ClientConnection::Flush() {
       RP_LOG(kLogInfo, "client %llu: TLS failed: %s", static_cast<unsigned long long>(session_.id),
              tls_->error().c_str());
       stats_->client_err.Add();
+      SendTlsAlert();
       Close();
       return;
     }
@@ -694,6 +702,19 @@ void ClientConnection::SendCloseNotify() {
   uv_buf_t buf = uv_buf_init(alert.data(), static_cast<unsigned>(alert.size()));
   uv_try_write(stream(), &buf, 1);
   alert.Release();
+}
+
+void ClientConnection::SendTlsAlert() {
+  tls_->CollectOutput();
+  ByteBuffer& alert = tls_->ciphertext();
+  if (alert.empty()) return;
+  uv_buf_t buf = uv_buf_init(alert.data(), static_cast<unsigned>(alert.size()));
+  uv_try_write(stream(), &buf, 1);
+  alert.Release();
+}
+
+bool ClientConnection::TlsHandshakePending() const {
+  return tls_ != nullptr && !closing_ && !tls_->established();
 }
 
 void ClientConnection::Close() {

@@ -70,6 +70,10 @@ class ClientConnection {
   }
   // The worker clock when the client last sent bytes or a reply to it was completed.
   uint64_t last_active_ns() const { return last_active_ns_; }
+  // For the worker's handshake sweep: a TLS client whose handshake has not finished, and when
+  // it was accepted.
+  bool TlsHandshakePending() const;
+  uint64_t accepted_ns() const { return accepted_ns_; }
 
   bool flush_scheduled = false;
   size_t worker_slot = 0;  // index in the worker's client list
@@ -86,6 +90,8 @@ class ClientConnection {
   // Ciphertext that arrived: decrypted into the scratch buffer or in_, then processed.
   void ReadTls(const char* data, size_t size);
   void SendCloseNotify();
+  // After a failed handshake: the alert that says why, before the close (best effort).
+  void SendTlsAlert();
   // Frames and dispatches every complete request in data[0..size); returns the bytes consumed.
   size_t ProcessRequests(const char* data, size_t size);
   void Dispatch(const char* data);
@@ -137,6 +143,7 @@ class ClientConnection {
   size_t queued_ = 0;
   size_t parked_bytes_ = 0;  // replies of done requests waiting behind unfinished ones
   uint64_t last_active_ns_ = 0;
+  uint64_t accepted_ns_ = 0;
   bool reading_ = false;
   bool reading_from_scratch_ = false;
   bool write_in_flight_ = false;

@@ -1,6 +1,9 @@
 #include "proxy/control_plane.h"
 
+#include <sys/prctl.h>
 #include <sys/stat.h>
+
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -195,6 +198,7 @@ bool ControlPlane::Apply(const config::Config& config, std::string* error) {
   std::vector<std::string> files = TlsFiles(config);
   // Taken before reading the files: a change during the load is seen by the next poll.
   std::string fingerprint = Fingerprint(files);
+  ProtectKeyMaterial(config);
   std::vector<PoolTls> tls;
   if (!LoadPoolTls(config, &tls, error)) {
     // Not retried until a file of the running configuration changes again.
@@ -205,6 +209,23 @@ bool ControlPlane::Apply(const config::Config& config, std::string* error) {
   tls_fingerprint_ = std::move(fingerprint);
   discovery_->SetConfig(config, std::move(tls));
   return true;
+}
+
+void ControlPlane::ProtectKeyMaterial(const config::Config& config) {
+  if (!LoadsTlsKeys(config) || prctl(PR_GET_DUMPABLE) == 0) return;
+  if (settings_.allow_core_dumps) {
+    RP_LOG(kLogNotice, "TLS private keys loaded; core dumps stay enabled (--allow-core-dumps)");
+    return;
+  }
+  // Not undone when a reload drops the keys: the process has held them.
+  if (prctl(PR_SET_DUMPABLE, 0) != 0) {
+    RP_LOG(kLogWarn, "TLS private keys loaded, but core dumps could not be disabled: %s",
+           std::strerror(errno));
+    return;
+  }
+  RP_LOG(kLogNotice,
+         "TLS private keys loaded: core dumps disabled (--allow-core-dumps keeps them for "
+         "debugging)");
 }
 
 void ControlPlane::CheckTlsFiles() {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <string>
 
+#include "proxy/auth_failures.h"
 #include "proxy/resp_writer.h"
 
 namespace ringproxy::proxy {
@@ -49,6 +50,11 @@ bool Authenticate(std::string_view username, std::string_view password, const Lo
     return true;
   }
   session->authenticated = false;
+  const bool last = ++session->auth_failures >= AuthFailures::kMaxPerConnection;
+  if (last) session->close_after_reply = true;
+  if (context.auth_failures != nullptr) {
+    context.auth_failures->Record(session->id, last, context.now_ms);
+  }
   if (username.empty()) {
     resp::AppendError(out, "ERR invalid password");
   } else {
@@ -254,7 +260,7 @@ void AnswerLocalCommand(const CommandSpec& spec, std::span<const std::string_vie
       long long db = -1;
       if (!ParseInt(args[1], &db)) {
         resp::AppendError(out, "ERR value is not an integer or out of range");
-      } else if (db == 0 || db == context.pool->redis_db) {
+      } else if (db == context.pool->redis_db) {
         resp::AppendSimple(out, "OK");
       } else {
         resp::AppendError(out,

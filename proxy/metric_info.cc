@@ -34,6 +34,12 @@ constexpr std::array<MetricInfo, static_cast<size_t>(MetricId::kCount)> kMetrics
     {kClientIdleTimeouts, "ringproxy_client_idle_timeouts_total", kCounter, "pool",
      "Client connections closed after client_idle_timeout without a request in flight or a "
      "byte received."},
+    {kClientHandshakeTimeouts, "ringproxy_client_tls_handshake_timeouts_total", kCounter, "pool",
+     "Client connections closed because their TLS handshake was not done within "
+     "tls.handshake_timeout (also counted in ringproxy_client_errors_total)."},
+    {kClientAuthFailures, "ringproxy_client_auth_failures_total", kCounter, "pool",
+     "AUTH and HELLO ... AUTH commands refused for a wrong password (or user); a connection is "
+     "closed after 10 on it."},
     {kForwardErrors, "ringproxy_forward_errors_total", kCounter, "pool",
      "Requests or fragments that could not be forwarded or lost their server connection "
      "(nutcracker's forward_error)."},

@@ -26,6 +26,8 @@ enum class MetricId : uint8_t {
   kClientProtocolErrors,
   kClientRejected,
   kClientIdleTimeouts,
+  kClientHandshakeTimeouts,
+  kClientAuthFailures,
   kForwardErrors,
   kServerEjects,
   kFragments,

@@ -130,6 +130,10 @@ void AddPool(const StatsView::Pool& pool, Families* out) {
            PoolSum(pool, [](const PoolStats& s) { return Value(s.client_rejected); }));
   out->Add(kClientIdleTimeouts, labels,
            PoolSum(pool, [](const PoolStats& s) { return Value(s.client_idle_timeouts); }));
+  out->Add(kClientHandshakeTimeouts, labels,
+           PoolSum(pool, [](const PoolStats& s) { return Value(s.client_handshake_timeouts); }));
+  out->Add(kClientAuthFailures, labels,
+           PoolSum(pool, [](const PoolStats& s) { return Value(s.client_auth_failures); }));
   out->Add(kForwardErrors, labels,
            PoolSum(pool, [](const PoolStats& s) { return Value(s.forward_error); }));
   out->Add(kServerEjects, labels,

@@ -159,8 +159,10 @@ struct PoolStats {
   // ringproxy's
   Counter client_connections_total;
   Counter client_protocol_errors;
-  Counter client_rejected;       // refused at accept: max_clients or --max-clients reached
-  Counter client_idle_timeouts;  // closed after client_idle_timeout without a request
+  Counter client_rejected;            // refused at accept: max_clients or --max-clients reached
+  Counter client_idle_timeouts;       // closed after client_idle_timeout without a request
+  Counter client_handshake_timeouts;  // closed with their TLS handshake unfinished in time
+  Counter client_auth_failures;       // AUTH (or HELLO AUTH) with a wrong password
   Gauge in_flight;
   std::array<Counter, static_cast<size_t>(CommandClass::kCount)> requests;
   std::array<LatencyHistogram, static_cast<size_t>(CommandClass::kCount)> latency;

@@ -466,9 +466,19 @@ TEST(PoolKeys, ListsNutcrackersDirectivesInItsOrderThenRingproxysExtensions) {
                                                              "server_failure_limit",
                                                              "servers"};
   EXPECT_EQ(nutcracker, expected_nutcracker);
-  const std::vector<std::string_view> expected_extensions = {
-      "statefulset", "srv",        "redis_auth_file", "redis_auth_env",     "server_auth_user",
-      "tls",         "server_tls", "max_clients",     "client_idle_timeout"};
+  const std::vector<std::string_view> expected_extensions = {"statefulset",
+                                                             "srv",
+                                                             "redis_auth_file",
+                                                             "redis_auth_env",
+                                                             "server_auth",
+                                                             "server_auth_file",
+                                                             "server_auth_env",
+                                                             "server_auth_user",
+                                                             "tls",
+                                                             "server_tls",
+                                                             "max_clients",
+                                                             "client_idle_timeout",
+                                                             "refuse_scripts"};
   EXPECT_EQ(extensions, expected_extensions);
 }
 
@@ -499,9 +509,12 @@ TEST(PoolKeys, OnlyListenIsRequiredAndShapesAndGroupsAreAsDocumented) {
                                               : Shape::kScalar;
     EXPECT_EQ(key.shape, shape) << key.name;
     EXPECT_EQ(key.entries.empty(), shape != Shape::kMapping) << key.name;
+    const bool server_password = key.name == "server_auth" || key.name == "server_auth_file" ||
+                                 key.name == "server_auth_env";
     const Group group = key.name == "servers" || key.name == "statefulset" || key.name == "srv"
                             ? Group::kMembers
                         : key.name.starts_with("redis_auth") ? Group::kPassword
+                        : server_password                    ? Group::kServerPassword
                                                              : Group::kNone;
     EXPECT_EQ(key.group, group) << key.name;
   }
@@ -535,9 +548,10 @@ TEST(PoolKeys, DocumentedDefaultsMatchPoolConfigDefaults) {
     ++checked;
   }
   // All but listen, servers, hash_tag, redis_auth and timeout, and the extensions other than
-  // max_clients and client_idle_timeout, which have no default; and statefulset's port,
-  // cluster_domain and weight, tls's auth_clients and server_tls's verify.
-  EXPECT_EQ(checked, 13 + 2 + 3 + 2);
+  // max_clients, client_idle_timeout and refuse_scripts, which have no default; and
+  // statefulset's port, cluster_domain and weight, tls's auth_clients, ciphers and
+  // handshake_timeout, and server_tls's verify and ciphers.
+  EXPECT_EQ(checked, 13 + 3 + 3 + 3 + 2);
 }
 
 }  // namespace
