@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "config/config_loader.h"
+#include "config/secret_warnings.h"
 #include "proxy/logger.h"
 
 namespace ringproxy::proxy {
@@ -198,6 +199,9 @@ bool ControlPlane::Apply(const config::Config& config, std::string* error) {
   std::vector<std::string> files = TlsFiles(config);
   // Taken before reading the files: a change during the load is seen by the next poll.
   std::string fingerprint = Fingerprint(files);
+  for (const std::string& warning : config::SecretWarnings(config, config::FileReader::Current())) {
+    RP_LOG(kLogWarn, "%s", warning.c_str());
+  }
   ProtectKeyMaterial(config);
   std::vector<PoolTls> tls;
   if (!LoadPoolTls(config, &tls, error)) {
