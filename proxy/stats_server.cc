@@ -320,7 +320,7 @@ class StatsServer::Connection {
 
   void RespondLegacy() { Await(Document::kJson, {{}, true, false}); }
 
-  void Await(Document document, Awaited awaited) {
+  void Await(Document document, const Awaited& awaited) {
     state_ = State::kAwaiting;
     awaited_ = awaited;
     Arm(server_->settings_.response_timeout_ms);
