@@ -461,6 +461,7 @@ class Holders:
     def stop(self):
         self._stop.set()
         self._thread.join(timeout=30)
+        self._reap()  # what the proxy closed since the thread's last pass counts too
         for s in self.open:
             s.close()
         self.open = []
