@@ -124,31 +124,41 @@ HttpRequestParser::Status HttpRequestParser::Feed(std::string_view bytes) {
 
 HttpRequestParser::Status HttpRequestParser::CheckPartialRequestLine(std::string_view partial) {
   // The same rules as ParseRequestLine, applied to a prefix: only what has arrived is judged, and
-  // a prefix no request line starts with is not HTTP.
-  size_t i = 0;
-  while (i < partial.size() && partial[i] != ' ') {
-    if (!IsTchar(static_cast<unsigned char>(partial[i]))) {
-      return NotHttp("bad character in the method");
-    }
-    if (++i > kMaxMethodBytes) return NotHttp("method too long");
-  }
-  if (i == partial.size()) return status_;
-  if (i == 0) return NotHttp("no method");
-  ++i;
-  const size_t target_begin = i;
-  while (i < partial.size() && partial[i] != ' ') {
-    if (!IsVisible(static_cast<unsigned char>(partial[i]))) {
-      return NotHttp("bad character in the target");
-    }
-    ++i;
-  }
-  if (i == partial.size()) return status_;
-  if (i == target_begin) return NotHttp("no target");
-  const std::string_view version = partial.substr(i + 1);
+  // a prefix no request line starts with is not HTTP. Bytes judged by an earlier call are not
+  // looked at again, so a line that trickles in costs its length, not its length squared.
   constexpr std::string_view kHttp = "HTTP/";
-  const size_t common = std::min(version.size(), kHttp.size());
-  if (version.substr(0, common) != kHttp.substr(0, common)) {
-    return NotHttp("bad version");
+  for (; scanned_ < partial.size(); ++scanned_) {
+    const auto c = static_cast<unsigned char>(partial[scanned_]);
+    switch (line_part_) {
+      case LinePart::kMethod:
+        if (c == ' ') {
+          if (part_bytes_ == 0) return NotHttp("no method");
+          line_part_ = LinePart::kTarget;
+          part_bytes_ = 0;
+        } else if (!IsTchar(c)) {
+          return NotHttp("bad character in the method");
+        } else if (++part_bytes_ > kMaxMethodBytes) {
+          return NotHttp("method too long");
+        }
+        break;
+      case LinePart::kTarget:
+        if (c == ' ') {
+          if (part_bytes_ == 0) return NotHttp("no target");
+          line_part_ = LinePart::kVersion;
+          part_bytes_ = 0;
+        } else if (!IsVisible(c)) {
+          return NotHttp("bad character in the target");
+        } else {
+          ++part_bytes_;
+        }
+        break;
+      case LinePart::kVersion:
+        if (part_bytes_ < kHttp.size() && c != static_cast<unsigned char>(kHttp[part_bytes_])) {
+          return NotHttp("bad version");
+        }
+        ++part_bytes_;
+        break;
+    }
   }
   return status_;
 }

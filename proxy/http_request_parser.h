@@ -64,6 +64,13 @@ class HttpRequestParser {
   // refused at once.
   Status CheckPartialRequestLine(std::string_view partial);
 
+  // Where CheckPartialRequestLine stopped in the request line: bytes of buffer_ judged so far,
+  // the part of the line they reached and that part's length.
+  enum class LinePart { kMethod, kTarget, kVersion };
+  size_t scanned_ = 0;
+  LinePart line_part_ = LinePart::kMethod;
+  size_t part_bytes_ = 0;
+
   Status status_ = Status::kIncomplete;
   std::string buffer_;     // bytes of the current, incomplete line
   size_t head_bytes_ = 0;  // bytes of the head consumed so far (leading empty lines excluded)

@@ -48,6 +48,20 @@ TEST(HttpRequestParser, ByteByByteGivesTheSameRequest) {
   EXPECT_EQ(parser.path(), "/healthz");
 }
 
+TEST(HttpRequestParser, ALongRequestLineTrickledByteByByteIsJudgedAsItArrives) {
+  HttpRequestParser parser;
+  for (const char c : "GET /" + std::string(8000, 'a')) {
+    ASSERT_EQ(parser.Feed(std::string(1, c)), Status::kIncomplete);
+  }
+  EXPECT_EQ(parser.Feed(" HTTP/1.1\r\n\r\n"), Status::kComplete);
+  EXPECT_EQ(parser.path().size(), 8001u);
+  HttpRequestParser broken;
+  for (const char c : "GET /" + std::string(4000, 'a')) {
+    ASSERT_EQ(broken.Feed(std::string(1, c)), Status::kIncomplete);
+  }
+  EXPECT_EQ(broken.Feed("\x01"), Status::kNotHttp);  // the first wrong byte, however late
+}
+
 TEST(HttpRequestParser, AbsoluteFormTargetGivesItsPath) {
   HttpRequestParser parser;
   ASSERT_EQ(parser.Feed("GET http://proxy:22222/metrics?name[]=x HTTP/1.1\r\n\r\n"),
