@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "hashing/distribution.h"
@@ -63,14 +64,27 @@ struct StatefulSetConfig {
   bool operator==(const StatefulSetConfig&) const = default;
 };
 
+// The TLS 1.2 cipher suites offered by default (OpenSSL's cipher-list syntax): forward-secret key
+// exchange and AEAD only, so neither static-RSA key exchange nor CBC with SHA-1 is ever agreed.
+// TLS 1.3 keeps OpenSSL's own suites, all of which are AEAD.
+inline constexpr std::string_view kDefaultTlsCiphers =
+    "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20";
+
+// A TLS handshake with a client must finish this long after the connection was accepted.
+inline constexpr int64_t kDefaultTlsHandshakeTimeoutMs = 5000;
+
 // ringproxy's `tls:` mapping: TLS on the pool's listening socket. Paths are absolute (relative
 // ones are resolved against the configuration file's directory when loaded); the files are read
 // when the proxy loads the configuration, and again whenever one of them changes.
 struct ListenTlsConfig {
-  std::string cert_file;      // PEM certificate chain presented to clients
-  std::string key_file;       // its PEM private key
-  std::string ca_file;        // PEM CA bundle that client certificates must chain to
-  bool auth_clients = false;  // require a client certificate (needs ca_file)
+  std::string cert_file;                    // PEM certificate chain presented to clients
+  std::string key_file;                     // its PEM private key
+  std::string ca_file;                      // PEM CA bundle that client certificates must chain to
+  bool auth_clients = false;                // require a client certificate (needs ca_file)
+  std::string ciphers{kDefaultTlsCiphers};  // TLS 1.2 cipher list (OpenSSL syntax)
+  // A client whose handshake has not finished this long after its accept is closed, whatever
+  // client_idle_timeout says: a stalled handshake holds tens of KB.
+  int64_t handshake_timeout_ms = kDefaultTlsHandshakeTimeoutMs;
 
   bool used() const { return !cert_file.empty(); }
   bool operator==(const ListenTlsConfig&) const = default;
@@ -86,6 +100,7 @@ struct ServerTlsConfig {
   // host as configured (its DNS name, or its IP address checked against the certificate's IPs).
   std::string server_name;
   bool verify = true;  // false: accept any certificate (the link is encrypted, not authenticated)
+  std::string ciphers{kDefaultTlsCiphers};  // TLS 1.2 cipher list (OpenSSL syntax)
 
   bool operator==(const ServerTlsConfig&) const = default;
 };
@@ -121,8 +136,14 @@ struct PoolConfig {
   std::string redis_auth;
   std::string redis_auth_file;  // the file actually read (relative paths resolved), else empty
   std::string redis_auth_env;   // the variable actually read, else empty
-  // Redis ACL user for the proxy's own server connections: `AUTH <user> <redis_auth>` instead of
-  // `AUTH <redis_auth>`. Empty: no user. Never set without redis_auth.
+  // The password the proxy sends to its servers when it is not the clients' one: from
+  // server_auth, or the file or variable named by server_auth_file / server_auth_env. Empty: the
+  // servers get redis_auth, as in nutcracker. Use server_password().
+  std::string server_auth;
+  std::string server_auth_file;  // the file actually read (relative paths resolved), else empty
+  std::string server_auth_env;   // the variable actually read, else empty
+  // Redis ACL user for the proxy's own server connections: `AUTH <user> <password>` instead of
+  // `AUTH <password>`. Empty: no user. Never set without a server password.
   std::string server_auth_user;
   int redis_db = 0;
   bool tcpkeepalive = false;
@@ -147,6 +168,9 @@ struct PoolConfig {
   // Requests a client may send ahead while its replies are past the soft limit (the proxy keeps
   // reading it, so a client that writes its whole pipeline before reading can finish).
   std::optional<uint64_t> client_query_buffer_limit;
+  // Refuse EVAL, EVALSHA, FCALL (and their _RO forms), SCRIPT and FUNCTION: a script runs on the
+  // shard with whatever rights the proxy's connection has, around the commands the proxy refuses.
+  bool refuse_scripts = false;
 
   // In nutcracker's order (hashing::NutcrackerNameLess on name): the server index everywhere.
   // From `servers:`, or expanded from `statefulset:`; empty for an `srv:` pool, whose members are
@@ -159,6 +183,11 @@ struct PoolConfig {
 
   ListenTlsConfig tls;
   ServerTlsConfig server_tls;
+
+  // What the proxy authenticates to its servers with (empty: nothing).
+  const std::string& server_password() const {
+    return server_auth.empty() ? redis_auth : server_auth;
+  }
 
   bool operator==(const PoolConfig&) const = default;
 };

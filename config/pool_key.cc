@@ -268,6 +268,29 @@ Reason ParseRedisAuthEnv(const YamlNode& value, const PoolKeyContext& /*context*
   return std::nullopt;
 }
 
+Reason ParseServerAuth(const YamlNode& value, const PoolKeyContext& /*context*/, PoolConfig* pool) {
+  pool->server_auth = value.text;
+  return std::nullopt;
+}
+
+Reason ParseServerAuthFile(const YamlNode& value, const PoolKeyContext& context, PoolConfig* pool) {
+  std::string path = ResolvePasswordPath(value.text, context.config_dir);
+  if (Reason reason = ReadPasswordFile(path, &pool->server_auth)) {
+    return reason;
+  }
+  pool->server_auth_file = std::move(path);
+  return std::nullopt;
+}
+
+Reason ParseServerAuthEnv(const YamlNode& value, const PoolKeyContext& /*context*/,
+                          PoolConfig* pool) {
+  if (Reason reason = ReadPasswordEnv(value.text, &pool->server_auth)) {
+    return reason;
+  }
+  pool->server_auth_env = value.text;
+  return std::nullopt;
+}
+
 Reason ParseServerAuthUser(const YamlNode& value, const PoolKeyContext& /*context*/,
                            PoolConfig* pool) {
   // Redis refuses ACL user names with blanks (ACL SETUSER cannot create one), so such a name is
@@ -305,6 +328,32 @@ Reason ParseTlsFlag(const YamlNode& value, bool* flag) {
   } else {
     return std::string("is not \"true\" or \"false\"");
   }
+  return std::nullopt;
+}
+
+Reason ParseTlsHandshakeTimeout(const YamlNode& value, const PoolKeyContext& /*context*/,
+                                PoolConfig* pool) {
+  std::string reason;
+  // At least 1: a handshake without a bound is what the key is there to prevent.
+  const std::optional<int> timeout =
+      ParseBoundedNumber(value.text, 1, std::numeric_limits<int>::max(), &reason);
+  if (!timeout) {
+    return reason;
+  }
+  pool->tls.handshake_timeout_ms = *timeout;
+  return std::nullopt;
+}
+
+// An OpenSSL cipher list, checked when the TLS context is built (`ringproxy -t` builds it):
+// whether it names any cipher is OpenSSL's to say.
+template <auto Tls>
+Reason ParseTlsCiphers(const YamlNode& value, const PoolKeyContext& /*context*/, PoolConfig* pool) {
+  for (const unsigned char c : value.text) {
+    if (c <= ' ' || c == 0x7f) {
+      return std::string("holds a blank or a control character; separate ciphers with ':'");
+    }
+  }
+  (pool->*Tls).ciphers = value.text;
   return std::nullopt;
 }
 
@@ -377,6 +426,13 @@ constexpr std::array kListenTlsKeys = {
                "PEM CA bundle that client certificates are verified against."},
     PoolSubKey{"auth_clients", false, "false", ParseTlsAuthClients,
                "true: a client without a certificate signed by ca_file is refused."},
+    PoolSubKey{"ciphers", false, kDefaultTlsCiphers, ParseTlsCiphers<&PoolConfig::tls>,
+               "TLS 1.2 cipher suites offered, in OpenSSL's cipher-list syntax. The default has "
+               "forward-secret key exchange and AEAD ciphers only (no static RSA, no CBC); TLS 1.3 "
+               "uses OpenSSL's suites."},
+    PoolSubKey{"handshake_timeout", false, "5000", ParseTlsHandshakeTimeout,
+               "Milliseconds a client has from its connection to the end of its TLS handshake; "
+               "then it is closed, whatever client_idle_timeout says."},
 };
 
 constexpr std::array kServerTlsKeys = {
@@ -394,6 +450,9 @@ constexpr std::array kServerTlsKeys = {
                "certificate's IP entries)."},
     PoolSubKey{"verify", false, "true", ParseServerTlsVerify,
                "false: accept any server certificate (encrypted, not authenticated)."},
+    PoolSubKey{"ciphers", false, kDefaultTlsCiphers, ParseTlsCiphers<&PoolConfig::server_tls>,
+               "TLS 1.2 cipher suites offered to servers, in OpenSSL's cipher-list syntax (the "
+               "same default as tls.ciphers)."},
 };
 
 constexpr std::array kPoolKeys = {
@@ -470,11 +529,23 @@ constexpr std::array kPoolKeys = {
             kNoEntries, false,
             "An environment variable holding the password, read at each load with trailing CR/LF "
             "removed. Instead of redis_auth, with the same meaning."},
+    PoolKey{"server_auth", Shape::kScalar, Group::kServerPassword, false, "", ParseServerAuth,
+            kNoEntries, false,
+            "Password the proxy sends to its servers, when it is not the clients' one (without "
+            "it, servers get the redis_auth password, as in nutcracker)."},
+    PoolKey{"server_auth_file", Shape::kScalar, Group::kServerPassword, false, "",
+            ParseServerAuthFile, kNoEntries, false,
+            "A file holding the servers' password, read as redis_auth_file is. Instead of "
+            "server_auth, with its meaning."},
+    PoolKey{"server_auth_env", Shape::kScalar, Group::kServerPassword, false, "",
+            ParseServerAuthEnv, kNoEntries, false,
+            "An environment variable holding the servers' password, read as redis_auth_env is. "
+            "Instead of server_auth, with its meaning."},
     PoolKey{"server_auth_user", Shape::kScalar, Group::kNone, false, "", ParseServerAuthUser,
             kNoEntries, false,
             "Redis ACL user of the proxy's own server connections: they send AUTH <user> "
-            "<password> instead of AUTH <password>. Needs a password; clients still AUTH with "
-            "the password alone."},
+            "<password> instead of AUTH <password>. Needs a servers' password (server_auth..., "
+            "else redis_auth...); clients still AUTH with the redis_auth password alone."},
     PoolKey{"tls", Shape::kMapping, Group::kNone, false, "", CheckListenTls, kListenTlsKeys, false,
             "TLS for clients: a mapping of cert_file, key_file, ca_file and auth_clients. The "
             "pool's listener then speaks TLS only. The files are read again when they change "
@@ -511,6 +582,11 @@ constexpr std::array kPoolKeys = {
             "Bytes of requests a client may send ahead while its replies are past the soft "
             "output limit; the proxy then stops reading it. Default: --client-query-buffer-limit, "
             "else 64mb."},
+    PoolKey{"refuse_scripts", Shape::kScalar, Group::kNone, false, "false",
+            ParseBool<&PoolConfig::refuse_scripts>, kNoEntries, false,
+            "true: EVAL, EVALSHA, FCALL (and their _RO forms), SCRIPT and FUNCTION are refused. "
+            "A script runs on the server with the proxy's rights and reaches every command, the "
+            "ones the proxy refuses included."},
 };
 
 }  // namespace

@@ -51,8 +51,8 @@ struct PoolKey {
   enum class Shape { kScalar, kList, kMapping };
 
   // Keys of one group exclude each other: a pool names its members one way (and must name them),
-  // and its password at most one way.
-  enum class Group { kNone, kMembers, kPassword };
+  // its clients' password at most one way, and its servers' password at most one way.
+  enum class Group { kNone, kMembers, kPassword, kServerPassword };
 
   std::string_view name;
   Shape shape;

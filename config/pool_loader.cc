@@ -139,6 +139,21 @@ std::optional<ConfigError> ApplyMapping(const PoolKey& key, const YamlNode& key_
   return std::nullopt;
 }
 
+// What the keys of `group` give a pool, for messages.
+std::string_view GroupWhat(PoolKey::Group group) {
+  switch (group) {
+    case PoolKey::Group::kMembers:
+      return "servers";
+    case PoolKey::Group::kPassword:
+      return "password";
+    case PoolKey::Group::kServerPassword:
+      return "servers' password";
+    case PoolKey::Group::kNone:
+      break;
+  }
+  return "value";
+}
+
 // The keys of `group` in table order, for messages: "servers, statefulset or srv".
 std::string GroupNames(PoolKey::Group group) {
   std::vector<std::string_view> names;
@@ -234,8 +249,7 @@ std::optional<ConfigError> LoadPool(const YamlNode& name, const YamlNode& body,
           return Error(key_node.where,
                        "directive " + Quoted(key->name) + " cannot be combined with " +
                            Quoted(other_name) + " (given at " + Position(other.key) +
-                           "): a pool takes its " +
-                           (key->group == PoolKey::Group::kMembers ? "servers" : "password") +
+                           "): a pool takes its " + std::string(GroupWhat(key->group)) +
                            " from one of " + GroupNames(key->group));
         }
       }
@@ -274,11 +288,12 @@ std::optional<ConfigError> LoadPool(const YamlNode& name, const YamlNode& body,
                                  " has no \"servers\" directive (nor ringproxy's " +
                                  "\"statefulset\" or \"srv\")");
   }
-  if (!pool.server_auth_user.empty() && pool.redis_auth.empty()) {
+  if (!pool.server_auth_user.empty() && pool.server_password().empty()) {
     return Error(seen.at("server_auth_user").value,
                  "server_auth_user " + Quoted(pool.server_auth_user) +
                      " needs a password to send with it: give one of " +
-                     GroupNames(PoolKey::Group::kPassword));
+                     GroupNames(PoolKey::Group::kServerPassword) + " (or the clients' " +
+                     GroupNames(PoolKey::Group::kPassword) + ")");
   }
   // nutcracker reads a pool without "redis: true" as memcache. ringproxy speaks Redis only, so
   // such a pool is refused rather than served in the wrong protocol. (This also covers

@@ -12,6 +12,7 @@
 #include "proxy/logger.h"
 #include "proxy/request.h"
 #include "proxy/resp_writer.h"
+#include "proxy/script_policy.h"
 #include "proxy/server.h"
 #include "proxy/server_connection.h"
 #include "proxy/server_pool.h"
@@ -101,7 +102,7 @@ bool ClientConnection::Accept(uv_stream_t* listener, bool is_unix) {
   }
   counted_ = true;
   worker_->UpdateClock();
-  last_active_ns_ = last_progress_ns_ = worker_->now_ns();
+  last_active_ns_ = last_progress_ns_ = accepted_ns_ = worker_->now_ns();
   stats_->client_connections.Add(1);
   stats_->client_connections_total.Add();
   if (const std::shared_ptr<const TlsContext>& context = pool_->tls().clients) {
@@ -228,6 +229,7 @@ void ClientConnection::ReadTls(const char* data, size_t size) {
         RP_LOG(kLogInfo, "client %llu: TLS failed: %s",
                static_cast<unsigned long long>(session_.id), tls_->error().c_str());
         stats_->client_err.Add();
+        SendTlsAlert();
         Close();
       }
       return;
@@ -330,7 +332,8 @@ bool ClientConnection::Dispatch(const char* data) {
   args.clear();
   for (size_t i = 0; i < argc; ++i) args.push_back(parser_.arg(data, i));
   const RouteContext context{&pool_->placement(), &session_,
-                             !pool_->config().redis_auth.empty() && !session_.authenticated};
+                             !pool_->config().redis_auth.empty() && !session_.authenticated,
+                             &pool_->config()};
   const RouteDecision decision = worker_->router().Route(spec, args, context);
   return Execute(spec, decision, raw);
 }
@@ -519,7 +522,8 @@ void ClientConnection::AnswerLocal(const CommandSpec& spec) {
     AnswerInfo();
     return;
   }
-  const LocalContext context{&pool_->config(), worker_->id(), workers_};
+  const LocalContext context{&pool_->config(), worker_->id(), workers_, &pool_->auth_failures(),
+                             worker_->now_ms()};
   const bool was_authenticated = session_.authenticated;
   AnswerLocalCommand(spec, worker_->args(), context, &session_,
                      BeginLocalReply(CommandClass::kLocal));
@@ -960,6 +964,7 @@ void ClientConnection::Flush() {
       RP_LOG(kLogInfo, "client %llu: TLS failed: %s", static_cast<unsigned long long>(session_.id),
              tls_->error().c_str());
       stats_->client_err.Add();
+      SendTlsAlert();
       Close();
       return;
     }
@@ -1070,6 +1075,19 @@ void ClientConnection::SendCloseNotify() {
   uv_buf_t buf = WriteChunk(&alert);
   uv_try_write(stream(), &buf, 1);
   alert.Release();
+}
+
+void ClientConnection::SendTlsAlert() {
+  tls_->CollectOutput();
+  ByteBuffer& alert = tls_->ciphertext();
+  if (alert.empty()) return;
+  uv_buf_t buf = uv_buf_init(alert.data(), static_cast<unsigned>(alert.size()));
+  uv_try_write(stream(), &buf, 1);
+  alert.Release();
+}
+
+bool ClientConnection::TlsHandshakePending() const {
+  return tls_ != nullptr && state_ != State::kClosing && !tls_->established();
 }
 
 void ClientConnection::Close() {

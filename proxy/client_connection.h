@@ -79,6 +79,10 @@ class ClientConnection final : public PinHolder {
   // The worker clock when the client last completed a request or was answered: idleness is
   // counted in requests, so a client trickling a byte at a time is still idle.
   uint64_t last_active_ns() const { return last_active_ns_; }
+  // For the worker's handshake sweep: a TLS client whose handshake has not finished, and when
+  // it was accepted.
+  bool TlsHandshakePending() const;
+  uint64_t accepted_ns() const { return accepted_ns_; }
 
   // The worker adopted a new topology: the pool's settings may have changed.
   void OnPoolChanged();
@@ -114,6 +118,8 @@ class ClientConnection final : public PinHolder {
   // Ciphertext that arrived: decrypted into the scratch buffer or in_, then processed.
   void ReadTls(const char* data, size_t size);
   void SendCloseNotify();
+  // After a failed handshake: the alert that says why, before the close (best effort).
+  void SendTlsAlert();
   // Frames and dispatches complete requests in data[0..size) while dispatching is allowed;
   // returns the bytes consumed.
   size_t ProcessRequests(const char* data, size_t size);
@@ -218,6 +224,7 @@ class ClientConnection final : public PinHolder {
   bool watch_lost_ = false;  // the pinned connection failed while a WATCH was on it
   State state_ = State::kOpen;
   Hold hold_ = Hold::kNone;
+  uint64_t accepted_ns_ = 0;
   bool reading_ = false;
   bool reading_from_scratch_ = false;
   bool forwarding_ = true;  // FlowControl::ShouldForward

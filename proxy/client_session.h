@@ -35,7 +35,8 @@ struct ClientSession {
   uint64_t id = 0;
   std::string name;                // CLIENT SETNAME
   bool authenticated = false;      // only consulted when the pool has redis_auth
-  bool close_after_reply = false;  // QUIT
+  bool close_after_reply = false;  // QUIT, or too many wrong passwords
+  uint32_t auth_failures = 0;      // wrong passwords given on this connection
   Transaction transaction;
   // The server of the keys the client WATCHes (a server connection is pinned to the client
   // until EXEC, DISCARD, UNWATCH or disconnect), or kNoServerYet.

@@ -46,6 +46,7 @@ constexpr std::array kFlags = {
     Flag{'\0', "dns-ttl-max", Value::kNumber},
     Flag{'\0', "drain-timeout", Value::kNumber},
     Flag{'\0', "max-clients", Value::kNumber},
+    Flag{'\0', "allow-core-dumps", Value::kNone},
 };
 
 // How nutcracker reads a number on its command line (nc_atoi): digits only, at most INT32_MAX.
@@ -113,6 +114,8 @@ std::optional<std::string> ApplyLongOnly(const Flag& flag, std::string_view spel
     options->drain_timeout_s = *number;
   } else if (name == "max-clients") {
     options->max_clients = *number;
+  } else if (name == "allow-core-dumps") {
+    options->allow_core_dumps = true;
   }
   if (options->dns_ttl_min_s > options->dns_ttl_max_s) {
     return "option --dns-ttl-min (" + std::to_string(options->dns_ttl_min_s) +
@@ -326,7 +329,7 @@ std::string UsageText() {
   text += "                 [-i stats interval] [-p pid file] [-m mbuf size]\n";
   text += "                 [--workers N] [--drain-timeout S] [--dns-server HOST:PORT]...\n";
   text += "                 [--resolv-conf FILE] [--dns-ttl-min S] [--dns-ttl-max S]\n";
-  text += "                 [--max-clients N]\n";
+  text += "                 [--max-clients N] [--allow-core-dumps]\n";
   text += "\n";
   text += "Options:\n";
   text += "  -h, --help             : print this help and exit\n";
@@ -365,6 +368,9 @@ std::string UsageText() {
       std::to_string(defaults.dns_ttl_max_s) + ")\n";
   text += "      --max-clients=N    : client connections over all pools at once; one more gets\n";
   text += "                           \"max number of clients reached\" (default: 0, no limit)\n";
+  text +=
+      "      --allow-core-dumps : keep core dumps (and ptrace by the same user) possible when\n";
+  text += "                           TLS private keys are loaded, for debugging (default: off)\n";
   return text;
 }
 

@@ -33,6 +33,8 @@ struct Options {
   int dns_ttl_min_s = 1;                 // --dns-ttl-min=S
   int dns_ttl_max_s = 30;                // --dns-ttl-max=S
   int max_clients = 0;  // --max-clients=N: client connections over all pools; 0: no limit
+  // --allow-core-dumps: stay dumpable when TLS private keys are loaded (for debugging).
+  bool allow_core_dumps = false;
 
   bool operator==(const Options&) const = default;
 };

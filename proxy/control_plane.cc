@@ -1,6 +1,9 @@
 #include "proxy/control_plane.h"
 
+#include <sys/prctl.h>
 #include <sys/stat.h>
+
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -9,6 +12,7 @@
 #include <sstream>
 
 #include "config/config_loader.h"
+#include "config/secret_warnings.h"
 #include "proxy/logger.h"
 #include "proxy/signals.h"
 
@@ -225,6 +229,10 @@ bool ControlPlane::Apply(const config::Config& config, std::string* error) {
   std::vector<std::string> files = TlsFiles(config);
   // Taken before reading the files: a change during the load is seen by the next poll.
   std::string fingerprint = Fingerprint(files);
+  for (const std::string& warning : config::SecretWarnings(config, config::FileReader::Current())) {
+    RP_LOG(kLogWarn, "%s", warning.c_str());
+  }
+  ProtectKeyMaterial(config);
   std::vector<PoolTls> tls;
   if (!LoadPoolTls(config, &tls, error)) {
     // Not retried until a file of the running configuration changes again.
@@ -235,6 +243,23 @@ bool ControlPlane::Apply(const config::Config& config, std::string* error) {
   tls_fingerprint_ = std::move(fingerprint);
   discovery_->SetConfig(config, std::move(tls));
   return true;
+}
+
+void ControlPlane::ProtectKeyMaterial(const config::Config& config) {
+  if (!LoadsTlsKeys(config) || prctl(PR_GET_DUMPABLE) == 0) return;
+  if (settings_.allow_core_dumps) {
+    RP_LOG(kLogNotice, "TLS private keys loaded; core dumps stay enabled (--allow-core-dumps)");
+    return;
+  }
+  // Not undone when a reload drops the keys: the process has held them.
+  if (prctl(PR_SET_DUMPABLE, 0) != 0) {
+    RP_LOG(kLogWarn, "TLS private keys loaded, but core dumps could not be disabled: %s",
+           std::strerror(errno));
+    return;
+  }
+  RP_LOG(kLogNotice,
+         "TLS private keys loaded: core dumps disabled (--allow-core-dumps keeps them for "
+         "debugging)");
 }
 
 void ControlPlane::CheckTlsFiles() {

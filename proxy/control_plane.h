@@ -36,6 +36,7 @@ struct ControlSettings {
   DiscoverySettings discovery;
   StatsService::Settings stats;  // -s, -a, -i
   bool watch_config = true;
+  bool allow_core_dumps = false;  // --allow-core-dumps
 };
 
 class ControlPlane {
@@ -60,6 +61,8 @@ class ControlPlane {
   void Reload(const char* why, bool force);
   // Loads the TLS files `config` names and hands both to discovery. False: a file is unusable.
   bool Apply(const config::Config& config, std::string* error);
+  // Before TLS private keys are read: no core dump (nor same-user ptrace) may copy them out.
+  void ProtectKeyMaterial(const config::Config& config);
   void WatchConfig();
   void CheckTlsFiles();
   void BeginDrain();

@@ -75,17 +75,27 @@ HttpRequestParser::Status HttpRequestParser::Fail(int status, std::string reason
   return status_;
 }
 
+HttpRequestParser::Status HttpRequestParser::NotHttp(std::string reason) {
+  Fail(0, std::move(reason));
+  status_ = Status::kNotHttp;
+  return status_;
+}
+
 HttpRequestParser::Status HttpRequestParser::Feed(std::string_view bytes) {
   for (const char c : bytes) {
     if (status_ != Status::kIncomplete) return status_;
     if (++head_bytes_ > kMaxHeadBytes) {
-      return have_request_line_ ? Fail(431, "request header fields too large")
-                                : Fail(414, "request line longer than " +
-                                                std::to_string(kMaxHeadBytes) + " bytes");
+      if (have_request_line_) return Fail(431, "request header fields too large");
+      // A long line that is not even the start of a request line is not HTTP, however long.
+      if (CheckPartialRequestLine(buffer_) != Status::kIncomplete) return status_;
+      return Fail(414, "request line longer than " + std::to_string(kMaxHeadBytes) + " bytes");
     }
     if (pending_cr_) {
       pending_cr_ = false;
-      if (c != '\n') return Fail(400, "CR not followed by LF");
+      if (c != '\n') {
+        return have_request_line_ ? Fail(400, "CR not followed by LF")
+                                  : NotHttp("CR not followed by LF in the request line");
+      }
     } else if (c == '\r') {
       pending_cr_ = true;
       continue;
@@ -113,47 +123,58 @@ HttpRequestParser::Status HttpRequestParser::Feed(std::string_view bytes) {
 }
 
 HttpRequestParser::Status HttpRequestParser::CheckPartialRequestLine(std::string_view partial) {
-  // The same rules as ParseRequestLine, applied to a prefix: only what has arrived is judged.
-  size_t i = 0;
-  while (i < partial.size() && partial[i] != ' ') {
-    if (!IsTchar(static_cast<unsigned char>(partial[i]))) {
-      return Fail(400, "malformed request line: bad character in the method");
-    }
-    if (++i > kMaxMethodBytes) return Fail(400, "malformed request line: method too long");
-  }
-  if (i == partial.size()) return status_;
-  if (i == 0) return Fail(400, "malformed request line: no method");
-  ++i;
-  const size_t target_begin = i;
-  while (i < partial.size() && partial[i] != ' ') {
-    if (!IsVisible(static_cast<unsigned char>(partial[i]))) {
-      return Fail(400, "malformed request line: bad character in the target");
-    }
-    ++i;
-  }
-  if (i == partial.size()) return status_;
-  if (i == target_begin) return Fail(400, "malformed request line: no target");
-  const std::string_view version = partial.substr(i + 1);
+  // The same rules as ParseRequestLine, applied to a prefix: only what has arrived is judged, and
+  // a prefix no request line starts with is not HTTP. Bytes judged by an earlier call are not
+  // looked at again, so a line that trickles in costs its length, not its length squared.
   constexpr std::string_view kHttp = "HTTP/";
-  const size_t common = std::min(version.size(), kHttp.size());
-  if (version.substr(0, common) != kHttp.substr(0, common)) {
-    return Fail(400, "malformed request line: bad version");
+  for (; scanned_ < partial.size(); ++scanned_) {
+    const auto c = static_cast<unsigned char>(partial[scanned_]);
+    switch (line_part_) {
+      case LinePart::kMethod:
+        if (c == ' ') {
+          if (part_bytes_ == 0) return NotHttp("no method");
+          line_part_ = LinePart::kTarget;
+          part_bytes_ = 0;
+        } else if (!IsTchar(c)) {
+          return NotHttp("bad character in the method");
+        } else if (++part_bytes_ > kMaxMethodBytes) {
+          return NotHttp("method too long");
+        }
+        break;
+      case LinePart::kTarget:
+        if (c == ' ') {
+          if (part_bytes_ == 0) return NotHttp("no target");
+          line_part_ = LinePart::kVersion;
+          part_bytes_ = 0;
+        } else if (!IsVisible(c)) {
+          return NotHttp("bad character in the target");
+        } else {
+          ++part_bytes_;
+        }
+        break;
+      case LinePart::kVersion:
+        if (part_bytes_ < kHttp.size() && c != static_cast<unsigned char>(kHttp[part_bytes_])) {
+          return NotHttp("bad version");
+        }
+        ++part_bytes_;
+        break;
+    }
   }
   return status_;
 }
 
 HttpRequestParser::Status HttpRequestParser::ParseRequestLine(std::string_view line) {
-  if (CheckPartialRequestLine(line) == Status::kError) return status_;
+  if (CheckPartialRequestLine(line) != Status::kIncomplete) return status_;
   const size_t first_space = line.find(' ');
   const size_t second_space =
       first_space == std::string_view::npos ? first_space : line.find(' ', first_space + 1);
   if (second_space == std::string_view::npos) {
-    return Fail(400, "malformed request line: expected 'METHOD TARGET HTTP/1.x'");
+    return NotHttp("not a request line: expected 'METHOD TARGET HTTP/1.x'");
   }
   const std::string_view version = line.substr(second_space + 1);
   if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || !IsDigit(version[5]) ||
       version[6] != '.' || !IsDigit(version[7])) {
-    return Fail(400, "malformed request line: bad version");
+    return NotHttp("bad version");
   }
   if (version[5] != '1') return Fail(505, "only HTTP/1.x is served here");
   const std::string_view target = line.substr(first_space + 1, second_space - first_space - 1);

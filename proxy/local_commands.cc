@@ -4,6 +4,7 @@
 #include <charconv>
 #include <string>
 
+#include "proxy/auth_failures.h"
 #include "proxy/resp_writer.h"
 
 namespace ringproxy::proxy {
@@ -47,6 +48,11 @@ bool Authenticate(std::string_view username, std::string_view password, const Lo
   }
   // A failed AUTH leaves the connection as it was, as in Redis 6 and later: a client already
   // authenticated stays so (no -NOAUTH for its next command), one that was not stays out.
+  const bool last = ++session->auth_failures >= AuthFailures::kMaxPerConnection;
+  if (last) session->close_after_reply = true;
+  if (context.auth_failures != nullptr) {
+    context.auth_failures->Record(session->id, last, context.now_ms);
+  }
   if (username.empty()) {
     resp::AppendError(out, "ERR invalid password");
   } else {
@@ -232,7 +238,7 @@ void AnswerLocalCommand(const CommandSpec& spec, std::span<const std::string_vie
       long long db = -1;
       if (!ParseInt(args[1], &db)) {
         resp::AppendError(out, "ERR value is not an integer or out of range");
-      } else if (db == 0 || db == context.pool->redis_db) {
+      } else if (db == context.pool->redis_db) {
         resp::AppendSimple(out, "OK");
       } else {
         resp::AppendError(out,

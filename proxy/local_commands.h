@@ -13,13 +13,19 @@
 
 namespace ringproxy::proxy {
 
+class AuthFailures;
+
 struct LocalContext {
   const config::PoolConfig* pool;
   int worker_id;
   int workers;
+  AuthFailures* auth_failures = nullptr;  // counts and logs wrong passwords; null: not counted
+  uint64_t now_ms = 0;                    // the worker's clock, for auth_failures
 };
 
-// Appends the reply to `args` (args[0] is the command name; arity already checked).
+// Appends the reply to `args` (args[0] is the command name; arity already checked). A wrong
+// password is counted in the session, and the AuthFailures::kMaxPerConnection-th sets
+// session->close_after_reply.
 void AnswerLocalCommand(const CommandSpec& spec, std::span<const std::string_view> args,
                         const LocalContext& context, ClientSession* session, ByteBuffer* out);
 

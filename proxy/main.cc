@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/config_loader.h"
+#include "config/secret_warnings.h"
 #include "proxy/command_line.h"
 #include "proxy/listen_socket.h"
 #include "proxy/proxy_runner.h"
@@ -82,6 +83,10 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "ringproxy: configuration file '%s' has listen addresses in conflict\n",
                    options.conf_file.c_str());
       return kExitUsage;
+    }
+    for (const std::string& warning : ringproxy::config::SecretWarnings(
+             *loaded.config, ringproxy::config::FileReader::Current())) {
+      std::fprintf(stderr, "ringproxy: warning: %s\n", warning.c_str());
     }
     std::printf("ringproxy: configuration file '%s' syntax is ok\n", options.conf_file.c_str());
     return 0;

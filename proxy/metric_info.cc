@@ -38,6 +38,12 @@ constexpr std::array<MetricInfo, static_cast<size_t>(MetricId::kCount)> kMetrics
      "Client connections closed for not reading their replies: past the hard output limit, or "
      "past the soft one without taking a byte for its seconds (client_output_buffer_limit; also "
      "counted in ringproxy_client_errors_total)."},
+    {kClientHandshakeTimeouts, "ringproxy_client_tls_handshake_timeouts_total", kCounter, "pool",
+     "Client connections closed because their TLS handshake was not done within "
+     "tls.handshake_timeout (also counted in ringproxy_client_errors_total)."},
+    {kClientAuthFailures, "ringproxy_client_auth_failures_total", kCounter, "pool",
+     "AUTH and HELLO ... AUTH commands refused for a wrong password (or user); a connection is "
+     "closed after 10 on it."},
     {kForwardErrors, "ringproxy_forward_errors_total", kCounter, "pool",
      "Requests or fragments that could not be forwarded or lost their server connection "
      "(nutcracker's forward_error)."},

@@ -27,6 +27,8 @@ enum class MetricId : uint8_t {
   kClientRejected,
   kClientIdleTimeouts,
   kClientOutputLimitCloses,
+  kClientHandshakeTimeouts,
+  kClientAuthFailures,
   kForwardErrors,
   kServerEjects,
   kFragments,

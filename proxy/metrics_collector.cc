@@ -132,6 +132,10 @@ void AddPool(const StatsView::Pool& pool, Families* out) {
            PoolSum(pool, [](const PoolStats& s) { return Value(s.client_idle_timeouts); }));
   out->Add(kClientOutputLimitCloses, labels,
            PoolSum(pool, [](const PoolStats& s) { return Value(s.client_output_limit_closes); }));
+  out->Add(kClientHandshakeTimeouts, labels,
+           PoolSum(pool, [](const PoolStats& s) { return Value(s.client_handshake_timeouts); }));
+  out->Add(kClientAuthFailures, labels,
+           PoolSum(pool, [](const PoolStats& s) { return Value(s.client_auth_failures); }));
   out->Add(kForwardErrors, labels,
            PoolSum(pool, [](const PoolStats& s) { return Value(s.forward_error); }));
   out->Add(kServerEjects, labels,

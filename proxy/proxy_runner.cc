@@ -104,6 +104,7 @@ int RunProxy(const Options& given, const config::Config& config) {
     settings.proxy.workers = DefaultWorkerCount(&settings.workers_reason);
   }
   settings.proxy.max_clients = options.max_clients;
+  settings.allow_core_dumps = options.allow_core_dumps;
   settings.proxy.worker.drain_timeout_ms = static_cast<uint64_t>(options.drain_timeout_s) * 1000;
   settings.dns.servers = options.dns_servers;
   settings.dns.resolv_conf = options.resolv_conf;

@@ -1,6 +1,7 @@
 #include "proxy/router.h"
 
 #include "hashing/continuum.h"
+#include "proxy/script_policy.h"
 
 namespace ringproxy::proxy {
 namespace {
@@ -116,6 +117,11 @@ RouteDecision Router::Route(const CommandSpec* spec, std::span<const std::string
   if (context.auth_required && spec->local != LocalCommand::kAuth &&
       spec->local != LocalCommand::kHello && spec->local != LocalCommand::kQuit) {
     return Reject("NOAUTH Authentication required.");
+  }
+  // Before any fan-out: with refuse_scripts no script can be running, so SCRIPT KILL goes too.
+  if (context.pool != nullptr && ScriptsRefused(*context.pool, spec->name)) {
+    RouteDecision decision = Reject(ScriptsRefusedError(spec->name));
+    return in_multi ? RefuseQueued(std::move(decision)) : decision;
   }
   return in_multi ? RouteInsideMulti(*spec, args, context)
                   : RouteOutsideMulti(*spec, args, context);

@@ -35,6 +35,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/pool_config.h"
 #include "hashing/placement.h"
 #include "proxy/client_session.h"
 #include "proxy/command_table.h"
@@ -75,6 +76,7 @@ struct RouteContext {
   const hashing::Placement* placement;
   const ClientSession* session;
   bool auth_required;  // the pool has redis_auth and the client has not authenticated
+  const config::PoolConfig* pool = nullptr;  // its refuse_scripts; null: refuses nothing
 };
 
 class Router {

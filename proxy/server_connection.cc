@@ -118,10 +118,10 @@ void ServerConnection::QueueHandshake() {
   };
   // AUTH before SELECT: a server that requires a password refuses SELECT until authenticated.
   if (!pool.server_auth_user.empty()) {
-    AppendCommand(&out_, {"AUTH", pool.server_auth_user, pool.redis_auth});
+    AppendCommand(&out_, {"AUTH", pool.server_auth_user, pool.server_password()});
     queue_internal(kHandshakeAuth);
-  } else if (!pool.redis_auth.empty()) {
-    AppendCommand(&out_, {"AUTH", pool.redis_auth});
+  } else if (!pool.server_password().empty()) {
+    AppendCommand(&out_, {"AUTH", pool.server_password()});
     queue_internal(kHandshakeAuth);
   }
   if (pool.redis_db > 0) {

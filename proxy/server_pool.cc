@@ -31,7 +31,8 @@ ServerPool::ServerPool(Worker* worker, std::shared_ptr<const Topology> topology,
       pool_(pool),
       placement_(&pool->placement),
       stats_(worker->stats()->RegisterPool(worker->id(), pool->config.name)),
-      client_count_(worker->admission()->PoolCount(pool->config.name)) {
+      client_count_(worker->admission()->PoolCount(pool->config.name)),
+      auth_failures_(worker->id(), pool->config.name, &stats_->client_auth_failures) {
   ApplyFlowLimits();
   servers_.reserve(pool->config.servers.size());
   for (size_t i = 0; i < pool->config.servers.size(); ++i) {
@@ -130,6 +131,21 @@ bool ServerPool::AdmitClient() {
   return false;
 }
 
+void ServerPool::CountHandshakeTimeout() {
+  stats_->client_handshake_timeouts.Add();
+  stats_->client_err.Add();  // as any failed handshake
+  uint64_t events = 0;
+  if (handshake_timeout_log_.Count(worker_->now_ms(), &events)) LogHandshakeTimeouts(events);
+}
+
+void ServerPool::LogHandshakeTimeouts(uint64_t events) {
+  RP_LOG(kLogWarn,
+         "worker %d: pool '%s': closed %llu client connection%s whose TLS handshake was not done "
+         "%lld ms after the connection",
+         worker_->id(), config().name.c_str(), static_cast<unsigned long long>(events),
+         events == 1 ? "" : "s", static_cast<long long>(config().tls.handshake_timeout_ms));
+}
+
 void ServerPool::ReleaseClient() { worker_->admission()->Release(client_count_); }
 
 void ServerPool::Reconcile(std::shared_ptr<const Topology> topology, const TopologyPool* pool) {
@@ -168,6 +184,10 @@ void ServerPool::Preconnect() {
 }
 
 void ServerPool::Tick(uint64_t now_ns) {
+  // The tail of a burst of stalled handshakes is reported once its line is due.
+  uint64_t events = 0;
+  if (handshake_timeout_log_.Due(worker_->now_ms(), &events)) LogHandshakeTimeouts(events);
+  auth_failures_.Flush(worker_->now_ms());
   bool changed = false;
   for (auto& server : servers_) changed |= server->Tick(now_ns);
   for (auto& server : removed_) server->Tick(now_ns);

@@ -15,8 +15,10 @@
 #include <vector>
 
 #include "hashing/placement.h"
+#include "proxy/auth_failures.h"
 #include "proxy/flow_control.h"
 #include "proxy/info_reply.h"
+#include "proxy/log_throttle.h"
 #include "proxy/stats.h"
 #include "proxy/topology.h"
 
@@ -61,6 +63,11 @@ class ServerPool {
   // most once a second per worker and pool, however many are refused).
   bool AdmitClient();
   void ReleaseClient();
+  // Wrong passwords given to this pool on this worker.
+  AuthFailures& auth_failures() { return auth_failures_; }
+  // A client's TLS handshake took longer than tls.handshake_timeout: counted, and logged at most
+  // once a second per worker and pool (the caller closes it).
+  void CountHandshakeTimeout();
 
   // Adopts a new snapshot of this pool (same name).
   void Reconcile(std::shared_ptr<const Topology> topology, const TopologyPool* pool);
@@ -75,6 +82,8 @@ class ServerPool {
   bool Quiet() const;
 
  private:
+  void LogHandshakeTimeouts(uint64_t events);
+
   Worker* worker_;
   std::shared_ptr<const Topology> topology_;
   const TopologyPool* pool_;
@@ -87,6 +96,8 @@ class ServerPool {
   std::atomic<int64_t>* client_count_;  // shared by every worker's pool of this name
   uint64_t rejections_unlogged_ = 0;
   uint64_t next_rejection_log_ms_ = 0;
+  LogThrottle handshake_timeout_log_;
+  AuthFailures auth_failures_;
 };
 
 }  // namespace ringproxy::proxy

@@ -165,6 +165,8 @@ struct PoolStats {
   Counter client_rejected;             // refused at accept: max_clients or --max-clients reached
   Counter client_idle_timeouts;        // closed after client_idle_timeout without a request
   Counter client_output_limit_closes;  // closed for not reading (client_output_buffer_limit)
+  Counter client_handshake_timeouts;   // closed with their TLS handshake unfinished in time
+  Counter client_auth_failures;        // AUTH (or HELLO AUTH) with a wrong password
   Gauge in_flight;
   std::array<Counter, static_cast<size_t>(CommandClass::kCount)> requests;
   std::array<LatencyHistogram, static_cast<size_t>(CommandClass::kCount)> latency;

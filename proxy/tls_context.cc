@@ -34,6 +34,16 @@ SSL_CTX* NewContext(const SSL_METHOD* method) {
   return ctx;
 }
 
+// The TLS 1.2 suites offered (TLS 1.3's are OpenSSL's, all AEAD). A list that names no cipher
+// OpenSSL knows is an error now rather than a handshake failure later.
+bool UseCiphers(SSL_CTX* ctx, const std::string& ciphers, const char* what, std::string* error) {
+  if (SSL_CTX_set_cipher_list(ctx, ciphers.c_str()) != 1) {
+    *error = std::string(what) + " ciphers '" + ciphers + "': " + OpenSslErrors();
+    return false;
+  }
+  return true;
+}
+
 bool UseCertificate(SSL_CTX* ctx, const std::string& cert_file, const std::string& key_file,
                     const char* prefix, std::string* error) {
   const std::string cert_what = std::string(prefix) + " cert_file";
@@ -63,6 +73,11 @@ std::shared_ptr<const TlsContext> TlsContext::ForClients(const config::ListenTls
     return nullptr;
   }
   std::shared_ptr<TlsContext> context(new TlsContext(ctx));
+  if (!UseCiphers(ctx, tls.ciphers, "tls", error)) return nullptr;
+  // The server's order decides, so a client that lists a weaker suite first does not get it;
+  // DHE suites (when listed) get parameters sized to the certificate's key.
+  SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_dh_auto(ctx, 1);
   if (!UseCertificate(ctx, tls.cert_file, tls.key_file, "tls", error)) return nullptr;
   if (!tls.ca_file.empty()) {
     if (SSL_CTX_load_verify_locations(ctx, tls.ca_file.c_str(), nullptr) != 1) {
@@ -92,6 +107,7 @@ std::shared_ptr<const TlsContext> TlsContext::ForServers(const config::ServerTls
   std::shared_ptr<TlsContext> context(new TlsContext(ctx));
   context->verify_ = tls.verify;
   context->server_name_ = tls.server_name;
+  if (!UseCiphers(ctx, tls.ciphers, "server_tls", error)) return nullptr;
   if (!tls.cert_file.empty() &&
       !UseCertificate(ctx, tls.cert_file, tls.key_file, "server_tls", error)) {
     return nullptr;
@@ -126,6 +142,13 @@ bool LoadPoolTls(const config::Config& config, std::vector<PoolTls>* out, std::s
     out->push_back(std::move(tls));
   }
   return true;
+}
+
+bool LoadsTlsKeys(const config::Config& config) {
+  for (const config::PoolConfig& pool : config.pools) {
+    if (!pool.tls.key_file.empty() || !pool.server_tls.key_file.empty()) return true;
+  }
+  return false;
 }
 
 std::vector<std::string> TlsFiles(const config::Config& config) {

@@ -50,6 +50,9 @@ struct PoolTls {
 // ("pool 'alpha': tls cert_file '/x.pem': ...") when any file cannot be used.
 bool LoadPoolTls(const config::Config& config, std::vector<PoolTls>* out, std::string* error);
 
+// Whether `config` names a private key (tls.key_file, server_tls.key_file).
+bool LoadsTlsKeys(const config::Config& config);
+
 // Every TLS file `config` names, for noticing when one changes.
 std::vector<std::string> TlsFiles(const config::Config& config);
 

@@ -115,13 +115,17 @@ bool TlsSession::Seal(ByteBuffer* plaintext) {
     }
   }
   // Whatever is queued goes out, an alert explaining a failure included.
+  CollectOutput();
+  return ok;
+}
+
+void TlsSession::CollectOutput() {
   while (const size_t pending = BIO_ctrl_pending(out_)) {
     char* dst = ciphertext_.PrepareAppend(pending);
     const int got = BIO_read(out_, dst, Clamp(pending));
     if (got <= 0) break;
     ciphertext_.Commit(static_cast<size_t>(got));
   }
-  return ok;
 }
 
 void TlsSession::Shutdown() {

@@ -40,6 +40,9 @@ class TlsSession {
   bool Seal(ByteBuffer* plaintext);
   // Ciphertext to write to the socket; the connection consumes what it wrote.
   ByteBuffer& ciphertext() { return ciphertext_; }
+  // Moves what the session has queued to send into ciphertext(), without advancing the
+  // handshake: after a failure, the alert that says why.
+  void CollectOutput();
   // Queues a close_notify alert; the next Seal() adds it to ciphertext().
   void Shutdown();
 

@@ -313,6 +313,9 @@ void Worker::OnTick() {
     clients_at_trim_ = clients_.size();
   }
   clients_at_trim_ = std::max(clients_at_trim_, clients_.size());
+  // After the trim: the memory of the clients it closes is freed in their close callbacks, and
+  // the next tick's trim returns it.
+  CloseStalledHandshakes();
 }
 
 void Worker::CloseIdleClients() {
@@ -341,6 +344,31 @@ void Worker::CloseIdleClients() {
     client->pool()->stats().client_idle_timeouts.Add();
     // As Redis's timeout: no reply, the connection just ends (with a FIN, so nothing is reset).
     client->HalfClose();
+  }
+}
+
+void Worker::CloseStalledHandshakes() {
+  // Paced as the idle sweep: a client goes between its timeout and an eighth of it later.
+  if (now_ns_ < next_handshake_sweep_ns_) return;
+  uint64_t shortest_ms = 0;
+  for (const auto& pool : pools_) {
+    if (pool->tls().clients == nullptr) continue;
+    const auto timeout_ms = static_cast<uint64_t>(pool->config().tls.handshake_timeout_ms);
+    if (shortest_ms == 0 || timeout_ms < shortest_ms) shortest_ms = timeout_ms;
+  }
+  if (shortest_ms == 0) return;
+  next_handshake_sweep_ns_ = now_ns_ + std::min(shortest_ms * kNanosPerMilli / kIdleSweepFraction,
+                                                kMaxIdleSweepIntervalNs);
+  // Backwards: a client that closes is swapped with the last one, already looked at.
+  for (size_t i = clients_.size(); i-- > 0;) {
+    if (i >= clients_.size()) continue;
+    ClientConnection* client = clients_[i];
+    if (!client->TlsHandshakePending()) continue;
+    const auto timeout_ms =
+        static_cast<uint64_t>(client->pool()->config().tls.handshake_timeout_ms);
+    if (now_ns_ - client->accepted_ns() < timeout_ms * kNanosPerMilli) continue;
+    client->pool()->CountHandshakeTimeout();
+    client->Close();
   }
 }
 

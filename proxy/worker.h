@@ -159,6 +159,8 @@ class Worker {
   void OnTick();
   // client_idle_timeout: closes the clients that have waited that long with nothing in flight.
   void CloseIdleClients();
+  // tls.handshake_timeout: closes the TLS clients whose handshake has not finished in time.
+  void CloseStalledHandshakes();
   void BeginDrain();
   void MaybeFinishDrain();
   void CloseEverything();
@@ -206,6 +208,7 @@ class Worker {
   uint64_t last_output_scan_ns_ = 0;
   size_t clients_at_trim_ = 0;  // the most clients seen since memory was last returned
   uint64_t next_idle_sweep_ns_ = 0;
+  uint64_t next_handshake_sweep_ns_ = 0;
   StatsRegistry* stats_;
   ClientAdmission* admission_;
 };

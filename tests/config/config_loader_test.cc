@@ -390,17 +390,19 @@ INSTANTIATE_TEST_SUITE_P(
                     "hash_tag, distribution, timeout, backlog, client_connections, redis, "
                     "tcpkeepalive, reuseport, redis_auth, redis_db, preconnect, auto_eject_hosts, "
                     "server_connections, server_retry_timeout, server_failure_limit, servers, "
-                    "statefulset, srv, redis_auth_file, redis_auth_env, server_auth_user, tls, "
-                    "server_tls, max_clients, client_idle_timeout, max_pinned_connections, "
-                    "client_output_buffer_limit, client_query_buffer_limit"},
+                    "statefulset, srv, redis_auth_file, redis_auth_env, server_auth, "
+                    "server_auth_file, server_auth_env, server_auth_user, tls, server_tls, "
+                    "max_clients, client_idle_timeout, max_pinned_connections, "
+                    "client_output_buffer_limit, client_query_buffer_limit, refuse_scripts"},
         InvalidCase{"DirectiveNamesAreCaseSensitive", POOL_WITH("  Hash: md5"),
                     "t.yml:3:3: directive \"Hash\" is unknown; known directives: listen, hash, "
                     "hash_tag, distribution, timeout, backlog, client_connections, redis, "
                     "tcpkeepalive, reuseport, redis_auth, redis_db, preconnect, auto_eject_hosts, "
                     "server_connections, server_retry_timeout, server_failure_limit, servers, "
-                    "statefulset, srv, redis_auth_file, redis_auth_env, server_auth_user, tls, "
-                    "server_tls, max_clients, client_idle_timeout, max_pinned_connections, "
-                    "client_output_buffer_limit, client_query_buffer_limit"},
+                    "statefulset, srv, redis_auth_file, redis_auth_env, server_auth, "
+                    "server_auth_file, server_auth_env, server_auth_user, tls, server_tls, "
+                    "max_clients, client_idle_timeout, max_pinned_connections, "
+                    "client_output_buffer_limit, client_query_buffer_limit, refuse_scripts"},
         InvalidCase{"DuplicateDirective", POOL_WITH("  listen: 127.0.0.1:22122"),
                     "t.yml:3:3: directive \"listen\" is a duplicate (first given at 2:3)"},
         InvalidCase{"EmptyValue", POOL_WITH("  hash:"),
@@ -683,6 +685,50 @@ INSTANTIATE_TEST_SUITE_P(
                     p->server_tls.server_name = "redis.example";
                     p->server_tls.verify = false;
                   }},
+        ValidCase{"TlsCiphersAndHandshakeTimeout",
+                  "alpha:\n"
+                  "  listen: 127.0.0.1:22121\n"
+                  "  redis: true\n"
+                  "  tls:\n"
+                  "    cert_file: /etc/ringproxy/tls/tls.crt\n"
+                  "    key_file: /etc/ringproxy/tls/tls.key\n"
+                  "    ciphers: ECDHE-RSA-AES128-GCM-SHA256\n"
+                  "    handshake_timeout: 1500\n"
+                  "  server_tls: {ciphers: \"ECDHE+AESGCM:!AES128\"}\n"
+                  "  servers:\n"
+                  "    - 127.0.0.1:7001:1\n",
+                  [](PoolConfig* p) {
+                    p->tls.cert_file = "/etc/ringproxy/tls/tls.crt";
+                    p->tls.key_file = "/etc/ringproxy/tls/tls.key";
+                    p->tls.ciphers = "ECDHE-RSA-AES128-GCM-SHA256";
+                    p->tls.handshake_timeout_ms = 1500;
+                    p->server_tls.enabled = true;
+                    p->server_tls.ciphers = "ECDHE+AESGCM:!AES128";
+                  }},
+        ValidCase{"ServerPasswordApartFromTheClients",
+                  "alpha:\n"
+                  "  listen: 127.0.0.1:22121\n"
+                  "  redis: true\n"
+                  "  redis_auth: for-clients\n"
+                  "  server_auth: for-servers\n"
+                  "  server_auth_user: proxy\n"
+                  "  refuse_scripts: true\n"
+                  "  servers:\n"
+                  "    - 127.0.0.1:7001:1\n",
+                  [](PoolConfig* p) {
+                    p->redis_auth = "for-clients";
+                    p->server_auth = "for-servers";
+                    p->server_auth_user = "proxy";
+                    p->refuse_scripts = true;
+                  }},
+        ValidCase{"ServerPasswordWithoutAClientPassword",
+                  "alpha:\n"
+                  "  listen: 127.0.0.1:22121\n"
+                  "  redis: true\n"
+                  "  server_auth: for-servers\n"
+                  "  servers:\n"
+                  "    - 127.0.0.1:7001:1\n",
+                  [](PoolConfig* p) { p->server_auth = "for-servers"; }},
         ValidCase{"ServerTlsWithItsDefaults",
                   "alpha:\n"
                   "  listen: 127.0.0.1:22121\n"
@@ -938,7 +984,34 @@ INSTANTIATE_TEST_SUITE_P(
                     POOL_AFTER_REDIS("  server_auth_user: proxy\n"
                                      "  servers:\n    - 127.0.0.1:7001:1\n"),
                     "t.yml:4:21: server_auth_user \"proxy\" needs a password to send with it: "
-                    "give one of redis_auth, redis_auth_file or redis_auth_env"},
+                    "give one of server_auth, server_auth_file or server_auth_env (or the "
+                    "clients' redis_auth, redis_auth_file or redis_auth_env)"},
+        InvalidCase{"ServerAuthTwice",
+                    POOL_AFTER_REDIS("  server_auth: a\n  server_auth_env: HOME\n"
+                                     "  servers:\n    - 127.0.0.1:7001:1\n"),
+                    "t.yml:5:3: directive \"server_auth_env\" cannot be combined with "
+                    "\"server_auth\" (given at 4:3): a pool takes its servers' password from one "
+                    "of server_auth, server_auth_file or server_auth_env"},
+        InvalidCase{"ServerAuthFileMissing",
+                    POOL_AFTER_REDIS("  server_auth_file: /nonexistent/ringproxy-test-pw\n"
+                                     "  servers:\n    - 127.0.0.1:7001:1\n"),
+                    "t.yml:4:21: server_auth_file \"/nonexistent/ringproxy-test-pw\" cannot be "
+                    "opened (/nonexistent/ringproxy-test-pw): No such file or directory"},
+        InvalidCase{"RefuseScriptsYes",
+                    POOL_AFTER_REDIS("  refuse_scripts: yes\n  servers:\n    - 127.0.0.1:7001:1\n"),
+                    "t.yml:4:19: refuse_scripts \"yes\" is not \"true\" or \"false\" (nutcracker "
+                    "accepts only these two)"},
+        InvalidCase{"TlsHandshakeTimeoutZero",
+                    POOL_AFTER_REDIS("  tls: {cert_file: /x.crt, key_file: /x.key, "
+                                     "handshake_timeout: 0}\n  servers:\n    - 127.0.0.1:7001:1\n"),
+                    "t.yml:4:65: tls handshake_timeout \"0\" is out of range: 1-2147483647 "
+                    "expected"},
+        InvalidCase{"TlsCiphersWithABlank",
+                    POOL_AFTER_REDIS("  tls:\n    cert_file: /x.crt\n    key_file: /x.key\n"
+                                     "    ciphers: \"ECDHE+AESGCM ECDHE+CHACHA20\"\n"
+                                     "  servers:\n    - 127.0.0.1:7001:1\n"),
+                    "t.yml:7:14: tls ciphers \"ECDHE+AESGCM ECDHE+CHACHA20\" holds a blank or a "
+                    "control character; separate ciphers with ':'"},
         InvalidCase{"NegativeMaxClients",
                     POOL_AFTER_REDIS("  max_clients: -1\n  servers:\n    - 127.0.0.1:7001:1\n"),
                     "t.yml:4:16: max_clients \"-1\" is not a number: only the digits 0-9 are "
@@ -1080,6 +1153,35 @@ TEST(ConfigLoaderFile, ReadsRedisAuthFileRelativeToTheConfigFilesDirectory) {
   EXPECT_EQ(pool.redis_auth, "s3cret");
   EXPECT_EQ(pool.redis_auth_file, (dir.path() / "secrets" / "redis-password").string());
   EXPECT_EQ(pool.redis_auth_env, "");
+}
+
+TEST(ConfigLoaderFile, ReadsServerAuthFileApartFromTheClientsPassword) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  std::ofstream(dir.path() / "client-password") << "for-clients\n";
+  std::ofstream(dir.path() / "server-password") << "for-servers\n";
+  const std::string path = (dir.path() / "ringproxy.yml").string();
+  std::ofstream(path) << "alpha:\n  listen: 127.0.0.1:22121\n  redis: true\n"
+                         "  redis_auth_file: client-password\n"
+                         "  server_auth_file: server-password\n"
+                         "  server_auth_user: proxy\n"
+                         "  servers:\n    - 127.0.0.1:7001:1\n";
+  const LoadResult result = LoadConfigFile(path);
+  ASSERT_TRUE(result.ok()) << result.error.ToString();
+  const PoolConfig& pool = result.config->pools[0];
+  EXPECT_EQ(pool.redis_auth, "for-clients");
+  EXPECT_EQ(pool.server_auth, "for-servers");
+  EXPECT_EQ(pool.server_password(), "for-servers");
+  EXPECT_EQ(pool.server_auth_file, (dir.path() / "server-password").string());
+}
+
+TEST(PoolConfig, ServersGetTheClientsPasswordUnlessTheirOwnIsGiven) {
+  PoolConfig pool;
+  EXPECT_EQ(pool.server_password(), "");
+  pool.redis_auth = "shared";
+  EXPECT_EQ(pool.server_password(), "shared");
+  pool.server_auth = "own";
+  EXPECT_EQ(pool.server_password(), "own");
 }
 
 TEST(ConfigLoaderFile, ReadsRedisAuthFileByAbsolutePath) {

@@ -471,6 +471,9 @@ TEST(PoolKeys, ListsNutcrackersDirectivesInItsOrderThenRingproxysExtensions) {
                                                              "srv",
                                                              "redis_auth_file",
                                                              "redis_auth_env",
+                                                             "server_auth",
+                                                             "server_auth_file",
+                                                             "server_auth_env",
                                                              "server_auth_user",
                                                              "tls",
                                                              "server_tls",
@@ -478,7 +481,8 @@ TEST(PoolKeys, ListsNutcrackersDirectivesInItsOrderThenRingproxysExtensions) {
                                                              "client_idle_timeout",
                                                              "max_pinned_connections",
                                                              "client_output_buffer_limit",
-                                                             "client_query_buffer_limit"};
+                                                             "client_query_buffer_limit",
+                                                             "refuse_scripts"};
   EXPECT_EQ(extensions, expected_extensions);
 }
 
@@ -509,9 +513,12 @@ TEST(PoolKeys, OnlyListenIsRequiredAndShapesAndGroupsAreAsDocumented) {
                                               : Shape::kScalar;
     EXPECT_EQ(key.shape, shape) << key.name;
     EXPECT_EQ(key.entries.empty(), shape != Shape::kMapping) << key.name;
+    const bool server_password = key.name == "server_auth" || key.name == "server_auth_file" ||
+                                 key.name == "server_auth_env";
     const Group group = key.name == "servers" || key.name == "statefulset" || key.name == "srv"
                             ? Group::kMembers
                         : key.name.starts_with("redis_auth") ? Group::kPassword
+                        : server_password                    ? Group::kServerPassword
                                                              : Group::kNone;
     EXPECT_EQ(key.group, group) << key.name;
   }
@@ -545,9 +552,11 @@ TEST(PoolKeys, DocumentedDefaultsMatchPoolConfigDefaults) {
     ++checked;
   }
   // All but listen, servers, hash_tag, redis_auth and timeout, and the extensions other than
-  // max_clients, client_idle_timeout and max_pinned_connections, which have no default; and
-  // statefulset's port, cluster_domain and weight, tls's auth_clients and server_tls's verify.
-  EXPECT_EQ(checked, 13 + 3 + 3 + 2);
+  // max_clients and client_idle_timeout, which have no default (nor have the output and query
+  // buffer limits, whose defaults are the command line's); and statefulset's port,
+  // cluster_domain and weight, tls's auth_clients, ciphers and handshake_timeout, and
+  // server_tls's verify and ciphers.
+  EXPECT_EQ(checked, 13 + 3 + 3 + 3 + 2 + 1);
 }
 
 TEST(ByteSize, ReadsRedisUnits) {

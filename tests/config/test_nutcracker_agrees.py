@@ -225,6 +225,7 @@ DIVERGENT = [
 # Examples that use ringproxy's extension keys, with why nutcracker refuses them.
 RINGPROXY_ONLY_EXAMPLES = {
     "kubernetes-statefulset-shorthand.yml": "statefulset and srv are ringproxy's extensions",
+    "acl-user.yml": "redis_auth_file and the server_auth keys are ringproxy's extensions",
 }
 
 

@@ -4,17 +4,22 @@ Clients: redis-cli --tls and Python's ssl module (through the redis package and 
 against a pool with `tls:`. Servers: redis-server with TLS only (--port 0 --tls-port, client
 certificates required, as its default tls-auth-clients yes asks) behind a pool with
 `server_tls:`. Certificates come from a throwaway CA made with the openssl command for each
-test module; a second, unrelated CA stands for an impostor.
+test module; a second, unrelated CA stands for an impostor. Also the defences: handshakes that
+stall are closed in time (thousands at once, memory returned), the cipher suites offered, the
+alert a refused handshake gets, and no core dump of a process holding private keys.
 """
 
 import os
+import shutil
 import socket
 import ssl
 import subprocess
+import time
 
 import pytest
 import redis
 
+import proxy_testing
 from harness import free_port, wait_until
 from proxy_testing import encode
 
@@ -39,15 +44,17 @@ class Ca:
                  "-nodes", "-keyout", self.key, "-out", self.cert, "-days", "2",
                  "-subj", "/CN=%s test CA" % name, cwd=root)
 
-    def issue(self, stem, common_name, alt_names):
-        """Writes <stem>.crt and <stem>.key; returns their paths."""
+    def issue(self, stem, common_name, alt_names, rsa=False):
+        """Writes <stem>.crt and <stem>.key (EC P-256, or RSA 2048); returns their paths."""
         cert = os.path.join(self.root, stem + ".crt")
         key = os.path.join(self.root, stem + ".key")
         csr = os.path.join(self.root, stem + ".csr")
         ext = os.path.join(self.root, stem + ".ext")
         with open(ext, "w", encoding="utf-8") as f:
             f.write("subjectAltName=%s\n" % ",".join(alt_names))
-        _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        key_args = (["-newkey", "rsa:2048"] if rsa else
+                    ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+        _openssl("req", *key_args, "-nodes",
                  "-keyout", key, "-out", csr, "-subj", "/CN=%s" % common_name, cwd=self.root)
         _openssl("x509", "-req", "-in", csr, "-CA", self.cert, "-CAkey", self.key,
                  "-CAcreateserial", "-days", "2", "-out", cert, "-extfile", ext, cwd=self.root)
@@ -63,7 +70,9 @@ def pki(module_processes):
     server = ca.issue("server", "localhost", ["DNS:localhost", "IP:127.0.0.1"])
     client = ca.issue("client", "client", ["DNS:client"])
     forged = impostor.issue("forged", "localhost", ["DNS:localhost", "IP:127.0.0.1"])
-    return {"ca": ca, "impostor": impostor, "server": server, "client": client, "forged": forged}
+    rsa_server = ca.issue("rsa-server", "localhost", ["DNS:localhost", "IP:127.0.0.1"], rsa=True)
+    return {"ca": ca, "impostor": impostor, "server": server, "client": client, "forged": forged,
+            "rsa_server": rsa_server}
 
 
 # ---- peers --------------------------------------------------------------------------------------
@@ -376,3 +385,236 @@ def test_unusable_tls_files_fail_the_configuration_check(processes, pki, build_d
                             capture_output=True, timeout=10, check=False)
     assert result.returncode == 2
     assert b"no-such.crt" in result.stderr
+
+
+# ---- defences -----------------------------------------------------------------------------------
+
+# The first 6 bytes of a ClientHello: a record header announcing 512 bytes, and the message type.
+STALLED_HELLO = b"\x16\x03\x01\x02\x00\x01"
+
+
+def handshake_error(port, ca_file, ciphers=None, cert_pair=None, tls12=False):
+    """Connects with Python's ssl and sends a PING; returns the reason of the ssl error the
+    client ends with, or "ok" when PING is answered."""
+    context = ssl.create_default_context(cafile=ca_file)
+    context.check_hostname = False
+    if tls12:
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+    if ciphers:
+        context.set_ciphers(ciphers)
+    if cert_pair:
+        context.load_cert_chain(*cert_pair)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+            with context.wrap_socket(raw) as tls:
+                tls.sendall(encode("PING"))
+                reply = tls.recv(64)
+                return "ok" if reply == b"+PONG\r\n" else "reply %r" % reply
+    except ssl.SSLError as exc:
+        return exc.reason or str(exc)
+    except OSError as exc:  # a close without an alert
+        return "%s: %s" % (type(exc).__name__, exc)
+
+
+def test_a_refused_client_certificate_gets_its_alert_before_the_close(client_side, pki):
+    proxy, _ = client_side
+    # TLS 1.3: the client's side of the handshake completes before the proxy checks for a
+    # certificate; only the alert tells it why the connection then ends.
+    assert handshake_error(proxy.ports["mtls"], pki["ca"].cert) == \
+        "TLSV13_ALERT_CERTIFICATE_REQUIRED"
+    assert handshake_error(proxy.ports["mtls"], pki["ca"].cert, cert_pair=pki["forged"]) == \
+        "TLSV1_ALERT_UNKNOWN_CA"
+    assert handshake_error(proxy.ports["mtls"], pki["ca"].cert, cert_pair=pki["client"]) == "ok"
+
+
+def test_static_rsa_and_cbc_sha1_suites_are_not_offered_by_default(processes, pki):
+    shard = processes.redis()
+    servers = ["%s:1 shard-0" % shard.address]
+    rsa_cert, rsa_key = pki["rsa_server"]
+    ec_cert, ec_key = pki["server"]
+    proxy = processes.ringproxy(workers=1, pools={
+        "rsa": pool(servers, tls={"cert_file": rsa_cert, "key_file": rsa_key}),
+        "ec": pool(servers, tls={"cert_file": ec_cert, "key_file": ec_key}),
+    })
+    ca = pki["ca"].cert
+    # TLS 1.2 with forward secrecy and AEAD is agreed, with either key type.
+    assert handshake_error(proxy.ports["rsa"], ca, "ECDHE-RSA-AES128-GCM-SHA256", tls12=True) == \
+        "ok"
+    assert handshake_error(proxy.ports["ec"], ca, "ECDHE-ECDSA-AES256-GCM-SHA384",
+                           tls12=True) == "ok"
+    # Static RSA key exchange, and CBC with SHA-1: refused, with the alert that says so.
+    for port, suite in ((proxy.ports["rsa"], "AES128-GCM-SHA256"),
+                        (proxy.ports["rsa"], "AES256-SHA"),
+                        (proxy.ports["ec"], "ECDHE-ECDSA-AES128-SHA")):
+        assert handshake_error(port, ca, suite, tls12=True) == "SSLV3_ALERT_HANDSHAKE_FAILURE", \
+            suite
+    # TLS 1.3 keeps OpenSSL's suites.
+    assert handshake_error(proxy.ports["ec"], ca) == "ok"
+
+
+def test_tls_ciphers_is_what_a_pool_serving_an_old_client_sets(processes, pki):
+    shard = processes.redis()
+    cert, key = pki["server"]
+    proxy = processes.ringproxy(workers=1, pools={"legacy": pool(
+        ["%s:1 shard-0" % shard.address],
+        tls={"cert_file": cert, "key_file": key, "ciphers": "ECDHE-ECDSA-AES128-SHA"})})
+    ca = pki["ca"].cert
+    assert handshake_error(proxy.port, ca, "ECDHE-ECDSA-AES128-SHA", tls12=True) == "ok"
+    # Only what the list names: a TLS 1.2 client without that suite finds none in common.
+    assert handshake_error(proxy.port, ca, "ECDHE-ECDSA-AES128-GCM-SHA256", tls12=True) == \
+        "SSLV3_ALERT_HANDSHAKE_FAILURE"
+
+
+def test_a_cipher_list_that_names_nothing_fails_the_configuration_check(processes, pki,
+                                                                       build_dir):
+    config = os.path.join(processes.root, "bad-ciphers.yml")
+    cert, key = pki["server"]
+    with open(config, "w", encoding="utf-8") as f:
+        f.write("p:\n  listen: 127.0.0.1:%d\n  redis: true\n  tls:\n    cert_file: %s\n"
+                "    key_file: %s\n    ciphers: NO-SUCH-CIPHER\n  servers:\n   - 127.0.0.1:6379:1\n"
+                % (free_port(), cert, key))
+    result = subprocess.run([os.path.join(build_dir, "proxy", "ringproxy"), "-t", "-c", config],
+                            capture_output=True, timeout=10, check=False)
+    assert result.returncode == 2
+    assert b"tls ciphers 'NO-SUCH-CIPHER'" in result.stderr, result.stderr
+
+
+def open_stalled_handshakes(port, count):
+    sockets = []
+    for _ in range(count):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(STALLED_HELLO)
+        s.setblocking(False)
+        sockets.append(s)
+    return sockets
+
+
+def closed_by_peer(s):
+    try:
+        return s.recv(4096) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def test_thousands_of_stalled_handshakes_are_closed_in_time_and_memory_returns(processes, pki):
+    shard = processes.redis()
+    cert, key = pki["server"]
+    timeout_ms = 1000
+    # client_idle_timeout far away: the handshake bound does not depend on it.
+    proxy = processes.ringproxy(workers=2, pools={"p": pool(
+        ["%s:1 shard-0" % shard.address], client_idle_timeout=600000,
+        tls={"cert_file": cert, "key_file": key, "handshake_timeout": timeout_ms})})
+    assert tls_client(proxy.port, pki).ping() is True  # TLS initialised on the workers
+
+    def accepted():
+        return proxy_testing.metric(proxy_testing.metrics(proxy),
+                                    "ringproxy_client_connections_total")
+
+    accepted_before = accepted()
+    before = proxy_testing.rss_kib(proxy.pid)
+    count = 2000
+    started = time.monotonic()
+    sockets = open_stalled_handshakes(proxy.port, count)
+    try:
+        # (Counted as accepted: on a slow machine the first may already be closed by now.)
+        wait_until(lambda: accepted() - accepted_before == count, 20,
+                   "every stalled handshake to be accepted")
+        held = proxy_testing.rss_kib(proxy.pid)
+        # The bound: the timeout, plus an eighth of it for the sweep, plus the time it took to
+        # open them; 10 s leaves room for a loaded machine.
+        wait_until(lambda: all(closed_by_peer(s) for s in sockets), 10 + timeout_ms / 1000,
+                   "every stalled handshake to be closed")
+        elapsed = time.monotonic() - started
+    finally:
+        for s in sockets:
+            s.close()
+    samples = proxy_testing.metrics(proxy)
+    assert proxy_testing.metric(samples, "ringproxy_client_tls_handshake_timeouts_total") == count
+    assert proxy_testing.metric(samples, "ringproxy_client_connections") == 0
+    # The memory the handshakes held goes back (the worker trims after a drop of clients).
+    wait_until(lambda: proxy_testing.rss_kib(proxy.pid) - before < 16 * 1024, 10,
+               "memory to be returned") if proxy_testing.rss_bounds_apply() else None
+    after = proxy_testing.rss_kib(proxy.pid)
+    print("%d stalled handshakes: RSS %.1f MiB before, %.1f MiB held, %.1f MiB after; all closed "
+          "%.1f s after the first was opened" % (count, before / 1024, held / 1024, after / 1024,
+                                                 elapsed))
+    assert "whose TLS handshake was not done %d ms after the connection" % timeout_ms in \
+        proxy.logs(1000)
+    assert tls_client(proxy.port, pki).ping() is True
+
+
+def test_a_handshake_that_trickles_is_closed_at_the_default_bound(processes, pki):
+    shard = processes.redis()
+    cert, key = pki["server"]
+    proxy = processes.ringproxy(workers=1, pools={"p": pool(
+        ["%s:1 shard-0" % shard.address], client_idle_timeout=600000,
+        tls={"cert_file": cert, "key_file": key})})
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as s:
+        begin = time.monotonic()
+        closed = False
+        for byte in STALLED_HELLO * 10:  # a byte every 200 ms: never idle, never done
+            try:
+                s.sendall(bytes([byte]))
+            except OSError:
+                closed = True
+                break
+            s.settimeout(0.2)  # the pace of the trickle, not synchronisation
+            try:
+                if s.recv(1) == b"":
+                    closed = True
+                    break
+            except socket.timeout:
+                pass
+            except OSError:
+                closed = True
+                break
+        assert closed, "still open %.1f s after the connection" % (time.monotonic() - begin)
+        # Closed by the 5 s default, not by anything sooner.
+        assert time.monotonic() - begin >= 4.5
+    assert proxy_testing.metric(proxy_testing.metrics(proxy),
+                                "ringproxy_client_tls_handshake_timeouts_total") == 1
+
+
+# ---- core dumps ---------------------------------------------------------------------------------
+
+NOBODY = 65534
+
+
+def start_as_nobody(processes, pools, extra_args=()):
+    """A ringproxy run as user nobody (setpriv), so that who owns its /proc entries tells whether
+    it may dump core: the kernel gives a non-dumpable process's entries to root."""
+    proxy = processes.ringproxy(start=False, workers=1, pools=pools, verbosity=5,
+                                extra_args=list(extra_args))
+    argv = proxy._argv  # pylint: disable=protected-access
+    proxy._argv = lambda: [shutil.which("setpriv"), "--reuid=%d" % NOBODY,  # noqa
+                           "--regid=%d" % NOBODY, "--clear-groups", *argv()]
+    for path, _, files in os.walk(processes.root):  # nobody reads the files, writes the log
+        os.chmod(path, 0o777)
+        for name in files:
+            os.chmod(os.path.join(path, name), 0o644)
+    os.chmod(processes.root, 0o777)
+    return proxy.start()
+
+
+def proc_owner(pid):
+    return os.stat("/proc/%d/status" % pid).st_uid
+
+
+def test_a_proxy_holding_private_keys_cannot_dump_core_unless_allowed(processes, pki):
+    if shutil.which("setpriv") is None:
+        pytest.fail("setpriv is not installed (util-linux)")
+    shard = processes.redis()
+    cert, key = (shutil.copy(path, processes.root) for path in pki["server"])  # nobody reads
+    tls_pool = {"p": pool(["%s:1 shard-0" % shard.address],
+                          tls={"cert_file": cert, "key_file": key})}
+    plain_pool = {"p": pool(["%s:1 shard-0" % shard.address])}
+    keyed = start_as_nobody(processes, tls_pool)
+    assert tls_client(keyed.port, pki).ping() is True
+    assert proc_owner(keyed.pid) == 0
+    assert "core dumps disabled" in keyed.logs(200)
+    allowed = start_as_nobody(processes, tls_pool, ["--allow-core-dumps"])
+    assert proc_owner(allowed.pid) == NOBODY
+    plain = start_as_nobody(processes, plain_pool)
+    assert proc_owner(plain.pid) == NOBODY

@@ -1,6 +1,8 @@
 """The stats port from the outside: Prometheus /metrics read by a real text-format parser while
-traffic runs, nutcracker's JSON compared with the real nutcracker's, nutcracker's raw-TCP readers,
-the health and readiness probes through a drain, and HTTP edge cases.
+traffic runs, nutcracker's JSON compared with the real nutcracker's, nutcracker's raw-TCP readers
+(and text that is not HTTP, answered as nutcracker answers it), the health and readiness probes
+through a drain and while hostile clients hold the port, memory bounded with unread responses,
+and HTTP edge cases.
 """
 
 import http.client
@@ -19,6 +21,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import harness
+import proxy_testing
 
 EXIT_TIMEOUT = 10.0  # seconds for the proxy to exit after SIGTERM once nothing is in flight
 HTTP_TIMEOUT = 5.0
@@ -40,8 +43,9 @@ def http_get(port, path, method="GET"):
         conn.close()
 
 
-def raw_exchange(port, data=b"", delay=0.0, close_write=False):
-    """Connects, waits `delay`, sends `data`, optionally closes its side, reads to EOF.
+def raw_exchange(port, data=b"", delay=0.0, close_write=False, reset_ends=False):
+    """Connects, waits `delay`, sends `data`, optionally closes its side, reads to EOF (or, with
+    `reset_ends`, to a reset: nutcracker closes with our input unread, which resets).
     Returns (bytes received, seconds from connect to EOF)."""
     with socket.create_connection(("127.0.0.1", port), timeout=HTTP_TIMEOUT) as s:
         begin = time.monotonic()
@@ -53,7 +57,12 @@ def raw_exchange(port, data=b"", delay=0.0, close_write=False):
             s.shutdown(socket.SHUT_WR)
         chunks = []
         while True:
-            chunk = s.recv(65536)
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                if not reset_ends:
+                    raise
+                chunk = b""
             if not chunk:
                 break
             chunks.append(chunk)
@@ -333,8 +342,8 @@ def test_unknown_paths_methods_and_malformed_requests(processes, backends):
     assert http_get(port, "/nope")[0] == 404
     status, headers, _ = http_get(port, "/metrics", method="DELETE")
     assert status == 405 and headers["allow"] == "GET, HEAD"
-    for garbage in (b"GET / HTTP/1.1\r\nno colon here\r\n\r\n", b"\x16\x03\x01\x00\xa5\x01",
-                    b"stats\r\n", b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\n\r\n"):
+    for garbage in (b"GET / HTTP/1.1\r\nno colon here\r\n\r\n",
+                    b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\n\r\n"):
         data, _ = raw_exchange(port, garbage, close_write=True)
         assert re.match(rb"HTTP/1\.1 4\d\d ", data), (garbage[:20], data[:60])
     assert proxy.running()
@@ -357,3 +366,189 @@ def test_stats_port_in_use_is_a_startup_error(processes, backends):
                                     extra_args=["-s", str(busy.getsockname()[1])])
         assert proxy.wait(EXIT_TIMEOUT) == 2
         assert "stats" in proxy.logs()
+
+
+# --- hostile and careless clients ----------------------------------------------------------------
+
+STATS_LIMIT = 256  # connections the stats port holds at once (StatsServer::kMaxConnections)
+SHED_LINE = re.compile(r"stats: \d+ connections open, the limit: closed the oldest to make room "
+                       r"\((\d+) times? since the last message\)")
+
+
+def test_text_that_is_not_http_gets_the_json_as_from_nutcracker(processes, backends):
+    # `echo stats | nc host 22222`: nutcracker ignores what it is sent and writes its document.
+    pools = {POOL: {"redis": True, "servers": ["%s:1 s0" % backends[0].address]}}
+    nutcracker = processes.nutcracker(pools=pools)
+    proxy = start_ringproxy(processes, pools)
+    for data in (b"stats\n", b"stats\r\n", b"\x16\x03\x01\x00\xa5\x01\x00", b"hello there\n"):
+        theirs, _ = raw_exchange(nutcracker.stats_port, data, reset_ends=True)
+        ours, _ = raw_exchange(proxy.stats_port, data)
+        their_doc, our_doc = json.loads(theirs), json.loads(ours)
+        assert their_doc["service"] == "nutcracker" and our_doc["service"] == "ringproxy", data
+        assert set(their_doc[POOL]) <= set(our_doc[POOL]), data
+        assert ours.startswith(b"{") and ours.endswith(b"}\n"), (data, ours[:40])
+    # Not a timeout in disguise: a line that is not HTTP is answered as soon as it ends.
+    ours, elapsed = raw_exchange(proxy.stats_port, b"stats\n")
+    assert POOL in json.loads(ours)
+    assert elapsed < 2.0  # the request-read deadline, far above a loop turn
+
+
+def send_queue_bytes(port):
+    """Bytes queued in the kernel's send buffers of the connections on local `port` (ss)."""
+    out = subprocess.run(["ss", "-Htn", "sport = :%d" % port], capture_output=True, text=True,
+                         timeout=20, check=True).stdout
+    return sum(int(line.split()[2]) for line in out.splitlines() if line.strip())
+
+
+class Holders:
+    """Connections that hold the stats port: each sends `opening` and nothing more (and reads
+    nothing). A thread keeps `count` of them open, replacing those the proxy closes, until stop().
+    Counts how many the proxy closed without a byte (shed) and how many it answered."""
+
+    def __init__(self, port, count, opening=b"G"):
+        self.port, self.count, self.opening = port, count, opening
+        self.open = []
+        self.shed = 0
+        self.answered = 0
+        self.errors = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run)
+
+    def _connect(self):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(HTTP_TIMEOUT)
+        s.connect(("127.0.0.1", self.port))
+        s.sendall(self.opening)
+        s.setblocking(False)
+        return s
+
+    def fill(self):
+        while len(self.open) < self.count:
+            self.open.append(self._connect())
+
+    def _reap(self):
+        still = []
+        for s in self.open:
+            try:
+                data = s.recv(1)
+            except BlockingIOError:
+                still.append(s)
+                continue
+            except OSError:
+                data = b""
+            if data:
+                self.answered += 1
+            else:
+                self.shed += 1
+            s.close()
+        self.open = still
+
+    def _run(self):
+        try:
+            while not self._stop.is_set():
+                self._reap()
+                self.fill()
+                self._stop.wait(0.01)  # the pace of the attack, not synchronisation
+        except OSError as exc:
+            self.errors.append(exc)
+
+    def start(self):
+        self.fill()
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=30)
+        self._reap()  # what the proxy closed since the thread's last pass counts too
+        for s in self.open:
+            s.close()
+        self.open = []
+
+
+def test_probes_are_answered_while_more_connections_than_the_limit_hold_the_port(processes,
+                                                                                 backends):
+    proxy = start_ringproxy(processes, pools_for(backends))
+    holders = Holders(proxy.stats_port, STATS_LIMIT + 44).start()
+    try:
+        answers = []
+        for i in range(15):  # as kubelet: a new connection each time, 2 s to answer
+            path = "/healthz" if i % 2 == 0 else "/readyz"
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", proxy.stats_port, timeout=2)
+                conn.request("GET", path)
+                answers.append(conn.getresponse().status)
+                conn.close()
+            except OSError as exc:
+                answers.append(repr(exc))
+    finally:
+        holders.stop()
+    assert not holders.errors, holders.errors
+    assert answers == [200] * 15
+    assert holders.shed > 0  # the port was held past its limit throughout
+    assert proxy.running()
+
+
+def test_connections_closed_for_room_are_logged_once_a_second_with_their_count(processes,
+                                                                               backends):
+    proxy = start_ringproxy(processes, pools_for(backends))
+    begin = time.monotonic()
+    holders = []
+    for _ in range(STATS_LIMIT + 300):
+        s = socket.create_connection(("127.0.0.1", proxy.stats_port), timeout=HTTP_TIMEOUT)
+        try:
+            s.sendall(b"G")
+        except OSError:
+            pass  # closed for room already
+        holders.append(s)
+    shed = 0
+    for s in holders:  # each ends: closed for room at once, or answered at its deadline
+        try:
+            if not s.recv(1):
+                shed += 1
+        except ConnectionResetError:  # closed for room with its byte unread
+            shed += 1
+        s.close()
+    assert shed >= 300
+
+    def logged():
+        return [int(m.group(1)) for m in SHED_LINE.finditer(proxy.logs(100000))]
+
+    # The tail of the burst is reported by the next line, at most a second later.
+    harness.wait_until(lambda: sum(logged()) == shed, 10, "every closed connection counted")
+    elapsed = time.monotonic() - begin
+    assert len(logged()) <= elapsed + 2, logged()
+
+
+def test_unread_metrics_responses_for_1024_servers_keep_memory_bounded(processes, backends):
+    servers = ["%s:1 s%d" % (backends[0].address, i) for i in range(1024)]
+    proxy = start_ringproxy(processes, {POOL: {"redis": True, "servers": servers}})
+    size = len(http_get(proxy.stats_port, "/metrics")[2])
+    assert size > 1 << 20  # megabytes of text: what makes copies expensive
+    before = proxy_testing.rss_kib(proxy.pid)
+    readers = []
+    for _ in range(STATS_LIMIT):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # takes almost none of it
+        s.settimeout(HTTP_TIMEOUT)
+        s.connect(("127.0.0.1", proxy.stats_port))
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        readers.append(s)
+    try:
+        for s in readers:  # every request has been answered (its response begun)
+            assert s.recv(1, socket.MSG_PEEK) == b"H"
+        # The probes still answer at once, with every response unread.
+        assert http_get(proxy.stats_port, "/healthz")[0] == 200
+        grown_mib = (proxy_testing.rss_kib(proxy.pid) - before) / 1024
+        # What the kernel holds for the proxy counts against its memory limit too.
+        queued_mib = send_queue_bytes(proxy.stats_port) / (1 << 20)
+        print("with %d unread /metrics of %d bytes: RSS %+.1f MiB, kernel send queues %.1f MiB" %
+              (len(readers), size, grown_mib, queued_mib))
+        assert queued_mib < 64, queued_mib  # not a copy per reader (256 x 2.6 MB)
+        if proxy_testing.rss_bounds_apply():
+            # One shared serialisation (a few MiB), not one per reader.
+            assert grown_mib < 40, grown_mib
+    finally:
+        for s in readers:
+            s.close()

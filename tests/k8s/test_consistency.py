@@ -23,7 +23,10 @@ sys.path.insert(0, os.path.join(kt.SOURCE_DIR, "tests", "integration"))
 import harness  # noqa: E402  pylint: disable=wrong-import-position
 
 KUSTOMIZATIONS = kt.kustomizations()
-PASSWORD = 'p4ss "with" \\ quotes and spaces'  # what redis.conf quoting must survive
+# What redis.conf quoting must survive; three different ones, as the Secrets hold.
+PASSWORD = 'p4ss "with" \\ quotes and spaces'  # the clients'
+PROXY_PASSWORD = 'proxy "p4ss" \\ of the shards'  # the shards' user "proxy"
+ADMIN_PASSWORD = 'admin \\ "p4ss"'  # the shards' default user
 
 
 def ringproxy_parts(rendered):
@@ -42,12 +45,15 @@ def pool_of(config_text):
     return next(iter(config.values()))
 
 
-def auth_file_path(rendered):
+def auth_file_path(rendered, key="redis_auth_file"):
+    """The file the ringproxy configuration reads a password from: the clients' (redis_auth_file)
+    or the one it logs in to the shards with (server_auth_file)."""
     text, _ = kt.ringproxy_config(rendered)
     pool = pool_of(text)
-    assert "redis_auth" not in pool, "the password is written into the ConfigMap"
-    path = pool.get("redis_auth_file")
-    assert path, "the ringproxy configuration does not name a password file (redis_auth_file)"
+    assert "redis_auth" not in pool and "server_auth" not in pool, (
+        "a password is written into the ConfigMap")
+    path = pool.get(key)
+    assert path, "the ringproxy configuration does not name a password file (%s)" % key
     return path
 
 
@@ -60,17 +66,23 @@ def secret_ref(workload, c, path):
 
 
 def redis_start_script(rendered):
-    """(script text, its password file default, its config file default) from the ConfigMap."""
+    """(script text, its password files' defaults {"admin": ..., "proxy": ...}, its config file
+    default) from the ConfigMap."""
     statefulset, c = redis_parts(rendered)
     command = c["command"]
     script_path = next(a for a in command if a.endswith(".sh"))
     mount, volume = kt.volume_for_path(statefulset, c, script_path)
     configmap = rendered.one("ConfigMap", volume["configMap"]["name"])
     script = configmap["data"][kt.projected_key(mount, volume, script_path)]
-    password_file = re.search(r"password_file=\$\{REDIS_PASSWORD_FILE:-([^}]+)\}", script)
+    files = {}
+    for user in ("admin", "proxy"):
+        found = re.search(r"%s_password_file=\$\{REDIS_%s_PASSWORD_FILE:-([^}]+)\}" % (
+            user, user.upper()), script)
+        assert found, "redis-start.sh no longer names its %s password file as expected" % user
+        files[user] = found.group(1)
     conf = re.search(r"conf=\$\{REDIS_CONF:-([^}]+)\}", script)
-    assert password_file and conf, "redis-start.sh no longer names its files as expected"
-    return script, password_file.group(1), conf.group(1)
+    assert conf, "redis-start.sh no longer names its config file as expected"
+    return script, files, conf.group(1)
 
 
 def redis_conf_text(rendered, path):
@@ -80,11 +92,25 @@ def redis_conf_text(rendered, path):
     return configmap["data"][kt.projected_key(mount, volume, path)]
 
 
-def config_with_password_file(text, password_path):
-    replaced, count = re.subn(r"(?m)^(\s*redis_auth_file:\s*).*$",
-                              lambda m: m.group(1) + password_path, text)
-    assert count == 1
-    return replaced
+def config_with_password_files(text, clients_path, proxy_path):
+    """The configuration with its password files where this test keeps them."""
+    for key, path in (("redis_auth_file", clients_path), ("server_auth_file", proxy_path)):
+        text, count = re.subn(r"(?m)^(\s*%s:\s*).*$" % key, lambda m, p=path: m.group(1) + p,
+                              text)
+        assert count == 1, key
+    return text
+
+
+def password_files(tmp_path):
+    """(clients', proxy's, admin's) password files holding the test's passwords."""
+    paths = []
+    for name, password in (("clients", PASSWORD), ("proxy", PROXY_PASSWORD),
+                           ("admin", ADMIN_PASSWORD)):
+        path = tmp_path / ("%s-password" % name)
+        path.write_text(password)
+        path.chmod(0o600)
+        paths.append(str(path))
+    return paths
 
 
 def seconds(value):
@@ -96,25 +122,25 @@ def seconds(value):
 # ringproxy's configuration
 
 
-def test_config_loader_knows_redis_auth_file():
-    # The Deployment mounts the password from the Secret as a file and ringproxy.yml names it
-    # with redis_auth_file: the password must never be written into the ConfigMap. Without this
-    # key in config/ the shipped configuration cannot be loaded.
+def test_config_loader_knows_the_password_file_keys():
+    # The Deployment mounts the passwords from the Secrets as files and ringproxy.yml names them
+    # with redis_auth_file and server_auth_file: no password may be written into the ConfigMap.
+    # Without these keys in config/ the shipped configuration cannot be loaded.
     sources = glob.glob(os.path.join(kt.SOURCE_DIR, "config", "*.cc"))
-    declared = [p for p in sources if '"redis_auth_file"' in open(p, encoding="utf-8").read()]
-    assert declared, ("config/ declares no redis_auth_file key: ringproxy cannot read the Redis "
-                      "password from the mounted Secret file that k8s/ relies on")
+    for key in ("redis_auth_file", "server_auth_file"):
+        declared = [p for p in sources if '"%s"' % key in open(p, encoding="utf-8").read()]
+        assert declared, ("config/ declares no %s key: ringproxy cannot read a password from "
+                          "the mounted Secret file that k8s/ relies on" % key)
 
 
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS)
 def test_configmap_config_passes_ringproxy_t(directory, tmp_path):
     rendered = kt.render(directory)
     text, _ = kt.ringproxy_config(rendered)
-    password = tmp_path / "password"
-    password.write_text(PASSWORD)
+    clients, proxy, _ = password_files(tmp_path)
     config = tmp_path / "ringproxy.yml"
-    # Only the password file's path changes: where the Secret is mounted in the pod.
-    config.write_text(config_with_password_file(text, str(password)))
+    # Only the password files' paths change: where the Secrets are mounted in the pod.
+    config.write_text(config_with_password_files(text, clients, proxy))
     result = subprocess.run([kt.ringproxy_binary(), "-t", "-c", str(config)],
                             capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 0, "ringproxy -t rejects the ConfigMap's configuration:\n%s%s" % (
@@ -128,10 +154,9 @@ def test_deployment_flags_are_accepted_by_ringproxy(directory, tmp_path):
     argv = kt.ringproxy_argv(deployment)
     assert argv[0] == "/usr/local/bin/ringproxy"
     text, _ = kt.ringproxy_config(rendered)
-    password = tmp_path / "password"
-    password.write_text(PASSWORD)
+    clients, proxy, _ = password_files(tmp_path)
     config = tmp_path / "ringproxy.yml"
-    config.write_text(config_with_password_file(text, str(password)))
+    config.write_text(config_with_password_files(text, clients, proxy))
     # The container's own flags, then -t with a local copy of the configuration (last -c wins).
     result = subprocess.run([kt.ringproxy_binary()] + argv[1:] + ["-t", "-c", str(config)],
                             capture_output=True, text=True, timeout=30, check=False)
@@ -255,14 +280,15 @@ class StartScriptRedis(harness.ManagedProcess):
     """redis-server started by the StatefulSet's start script, as the pod starts it, on loopback.
 
     Only the data directory differs from the pod's (/data is its volume); the script and the
-    rest of redis.conf are the ConfigMap's, the password file holds the test's password."""
+    rest of redis.conf are the ConfigMap's, the password files hold the test's passwords."""
 
     name = "redis-start.sh"
 
-    def __init__(self, workdir, rendered, password_path):
+    def __init__(self, workdir, rendered, admin_password_path, proxy_password_path):
         super().__init__(workdir)
         self.rendered = rendered
-        self.password_path = password_path
+        self.admin_password_path = admin_password_path
+        self.proxy_password_path = proxy_password_path
         self.port = None
 
     def start(self):
@@ -279,7 +305,8 @@ class StartScriptRedis(harness.ManagedProcess):
                 "--bind", "127.0.0.1", "--daemonize", "no"]
         self.output_path = os.path.join(self.workdir, "redis.log")
         env = dict(os.environ, REDIS_CONF=os.path.join(self.workdir, "redis.conf"),
-                   REDIS_PASSWORD_FILE=self.password_path)
+                   REDIS_ADMIN_PASSWORD_FILE=self.admin_password_path,
+                   REDIS_PROXY_PASSWORD_FILE=self.proxy_password_path)
         with open(self.output_path, "ab") as out:
             self.proc = subprocess.Popen(  # pylint: disable=consider-using-with
                 argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
@@ -289,10 +316,10 @@ class StartScriptRedis(harness.ManagedProcess):
         return self
 
 
-def start_redis_with_start_script(rendered, group, password_path):
+def start_redis_with_start_script(rendered, group, admin_password_path, proxy_password_path):
     """Starts one shard the way the StatefulSet does; returns its port."""
     workdir = tempfile.mkdtemp(dir=group.root)
-    redis_process = StartScriptRedis(workdir, rendered, password_path)
+    redis_process = StartScriptRedis(workdir, rendered, admin_password_path, proxy_password_path)
     group.processes.append(redis_process)
     return redis_process.start().port
 
@@ -303,51 +330,69 @@ def processes():
         yield group
 
 
+SCRIPT_ERROR = "can't run this command or subcommand"
+
+
 @pytest.mark.parametrize("directory", ["base"])
-def test_redis_start_script_sets_the_secret_password_and_redis_conf(directory, processes,
-                                                                     tmp_path):
+def test_redis_start_script_sets_the_secrets_users_and_redis_conf(directory, processes,
+                                                                   tmp_path):
     rendered = kt.render(directory)
-    password = tmp_path / "password"
-    password.write_text(PASSWORD)
-    port = start_redis_with_start_script(rendered, processes, str(password))
+    _, proxy_file, admin_file = password_files(tmp_path)
+    port = start_redis_with_start_script(rendered, processes, admin_file, proxy_file)
     with pytest.raises(redis.exceptions.AuthenticationError):
         redis.Redis(port=port, socket_timeout=5).ping()
-    client = redis.Redis(port=port, password=PASSWORD, socket_timeout=5)
-    assert client.ping()
-    assert client.config_get("appendonly") == {"appendonly": "yes"}
-    assert client.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
+    admin = redis.Redis(port=port, password=ADMIN_PASSWORD, socket_timeout=5)
+    assert admin.ping()
+    assert admin.config_get("appendonly") == {"appendonly": "yes"}
+    assert admin.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
+    # The proxy's user works with keys, and neither it nor a script it sends can run a
+    # @dangerous or @admin command.
+    proxy = redis.Redis(port=port, username="proxy", password=PROXY_PASSWORD, socket_timeout=5)
+    assert proxy.set("k", "v") is True
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        proxy.flushall()
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        proxy.config_set("appendonly", "no")
+    with pytest.raises(redis.exceptions.ResponseError, match=SCRIPT_ERROR):
+        proxy.eval("return redis.call('FLUSHALL')", 1, "k")
+    assert admin.get("k") == b"v"
+    # The clients' password opens nothing.
+    with pytest.raises(redis.exceptions.RedisError, match="WRONGPASS|invalid"):
+        redis.Redis(port=port, password=PASSWORD, socket_timeout=5).ping()
     # The StatefulSet's readiness probe, pointed at this redis and this password file.
     _, c = redis_parts(rendered)
-    _, password_default, _ = redis_start_script(rendered)
+    _, defaults, _ = redis_start_script(rendered)
     probe = c["readinessProbe"]["exec"]["command"]
-    assert password_default in probe[-1]
-    command = probe[:-1] + [probe[-1].replace(password_default, str(password))
+    assert defaults["admin"] in probe[-1]
+    command = probe[:-1] + [probe[-1].replace(defaults["admin"], admin_file)
                             .replace("-p 6379", "-p %d" % port)]
     assert subprocess.run(command, timeout=10, check=False).returncode == 0
-    client.close()
+    for client in (admin, proxy):
+        client.close()
 
 
 @pytest.mark.parametrize("directory", ["base"])
 def test_probe_paths_answer_on_a_running_ringproxy_that_serves_the_secrets_password(
         directory, processes, tmp_path):
     # The pod as far as one machine can be it: redis shards started by the StatefulSet's script
-    # with the Secret's password, ringproxy with the ConfigMap's configuration (servers on
-    # loopback under the same names, the same password file) and the Deployment's arguments.
+    # with the Secret's passwords, ringproxy with the ConfigMap's configuration (servers on
+    # loopback under the same names, the same password files) and the Deployment's arguments.
     rendered = kt.render(directory)
     deployment, _ = ringproxy_parts(rendered)
-    password = tmp_path / "password"
-    password.write_text(PASSWORD)
+    clients, proxy_file, admin_file = password_files(tmp_path)
     text, _ = kt.ringproxy_config(rendered)
     pool_name, pool = next(iter(yaml.safe_load(text).items()))
     servers = []
+    ports = []
     for line in pool["servers"]:
         address, name = str(line).split()
         weight = address.rsplit(":", 1)[1]
-        port = start_redis_with_start_script(rendered, processes, str(password))
+        port = start_redis_with_start_script(rendered, processes, admin_file, proxy_file)
         servers.append("127.0.0.1:%d:%s %s" % (port, weight, name))
+        ports.append(port)
     listen = harness.free_port()
-    pool.update(listen="127.0.0.1:%d" % listen, servers=servers,
-                redis_auth_file=str(password))
+    pool.update(listen="127.0.0.1:%d" % listen, servers=servers, redis_auth_file=clients,
+                server_auth_file=proxy_file)
     args = kt.container(deployment, "ringproxy").get("args", [])
     proxy = processes.ringproxy(config_text=yaml.safe_dump({pool_name: pool}),
                                 listen_ports=[listen], extra_args=list(args))
@@ -371,40 +416,152 @@ def test_probe_paths_answer_on_a_running_ringproxy_that_serves_the_secrets_passw
     for i in range(30):  # keys on every shard
         client.set("k8s-%d" % i, i)
     assert [int(v) for v in client.mget(["k8s-%d" % i for i in range(30)])] == list(range(30))
+    # A script sent through the proxy runs as the shards' "proxy" user: it cannot empty a shard.
+    with pytest.raises(redis.exceptions.ResponseError, match=SCRIPT_ERROR):
+        client.eval("return redis.call('FLUSHALL')", 1, "k8s-0")
+    assert sum(redis.Redis(port=p, password=ADMIN_PASSWORD, socket_timeout=5).dbsize()
+               for p in ports) == 30
     client.close()
     harness.wait_until(lambda: http_get(proxy.stats_port, "/readyz")[0] == 200,
                        harness.START_TIMEOUT, "/readyz 200 with every shard up")
 
 
 # ---------------------------------------------------------------------------------------------
-# The password
+# The passwords
 
 
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS)
-def test_ringproxy_and_redis_read_the_same_secret_key(directory):
+def test_ringproxy_logs_in_to_the_shards_with_their_proxy_users_secret_key(directory):
     rendered = kt.render(directory)
     deployment, proxy = ringproxy_parts(rendered)
     statefulset, shard = redis_parts(rendered)
-    proxy_ref = secret_ref(deployment, proxy, auth_file_path(rendered))
-    _, redis_password_file, _ = redis_start_script(rendered)
-    redis_ref = secret_ref(statefulset, shard, redis_password_file)
+    proxy_ref = secret_ref(deployment, proxy, auth_file_path(rendered, "server_auth_file"))
+    script, defaults, _ = redis_start_script(rendered)
+    redis_ref = secret_ref(statefulset, shard, defaults["proxy"])
     assert proxy_ref == redis_ref
     assert rendered.secret_value(*proxy_ref), "no Secret %s with key %s is rendered" % proxy_ref
+    assert pool_of(kt.ringproxy_config(rendered)[0]).get("server_auth_user") == "proxy"
+    assert re.search(r"(?m)^user proxy on .+ ~\* \+@all -@dangerous -@admin$", script), (
+        "the shards' proxy user is not fenced in")
 
 
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS)
-def test_password_is_in_no_configmap(directory):
+def test_clients_shards_and_admin_passwords_are_three_secrets(directory):
     rendered = kt.render(directory)
     deployment, proxy = ringproxy_parts(rendered)
-    password = rendered.secret_value(*secret_ref(deployment, proxy, auth_file_path(rendered)))
+    statefulset, shard = redis_parts(rendered)
+    _, defaults, _ = redis_start_script(rendered)
+    clients_ref = secret_ref(deployment, proxy, auth_file_path(rendered))
+    proxy_ref = secret_ref(statefulset, shard, defaults["proxy"])
+    admin_ref = secret_ref(statefulset, shard, defaults["admin"])
+    assert len({clients_ref, proxy_ref, admin_ref}) == 3
+    values = [rendered.secret_value(*ref) for ref in (clients_ref, proxy_ref, admin_ref)]
+    assert all(values) and len(set(values)) == 3, "the example's passwords must differ"
+    # ringproxy never mounts the shards' admin password, nor the shards the clients'.
+    for workload, c, forbidden in ((deployment, proxy, admin_ref),
+                                   (statefulset, shard, clients_ref)):
+        for mount in c.get("volumeMounts", []):
+            volume = next((v for v in kt.pod_spec(workload)["volumes"]
+                           if v["name"] == mount["name"]), {})  # else a volumeClaimTemplate
+            if "secret" not in volume:
+                continue
+            keys = [i["key"] for i in volume["secret"].get("items", [])]
+            assert keys, "%s mounts every key of Secret %s" % (
+                workload["metadata"]["name"], volume["secret"]["secretName"])
+            refs = {(volume["secret"]["secretName"], k) for k in keys}
+            assert forbidden not in refs, "%s mounts %s" % (workload["metadata"]["name"],
+                                                            forbidden)
+
+
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS)
+def test_passwords_are_in_no_configmap(directory):
+    rendered = kt.render(directory)
+    deployment, proxy = ringproxy_parts(rendered)
+    statefulset, shard = redis_parts(rendered)
+    _, defaults, _ = redis_start_script(rendered)
+    passwords = [rendered.secret_value(*secret_ref(deployment, proxy, auth_file_path(rendered))),
+                 rendered.secret_value(*secret_ref(statefulset, shard, defaults["proxy"])),
+                 rendered.secret_value(*secret_ref(statefulset, shard, defaults["admin"]))]
     for configmap in rendered.all("ConfigMap"):
+        name = configmap["metadata"]["name"]
         for key, value in configmap.get("data", {}).items():
-            assert password not in value, "ConfigMap %s key %s holds the password" % (
-                configmap["metadata"]["name"], key)
-            # Only the start script's here-document may set it, from the mounted file.
+            for password in passwords:
+                assert password not in value, "ConfigMap %s key %s holds a password" % (name,
+                                                                                         key)
+            # Only the start script's here-document may set them, from the mounted files.
             assert not re.search(r'(?m)^\s*requirepass\s+(?!"\$\()', value), (
-                "ConfigMap %s key %s sets requirepass literally" % (configmap["metadata"]["name"],
-                                                                    key))
+                "ConfigMap %s key %s sets requirepass literally" % (name, key))
+            assert not re.search(r'(?m)^\s*user\s+\S+\s+on\s+(?!">\$\()', value), (
+                "ConfigMap %s key %s sets a user's password literally" % (name, key))
+
+
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS)
+def test_the_example_secrets_are_placeholders_ringproxy_warns_about(directory, tmp_path):
+    # `kubectl apply -k` must work for a try-out, and nobody may run the placeholders unawares.
+    rendered = kt.render(directory)
+    deployment, proxy = ringproxy_parts(rendered)
+    text, _ = kt.ringproxy_config(rendered)
+    paths = []
+    for key in ("redis_auth_file", "server_auth_file"):
+        ref = secret_ref(deployment, proxy, auth_file_path(rendered, key))
+        path = tmp_path / key
+        path.write_text(rendered.secret_value(*ref))
+        path.chmod(0o600)
+        paths.append(str(path))
+    config = tmp_path / "ringproxy.yml"
+    config.write_text(config_with_password_files(text, *paths))
+    result = subprocess.run([kt.ringproxy_binary(), "-t", "-c", str(config)],
+                            capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "the clients' password (redis_auth) is a well-known placeholder" in result.stderr
+    assert "the servers' password (server_auth) is a well-known placeholder" in result.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# NetworkPolicy
+
+
+def policies_for(rendered, workload):
+    return [p for p in rendered.all("NetworkPolicy")
+            if kt.selects(p["spec"]["podSelector"].get("matchLabels", {}), workload)]
+
+
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS)
+def test_shards_accept_connections_only_from_ringproxy_and_each_other(directory):
+    rendered = kt.render(directory)
+    deployment, _ = ringproxy_parts(rendered)
+    statefulset, shard = redis_parts(rendered)
+    policies = policies_for(rendered, statefulset)
+    assert len(policies) == 1, "expected one NetworkPolicy selecting the shards"
+    spec = policies[0]["spec"]
+    assert set(spec["podSelector"]) == {"matchLabels"}
+    assert "Ingress" in spec["policyTypes"]
+    assert spec.get("ingress"), "no ingress rule: the shards would accept no one"
+    allowed = set()
+    for rule in spec["ingress"]:
+        # A rule without peers, or with a namespace or address block, lets others in.
+        assert rule.get("from"), "an ingress rule without 'from' admits every pod"
+        for peer in rule["from"]:
+            assert set(peer) == {"podSelector"}, "peer %s reaches beyond the two workloads" % peer
+            selector = peer["podSelector"]
+            assert set(selector) == {"matchLabels"} and selector["matchLabels"], peer
+            selected = [w["metadata"]["name"] for w in rendered.workloads()
+                        if kt.selects(selector["matchLabels"], w)]
+            assert selected, "peer %s selects no workload: a typo shuts the proxy out" % peer
+            allowed.update(selected)
+        assert rule.get("ports"), "an ingress rule without ports opens every port"
+        for port in rule["ports"]:
+            assert port.get("protocol", "TCP") == "TCP"
+            assert kt.container_port(shard, port["port"]) == kt.container_port(shard, "redis"), (
+                "port %r is not the shards' Redis port" % port["port"])
+    assert allowed == {deployment["metadata"]["name"], statefulset["metadata"]["name"]}
+
+
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS)
+def test_ringproxy_itself_is_not_fenced_by_the_shards_policy(directory):
+    rendered = kt.render(directory)
+    deployment, _ = ringproxy_parts(rendered)
+    assert not policies_for(rendered, deployment), "clients must still reach ringproxy"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,11 +24,12 @@ def pool(directory):
 
 
 def placement_config(directory, tmp_path):
-    # Placement depends on hash, distribution and servers only; the password file is not on
-    # this machine, so its line goes.
+    # Placement depends on hash, distribution and servers only; the password files are not on
+    # this machine, so their lines go (and the user that needs one).
     text, _ = kt.ringproxy_config(kt.render(directory))
     path = tmp_path / (directory.replace("/", "_") + ".yml")
-    path.write_text(re.sub(r"(?m)^\s*redis_auth_file:.*\n", "", text))
+    path.write_text(re.sub(r"(?m)^\s*(redis_auth_file|server_auth_file|server_auth_user):.*\n",
+                           "", text))
     return str(path)
 
 

@@ -274,5 +274,14 @@ TEST(CommandLine, FilePathsAreMadeAbsoluteForADaemon) {
   EXPECT_EQ(WithAbsolutePaths(ParseOk({})).pid_file, "");
 }
 
+TEST(CommandLine, AllowCoreDumpsIsOffUnlessGiven) {
+  EXPECT_FALSE(ParseCommandLine(std::vector<const char*>{}).options->allow_core_dumps);
+  EXPECT_TRUE(
+      ParseCommandLine(std::vector<const char*>{"--allow-core-dumps"}).options->allow_core_dumps);
+  EXPECT_EQ(ParseCommandLine(std::vector<const char*>{"--allow-core-dumps=yes"}).error,
+            "option '--allow-core-dumps' doesn't allow an argument");
+  EXPECT_NE(UsageText().find("--allow-core-dumps"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace ringproxy::proxy

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "proxy/auth_failures.h"
+
 namespace ringproxy::proxy {
 namespace {
 
@@ -16,12 +18,15 @@ class LocalCommands : public testing::Test {
     EXPECT_NE(spec, nullptr);
     EXPECT_EQ(spec->kind, CommandKind::kLocal);
     ByteBuffer out;
-    AnswerLocalCommand(*spec, args, LocalContext{&pool_, 0, 1}, &session_, &out);
+    AnswerLocalCommand(*spec, args, LocalContext{&pool_, 0, 1, &auth_failures_, 0}, &session_,
+                       &out);
     return std::string(out.view());
   }
 
   config::PoolConfig pool_;
   ClientSession session_;
+  Counter failures_;
+  AuthFailures auth_failures_{0, "alpha", &failures_};
 };
 
 TEST_F(LocalCommands, PingWithoutArgumentIsPong) { EXPECT_EQ(Answer({"PING"}), "+PONG\r\n"); }
@@ -71,6 +76,37 @@ TEST_F(LocalCommands, SelectZeroIsAccepted) {
   EXPECT_EQ(Answer({"SELECT", "0"}), "+OK\r\n");
   EXPECT_EQ(Answer({"SELECT", "3"}).substr(0, 5), "-ERR ");
   EXPECT_EQ(Answer({"SELECT", "x"}), "-ERR value is not an integer or out of range\r\n");
+}
+
+TEST_F(LocalCommands, SelectAcceptsOnlyThePoolsDatabase) {
+  pool_.redis_db = 3;
+  EXPECT_EQ(Answer({"SELECT", "3"}), "+OK\r\n");
+  // Database 0 is not where this pool's keys are: saying OK would be a lie.
+  EXPECT_EQ(Answer({"SELECT", "0"}),
+            "-ERR SELECT is not supported through the proxy: it serves database 3 only\r\n");
+  EXPECT_EQ(Answer({"SELECT", "4"}),
+            "-ERR SELECT is not supported through the proxy: it serves database 3 only\r\n");
+}
+
+TEST_F(LocalCommands, WrongPasswordsAreCountedAndTheTenthClosesTheConnection) {
+  pool_.redis_auth = "s3cret";
+  for (uint32_t i = 1; i < AuthFailures::kMaxPerConnection; ++i) {
+    EXPECT_EQ(Answer({"AUTH", "guess"}), "-ERR invalid password\r\n");
+    EXPECT_EQ(failures_.Get(), i);
+    EXPECT_FALSE(session_.close_after_reply) << i;
+  }
+  EXPECT_EQ(Answer({"HELLO", "2", "AUTH", "default", "guess"}),
+            "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
+  EXPECT_EQ(failures_.Get(), AuthFailures::kMaxPerConnection);
+  EXPECT_TRUE(session_.close_after_reply);
+}
+
+TEST_F(LocalCommands, AuthWithoutAPasswordToGuessIsNoFailure) {
+  EXPECT_EQ(Answer({"AUTH", "x"}), "-ERR Client sent AUTH, but no password is set\r\n");
+  EXPECT_EQ(failures_.Get(), 0u);
+  pool_.redis_auth = "s3cret";
+  EXPECT_EQ(Answer({"AUTH", "s3cret"}), "+OK\r\n");
+  EXPECT_EQ(failures_.Get(), 0u);
 }
 
 TEST_F(LocalCommands, HelloThreeIsRefusedSoClientsFallBack) {

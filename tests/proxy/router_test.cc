@@ -42,7 +42,7 @@ class RouterTest : public ::testing::Test {
   // The decision for a command line, in the session as it stands.
   RouteDecision Route(std::initializer_list<std::string_view> line) {
     const std::vector<std::string_view> args(line);
-    const RouteContext context{&*placement_, &session_, auth_required_};
+    const RouteContext context{&*placement_, &session_, auth_required_, &pool_};
     return router_.Route(LookupCommand(args[0]), args, context);
   }
 
@@ -52,6 +52,7 @@ class RouterTest : public ::testing::Test {
   std::array<std::vector<std::string>, kServers> keys_;
   ClientSession session_;
   bool auth_required_ = false;
+  config::PoolConfig pool_;
   Router router_;
 };
 
@@ -132,6 +133,19 @@ TEST_F(RouterTest, ScriptSubcommandsFanOutAndUnknownOnesAreRefused) {
             "ERR SCRIPT DEBUG is not supported through the proxy");
   EXPECT_EQ(Route({"SCRIPT", "LOAD"}).error,
             "ERR wrong number of arguments for 'script|load' command");
+}
+
+TEST_F(RouterTest, APoolThatRefusesScriptsRefusesThemAndTheirManagementInAndOutOfMulti) {
+  EXPECT_EQ(Route({"EVAL", "return 1", "1", Key(0)}).route, Route::kForward);
+  pool_.refuse_scripts = true;
+  for (const RouteDecision& decision :
+       {Route({"EVAL", "return 1", "1", Key(0)}), Route({"evalsha", "abc", "0"}),
+        Route({"FCALL", "f", "0"}), Route({"SCRIPT", "KILL"}), Route({"FUNCTION", "FLUSH"})}) {
+    EXPECT_EQ(decision.route, Route::kReject);
+    EXPECT_NE(decision.error.find("the pool refuses scripts"), std::string::npos) << decision.error;
+  }
+  session_.transaction.active = true;
+  EXPECT_EQ(Route({"EVAL", "return 1", "0"}).route, Route::kQueueReject);
 }
 
 TEST_F(RouterTest, StreamReadsRouteByTheirStreamsButNotWithBlock) {

@@ -1,5 +1,5 @@
-// HttpRequestParser: request heads fed in every split, the limits (414, 431), refusal of non-HTTP
-// input at its first wrong byte, and no crash on random input.
+// HttpRequestParser: request heads fed in every split, the limits (414, 431), non-HTTP input
+// told apart at its first wrong byte, and no crash on random input.
 #include "proxy/http_request_parser.h"
 
 #include <gtest/gtest.h>
@@ -48,6 +48,20 @@ TEST(HttpRequestParser, ByteByByteGivesTheSameRequest) {
   EXPECT_EQ(parser.path(), "/healthz");
 }
 
+TEST(HttpRequestParser, ALongRequestLineTrickledByteByByteIsJudgedAsItArrives) {
+  HttpRequestParser parser;
+  for (const char c : "GET /" + std::string(8000, 'a')) {
+    ASSERT_EQ(parser.Feed(std::string(1, c)), Status::kIncomplete);
+  }
+  EXPECT_EQ(parser.Feed(" HTTP/1.1\r\n\r\n"), Status::kComplete);
+  EXPECT_EQ(parser.path().size(), 8001u);
+  HttpRequestParser broken;
+  for (const char c : "GET /" + std::string(4000, 'a')) {
+    ASSERT_EQ(broken.Feed(std::string(1, c)), Status::kIncomplete);
+  }
+  EXPECT_EQ(broken.Feed("\x01"), Status::kNotHttp);  // the first wrong byte, however late
+}
+
 TEST(HttpRequestParser, AbsoluteFormTargetGivesItsPath) {
   HttpRequestParser parser;
   ASSERT_EQ(parser.Feed("GET http://proxy:22222/metrics?name[]=x HTTP/1.1\r\n\r\n"),
@@ -67,30 +81,41 @@ TEST(HttpRequestParser, LeadingEmptyLinesAndBareLfAreAccepted) {
   EXPECT_EQ(parser.path(), "/");
 }
 
-TEST(HttpRequestParser, TlsHelloIsRefusedAtItsFirstByte) {
+TEST(HttpRequestParser, TlsHelloIsNotHttpFromItsFirstByte) {
   HttpRequestParser parser;
-  EXPECT_EQ(parser.Feed(std::string("\x16\x03\x01", 3)), Status::kError);
-  EXPECT_EQ(parser.error_status(), 400);
+  EXPECT_EQ(parser.Feed(std::string("\x16\x03\x01", 3)), Status::kNotHttp);
+  EXPECT_FALSE(parser.have_request_line());
 }
 
-TEST(HttpRequestParser, NutcrackerStyleCommandLineIsRefused) {
+TEST(HttpRequestParser, NutcrackerStyleCommandLineIsNotHttp) {
   HttpRequestParser parser;
   EXPECT_EQ(parser.Feed("stats"), Status::kIncomplete);  // could still be a method
-  EXPECT_EQ(parser.Feed("\r\n"), Status::kError);
-  EXPECT_EQ(parser.error_status(), 400);
+  EXPECT_EQ(parser.Feed("\r\n"), Status::kNotHttp);
+  HttpRequestParser bare_lf;
+  EXPECT_EQ(bare_lf.Feed("stats\n"), Status::kNotHttp);
 }
 
-TEST(HttpRequestParser, MalformedRequestLinesAreRefused) {
+TEST(HttpRequestParser, LinesThatAreNoRequestLineAreNotHttp) {
   for (const std::string& input : std::vector<std::string>{
            "GET\r\n", "GET /\r\n", " GET / HTTP/1.1\r\n", "GET  / HTTP/1.1\r\n",
            "GET / HTTP/1.1 \r\n", "GET / HTTX/1.1\r\n", "GET / HTTP/1.1x\r\n", "GET / HTTP/1\r\n",
-           "GET metrics HTTP/1.1\r\n", "GET /\x01 HTTP/1.1\r\n", "G(T / HTTP/1.1\r\n",
-           "GET / HTTP/1.1\rX", std::string(33, 'A') + " / HTTP/1.1\r\n"}) {
+           "GET /\x01 HTTP/1.1\r\n", "G(T / HTTP/1.1\r\n", "GET / HTTP/1.1\rX",
+           std::string(33, 'A') + " / HTTP/1.1\r\n", "hello world\n"}) {
     HttpRequestParser parser;
-    EXPECT_EQ(parser.Feed(input), Status::kError) << input;
-    EXPECT_EQ(parser.error_status(), 400) << input;
-    EXPECT_FALSE(parser.error_reason().empty());
+    EXPECT_EQ(parser.Feed(input), Status::kNotHttp) << input;
+    EXPECT_FALSE(parser.error_reason().empty()) << input;
   }
+}
+
+TEST(HttpRequestParser, LongGarbageIsNotHttpRatherThanTooLong) {
+  HttpRequestParser parser;
+  EXPECT_EQ(parser.Feed(std::string(3 * HttpRequestParser::kMaxHeadBytes, 'x')), Status::kNotHttp);
+}
+
+TEST(HttpRequestParser, RequestLineWithABadTargetIs400) {
+  HttpRequestParser parser;
+  EXPECT_EQ(parser.Feed("GET metrics HTTP/1.1\r\n"), Status::kError);
+  EXPECT_EQ(parser.error_status(), 400);
 }
 
 TEST(HttpRequestParser, MalformedHeadersAreRefused) {

@@ -1,5 +1,6 @@
 // StatsServer over real loopback sockets: nutcracker's raw-TCP readers and HTTP clients on one
-// port, every status code, the time and size bounds, and survival of garbage.
+// port, every status code, the time and size bounds, probes answered while the port is held,
+// documents serialised once and shared, and survival of garbage.
 #include "proxy/stats_server.h"
 
 #include <arpa/inet.h>
@@ -14,6 +15,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace ringproxy::proxy {
 namespace {
@@ -26,10 +28,15 @@ constexpr char kMetrics[] = "# TYPE ringproxy_x counter\nringproxy_x 1\n";
 // A blocking client socket with a receive timeout, so that no test can hang.
 class Client {
  public:
-  explicit Client(int port) {
+  // `receive_buffer`: SO_RCVBUF when not 0, set before connecting (a client that reads nothing
+  // then leaves most of a large response with the server).
+  explicit Client(int port, int receive_buffer = 0) {
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
     timeval timeout{10, 0};
     setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    if (receive_buffer != 0) {
+      setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof(receive_buffer));
+    }
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_port = htons(static_cast<uint16_t>(port));
@@ -61,6 +68,11 @@ class Client {
     return out;
   }
   bool saw_eof() const { return eof_; }
+  // Waits (up to the receive timeout) until a byte has arrived, without taking it.
+  bool Peek() {
+    char byte = 0;
+    return recv(fd_, &byte, 1, MSG_PEEK) == 1;
+  }
 
  private:
   int fd_ = -1;
@@ -80,7 +92,11 @@ class StatsServerTest : public ::testing::Test {
               ++json_calls_;
               return std::string(kJson);
             },
-        .metrics = [] { return std::string(kMetrics); },
+        .metrics =
+            [this] {
+              ++metrics_calls_;
+              return metrics_body_.empty() ? std::string(kMetrics) : metrics_body_;
+            },
         .health =
             [this] {
               return StatsServer::Probe{healthy_.load(), "health reason"};
@@ -128,6 +144,8 @@ class StatsServerTest : public ::testing::Test {
   std::unique_ptr<StatsServer> server_;
   std::thread thread_;
   std::atomic<int> json_calls_{0};
+  std::atomic<int> metrics_calls_{0};
+  std::string metrics_body_;  // set before Start; empty: kMetrics
   std::atomic<bool> healthy_{true};
   std::atomic<bool> ready_{true};
 };
@@ -225,10 +243,30 @@ TEST_F(StatsServerTest, OtherMethodsAre405WithAllow) {
 TEST_F(StatsServerTest, MalformedRequestsGet400AndTheServerGoesOn) {
   Start();
   EXPECT_EQ(Request("GET / HTTP/1.1\r\nBad Header\r\n\r\n").rfind("HTTP/1.1 400 ", 0), 0u);
-  EXPECT_EQ(Request(std::string("\x16\x03\x01\x02\x00", 5)).rfind("HTTP/1.1 400 ", 0), 0u);
-  EXPECT_EQ(Request("stats\r\n").rfind("HTTP/1.1 400 ", 0), 0u);
   EXPECT_EQ(Request("PRI * HTTP/2.0\r\n\r\n").rfind("HTTP/1.1 505 ", 0), 0u);
   EXPECT_EQ(Body(Request("GET /metrics HTTP/1.1\r\n\r\n")), kMetrics);
+}
+
+TEST_F(StatsServerTest, InputThatIsNoHttpRequestLineGetsTheRawJsonAsFromNutcracker) {
+  StatsServer::Settings settings;
+  settings.legacy_window_ms = 60000;  // answered because of what was sent, not of a silence
+  Start(settings);
+  for (const std::string& input :
+       {std::string("stats\r\n"), std::string("stats\n"), std::string("\x16\x03\x01\x02\x00", 5),
+        std::string("hello world\n")}) {
+    Client client(server_->port());
+    ASSERT_TRUE(client.Send(input));
+    EXPECT_EQ(client.ReadAll(), kJson) << input;
+    EXPECT_TRUE(client.saw_eof());
+  }
+}
+
+TEST_F(StatsServerTest, PartOfAWordThenEofGetsTheJson) {
+  Start();
+  Client client(server_->port());
+  client.Send("stat");
+  client.CloseWrite();
+  EXPECT_EQ(client.ReadAll(), kJson);
 }
 
 TEST_F(StatsServerTest, IncompleteRequestThenEofGets400) {
@@ -272,7 +310,7 @@ TEST_F(StatsServerTest, SlowClientIsAnswered408AndClosedAfterTheTimeout) {
   settings.request_timeout_ms = 200;
   Start(settings);
   Client client(server_->port());
-  client.Send("GET /metr");
+  client.Send("GET /metrics HTTP/1.1\r\nHost: x");
   const auto begin = Clock::now();
   const std::string response = client.ReadAll();
   EXPECT_EQ(response.rfind("HTTP/1.1 408 Request Timeout\r\n", 0), 0u) << response;
@@ -289,23 +327,81 @@ TEST_F(StatsServerTest, InputAfterTheRequestDoesNotCostTheResponse) {
   EXPECT_EQ(Body(client.ReadAll()), kMetrics);
 }
 
-TEST_F(StatsServerTest, ConnectionsOverTheLimitAreClosedAtOnce) {
+TEST_F(StatsServerTest, PartialRequestLineNotCompletedInTimeGetsTheJson) {
+  StatsServer::Settings settings;
+  settings.request_timeout_ms = 200;
+  Start(settings);
+  Client client(server_->port());
+  client.Send("GET /metr");
+  EXPECT_EQ(client.ReadAll(), kJson);
+  EXPECT_TRUE(client.saw_eof());
+}
+
+TEST_F(StatsServerTest, OneConnectionOverTheLimitClosesTheOldestNotTheNewcomer) {
   StatsServer::Settings settings;
   settings.max_connections = 2;
   settings.legacy_window_ms = 60000;
+  settings.request_timeout_ms = 60000;
   Start(settings);
   Client first(server_->port());
+  ASSERT_TRUE(first.Send("G"));  // holds its slot: a request line that never ends
   Client second(server_->port());
-  // The server has both once a request on a third connection is refused; poll with a bound.
-  std::string refused;
-  for (int attempt = 0; attempt < 200 && refused.empty(); ++attempt) {
-    Client extra(server_->port());
-    const std::string got = extra.ReadAll();
-    if (got.empty() && extra.saw_eof()) refused = "closed";
+  ASSERT_TRUE(second.Send("G"));
+  // A probe sent with the connection is answered, and the oldest held connection gave way.
+  Client probe(server_->port());
+  ASSERT_TRUE(probe.Send("GET /healthz HTTP/1.1\r\n\r\n"));
+  EXPECT_EQ(probe.ReadAll().rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
+  EXPECT_EQ(first.ReadAll(), "");
+  EXPECT_TRUE(first.saw_eof());
+  // The younger held connection is still served.
+  ASSERT_TRUE(second.Send("ET /readyz HTTP/1.1\r\n\r\n"));
+  EXPECT_EQ(second.ReadAll().rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
+}
+
+TEST_F(StatsServerTest, ProbesAreAnsweredWhileMoreThanTheLimitHoldThePort) {
+  StatsServer::Settings settings;
+  settings.legacy_window_ms = 60000;
+  settings.request_timeout_ms = 60000;  // the holders keep their connections as long as they like
+  Start(settings);
+  std::vector<std::unique_ptr<Client>> holders;
+  for (size_t i = 0; i < StatsServer::kMaxConnections + 44; ++i) {
+    holders.push_back(std::make_unique<Client>(server_->port()));
+    ASSERT_TRUE(holders.back()->connected());
+    ASSERT_TRUE(holders.back()->Send("G"));
   }
-  EXPECT_EQ(refused, "closed");
-  first.CloseWrite();  // the held connections still work
-  EXPECT_EQ(first.ReadAll(), kJson);
+  for (int probe = 0; probe < 15; ++probe) {
+    const std::string response =
+        Request(probe % 2 == 0 ? "GET /healthz HTTP/1.1\r\n\r\n" : "GET /readyz HTTP/1.1\r\n\r\n");
+    EXPECT_EQ(response.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << probe << ": " << response;
+  }
+}
+
+TEST_F(StatsServerTest, UnreadMetricsResponsesShareOneSerialisation) {
+  metrics_body_ = std::string(4u << 20, 'm');  // far more than socket buffers take unread
+  StatsServer::Settings settings;
+  settings.share_window_ms = 600000;
+  Start(settings);
+  // A first scrape that never reads keeps its response, the document, being sent.
+  Client keeper(server_->port(), 4096);
+  ASSERT_TRUE(keeper.Send("GET /metrics HTTP/1.1\r\n\r\n"));
+  ASSERT_TRUE(keeper.Peek());  // the response has begun: the document exists
+  std::vector<std::unique_ptr<Client>> readers;
+  for (int i = 0; i < 20; ++i) {
+    readers.push_back(std::make_unique<Client>(server_->port(), 4096));
+    ASSERT_TRUE(readers.back()->Send("GET /metrics HTTP/1.1\r\n\r\n"));
+  }
+  for (const auto& reader : readers) {
+    EXPECT_EQ(Body(reader->ReadAll()).size(), metrics_body_.size());
+  }
+  EXPECT_EQ(metrics_calls_.load(), 1);
+}
+
+TEST_F(StatsServerTest, ScrapesOneAfterTheOtherAreEachCurrent) {
+  Start();
+  for (int i = 1; i <= 3; ++i) {
+    EXPECT_EQ(Body(Request("GET /metrics HTTP/1.1\r\n\r\n")), kMetrics);
+    EXPECT_EQ(metrics_calls_.load(), i);
+  }
 }
 
 TEST_F(StatsServerTest, RandomGarbageNeverStopsTheServer) {
