@@ -99,7 +99,7 @@ class ByteBuffer {
     } else {
       fresh = static_cast<char*>(std::malloc(want));
       if (fresh == nullptr) throw std::bad_alloc();
-      if (live > 0) std::memcpy(fresh, data_ + begin_, live);
+      if (live > 0 && data_ != nullptr) std::memcpy(fresh, data_ + begin_, live);
       std::free(data_);
     }
     data_ = fresh;

@@ -922,14 +922,12 @@ void ClientConnection::AfterProgress() {
   }
   UpdateReading();
   if (head_ != nullptr || HasOutput() || write_in_flight_ || resume_input_) return;
-  if (state_ == State::kEnding) {
-    HalfClose();
-  } else if (peer_finished_) {
+  if (peer_finished_ && state_ != State::kEnding) {
     // Everything it sent before its FIN is answered (an incomplete request never will be).
     Close();
-  } else if (leaving_ && !HasUnreadInput()) {
-    // Draining: requests the client sent before the signal may still sit in the socket. They
-    // get their replies first.
+  } else if (state_ == State::kEnding || (leaving_ && !HasUnreadInput())) {
+    // Ending, or draining: requests the client sent before the signal may still sit in the
+    // socket, and they get their replies first.
     HalfClose();
   }
 }

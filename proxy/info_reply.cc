@@ -42,7 +42,6 @@ void Field(std::string* out, std::string_view name, int64_t value) {
 
 // Redis's used_memory_human: "1.23M".
 std::string Human(uint64_t bytes) {
-  const char* units = "BKMGTP";
   double value = static_cast<double>(bytes);
   int unit = 0;
   while (value >= 1024 && unit < 5) {
@@ -53,7 +52,7 @@ std::string Human(uint64_t bytes) {
   if (unit == 0) {
     std::snprintf(text, sizeof text, "%lluB", static_cast<unsigned long long>(bytes));
   } else {
-    std::snprintf(text, sizeof text, "%.2f%c", value, units[unit]);
+    std::snprintf(text, sizeof text, "%.2f%c", value, "BKMGTP"[unit]);
   }
   return text;
 }

@@ -5,7 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
+#include <fstream>
 
 #include "proxy/client_admission.h"
 #include "proxy/client_session.h"
@@ -84,13 +84,13 @@ InfoFigures ServerPool::GatherInfoFigures(int workers) const {
       figures.pinned_connections += server->pinned_connections.Get();
     }
   });
-  long pages = 0;
-  if (FILE* statm = std::fopen("/proc/self/statm", "r")) {
-    long size = 0;
-    if (std::fscanf(statm, "%ld %ld", &size, &pages) != 2) pages = 0;
-    std::fclose(statm);
+  uint64_t pages = 0;
+  {
+    std::ifstream statm("/proc/self/statm");
+    uint64_t size = 0;
+    if (!(statm >> size >> pages)) pages = 0;
   }
-  figures.rss_bytes = static_cast<uint64_t>(pages) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  figures.rss_bytes = pages * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   figures.peak_rss_bytes = static_cast<uint64_t>(usage.ru_maxrss) * 1024;
