@@ -5,6 +5,7 @@
 #include <sys/ioctl.h>
 
 #include <algorithm>
+#include <cctype>
 #include <string>
 
 #include "proxy/info_reply.h"
@@ -328,6 +329,16 @@ bool ClientConnection::Dispatch(const char* data) {
     return true;
   }
 
+  if (spec == nullptr) {
+    switch (LookUpLearned(parser_.arg(data, 0), &spec)) {
+      case Learned::kRoute:
+        break;
+      case Learned::kAnswered:
+        return true;
+      case Learned::kHeld:
+        return false;
+    }
+  }
   std::vector<std::string_view>& args = worker_->args();
   args.clear();
   for (size_t i = 0; i < argc; ++i) args.push_back(parser_.arg(data, i));
@@ -406,6 +417,65 @@ bool ClientConnection::ExecuteDecision(const CommandSpec* spec, const RouteDecis
       return true;
   }
   return true;
+}
+
+ClientConnection::Learned ClientConnection::LookUpLearned(std::string_view name,
+                                                          const CommandSpec** spec) {
+  // Only an authenticated client makes the proxy ask its servers anything, and only about a
+  // name that could be a command: a stranger's garbage is an unknown command at once.
+  if (!session_.authenticated && !pool_->config().redis_auth.empty()) return Learned::kRoute;
+  if (!LearnedCommands::Learnable(name)) return Learned::kRoute;
+  LearnedCommands& learned = pool_->learned();
+  const LearnedCommands::Lookup lookup = learned.Find(name, worker_->now_ms());
+  switch (lookup.state) {
+    case LearnedCommands::State::kKnown:
+      *spec = lookup.spec;
+      return Learned::kRoute;
+    case LearnedCommands::State::kUnknown:
+      return Learned::kRoute;
+    case LearnedCommands::State::kFailed:
+      ReplyError(lookup.error);
+      return Learned::kAnswered;
+    case LearnedCommands::State::kLearning:
+      hold_ = Hold::kLearning;
+      worker_->WaitForLearning(this);
+      return Learned::kHeld;
+    case LearnedCommands::State::kAsk:
+      break;
+  }
+  const std::vector<uint32_t> servers = pool_->LiveServers();
+  if (servers.empty() || !learned.BeginLearning(name)) return Learned::kRoute;
+  // Waiting before asking: a server that fails at once answers before Send returns.
+  hold_ = Hold::kLearning;
+  worker_->WaitForLearning(this);
+  // Every live server is asked: the first that knows the command describes it.
+  Request* request = worker_->NewRequest();
+  request->learning_pool = pool_;
+  request->BeginSplit(MergeKind::kLearn, static_cast<uint32_t>(servers.size()));
+  std::string lower(name);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  request->fragment_replies.back() = lower;
+  ByteBuffer& encoded = worker_->encode_buffer();
+  encoded.Clear();
+  const std::string_view command[] = {"COMMAND", "INFO", lower};
+  EncodeCommand(command, &encoded);
+  const std::string bytes(encoded.view());
+  for (size_t f = 0; f < servers.size(); ++f) {
+    Fragment* fragment = worker_->NewFragment();
+    fragment->request = request;
+    fragment->index = static_cast<uint32_t>(f);
+    pool_->server(servers[f]).Send(fragment, bytes, session_.id);
+  }
+  // Learned (or failed) already: look again, now that it is settled.
+  if (hold_ != Hold::kLearning) return LookUpLearned(name, spec);
+  return Learned::kHeld;
+}
+
+void ClientConnection::OnCommandLearned() {
+  if (hold_ != Hold::kLearning || state_ == State::kClosing) return;
+  hold_ = Hold::kNone;
+  resume_stalled_ = false;
+  AfterProgress();
 }
 
 std::string_view ClientConnection::WireBytes(std::string_view raw) {

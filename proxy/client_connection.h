@@ -87,6 +87,9 @@ class ClientConnection final : public PinHolder {
   // The worker adopted a new topology: the pool's settings may have changed.
   void OnPoolChanged();
 
+  // A command being learned (learned_commands.h) has been: take up the requests held for it.
+  void OnCommandLearned();
+
   // PinHolder
   void OnPinnedConnectionLost() override;
 
@@ -104,6 +107,7 @@ class ClientConnection final : public PinHolder {
   enum class Hold : uint8_t {
     kNone,
     kUntilIdle,  // a WATCH waits for the client's requests in flight: its connection changes
+    kLearning,   // a command the table does not know is being looked up on the servers
   };
 
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&handle_); }
@@ -145,6 +149,11 @@ class ClientConnection final : public PinHolder {
   void AnswerInfo();
   // The request as it goes to a server: its own bytes, or re-encoded when it came inline.
   std::string_view WireBytes(std::string_view raw);
+  // A command the table does not know (learned_commands.h): kRoute with *spec set if the
+  // servers taught it, left null when it is unknown (the Router answers Redis's error);
+  // kAnswered when an error was replied; kHeld when the request waits while it is learned.
+  enum class Learned : uint8_t { kRoute, kAnswered, kHeld };
+  Learned LookUpLearned(std::string_view name, const CommandSpec** spec);
 
   // Transactions (router.h).
   void QueueInTransaction(const RouteDecision& decision, std::string_view raw);

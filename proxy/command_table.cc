@@ -12,6 +12,8 @@
 #include <cctype>
 #include <cstring>
 
+#include "proxy/key_spec.h"
+
 namespace ringproxy::proxy {
 namespace {
 
@@ -21,35 +23,38 @@ using P = KeyPattern;
 
 // Row builders keep each table line to what differs between commands.
 constexpr CommandSpec Single(std::string_view name, int32_t arity) {
-  return {name, arity, K::kSingleKey, L::kNone, 1, 1, 1, P::kRange, 0, {}, {}};
+  return {name, arity, K::kSingleKey, L::kNone, 1, 1, 1, P::kRange, 0, {}, {}, nullptr, 0};
 }
 constexpr CommandSpec Multi(std::string_view name, int32_t arity, int16_t first, int16_t last,
                             int16_t step, KeyPattern pattern = P::kRange, int16_t pattern_arg = 0) {
-  return {name, arity, K::kMultiKey, L::kNone, first, last, step, pattern, pattern_arg, {}, {}};
+  return {name,    arity,       K::kMultiKey, L::kNone, first,   last, step,
+          pattern, pattern_arg, {},           {},       nullptr, 0};
 }
 constexpr CommandSpec Split(std::string_view name, int32_t arity, CommandKind kind, int16_t first,
                             int16_t last, int16_t step) {
-  return {name, arity, kind, L::kNone, first, last, step, P::kRange, 0, {}, {}};
+  return {name, arity, kind, L::kNone, first, last, step, P::kRange, 0, {}, {}, nullptr, 0};
 }
 constexpr CommandSpec Local(std::string_view name, int32_t arity, LocalCommand local) {
-  return {name, arity, K::kLocal, local, 0, 0, 0, P::kRange, 0, {}, {}};
+  return {name, arity, K::kLocal, local, 0, 0, 0, P::kRange, 0, {}, {}, nullptr, 0};
 }
 constexpr CommandSpec Transaction(std::string_view name, int32_t arity, LocalCommand op,
                                   int16_t first = 0, int16_t last = 0, int16_t step = 0) {
-  return {name, arity, K::kTransaction, op, first, last, step, P::kRange, 0, {}, {}};
+  return {name, arity, K::kTransaction, op, first, last, step, P::kRange, 0, {}, {}, nullptr, 0};
 }
 constexpr CommandSpec FanOut(std::string_view name, int32_t arity,
                              std::span<const FanOutSpec> subcommands) {
-  return {name, arity, K::kFanOut, L::kNone, 0, 0, 0, P::kRange, 0, {}, subcommands};
+  return {name, arity, K::kFanOut, L::kNone, 0, 0, 0, P::kRange, 0, {}, subcommands, nullptr, 0};
 }
 constexpr CommandSpec Container(std::string_view name, int32_t arity,
                                 std::span<const SubcommandSpec> subcommands) {
-  return {name, arity, K::kMultiKey, L::kNone, 0, 0, 0, P::kSubcommand, 0, subcommands, {}};
+  return {name,           arity, K::kMultiKey, L::kNone, 0,       0, 0,
+          P::kSubcommand, 0,     subcommands,  {},       nullptr, 0};
 }
 constexpr CommandSpec Unsupported(std::string_view name, int32_t arity, int16_t first = 0,
                                   int16_t last = 0, int16_t step = 0,
                                   KeyPattern pattern = P::kRange, int16_t pattern_arg = 0) {
-  return {name, arity, K::kUnsupported, L::kNone, first, last, step, pattern, pattern_arg, {}, {}};
+  return {name, arity, K::kUnsupported, L::kNone, first, last, step, pattern, pattern_arg,
+          {},   {},    nullptr,         0};
 }
 
 // Keyed subcommands; each names its key right after the subcommand, as COMMAND reports.
@@ -786,6 +791,9 @@ KeyScan AppendKeys(const CommandSpec& spec, std::span<const std::string_view> ar
   switch (spec.key_pattern) {
     case P::kNotKeys:
       return KeyScan::kOk;
+    case P::kKeySpecs:
+      return FindKeysBySpecs(std::span<const KeySpec>(spec.key_specs, spec.key_spec_count), args,
+                             out);
     case P::kMigrate:
       return AppendMigrate(args, out);
     case P::kXread:

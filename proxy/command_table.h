@@ -68,6 +68,7 @@ enum class MergeKind : uint8_t {
                   // first error (NOTBUSY)
   kInfoKeyspace,  // INFO with the keyspace: the proxy's sections, then the servers' keyspaces
                   // summed (info_reply.h)
+  kLearn,         // COMMAND INFO from every server, for the proxy itself (learned_commands.h)
 };
 
 // How CollectKeys finds the keys. kRange, kNumkeys, kNumkeysMayBeZero, kSortStore and kGeoStore
@@ -88,7 +89,10 @@ enum class KeyPattern : uint8_t {
   kSubcommand,        // a container (OBJECT, MEMORY, XINFO, XGROUP): args[1] picks a
                       // SubcommandSpec whose own range holds the key
   kNotKeys,           // the legacy range names shard channels, not keys (SPUBLISH): no keys
+  kKeySpecs,          // a learned command (learned_commands.h): its servers' key specifications
 };
+
+struct KeySpec;
 
 // A subcommand of a container that names a key. Containers list only those: the others (OBJECT
 // HELP, MEMORY STATS, ...) name no key, so the proxy has nothing to route them by.
@@ -120,6 +124,8 @@ struct CommandSpec {
   int16_t pattern_arg;                          // see KeyPattern; 0 when unused
   std::span<const SubcommandSpec> subcommands;  // kSubcommand only
   std::span<const FanOutSpec> fan_out;          // kFanOut only
+  const KeySpec* key_specs;                     // kKeySpecs only: key_spec_count of them
+  uint16_t key_spec_count;
 };
 
 // The spec of the command named `name` in any letter case (no allocation), or nullptr when Redis

@@ -39,6 +39,7 @@ void Request::Reset() {
   }
   if (reply.capacity() != 0) reply.Release();
   client = nullptr;
+  learning_pool = nullptr;
   next = nullptr;
   started_ns = 0;
   request_bytes = 0;
@@ -55,7 +56,7 @@ void Request::BeginSplit(MergeKind kind, uint32_t fragments) {
   pending = fragments;
   if (kind == MergeKind::kArray || kind == MergeKind::kAndArray) {
     fragment_replies.assign(fragments, std::string());
-  } else if (kind == MergeKind::kInfoKeyspace) {
+  } else if (kind == MergeKind::kInfoKeyspace || kind == MergeKind::kLearn) {
     // One slot per server, and the proxy's own sections last (set by the caller).
     fragment_replies.assign(fragments + 1, std::string());
   } else if (kind == MergeKind::kSameReply) {
@@ -108,6 +109,9 @@ bool Request::OnFragmentReply(uint32_t fragment, std::string_view bytes) {
         error = "ERR the servers of the pool answered differently";
       }
       break;
+    case MergeKind::kLearn:
+      fragment_replies[fragment].assign(bytes);  // errors too: they say why nothing was learned
+      break;
     case MergeKind::kInfoKeyspace:
       if (type == '$') {
         fragment_replies[fragment].assign(bytes);
@@ -149,6 +153,7 @@ void Request::Finish() {
   switch (merge) {
     case MergeKind::kForward:
     case MergeKind::kAnyOk:
+    case MergeKind::kLearn:
       break;
     case MergeKind::kSameReply:
       reply.Append(fragment_replies[0]);

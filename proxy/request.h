@@ -24,9 +24,12 @@ namespace ringproxy::proxy {
 
 class ClientConnection;
 
+class ServerPool;
+
 struct Request {
-  ClientConnection* client = nullptr;  // null once the client has gone
-  Request* next = nullptr;             // the client's queue
+  ClientConnection* client = nullptr;   // null once the client has gone, or for kLearn
+  ServerPool* learning_pool = nullptr;  // kLearn: whose LearnedCommands the replies are for
+  Request* next = nullptr;              // the client's queue
   uint64_t started_ns = 0;
   size_t request_bytes = 0;  // what the client sent, counted against its in-flight bytes
   CommandClass command_class = CommandClass::kSingleKey;

@@ -18,6 +18,7 @@
 #include "proxy/auth_failures.h"
 #include "proxy/flow_control.h"
 #include "proxy/info_reply.h"
+#include "proxy/learned_commands.h"
 #include "proxy/log_throttle.h"
 #include "proxy/stats.h"
 #include "proxy/topology.h"
@@ -53,6 +54,8 @@ class ServerPool {
   uint32_t AnyLiveServer() const;
   // The index of `server`, which must be one of this pool's current servers.
   uint32_t IndexOf(const Server* server) const;
+  // Commands this pool's servers taught the proxy (this worker's; learned on first use).
+  LearnedCommands& learned() { return learned_; }
   // The figures INFO reports for this pool, summed over every worker.
   InfoFigures GatherInfoFigures(int workers) const;
   // Flow-control limits of the pool's clients: the worker's, with the pool's own keys applied.
@@ -93,6 +96,7 @@ class ServerPool {
   const hashing::Placement* placement_;
   std::shared_ptr<PoolStats> stats_;
   FlowLimits flow_limits_;
+  LearnedCommands learned_;
   std::atomic<int64_t>* client_count_;  // shared by every worker's pool of this name
   uint64_t rejections_unlogged_ = 0;
   uint64_t next_rejection_log_ms_ = 0;

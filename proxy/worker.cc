@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "proxy/client_connection.h"
+#include "proxy/learned_commands.h"
 #include "proxy/logger.h"
 #include "proxy/request.h"
 #include "proxy/server_connection.h"
@@ -232,6 +233,7 @@ void Worker::OnAccept(Listener* listener) {
 void Worker::OnClientClosed(ClientConnection* client) {
   // Swap-remove: O(1) however many clients there are.
   const size_t slot = client->worker_slot;
+  std::erase(learning_waiters_, client);
   if (slot < clients_.size() && clients_[slot] == client) {
     clients_[slot] = clients_.back();
     clients_[slot]->worker_slot = slot;
@@ -390,12 +392,32 @@ void Worker::CompleteFragment(Fragment* fragment, std::string_view reply) {
     TakeSpareReply(request);
   }
   if (!request->OnFragmentReply(index, reply)) return;
+  if (request->merge == MergeKind::kLearn) {
+    FinishLearning(request);
+    return;
+  }
   if (client != nullptr) {
     client->OnRequestDone(request);
   } else {
     FreeRequest(request);
   }
 }
+
+void Worker::FinishLearning(Request* request) {
+  // The last slot holds the name; the others each server's reply.
+  std::vector<std::string>& replies = request->fragment_replies;
+  const std::string name = std::move(replies.back());
+  replies.pop_back();
+  request->learning_pool->learned().Learn(name, replies, now_ms());
+  FreeRequest(request);
+  // Every client that waited for a command to be learned tries again; one whose command is still
+  // being learned waits again.
+  std::vector<ClientConnection*> waiters;
+  waiters.swap(learning_waiters_);
+  for (ClientConnection* client : waiters) client->OnCommandLearned();
+}
+
+void Worker::WaitForLearning(ClientConnection* client) { learning_waiters_.push_back(client); }
 
 char* Worker::tls_scratch() {
   if (tls_scratch_ == nullptr) tls_scratch_.reset(new char[kScratchSize]);

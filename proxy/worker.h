@@ -87,6 +87,9 @@ class Worker {
   void TrimArgs() {
     if (args_.capacity() > 1024) std::vector<std::string_view>().swap(args_);
   }
+  // `client` waits for a command to be learned (learned_commands.h); it is told, once, when any
+  // learning finishes, or forgotten when it closes.
+  void WaitForLearning(ClientConnection* client);
   // A fragment's reply (or the error standing in for it) has arrived: settle its request.
   void CompleteFragment(Fragment* fragment, std::string_view reply);
   // Unique across workers (CLIENT ID, HELLO): one shared counter, touched once per accept.
@@ -127,6 +130,8 @@ class Worker {
   // A reply buffer of a usual size goes to the spares when its request is done; a reply that
   // must wait in a buffer takes one from there.
   void KeepSpareReply(Request* request);
+  // The servers' COMMAND INFO replies are in: learn, and wake the clients that waited.
+  void FinishLearning(Request* request);
   void TakeSpareReply(Request* request);
 
   // Free lists are kept short enough that a burst does not pin memory for good.
@@ -190,6 +195,7 @@ class Worker {
   std::vector<std::unique_ptr<ServerPool>> removed_pools_;  // until their clients have gone
   std::vector<Listener*> listeners_;
   std::vector<ClientConnection*> clients_;  // every open client, for drain
+  std::vector<ClientConnection*> learning_waiters_;
   std::vector<ClientConnection*> client_flushes_;
   std::vector<ServerConnection*> server_flushes_;
   // What OnCheck is flushing, swapped with the lists above: both pairs keep their capacity, so a

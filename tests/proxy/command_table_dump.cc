@@ -104,6 +104,8 @@ std::string_view PatternName(KeyPattern pattern) {
       return "subcommand";
     case KeyPattern::kNotKeys:
       return "not_keys";
+    case KeyPattern::kKeySpecs:
+      return "key_specs";
   }
   return "?";
 }
