@@ -81,7 +81,7 @@ std::optional<OutputBufferLimit> ParseOutputBufferLimit(std::string_view text,
                                                         std::string* reason) {
   const std::vector<std::string_view> words = Words(text);
   if (words.size() != 3) {
-    *reason = "is not \"<hard> <soft> <soft seconds>\" (e.g. \"1gb 32mb 60\")";
+    *reason = "is not \"<hard> <soft> <soft seconds>\" (e.g. \"1gb 32mb 10\")";
     return std::nullopt;
   }
   OutputBufferLimit limit;

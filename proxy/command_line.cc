@@ -1,11 +1,15 @@
 #include "proxy/command_line.h"
 
+#include "config/byte_size.h"
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
 #include <filesystem>
 #include <string_view>
 #include <vector>
+
+#include "config/byte_size.h"
 
 namespace ringproxy::proxy {
 namespace {
@@ -47,6 +51,8 @@ constexpr std::array kFlags = {
     Flag{'\0', "drain-timeout", Value::kNumber},
     Flag{'\0', "max-clients", Value::kNumber},
     Flag{'\0', "allow-core-dumps", Value::kNone},
+    Flag{'\0', "client-output-buffer-limit", Value::kString},
+    Flag{'\0', "client-query-buffer-limit", Value::kString},
 };
 
 // How nutcracker reads a number on its command line (nc_atoi): digits only, at most INT32_MAX.
@@ -116,6 +122,21 @@ std::optional<std::string> ApplyLongOnly(const Flag& flag, std::string_view spel
     options->max_clients = *number;
   } else if (name == "allow-core-dumps") {
     options->allow_core_dumps = true;
+  } else if (name == "client-output-buffer-limit") {
+    std::string reason;
+    const std::optional<config::OutputBufferLimit> limit =
+        config::ParseOutputBufferLimit(value, &reason);
+    if (!limit)
+      return "option " + std::string(spelled) + " \"" + std::string(value) + "\" " + reason;
+    options->client_output_buffer_limit = *limit;
+  } else if (name == "client-query-buffer-limit") {
+    std::string reason;
+    const std::optional<uint64_t> bytes = config::ParseByteSize(value, &reason);
+    if (!bytes || *bytes == 0) {
+      return "option " + std::string(spelled) + " \"" + std::string(value) + "\" " +
+             (bytes ? std::string("must be more than 0") : reason);
+    }
+    options->client_query_buffer_limit = *bytes;
   }
   if (options->dns_ttl_min_s > options->dns_ttl_max_s) {
     return "option --dns-ttl-min (" + std::to_string(options->dns_ttl_min_s) +
@@ -330,6 +351,8 @@ std::string UsageText() {
   text += "                 [--workers N] [--drain-timeout S] [--dns-server HOST:PORT]...\n";
   text += "                 [--resolv-conf FILE] [--dns-ttl-min S] [--dns-ttl-max S]\n";
   text += "                 [--max-clients N] [--allow-core-dumps]\n";
+  text += "                 [--client-output-buffer-limit \"HARD SOFT SECONDS\"]\n";
+  text += "                 [--client-query-buffer-limit SIZE]\n";
   text += "\n";
   text += "Options:\n";
   text += "  -h, --help             : print this help and exit\n";
@@ -371,6 +394,13 @@ std::string UsageText() {
   text +=
       "      --allow-core-dumps : keep core dumps (and ptrace by the same user) possible when\n";
   text += "                           TLS private keys are loaded, for debugging (default: off)\n";
+  text +=
+      "      --client-output-buffer-limit=S : Redis's client-output-buffer-limit for the pools\n";
+  text +=
+      "                           that set no client_output_buffer_limit (default: \"1gb 32mb "
+      "10\")\n";
+  text += "      --client-query-buffer-limit=S : requests read ahead of a client at its soft\n";
+  text += "                           output limit, for pools that set none (default: 64mb)\n";
   return text;
 }
 

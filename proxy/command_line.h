@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "config/pool_config.h"
+
 namespace ringproxy::proxy {
 
 struct Options {
@@ -35,6 +37,10 @@ struct Options {
   int max_clients = 0;  // --max-clients=N: client connections over all pools; 0: no limit
   // --allow-core-dumps: stay dumpable when TLS private keys are loaded (for debugging).
   bool allow_core_dumps = false;
+  // --client-output-buffer-limit="HARD SOFT SECONDS" and --client-query-buffer-limit=SIZE: the
+  // flow-control limits of pools that do not set their own keys.
+  config::OutputBufferLimit client_output_buffer_limit;
+  uint64_t client_query_buffer_limit = uint64_t{64} << 20;
 
   bool operator==(const Options&) const = default;
 };

@@ -104,6 +104,8 @@ int RunProxy(const Options& given, const config::Config& config) {
     settings.proxy.workers = DefaultWorkerCount(&settings.workers_reason);
   }
   settings.proxy.max_clients = options.max_clients;
+  settings.proxy.worker.flow.output = options.client_output_buffer_limit;
+  settings.proxy.worker.flow.query_buffer_bytes = options.client_query_buffer_limit;
   settings.allow_core_dumps = options.allow_core_dumps;
   settings.proxy.worker.drain_timeout_ms = static_cast<uint64_t>(options.drain_timeout_s) * 1000;
   settings.dns.servers = options.dns_servers;

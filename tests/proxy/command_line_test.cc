@@ -283,5 +283,21 @@ TEST(CommandLine, AllowCoreDumpsIsOffUnlessGiven) {
   EXPECT_NE(UsageText().find("--allow-core-dumps"), std::string::npos);
 }
 
+TEST(CommandLine, ClientBufferLimitsTakeRedisSizes) {
+  const Options options = ParseOk(
+      {"--client-output-buffer-limit", "256mb 16mb 30", "--client-query-buffer-limit=128mb"});
+  EXPECT_EQ(options.client_output_buffer_limit,
+            (config::OutputBufferLimit{256u << 20, 16u << 20, 30}));
+  EXPECT_EQ(options.client_query_buffer_limit, 128u << 20);
+  EXPECT_EQ(ParseOk({}).client_output_buffer_limit, config::OutputBufferLimit{});
+  EXPECT_EQ(ParseCommandLine(std::vector<const char*>{"--client-output-buffer-limit", "1gb"}).error,
+            "option --client-output-buffer-limit \"1gb\" is not \"<hard> <soft> <soft seconds>\" "
+            "(e.g. \"1gb 32mb 10\")");
+  EXPECT_EQ(ParseCommandLine(std::vector<const char*>{"--client-query-buffer-limit=0"}).error,
+            "option --client-query-buffer-limit \"0\" must be more than 0");
+  // nutcracker's "--c" still means --conf-file.
+  EXPECT_EQ(ParseOk({"--c", "x.yml"}).conf_file, "x.yml");
+}
+
 }  // namespace
 }  // namespace ringproxy::proxy
