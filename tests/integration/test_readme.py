@@ -351,7 +351,7 @@ def check_docker(ctx, command):
 def check_service_commands(ctx, block):
     """The commands run against the Service after port-forward: here against a ringproxy with the
     README's ports in the namespace, whose password is the one the overlay step wrote."""
-    password = os.path.join(ctx.workdir, "k8s", "overlays", "prod", "redis-password")
+    password = os.path.join(ctx.workdir, "k8s", "overlays", "prod", "clients-password")
     assert os.path.exists(password), "the overlay step did not write its password"
     config = os.path.join(ctx.workdir, "service.yml")
     with open(config, "w", encoding="utf-8") as f:
@@ -471,6 +471,16 @@ def declared_labels():
     return labels
 
 
+def declared_tests():
+    names = set()
+    for directory, _, files in os.walk(SOURCE_DIR):
+        if "CMakeLists.txt" in files and not os.path.relpath(directory, SOURCE_DIR).startswith(
+                ("build", ".")):
+            text = open(os.path.join(directory, "CMakeLists.txt"), encoding="utf-8").read()
+            names.update(re.findall(r"(?:ringproxy_add_pytest\(|add_test\(NAME )([\w.]+)", text))
+    return names
+
+
 def check_inline(ctx, span):
     """A command written inline in the text."""
     argv = words(span)
@@ -483,6 +493,9 @@ def check_inline(ctx, span):
         argv[0] = os.path.join(harness.build_dir(), program[len("build/"):])
         result = run(argv, SOURCE_DIR, stdin=subprocess.DEVNULL)
         assert result.returncode == 0, (span, result.stderr.decode())
+    elif program == "ctest" and "-R" in argv:
+        pattern = argv[argv.index("-R") + 1]
+        assert any(re.search(pattern, name) for name in declared_tests()), span
     elif program == "ctest":
         assert argv[argv.index("-L") + 1] in declared_labels(), span
     elif program == "redis-cli":
