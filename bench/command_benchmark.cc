@@ -12,7 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "proxy/command_table.h"
+#include "dataplane/command_table.h"
 
 namespace ringproxy::proxy {
 namespace {

@@ -8,11 +8,11 @@
 
 #include "config/config_loader.h"
 #include "config/secret_warnings.h"
-#include "proxy/command_line.h"
-#include "proxy/listen_socket.h"
-#include "proxy/proxy_runner.h"
-#include "proxy/stat_field.h"
-#include "proxy/tls_context.h"
+#include "net/listen_socket.h"
+#include "net/tls_context.h"
+#include "observability/stat_field.h"
+#include "process/command_line.h"
+#include "process/proxy_runner.h"
 
 namespace {
 

@@ -34,12 +34,12 @@
 #include <vector>
 
 #include "config/config_loader.h"
-#include "proxy/command_table.h"
-#include "proxy/logger.h"
-#include "proxy/proxy.h"
-#include "proxy/reply_scanner.h"
-#include "proxy/request_parser.h"
-#include "proxy/topology.h"
+#include "dataplane/command_table.h"
+#include "base/logger.h"
+#include "dataplane/proxy.h"
+#include "dataplane/reply_scanner.h"
+#include "dataplane/request_parser.h"
+#include "dataplane/topology.h"
 #include "tests/fuzz/fake_shard.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/split_points.h"

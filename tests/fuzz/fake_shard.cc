@@ -5,7 +5,7 @@
 #include <cctype>
 #include <memory>
 
-#include "proxy/request_parser.h"
+#include "dataplane/request_parser.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace ringproxy::fuzz {

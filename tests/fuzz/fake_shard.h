@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "hashing/placement.h"
-#include "proxy/command_table.h"
+#include "dataplane/command_table.h"
 
 namespace ringproxy::fuzz {
 

@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include "proxy/reply_scanner.h"
+#include "dataplane/reply_scanner.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/hiredis_framer.h"
 #include "tests/fuzz/split_points.h"

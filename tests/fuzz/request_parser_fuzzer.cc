@@ -19,7 +19,7 @@
 #include <string_view>
 #include <vector>
 
-#include "proxy/request_parser.h"
+#include "dataplane/request_parser.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/hiredis_framer.h"
 #include "tests/fuzz/split_points.h"

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "proxy/dns_resolver.h"
+#include "net/dns_resolver.h"
 
 namespace {
 

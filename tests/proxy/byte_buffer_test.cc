@@ -1,4 +1,4 @@
-#include "proxy/byte_buffer.h"
+#include "base/byte_buffer.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // ClientAdmission: the shared counts behind max_clients and --max-clients. The worker threads
 // that use it are stood in for by plain threads racing for the last slots.
-#include "proxy/client_admission.h"
+#include "dataplane/client_admission.h"
 
 #include <gtest/gtest.h>
 

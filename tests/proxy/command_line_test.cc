@@ -1,6 +1,6 @@
 // The command line: nutcracker's flags, defaults and value rules, getopt_long's spellings, and
 // --workers.
-#include "proxy/command_line.h"
+#include "process/command_line.h"
 
 #include <gtest/gtest.h>
 

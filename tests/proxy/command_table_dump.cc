@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "proxy/command_table.h"
+#include "dataplane/command_table.h"
 
 namespace {
 

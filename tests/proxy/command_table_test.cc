@@ -1,4 +1,4 @@
-#include "proxy/command_table.h"
+#include "dataplane/command_table.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "proxy/cpu_quota.h"
+#include "process/cpu_quota.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "proxy/dns_answer_ttl.h"
+#include "net/dns_answer_ttl.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "proxy/dns_resolver.h"
+#include "net/dns_resolver.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

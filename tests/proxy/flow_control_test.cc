@@ -1,6 +1,6 @@
 // FlowControl: the policy that keeps a client that writes before it reads from deadlocking, and
 // bounds what a client that never reads can cost, checked on counts alone.
-#include "proxy/flow_control.h"
+#include "dataplane/flow_control.h"
 
 #include <gtest/gtest.h>
 

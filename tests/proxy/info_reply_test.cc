@@ -1,6 +1,6 @@
 // INFO through the proxy: the sections asked for and no others, with the fields that client
 // ready checks and redis-cli --stat read.
-#include "proxy/info_reply.h"
+#include "dataplane/info_reply.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // Learning commands from COMMAND INFO: the reply decoded (RespValue), key specifications followed
 // as Redis follows them (FindKeysBySpecs), and the learned table's states (LearnedCommands).
-#include "proxy/learned_commands.h"
+#include "dataplane/learned_commands.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include "proxy/key_spec.h"
-#include "proxy/resp_value.h"
+#include "dataplane/key_spec.h"
+#include "dataplane/resp_value.h"
 
 namespace ringproxy::proxy {
 namespace {

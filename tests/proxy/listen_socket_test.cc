@@ -1,5 +1,5 @@
 // Which listen addresses take the same port, and the error that names both pools.
-#include "proxy/listen_socket.h"
+#include "net/listen_socket.h"
 
 #include <gtest/gtest.h>
 

@@ -1,12 +1,12 @@
 // The commands the proxy answers itself: exact replies, and what they do to the session.
-#include "proxy/local_commands.h"
+#include "dataplane/local_commands.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "proxy/auth_failures.h"
+#include "dataplane/auth_failures.h"
 
 namespace ringproxy::proxy {
 namespace {

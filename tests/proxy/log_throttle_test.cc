@@ -1,6 +1,6 @@
 // LogThrottle: the first event is reported at once, a burst within the interval only counted, and
 // its count reported by the next line, whether another event or a periodic check brings it.
-#include "proxy/log_throttle.h"
+#include "base/log_throttle.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // ReplyScanner: where each server reply ends, at every split point, and agreement with hiredis
 // on random nested replies fed in random pieces.
-#include "proxy/reply_scanner.h"
+#include "dataplane/reply_scanner.h"
 
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>

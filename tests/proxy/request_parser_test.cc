@@ -1,6 +1,6 @@
 // RequestParser: every split point of the input, zero-copy argument views, Redis's error texts,
 // and agreement with hiredis's reader on where each request ends.
-#include "proxy/request_parser.h"
+#include "dataplane/request_parser.h"
 
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>

@@ -1,6 +1,6 @@
 // Request: merging split replies — key order restored, sums, all-OK, and one failed fragment
 // failing the whole command.
-#include "proxy/request.h"
+#include "dataplane/request.h"
 
 #include <gtest/gtest.h>
 

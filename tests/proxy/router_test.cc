@@ -1,7 +1,7 @@
 // Router: the decision for each command class, with keys on one server and across servers,
 // inside and outside MULTI, with and without a WATCH. No loop, no socket: a placement over four
 // servers and a session are all a decision needs.
-#include "proxy/router.h"
+#include "dataplane/router.h"
 
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "config/config_loader.h"
-#include "proxy/topology.h"
+#include "dataplane/topology.h"
 
 namespace ringproxy::proxy {
 namespace {

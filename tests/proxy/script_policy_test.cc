@@ -1,6 +1,6 @@
 // ScriptsRefused: a pool with refuse_scripts refuses every command that runs or manages a script
 // or a function, in any case, and nothing else; a pool without it refuses nothing.
-#include "proxy/script_policy.h"
+#include "dataplane/script_policy.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // Signal names as nutcracker writes them in its log.
-#include "proxy/signals.h"
+#include "controlplane/signals.h"
 
 #include <gtest/gtest.h>
 

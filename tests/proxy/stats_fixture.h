@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "config/pool_config.h"
-#include "proxy/stats.h"
+#include "stats/stats.h"
 
 namespace ringproxy::proxy {
 

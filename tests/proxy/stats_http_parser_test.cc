@@ -1,6 +1,6 @@
 // HttpRequestParser: request heads fed in every split, the limits (414, 431), non-HTTP input
 // told apart at its first wrong byte, and no crash on random input.
-#include "proxy/http_request_parser.h"
+#include "observability/http_request_parser.h"
 
 #include <gtest/gtest.h>
 

@@ -1,13 +1,13 @@
 // StatsJson: nutcracker's document, byte for byte in layout, from counters summed over workers;
 // the -i cache; and the field table that -D prints.
-#include "proxy/stats_json.h"
+#include "observability/stats_json.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "proxy/stat_field.h"
-#include "proxy/stats_view.h"
+#include "observability/stat_field.h"
+#include "observability/stats_view.h"
 #include "tests/proxy/stats_fixture.h"
 
 namespace ringproxy::proxy {

@@ -1,7 +1,7 @@
 // MetricsCollector: the Prometheus text a scrape returns — counters summed over workers,
 // cumulative histograms whose +Inf bucket equals _count, bounded labels, every metric of the
 // table present with HELP and TYPE, and README.md documenting each one.
-#include "proxy/metrics_collector.h"
+#include "observability/metrics_collector.h"
 
 #include <gtest/gtest.h>
 
@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "proxy/metric_info.h"
-#include "proxy/stats_view.h"
+#include "observability/metric_info.h"
+#include "observability/stats_view.h"
 #include "tests/proxy/stats_fixture.h"
 
 namespace ringproxy::proxy {

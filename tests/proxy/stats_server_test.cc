@@ -1,7 +1,7 @@
 // StatsServer over real loopback sockets: nutcracker's raw-TCP readers and HTTP clients on one
 // port, every status code, the time and size bounds, probes answered while the port is held,
 // documents serialised once and shared, and survival of garbage.
-#include "proxy/stats_server.h"
+#include "observability/stats_server.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

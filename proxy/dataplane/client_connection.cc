@@ -1,0 +1,1199 @@
+#include "dataplane/client_connection.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
+
+#include <algorithm>
+#include <cctype>
+#include <string>
+
+#include "base/logger.h"
+#include "dataplane/info_reply.h"
+#include "dataplane/local_commands.h"
+#include "dataplane/request.h"
+#include "dataplane/resp_writer.h"
+#include "dataplane/script_policy.h"
+#include "dataplane/server.h"
+#include "dataplane/server_connection.h"
+#include "dataplane/server_pool.h"
+#include "dataplane/worker.h"
+#include "net/tls_session.h"
+#include "net/write_chunk.h"
+
+namespace ringproxy::proxy {
+namespace {
+
+constexpr size_t kMinReadSize = 16u << 10;
+constexpr size_t kMaxOutputReserve = 64u << 10;
+// How long a half-closed client may take to close its side before we close ours anyway.
+constexpr uint64_t kLingerMs = 2000;
+// A request with more arguments than this leaves the parser's storage trimmed after it.
+constexpr size_t kLargeRequestArgs = 1024;
+
+constexpr std::string_view kMultiCommand = "*1\r\n$5\r\nMULTI\r\n";
+constexpr std::string_view kExecCommand = "*1\r\n$4\r\nEXEC\r\n";
+constexpr std::string_view kUnwatchCommand = "*1\r\n$7\r\nUNWATCH\r\n";
+
+void EncodeCommand(std::span<const std::string_view> args, ByteBuffer* out) {
+  resp::AppendArrayHeader(out, static_cast<int64_t>(args.size()));
+  for (const std::string_view arg : args) resp::AppendBulk(out, arg);
+}
+
+// The client's address, for the log lines that name a client.
+std::string PeerName(uv_stream_t* stream) {
+  if (stream->type != UV_TCP) return "unix socket";
+  sockaddr_storage address{};
+  int length = sizeof address;
+  if (uv_tcp_getpeername(reinterpret_cast<uv_tcp_t*>(stream), reinterpret_cast<sockaddr*>(&address),
+                         &length) != 0) {
+    return "unknown address";
+  }
+  char host[64] = {};
+  uint16_t port = 0;
+  if (address.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&address);
+    uv_ip6_name(in6, host, sizeof host);
+    port = ntohs(in6->sin6_port);
+    return "[" + std::string(host) + "]:" + std::to_string(port);
+  }
+  const auto* in4 = reinterpret_cast<const sockaddr_in*>(&address);
+  uv_ip4_name(in4, host, sizeof host);
+  port = ntohs(in4->sin_port);
+  return std::string(host) + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+ClientConnection::ClientConnection(Worker* worker, ServerPool* pool, int workers)
+    : worker_(worker), pool_(pool), stats_(&pool->stats()), workers_(workers) {
+  session_.id = worker->NextClientId();
+  reply_estimate_ = FlowControl::InitialReplyEstimate(pool->flow_limits());
+  UpdatePlain();
+  // Until it authenticates, a client of a pool with a password may send only small requests.
+  parser_.set_limits(pool->config().redis_auth.empty() ? worker->settings().limits
+                                                       : RequestLimits::Unauthenticated());
+}
+
+ClientConnection::~ClientConnection() = default;
+
+bool ClientConnection::Accept(uv_stream_t* listener, bool is_unix) {
+  if (is_unix) {
+    uv_pipe_init(worker_->loop(), &handle_.pipe, 0);
+  } else {
+    uv_tcp_init(worker_->loop(), &handle_.tcp);
+  }
+  handle_.tcp.data = this;
+  if (uv_accept(listener, stream()) != 0) {
+    Close();
+    return false;
+  }
+  if (!is_unix) uv_tcp_nodelay(&handle_.tcp, 1);
+  if (!pool_->AdmitClient()) {
+    // Redis's reply at its maxclients; the connection ends once it is written (a FIN, not a
+    // close with unread input, whose RST could destroy the error on its way). A TLS client gets
+    // the FIN alone: the error could only follow a whole handshake, the very cost a full proxy
+    // should not pay for each client it turns away.
+    if (pool_->tls().clients == nullptr) {
+      resp::AppendError(&out_, "ERR max number of clients reached");
+    }
+    state_ = State::kEnding;
+    worker_->ScheduleFlush(this);
+    return true;
+  }
+  counted_ = true;
+  worker_->UpdateClock();
+  last_active_ns_ = last_progress_ns_ = accepted_ns_ = worker_->now_ns();
+  stats_->client_connections.Add(1);
+  stats_->client_connections_total.Add();
+  if (const std::shared_ptr<const TlsContext>& context = pool_->tls().clients) {
+    tls_ = TlsSession::Accept(context);
+    if (tls_ == nullptr) {
+      Close();
+      return false;
+    }
+  }
+  if (StartReading() != 0) {
+    Close();
+    return false;
+  }
+  reading_ = true;
+  return true;
+}
+
+int ClientConnection::StartReading() {
+  // Named callbacks, passed each time: uv_read_stop() forgets the ones it was given.
+  return uv_read_start(
+      stream(),
+      [](uv_handle_t* handle, size_t /*suggested*/, uv_buf_t* buf) {
+        static_cast<ClientConnection*>(handle->data)->OnAlloc(buf);
+      },
+      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+        static_cast<ClientConnection*>(s->data)->OnRead(nread, buf);
+      });
+}
+
+void ClientConnection::OnAlloc(uv_buf_t* buf) {
+  if (tls_ != nullptr) {
+    *buf = uv_buf_init(worker_->tls_scratch(), Worker::kScratchSize);
+    return;
+  }
+  if (in_.empty()) {
+    // Most reads hold whole requests: parse them where they landed, in the worker's scratch
+    // buffer, so an idle connection owns no buffer at all.
+    reading_from_scratch_ = true;
+    *buf = uv_buf_init(worker_->scratch(), Worker::kScratchSize);
+    return;
+  }
+  reading_from_scratch_ = false;
+  const size_t want = InputWant();
+  *buf = uv_buf_init(in_.PrepareAppend(want), static_cast<unsigned>(want));
+}
+
+size_t ClientConnection::InputWant() const {
+  // Room for the rest of an awaited argument, but never more than the bytes already received:
+  // the buffer doubles as the request arrives, so a length the client only announces costs
+  // nothing (a stranger declaring 512 MiB and sending one byte gets 16 KiB).
+  const size_t expected = parser_.expected_size();
+  const size_t have = in_.size();
+  if (expected <= have) return kMinReadSize;
+  return std::min(expected - have, std::max(kMinReadSize, have));
+}
+
+void ClientConnection::OnRead(ssize_t nread, const uv_buf_t* buf) {
+  if (state_ == State::kClosing) return;
+  if (state_ == State::kHalfClosed) {
+    if (nread < 0) Close();  // the client closed its side too: done
+    return;                  // anything else it sends after our FIN is dropped
+  }
+  worker_->UpdateClock();
+  if (nread < 0) {
+    if (nread == UV_EOF) {
+      stats_->client_eof.Add();
+      OnPeerFinished();
+    } else {
+      // A reset: nobody is left to read replies; requests still out become orphans.
+      stats_->client_err.Add();
+      Close();
+    }
+    return;
+  }
+  if (nread == 0) return;
+  last_progress_ns_ = worker_->now_ns();
+  const auto n = static_cast<size_t>(nread);
+  if (tls_ != nullptr) {
+    ReadTls(buf->base, n);
+  } else {
+    ProcessInput(buf->base, n, reading_from_scratch_);
+  }
+  AfterProgress();
+}
+
+void ClientConnection::OnPeerFinished() {
+  // Send-then-half-close (`printf ... | nc -N`): what it sent before its FIN is answered, as
+  // Redis does, then the connection closes. A request it left incomplete never will be.
+  peer_finished_ = true;
+  if (reading_) {
+    uv_read_stop(stream());
+    reading_ = false;
+  }
+  AfterProgress();
+}
+
+void ClientConnection::ProcessInput(const char* data, size_t size, bool in_scratch) {
+  if (in_scratch) {
+    const size_t used = ProcessRequests(data, size);
+    if (state_ == State::kOpen && used < size) in_.Append(data + used, size - used);
+  } else {
+    in_.Commit(size);
+    const size_t used = ProcessRequests(in_.data(), in_.size());
+    if (state_ != State::kClosing) in_.Consume(used);
+  }
+  if (state_ == State::kEnding) in_.Release();
+}
+
+void ClientConnection::ReadTls(const char* data, size_t size) {
+  tls_->Receive(data, size);
+  // Everything decryptable now is processed now: plaintext left inside the session would wait
+  // for a socket read that may never come.
+  while (state_ == State::kOpen) {
+    const bool in_scratch = in_.empty();
+    const size_t capacity = in_scratch ? Worker::kScratchSize : InputWant();
+    char* dst = in_scratch ? worker_->scratch() : in_.PrepareAppend(capacity);
+    const ssize_t got = tls_->Read(dst, capacity);
+    if (got < 0) {
+      if (tls_->closed_by_peer()) {
+        stats_->client_eof.Add();
+        OnPeerFinished();
+      } else {
+        // Routine for port scanners and plaintext clients: not worth more than an info line.
+        RP_LOG(kLogInfo, "client %llu: TLS failed: %s",
+               static_cast<unsigned long long>(session_.id), tls_->error().c_str());
+        stats_->client_err.Add();
+        SendTlsAlert();
+        Close();
+      }
+      return;
+    }
+    if (got == 0) break;
+    ProcessInput(dst, static_cast<size_t>(got), in_scratch);
+  }
+  if (state_ != State::kClosing && tls_->has_output()) worker_->ScheduleFlush(this);
+}
+
+bool ClientConnection::CanDispatch() const {
+  return state_ == State::kOpen && hold_ == Hold::kNone && forwarding_ &&
+         FlowControl::InFlightWithinWindow(Limits(), HeldBytes(), pending_, reply_estimate_);
+}
+
+size_t ClientConnection::DispatchLimit() const {
+  // Held bytes and the estimate change only as replies arrive, never within one batch of
+  // requests, so once per batch is enough.
+  return FlowControl::DispatchLimit(Limits(), HeldBytes(), reply_estimate_);
+}
+
+size_t ClientConnection::ProcessRequests(const char* data, size_t size) {
+  size_t offset = 0;
+  processing_ = true;
+  held_input_ = false;
+  forwarding_ = FlowControl::ShouldForward(Limits(), Flow(), forwarding_);
+  const size_t dispatch_limit = DispatchLimit();
+  while (offset < size) {
+    // One request may always be pending, however large its reply (the window's rule).
+    if (state_ != State::kOpen || hold_ != Hold::kNone || !forwarding_ ||
+        (pending_ >= dispatch_limit && pending_ > 0)) {
+      held_input_ = state_ == State::kOpen;
+      break;
+    }
+    const RequestParser::Status status = parser_.Parse(data + offset, size - offset);
+    if (status == RequestParser::Status::kComplete) {
+      if (!Dispatch(data + offset)) {
+        held_input_ = true;  // framed again when the hold ends
+        break;
+      }
+      offset += parser_.consumed();
+      last_active_ns_ = worker_->now_ns();
+      if (parser_.argc() > kLargeRequestArgs) {
+        parser_.TrimStorage();
+        worker_->TrimArgs();
+      }
+    } else if (status == RequestParser::Status::kEmpty) {
+      offset += parser_.consumed();
+    } else if (status == RequestParser::Status::kIncomplete) {
+      break;
+    } else {
+      // As Redis: the error, then the connection closes once it is written.
+      stats_->client_protocol_errors.Add();
+      stats_->client_err.Add();
+      ReplyError("ERR " + parser_.error());
+      state_ = State::kEnding;
+      offset = size;
+    }
+  }
+  processing_ = false;
+  // The batch may have filled what a client may have in flight: stop reading it then.
+  if (reading_) UpdateReading();
+  return offset;
+}
+
+void ClientConnection::ResumeInput() {
+  resume_input_ = false;
+  if (processing_ || !held_input_ || in_.empty() || !CanDispatch()) return;
+  const size_t used = ProcessRequests(in_.data(), in_.size());
+  // Taking nothing means what allowed the resume does not hold: wait for the next reply or
+  // write, rather than resume again at once (which would spin the loop).
+  resume_stalled_ = used == 0 && held_input_;
+  if (state_ != State::kClosing) in_.Consume(used);
+  if (state_ == State::kEnding) in_.Release();
+  AfterProgress();
+}
+
+bool ClientConnection::Dispatch(const char* data) {
+  const std::string_view raw(data, parser_.consumed());
+  const CommandSpec* spec = LookupCommand(parser_.arg(data, 0));
+  const size_t argc = parser_.argc();
+  if (spec != nullptr && spec->kind == CommandKind::kSingleKey && ArityOk(*spec, argc) && plain_) {
+    // The hot path: one key, routed by it, forwarded verbatim.
+    const std::string_view key = parser_.arg(data, static_cast<size_t>(spec->first_key));
+    Server* server = pool_->ServerForKey(key);
+    if (server == nullptr) {
+      stats_->forward_error.Add();
+      ReplyError("ERR no server available for key");
+      return true;
+    }
+    Request* request = Enqueue(CommandClass::kSingleKey, raw.size());
+    request->pending = 1;
+    Fragment* fragment = worker_->NewFragment();
+    fragment->request = request;
+    SendTo(server, fragment, WireBytes(raw));
+    return true;
+  }
+
+  if (spec == nullptr) {
+    switch (LookUpLearned(parser_.arg(data, 0), &spec)) {
+      case Learned::kRoute:
+        break;
+      case Learned::kAnswered:
+        return true;
+      case Learned::kHeld:
+        return false;
+    }
+  }
+  std::vector<std::string_view>& args = worker_->args();
+  args.clear();
+  for (size_t i = 0; i < argc; ++i) args.push_back(parser_.arg(data, i));
+  const RouteContext context{&pool_->placement(), &session_,
+                             !pool_->config().redis_auth.empty() && !session_.authenticated,
+                             &pool_->config()};
+  const RouteDecision decision = worker_->router().Route(spec, args, context);
+  return Execute(spec, decision, raw);
+}
+
+void ClientConnection::UpdatePlain() {
+  plain_ = !session_.transaction.active &&
+           (session_.authenticated || pool_->config().redis_auth.empty());
+}
+
+void ClientConnection::OnPoolChanged() {
+  // A reload may have given the pool a password: the hot path must ask again.
+  UpdatePlain();
+}
+
+bool ClientConnection::Execute(const CommandSpec* spec, const RouteDecision& decision,
+                               std::string_view raw) {
+  const bool taken = ExecuteDecision(spec, decision, raw);
+  UpdatePlain();
+  return taken;
+}
+
+bool ClientConnection::ExecuteDecision(const CommandSpec* spec, const RouteDecision& decision,
+                                       std::string_view raw) {
+  Transaction& transaction = session_.transaction;
+  switch (decision.route) {
+    case Route::kForward:
+      Forward(decision.server, raw, decision.command_class);
+      return true;
+    case Route::kSplit:
+      Split(decision);
+      return true;
+    case Route::kFanOut:
+      FanOut(decision, raw);
+      return true;
+    case Route::kLocal:
+      AnswerLocal(*spec);  // only a known command is answered locally
+      return true;
+    case Route::kReject:
+      if (decision.no_server) stats_->forward_error.Add();
+      ReplyError(decision.error);
+      return true;
+    case Route::kMulti:
+      transaction.active = true;
+      ReplySimple("OK", CommandClass::kTransaction);
+      return true;
+    case Route::kQueue:
+      QueueInTransaction(decision, raw);
+      return true;
+    case Route::kQueueReject:
+      if (decision.no_server) stats_->forward_error.Add();
+      transaction.failed = true;
+      ReplyError(decision.error, CommandClass::kTransaction);
+      return true;
+    case Route::kExec:
+      Exec(decision);
+      return true;
+    case Route::kExecAbort:
+      DropTransaction();
+      ReplyError("EXECABORT Transaction discarded because of previous errors.",
+                 CommandClass::kTransaction);
+      return true;
+    case Route::kDiscard:
+      DropTransaction();
+      ReplySimple("OK", CommandClass::kTransaction);
+      return true;
+    case Route::kWatch:
+      return Watch(decision, raw);
+    case Route::kUnwatch:
+      Unwatch(raw);
+      return true;
+  }
+  return true;
+}
+
+ClientConnection::Learned ClientConnection::LookUpLearned(std::string_view name,
+                                                          const CommandSpec** spec) {
+  // Only an authenticated client makes the proxy ask its servers anything, and only about a
+  // name that could be a command: a stranger's garbage is an unknown command at once.
+  if (!session_.authenticated && !pool_->config().redis_auth.empty()) return Learned::kRoute;
+  if (!LearnedCommands::Learnable(name)) return Learned::kRoute;
+  LearnedCommands& learned = pool_->learned();
+  const LearnedCommands::Lookup lookup = learned.Find(name, worker_->now_ms());
+  switch (lookup.state) {
+    case LearnedCommands::State::kKnown:
+      *spec = lookup.spec;
+      return Learned::kRoute;
+    case LearnedCommands::State::kUnknown:
+      return Learned::kRoute;
+    case LearnedCommands::State::kFailed:
+      ReplyError(lookup.error);
+      return Learned::kAnswered;
+    case LearnedCommands::State::kLearning:
+      hold_ = Hold::kLearning;
+      worker_->WaitForLearning(this);
+      return Learned::kHeld;
+    case LearnedCommands::State::kAsk:
+      break;
+  }
+  const std::vector<uint32_t> servers = pool_->LiveServers();
+  if (servers.empty() || !learned.BeginLearning(name)) return Learned::kRoute;
+  // Waiting before asking: a server that fails at once answers before Send returns.
+  hold_ = Hold::kLearning;
+  worker_->WaitForLearning(this);
+  // Every live server is asked: the first that knows the command describes it.
+  Request* request = worker_->NewRequest();
+  request->learning_pool = pool_;
+  request->BeginSplit(MergeKind::kLearn, static_cast<uint32_t>(servers.size()));
+  std::string lower(name);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  request->fragment_replies.back() = lower;
+  ByteBuffer& encoded = worker_->encode_buffer();
+  encoded.Clear();
+  const std::string_view command[] = {"COMMAND", "INFO", lower};
+  EncodeCommand(command, &encoded);
+  const std::string bytes(encoded.view());
+  for (size_t f = 0; f < servers.size(); ++f) {
+    Fragment* fragment = worker_->NewFragment();
+    fragment->request = request;
+    fragment->index = static_cast<uint32_t>(f);
+    pool_->server(servers[f]).Send(fragment, bytes, session_.id);
+  }
+  // Learned (or failed) already: look again, now that it is settled.
+  if (hold_ != Hold::kLearning) return LookUpLearned(name, spec);
+  return Learned::kHeld;
+}
+
+void ClientConnection::OnCommandLearned() {
+  if (hold_ != Hold::kLearning || state_ == State::kClosing) return;
+  hold_ = Hold::kNone;
+  resume_stalled_ = false;
+  AfterProgress();
+}
+
+std::string_view ClientConnection::WireBytes(std::string_view raw) {
+  if (!parser_.is_inline()) return raw;
+  // An inline command is re-encoded: the server's inline parsing is not ours to rely on.
+  ByteBuffer& encoded = worker_->encode_buffer();
+  encoded.Clear();
+  std::vector<std::string_view>& args = worker_->args();
+  args.clear();
+  for (size_t i = 0; i < parser_.argc(); ++i) args.push_back(parser_.arg(raw.data(), i));
+  EncodeCommand(args, &encoded);
+  return encoded.view();
+}
+
+void ClientConnection::SendTo(Server* server, Fragment* fragment, std::string_view bytes) {
+  // While a connection is pinned to the client, everything it sends that server goes there:
+  // a client's commands reach a server in the order it sent them.
+  if (pinned_server_ == server) {
+    server->SendOn(pinned_, fragment, bytes);
+    return;
+  }
+  server->Send(fragment, bytes, session_.id);
+}
+
+void ClientConnection::Forward(uint32_t server, std::string_view raw, CommandClass command_class) {
+  Request* request = Enqueue(command_class, raw.size());
+  request->pending = 1;
+  Fragment* fragment = worker_->NewFragment();
+  fragment->request = request;
+  SendTo(&pool_->server(server), fragment, WireBytes(raw));
+}
+
+void ClientConnection::Split(const RouteDecision& decision) {
+  const Router& router = worker_->router();
+  const std::span<const uint32_t> key_servers = router.key_servers();
+  const size_t step = router.split_step();
+  const std::vector<std::string_view>& args = worker_->args();
+  // Fragments in the order their servers first appear; key_fragment maps each key to its own.
+  std::vector<uint32_t> servers;
+  std::vector<uint32_t> key_fragment(key_servers.size());
+  for (size_t k = 0; k < key_servers.size(); ++k) {
+    auto it = std::find(servers.begin(), servers.end(), key_servers[k]);
+    if (it == servers.end()) it = servers.insert(servers.end(), key_servers[k]);
+    key_fragment[k] = static_cast<uint32_t>(it - servers.begin());
+  }
+  stats_->fragments.Add(servers.size());
+  size_t bytes = 0;
+  for (const std::string_view arg : args) bytes += arg.size();
+  Request* request = Enqueue(decision.command_class, bytes);
+  request->BeginSplit(decision.merge, static_cast<uint32_t>(servers.size()));
+  std::vector<std::vector<std::string_view>> fragment_args(servers.size());
+  for (size_t k = 0; k < key_servers.size(); ++k) {
+    auto& part = fragment_args[key_fragment[k]];
+    if (part.empty()) part.push_back(args[0]);
+    for (size_t j = 0; j < step; ++j) part.push_back(args[1 + k * step + j]);
+  }
+  if (decision.merge == MergeKind::kArray) request->key_fragment = std::move(key_fragment);
+  ByteBuffer encoded;
+  for (size_t f = 0; f < servers.size(); ++f) {
+    EncodeCommand(fragment_args[f], &encoded);
+    Fragment* fragment = worker_->NewFragment();
+    fragment->request = request;
+    fragment->index = static_cast<uint32_t>(f);
+    SendTo(&pool_->server(servers[f]), fragment, encoded.view());
+    encoded.Clear();
+  }
+}
+
+void ClientConnection::FanOut(const RouteDecision& decision, std::string_view raw) {
+  std::vector<uint32_t> servers = pool_->LiveServers();
+  if (servers.empty()) {
+    stats_->forward_error.Add();
+    ReplyError("ERR no server available");
+    return;
+  }
+  stats_->fragments.Add(servers.size());
+  Request* request = Enqueue(decision.command_class, raw.size());
+  request->BeginSplit(decision.merge, static_cast<uint32_t>(servers.size()));
+  const std::string bytes(WireBytes(raw));  // each Send may reuse the encoding buffer
+  for (size_t f = 0; f < servers.size(); ++f) {
+    Fragment* fragment = worker_->NewFragment();
+    fragment->request = request;
+    fragment->index = static_cast<uint32_t>(f);
+    SendTo(&pool_->server(servers[f]), fragment, bytes);
+  }
+}
+
+void ClientConnection::AnswerInfo() {
+  const InfoSections sections = InfoSections::Parse(worker_->args());
+  const std::string text = InfoText(sections, pool_->GatherInfoFigures(workers_));
+  const std::vector<uint32_t> servers =
+      sections.keyspace ? pool_->LiveServers() : std::vector<uint32_t>();
+  if (servers.empty()) {
+    resp::AppendBulk(BeginLocalReply(CommandClass::kLocal),
+                     sections.keyspace ? text + "\r\n# Keyspace\r\n" : text);
+    EndLocalReply();
+    return;
+  }
+  // The keyspace is the servers': each is asked for its own, and the sums answer.
+  Request* request = Enqueue(CommandClass::kLocal, 0);
+  request->BeginSplit(MergeKind::kInfoKeyspace, static_cast<uint32_t>(servers.size()));
+  request->fragment_replies.back() = text;
+  constexpr std::string_view kInfoKeyspace = "*2\r\n$4\r\nINFO\r\n$8\r\nkeyspace\r\n";
+  for (size_t f = 0; f < servers.size(); ++f) {
+    Fragment* fragment = worker_->NewFragment();
+    fragment->request = request;
+    fragment->index = static_cast<uint32_t>(f);
+    SendTo(&pool_->server(servers[f]), fragment, kInfoKeyspace);
+  }
+}
+
+void ClientConnection::AnswerLocal(const CommandSpec& spec) {
+  if (spec.local == LocalCommand::kInfo) {
+    AnswerInfo();
+    return;
+  }
+  const LocalContext context{&pool_->config(), worker_->id(), workers_, &pool_->auth_failures(),
+                             worker_->now_ms()};
+  const bool was_authenticated = session_.authenticated;
+  AnswerLocalCommand(spec, worker_->args(), context, &session_,
+                     BeginLocalReply(CommandClass::kLocal));
+  EndLocalReply();
+  if (session_.authenticated != was_authenticated && !pool_->config().redis_auth.empty()) {
+    parser_.set_limits(session_.authenticated ? worker_->settings().limits
+                                              : RequestLimits::Unauthenticated());
+  }
+  if (session_.close_after_reply) {
+    state_ = State::kEnding;
+    AfterProgress();
+  }
+}
+
+// --- Transactions ---------------------------------------------------------------------------
+
+void ClientConnection::QueueInTransaction(const RouteDecision& decision, std::string_view raw) {
+  Transaction& transaction = session_.transaction;
+  const std::string_view bytes = WireBytes(raw);
+  if (transaction.queued.size() + bytes.size() > worker_->settings().limits.max_request_bytes) {
+    transaction.failed = true;
+    ReplyError("ERR transaction larger than the proxy's request limit", CommandClass::kTransaction);
+    return;
+  }
+  transaction.queued.Append(bytes);
+  ++transaction.commands;
+  if (decision.server != kNoServerYet) transaction.server = decision.server;
+  ReplySimple("QUEUED", CommandClass::kTransaction);
+}
+
+void ClientConnection::Exec(const RouteDecision& decision) {
+  Transaction& transaction = session_.transaction;
+  if (watch_lost_) {
+    // The WATCH lived on a connection that is gone: running the transaction now would run it
+    // unguarded.
+    DropTransaction();
+    ReplyError(
+        "EXECABORT Transaction discarded because the server connection holding its WATCH was "
+        "lost",
+        CommandClass::kTransaction);
+    return;
+  }
+  const bool watching = session_.watch_server != kNoServerYet;
+  if (transaction.commands == 0 && !watching) {
+    transaction.Reset();
+    resp::AppendArrayHeader(BeginLocalReply(CommandClass::kTransaction), 0);
+    EndLocalReply();
+    return;
+  }
+  uint32_t server_index = decision.server;
+  if (server_index == kNoServerYet) server_index = pool_->AnyLiveServer();
+  if (server_index == kNoServerYet) {
+    DropTransaction();
+    stats_->forward_error.Add();
+    ReplyError("ERR no server available", CommandClass::kTransaction);
+    return;
+  }
+  Server* server = &pool_->server(server_index);
+  ByteBuffer block;
+  block.PrepareAppend(kMultiCommand.size() + transaction.queued.size() + kExecCommand.size());
+  block.Append(kMultiCommand);
+  block.Append(transaction.queued.view());
+  block.Append(kExecCommand);
+  Request* request = Enqueue(CommandClass::kTransaction, block.size());
+  request->pending = 1;
+  // MULTI's +OK and each +QUEUED are the server's business: the client had its answers from the
+  // proxy. EXEC's reply (the results, a nil for a failed WATCH, or EXECABORT) is the client's.
+  std::vector<Fragment*>& fragments = worker_->fragment_scratch();
+  fragments.clear();
+  for (uint32_t i = 0; i < transaction.commands + 1; ++i) {
+    Fragment* quiet = worker_->NewFragment();
+    quiet->kind = FragmentKind::kQuiet;
+    fragments.push_back(quiet);
+  }
+  Fragment* exec = worker_->NewFragment();
+  exec->request = request;
+  fragments.push_back(exec);
+  transaction.Reset();
+  if (watching) {
+    // EXEC unwatches: the pinned connection goes back once this is answered.
+    session_.watch_server = kNoServerYet;
+    unpin_when_idle_ = true;
+  }
+  if (pinned_server_ == server) {
+    server->SendBlockOn(pinned_, fragments, block.view());
+  } else {
+    server->SendBlock(fragments, block.view(), session_.id);
+  }
+}
+
+bool ClientConnection::Watch(const RouteDecision& decision, std::string_view raw) {
+  Server* server = &pool_->server(decision.server);
+  if (pinned_server_ != server) {
+    // The WATCH and everything after it must reach the server on one connection of the
+    // client's own, and after what the client sent before on its usual one: wait for that.
+    if (pending_ > 0) {
+      hold_ = Hold::kUntilIdle;
+      return false;
+    }
+    if (pinned_ != nullptr) Unpin(/*reusable=*/true);
+    Server::PinRefusal refused = Server::PinRefusal::kNone;
+    ServerConnection* connection = server->Pin(this, &refused);
+    if (connection == nullptr) {
+      if (refused == Server::PinRefusal::kLimit) {
+        ReplyError("ERR max_pinned_connections reached for server '" + server->config().name +
+                       "': WATCH needs a server connection of its own; try again later",
+                   CommandClass::kTransaction);
+      } else {
+        stats_->forward_error.Add();
+        ReplyError("ERR Connection refused", CommandClass::kTransaction);
+      }
+      return true;
+    }
+    pinned_ = connection;
+    pinned_server_ = server;
+    watch_lost_ = false;
+  }
+  unpin_when_idle_ = false;
+  session_.watch_server = decision.server;
+  Forward(decision.server, raw, CommandClass::kTransaction);
+  return true;
+}
+
+void ClientConnection::Unwatch(std::string_view raw) {
+  watch_lost_ = false;
+  if (session_.watch_server != kNoServerYet && pinned_ != nullptr) {
+    session_.watch_server = kNoServerYet;
+    unpin_when_idle_ = true;
+    const uint32_t server = pool_->IndexOf(pinned_server_);
+    Forward(server, raw, CommandClass::kTransaction);
+    return;
+  }
+  session_.watch_server = kNoServerYet;
+  ReplySimple("OK", CommandClass::kTransaction);
+}
+
+void ClientConnection::DropTransaction() {
+  session_.transaction.Reset();
+  watch_lost_ = false;
+  if (session_.watch_server == kNoServerYet) return;
+  session_.watch_server = kNoServerYet;
+  if (pinned_ != nullptr) {
+    // DISCARD unwatches too; the connection is clean once this UNWATCH is through, and it is
+    // queued ahead of whatever the connection carries next.
+    Fragment* quiet = worker_->NewFragment();
+    quiet->kind = FragmentKind::kQuiet;
+    pinned_server_->SendOn(pinned_, quiet, kUnwatchCommand);
+    unpin_when_idle_ = true;
+    MaybeUnpin();
+  }
+}
+
+void ClientConnection::MaybeUnpin() {
+  if (unpin_when_idle_ && pending_ == 0 && pinned_ != nullptr) Unpin(/*reusable=*/true);
+}
+
+void ClientConnection::Unpin(bool reusable) {
+  ServerConnection* connection = pinned_;
+  Server* server = pinned_server_;
+  pinned_ = nullptr;
+  pinned_server_ = nullptr;
+  unpin_when_idle_ = false;
+  server->Unpin(connection, reusable);
+}
+
+void ClientConnection::OnPinnedConnectionLost() {
+  pinned_ = nullptr;
+  pinned_server_ = nullptr;
+  unpin_when_idle_ = false;
+  if (session_.watch_server != kNoServerYet) watch_lost_ = true;
+}
+
+// --- Replies --------------------------------------------------------------------------------
+
+Request* ClientConnection::Enqueue(CommandClass command_class, size_t request_bytes) {
+  Request* request = worker_->NewRequest();
+  request->client = this;
+  request->started_ns = worker_->now_ns();
+  request->command_class = command_class;
+  request->request_bytes = request_bytes;
+  stats_->requests_of(command_class).Add();
+  stats_->in_flight.Add(1);
+  if (tail_ == nullptr) {
+    head_ = tail_ = request;
+  } else {
+    tail_->next = request;
+    tail_ = request;
+  }
+  ++queued_;
+  ++pending_;
+  pending_bytes_ += request_bytes;
+  return request;
+}
+
+void ClientConnection::NoteDone(Request* request) {
+  --pending_;
+  pending_bytes_ -= request->request_bytes;
+  resume_stalled_ = false;
+}
+
+ByteBuffer* ClientConnection::BeginLocalReply(CommandClass command_class) {
+  if (head_ == nullptr) {
+    // Answered at once: counted, with no latency worth a histogram sample beyond zero.
+    stats_->requests_of(command_class).Add();
+    stats_->latency_of(command_class).Observe(0);
+    return &out_;
+  }
+  local_reply_ = Enqueue(command_class, 0);
+  return &local_reply_->reply;
+}
+
+void ClientConnection::EndLocalReply() {
+  if (local_reply_ != nullptr) {
+    local_reply_->done = true;
+    NoteDone(local_reply_);
+    local_reply_ = nullptr;
+    return;
+  }
+  worker_->ScheduleFlush(this);
+}
+
+void ClientConnection::ReplyError(std::string_view text, CommandClass command_class) {
+  resp::AppendError(BeginLocalReply(command_class), text);
+  EndLocalReply();
+}
+
+void ClientConnection::ReplySimple(std::string_view text, CommandClass command_class) {
+  resp::AppendSimple(BeginLocalReply(command_class), text);
+  EndLocalReply();
+}
+
+void ClientConnection::CompleteHead(std::string_view reply) {
+  Request* request = head_;
+  head_ = request->next;
+  if (head_ == nullptr) tail_ = nullptr;
+  --queued_;
+  NoteDone(request);
+  reply_estimate_ = FlowControl::NextReplyEstimate(reply_estimate_, reply.size());
+  Retire(request);
+  // Checked before the append: growing a buffer already near the limit would briefly need
+  // twice the limit.
+  if (OverHardLimit(reply.size())) {
+    CloseOverHardLimit(reply.size());
+    return;
+  }
+  ReserveOutput(reply.size());
+  out_.Append(reply);
+  if (head_ != nullptr && head_->done) {
+    WriteCompletedHeads();
+    if (OverHardLimit(0)) {
+      CloseOverHardLimit(0);
+      return;
+    }
+  }
+  worker_->ScheduleFlush(this);
+  AfterProgress();
+}
+
+void ClientConnection::OnRequestDone(Request* request) {
+  NoteDone(request);
+  reply_estimate_ = FlowControl::NextReplyEstimate(reply_estimate_, request->ReplyBytes().size());
+  if (request != head_) {
+    // Written when the requests ahead of it are; until then its reply counts as held.
+    request->parked = true;
+    parked_bytes_ += request->ReplyBytes().size();
+    if (CloseIfOverHardLimit(0)) return;
+    AfterProgress();
+    return;
+  }
+  WriteCompletedHeads();
+  if (CloseIfOverHardLimit(0)) return;
+  worker_->ScheduleFlush(this);
+  AfterProgress();
+}
+
+void ClientConnection::WriteCompletedHeads() {
+  while (head_ != nullptr && head_->done) {
+    Request* request = head_;
+    head_ = request->next;
+    if (head_ == nullptr) tail_ = nullptr;
+    --queued_;
+    const size_t size = request->ReplyBytes().size();
+    if (request->parked) parked_bytes_ -= size;
+    if (OverHardLimit(size)) {
+      // Over the limit: the caller's check closes the client; stop copying.
+      parked_bytes_ += size;
+      Retire(request);
+      return;
+    }
+    ReserveOutput(size);
+    out_.Append(request->ReplyBytes());
+    Retire(request);
+  }
+}
+
+void ClientConnection::ReserveOutput(size_t reply_bytes) {
+  // The first reply into an empty buffer sizes it for the replies still queued behind it (up
+  // to kMaxOutputReserve): a pipelining client's replies then take one allocation instead of a
+  // doubling and a copy every few replies.
+  if (out_.capacity() != 0 || queued_ == 0) return;
+  out_.PrepareAppend(std::min(kMaxOutputReserve, reply_bytes * (queued_ + 1)));
+}
+
+void ClientConnection::Retire(Request* request) {
+  // A reply counts as activity: idleness starts when the last answer is ready, not at the request.
+  last_active_ns_ = worker_->now_ns();
+  stats_->in_flight.Add(-1);
+  stats_->latency_of(request->command_class)
+      .Observe((last_active_ns_ - request->started_ns) / 1000);
+  worker_->FreeRequest(request);
+}
+
+size_t ClientConnection::HeldBytes() const {
+  return out_.size() + writing_.size() + parked_bytes_ +
+         (tls_ != nullptr ? tls_->ciphertext().size() : 0);
+}
+
+bool ClientConnection::HasOutput() const {
+  return !out_.empty() || (tls_ != nullptr && !tls_->ciphertext().empty());
+}
+
+FlowState ClientConnection::Flow() const {
+  const size_t held = HeldBytes();
+  return FlowState{pending_,   pending_bytes_, held, held - parked_bytes_,
+                   in_.size(), reply_estimate_};
+}
+
+const FlowLimits& ClientConnection::Limits() const { return pool_->flow_limits(); }
+
+bool ClientConnection::CloseIfOverHardLimit(size_t incoming) {
+  if (!OverHardLimit(incoming)) return false;
+  CloseOverHardLimit(incoming);
+  return true;
+}
+
+void ClientConnection::CloseOverHardLimit(size_t incoming) {
+  RP_LOG(kLogWarn,
+         "pool '%s': client %llu (%s) would hold %zu bytes of replies it has not read, past the "
+         "hard output limit of %llu; closing it",
+         pool_->config().name.c_str(), static_cast<unsigned long long>(session_.id),
+         PeerName(stream()).c_str(), HeldBytes() + incoming,
+         static_cast<unsigned long long>(Limits().output.hard_bytes));
+  stats_->client_err.Add();
+  stats_->client_output_limit_closes.Add();
+  Close();
+}
+
+bool ClientConnection::CheckStalledOutput() {
+  if (state_ == State::kClosing || state_ == State::kHalfClosed) return false;
+  const uint64_t stalled = worker_->now_ns() - std::min(last_progress_ns_, worker_->now_ns());
+  if (FlowControl::CheckOutput(Limits(), Flow(), 0, forwarding_, stalled) !=
+      OutputVerdict::kStalledAtSoftLimit) {
+    return false;
+  }
+  RP_LOG(kLogWarn,
+         "pool '%s': client %llu (%s) holds %zu bytes of replies it has not read, at the soft "
+         "output limit of %llu, and took or sent no byte for %llu s; closing it",
+         pool_->config().name.c_str(), static_cast<unsigned long long>(session_.id),
+         PeerName(stream()).c_str(), HeldBytes(),
+         static_cast<unsigned long long>(Limits().output.soft_bytes),
+         static_cast<unsigned long long>(Limits().output.soft_seconds));
+  stats_->client_err.Add();
+  stats_->client_output_limit_closes.Add();
+  Close();
+  return true;
+}
+
+void ClientConnection::UpdateReading() {
+  const bool want =
+      state_ == State::kOpen && !peer_finished_ &&
+      FlowControl::ShouldRead(Limits(), Flow(), reading_, forwarding_ && hold_ == Hold::kNone);
+  if (want && !reading_) {
+    reading_ = StartReading() == 0;
+  } else if (!want && reading_) {
+    uv_read_stop(stream());
+    reading_ = false;
+  }
+}
+
+void ClientConnection::AfterProgress() {
+  if (state_ == State::kClosing) return;
+  // The steady state of a busy client, after nearly every reply: reading and forwarding,
+  // nothing held back or ending. A reply only makes room (fewer pending) or fills the output,
+  // which the next batch of requests weighs (ProcessRequests); nothing below would change.
+  if (reading_ && forwarding_ && state_ == State::kOpen && hold_ == Hold::kNone && !held_input_ &&
+      !unpin_when_idle_ && !peer_finished_ && !leaving_) {
+    return;
+  }
+  forwarding_ = FlowControl::ShouldForward(Limits(), Flow(), forwarding_);
+  if (hold_ == Hold::kUntilIdle && pending_ == 0) hold_ = Hold::kNone;
+  MaybeUnpin();
+  if (held_input_ && !resume_stalled_ && CanDispatch() && !processing_ && !resume_input_) {
+    // Requests held back can go now; from Flush, not from inside whatever called this.
+    resume_input_ = true;
+    worker_->ScheduleFlush(this);
+  }
+  UpdateReading();
+  if (head_ != nullptr || HasOutput() || write_in_flight_ || resume_input_) return;
+  if (peer_finished_ && state_ != State::kEnding) {
+    // Everything it sent before its FIN is answered (an incomplete request never will be).
+    Close();
+  } else if (state_ == State::kEnding || (leaving_ && !HasUnreadInput())) {
+    // Ending, or draining: requests the client sent before the signal may still sit in the
+    // socket, and they get their replies first.
+    HalfClose();
+  }
+}
+
+bool ClientConnection::HasUnreadInput() {
+  uv_os_fd_t fd = -1;
+  int pending = 0;
+  if (!in_.empty()) return true;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&handle_), &fd) != 0) return false;
+  if (ioctl(fd, FIONREAD, &pending) != 0) return false;
+  if (pending > 0) UpdateReading();
+  return pending > 0;
+}
+
+void ClientConnection::CloseWhenIdle() {
+  leaving_ = true;
+  if (head_ == nullptr && !HasOutput() && !write_in_flight_ && !HasUnreadInput()) HalfClose();
+}
+
+void ClientConnection::NoteOutputProgress() {
+  last_progress_ns_ = worker_->now_ns();
+  resume_stalled_ = false;
+}
+
+void ClientConnection::Flush() {
+  if (state_ == State::kClosing) return;
+  if (resume_input_) ResumeInput();
+  if (state_ == State::kClosing || write_in_flight_) return;
+  ByteBuffer* pending = &out_;
+  if (tls_ != nullptr) {
+    if (!tls_->Seal(&out_)) {
+      RP_LOG(kLogInfo, "client %llu: TLS failed: %s", static_cast<unsigned long long>(session_.id),
+             tls_->error().c_str());
+      stats_->client_err.Add();
+      SendTlsAlert();
+      Close();
+      return;
+    }
+    pending = &tls_->ciphertext();
+  }
+  if (!pending->empty()) {
+    uv_buf_t buf = WriteChunk(pending);
+    const int written = uv_try_write(stream(), &buf, 1);
+    if (written > 0) {
+      NoteOutputProgress();
+      // A pipelining client refills its buffer at once; an idle one gives it back.
+      if (head_ != nullptr) {
+        pending->ConsumeKeep(static_cast<size_t>(written));
+      } else {
+        pending->Consume(static_cast<size_t>(written));
+      }
+    }
+    if (written < 0 && written != UV_EAGAIN) {
+      Close();
+      return;
+    }
+    if (!pending->empty()) {
+      // The socket is full: hand the rest to libuv and keep it until the callback.
+      writing_ = std::move(*pending);
+      WriteNextChunk();
+      return;
+    }
+  }
+  AfterProgress();
+}
+
+void ClientConnection::WriteNextChunk() {
+  uv_buf_t buf = WriteChunk(&writing_);
+  writing_chunk_ = buf.len;
+  if (write_req_ == nullptr) write_req_ = new uv_write_t;  // freed with the connection
+  write_req_->data = this;
+  if (uv_write(write_req_, stream(), &buf, 1, [](uv_write_t* req, int status) {
+        static_cast<ClientConnection*>(req->data)->OnWriteDone(status);
+      }) != 0) {
+    Close();
+    return;
+  }
+  write_in_flight_ = true;
+}
+
+void ClientConnection::OnWriteDone(int status) {
+  write_in_flight_ = false;
+  if (state_ == State::kClosing) {
+    writing_.Release();
+    return;
+  }
+  if (status != 0) {
+    writing_.Release();
+    Close();
+    return;
+  }
+  NoteOutputProgress();
+  writing_.Consume(writing_chunk_);
+  if (!writing_.empty()) {
+    WriteNextChunk();
+    return;
+  }
+  if (HasOutput()) {
+    worker_->ScheduleFlush(this);
+    return;
+  }
+  AfterProgress();
+}
+
+void ClientConnection::HalfClose() {
+  if (state_ == State::kClosing || state_ == State::kHalfClosed) return;
+  state_ = State::kHalfClosed;
+  in_.Release();
+  if (tls_ != nullptr) SendCloseNotify();
+  if (peer_finished_) {
+    // It has closed its side already: nothing to wait for.
+    Close();
+    return;
+  }
+  if (!reading_) reading_ = StartReading() == 0;
+  auto* shutdown = new uv_shutdown_t;  // freed in its callback
+  shutdown->data = this;
+  if (uv_shutdown(shutdown, stream(), [](uv_shutdown_t* req, int status) {
+        auto* self = static_cast<ClientConnection*>(req->data);
+        delete req;
+        // Cancelled: the connection is already closing. Failed: nothing more to wait for.
+        if (status != 0 && status != UV_ECANCELED) self->Close();
+      }) != 0) {
+    delete shutdown;
+    Close();
+    return;
+  }
+  linger_ = new uv_timer_t;  // freed in its close callback
+  uv_timer_init(worker_->loop(), linger_);
+  linger_->data = this;
+  uv_timer_start(
+      linger_, [](uv_timer_t* timer) { static_cast<ClientConnection*>(timer->data)->Close(); },
+      kLingerMs, 0);
+}
+
+void ClientConnection::SendCloseNotify() {
+  // Before the FIN, so that a TLS client can tell our end from a truncation. Best effort: the
+  // alert is tiny and the socket has nothing else queued (HalfClose waits for that).
+  tls_->Shutdown();
+  if (!tls_->Seal(&out_)) return;
+  ByteBuffer& alert = tls_->ciphertext();
+  if (alert.empty()) return;
+  uv_buf_t buf = WriteChunk(&alert);
+  uv_try_write(stream(), &buf, 1);
+  alert.Release();
+}
+
+void ClientConnection::SendTlsAlert() {
+  tls_->CollectOutput();
+  ByteBuffer& alert = tls_->ciphertext();
+  if (alert.empty()) return;
+  uv_buf_t buf = uv_buf_init(alert.data(), static_cast<unsigned>(alert.size()));
+  uv_try_write(stream(), &buf, 1);
+  alert.Release();
+}
+
+bool ClientConnection::TlsHandshakePending() const {
+  return tls_ != nullptr && state_ != State::kClosing && !tls_->established();
+}
+
+void ClientConnection::Close() {
+  if (state_ == State::kClosing) return;
+  state_ = State::kClosing;
+  if (linger_ != nullptr) {
+    uv_close(reinterpret_cast<uv_handle_t*>(linger_),
+             [](uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); });
+    linger_ = nullptr;
+  }
+  // A pinned connection may hold a WATCH or a transaction in progress: not reusable.
+  if (pinned_ != nullptr) Unpin(/*reusable=*/false);
+  // Requests still waiting for servers stay alive as orphans until their fragments return.
+  if (counted_) {
+    stats_->client_connections.Add(-1);
+    pool_->ReleaseClient();
+  }
+  for (Request* request = head_; request != nullptr;) {
+    Request* next = request->next;
+    stats_->in_flight.Add(-1);
+    if (request->done) {
+      worker_->FreeRequest(request);
+    } else {
+      request->client = nullptr;
+      request->next = nullptr;
+    }
+    request = next;
+  }
+  head_ = tail_ = nullptr;
+  queued_ = pending_ = pending_bytes_ = 0;
+  in_.Release();
+  out_.Release();
+  worker_->OnClientClosed(this);
+  uv_close(reinterpret_cast<uv_handle_t*>(&handle_), [](uv_handle_t* handle) {
+    auto* self = static_cast<ClientConnection*>(handle->data);
+    delete self->write_req_;
+    delete self;
+  });
+}
+
+}  // namespace ringproxy::proxy

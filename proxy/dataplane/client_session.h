@@ -1,0 +1,46 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "base/byte_buffer.h"
+
+namespace ringproxy::proxy {
+
+// A server index meaning "none yet" (no key has decided where a transaction runs).
+inline constexpr uint32_t kNoServerYet = UINT32_MAX;
+
+// A MULTI the proxy queues for a client until EXEC. Redis queues the commands on the client's own
+// connection; through the proxy they are held here, answered +QUEUED, checked to share one
+// server, and sent to that server as one MULTI ... EXEC block, so a refused transaction never
+// reaches any server at all.
+struct Transaction {
+  bool active = false;             // between MULTI and EXEC/DISCARD
+  bool failed = false;             // a command was refused while queueing: EXEC answers EXECABORT
+  uint32_t server = kNoServerYet;  // where its keys live, once a keyed command was queued
+  uint32_t commands = 0;
+  ByteBuffer queued;  // the queued commands, as the client sent them (RESP)
+
+  void Reset() {
+    active = false;
+    failed = false;
+    server = kNoServerYet;
+    commands = 0;
+    queued.Release();
+  }
+};
+
+// What the proxy remembers about one client between its requests.
+struct ClientSession {
+  uint64_t id = 0;
+  std::string name;                // CLIENT SETNAME
+  bool authenticated = false;      // only consulted when the pool has redis_auth
+  bool close_after_reply = false;  // QUIT, or too many wrong passwords
+  uint32_t auth_failures = 0;      // wrong passwords given on this connection
+  Transaction transaction;
+  // The server of the keys the client WATCHes (a server connection is pinned to the client
+  // until EXEC, DISCARD, UNWATCH or disconnect), or kNoServerYet.
+  uint32_t watch_server = kNoServerYet;
+};
+
+}  // namespace ringproxy::proxy

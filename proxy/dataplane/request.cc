@@ -1,0 +1,243 @@
+#include "dataplane/request.h"
+
+#include <charconv>
+#include <cstring>
+
+#include "dataplane/info_reply.h"
+#include "dataplane/reply_scanner.h"
+#include "dataplane/resp_writer.h"
+
+namespace ringproxy::proxy {
+namespace {
+
+// The text of an error reply without '-' and CRLF.
+std::string_view ErrorText(std::string_view bytes) {
+  if (bytes.size() >= 3) return bytes.substr(1, bytes.size() - 3);
+  return "ERR invalid reply from server";
+}
+
+// The integer of a ':' reply; false when it is not one.
+bool IntegerValue(std::string_view bytes, int64_t* value) {
+  if (bytes.size() < 4 || bytes[0] != ':') return false;
+  const char* begin = bytes.data() + 1;
+  const char* end = bytes.data() + bytes.size() - 2;
+  const auto [ptr, ec] = std::from_chars(begin, end, *value);
+  return ec == std::errc() && ptr == end;
+}
+
+}  // namespace
+
+void Request::Reset() {
+  // Only split requests (BeginSplit) touch the split state: a forwarded one, nearly every
+  // request, has nothing there to clear, and usually no reply buffer to free.
+  if (merge != MergeKind::kForward) {
+    fragment_replies.clear();
+    key_fragment.clear();
+    error.clear();
+    sum = 0;
+    answered = false;
+  }
+  if (reply.capacity() != 0) reply.Release();
+  client = nullptr;
+  learning_pool = nullptr;
+  next = nullptr;
+  started_ns = 0;
+  request_bytes = 0;
+  command_class = CommandClass::kSingleKey;
+  pending = 0;
+  done = false;
+  parked = false;
+  merge = MergeKind::kForward;
+  inline_size = 0;
+}
+
+void Request::BeginSplit(MergeKind kind, uint32_t fragments) {
+  merge = kind;
+  pending = fragments;
+  if (kind == MergeKind::kArray || kind == MergeKind::kAndArray) {
+    fragment_replies.assign(fragments, std::string());
+  } else if (kind == MergeKind::kInfoKeyspace || kind == MergeKind::kLearn) {
+    // One slot per server, and the proxy's own sections last (set by the caller).
+    fragment_replies.assign(fragments + 1, std::string());
+  } else if (kind == MergeKind::kSameReply) {
+    fragment_replies.assign(1, std::string());
+  }
+}
+
+bool Request::OnFragmentReply(uint32_t fragment, std::string_view bytes) {
+  const char type = bytes.empty() ? 0 : bytes[0];
+  switch (merge) {
+    case MergeKind::kForward:
+      if (bytes.size() <= kInlineReply && reply.empty()) {
+        std::memcpy(inline_reply, bytes.data(), bytes.size());
+        inline_size = static_cast<uint32_t>(bytes.size());
+      } else {
+        reply.Append(bytes);
+      }
+      break;
+    case MergeKind::kArray:
+      if (type == '*') {
+        fragment_replies[fragment].assign(bytes);
+      } else if (error.empty()) {
+        error = type == '-' ? std::string(ErrorText(bytes)) : "ERR unexpected reply to MGET";
+      }
+      break;
+    case MergeKind::kAllOk:
+      if (type != '+' && error.empty()) {
+        error = type == '-' ? std::string(ErrorText(bytes)) : "ERR unexpected reply to MSET";
+      }
+      break;
+    case MergeKind::kSum: {
+      int64_t value = 0;
+      if (IntegerValue(bytes, &value)) {
+        // Servers cannot count past int64 between them, but a reply is not trusted to be sane.
+        if (__builtin_add_overflow(sum, value, &sum) && error.empty()) {
+          error = "ERR the servers' counts add up past a 64-bit integer";
+        }
+      } else if (error.empty()) {
+        error = type == '-' ? std::string(ErrorText(bytes)) : "ERR unexpected integer reply";
+      }
+      break;
+    }
+    case MergeKind::kSameReply:
+      if (type == '-') {
+        if (error.empty()) error = std::string(ErrorText(bytes));
+      } else if (!answered) {
+        fragment_replies[0].assign(bytes);
+        answered = true;
+      } else if (fragment_replies[0] != bytes && error.empty()) {
+        error = "ERR the servers of the pool answered differently";
+      }
+      break;
+    case MergeKind::kLearn:
+      fragment_replies[fragment].assign(bytes);  // errors too: they say why nothing was learned
+      break;
+    case MergeKind::kInfoKeyspace:
+      if (type == '$') {
+        fragment_replies[fragment].assign(bytes);
+      } else if (error.empty()) {
+        error = type == '-' ? std::string(ErrorText(bytes)) : "ERR unexpected reply to INFO";
+      }
+      break;
+    case MergeKind::kAndArray:
+      if (type == '*') {
+        fragment_replies[fragment].assign(bytes);
+      } else if (error.empty()) {
+        error = type == '-' ? std::string(ErrorText(bytes)) : "ERR unexpected reply";
+      }
+      break;
+    case MergeKind::kAnyOk:
+      if (type == '+') {
+        answered = true;
+      } else if (error.empty() || error.starts_with("NOTBUSY")) {
+        // NOTBUSY from a server running nothing says the least: any other error says more.
+        error = type == '-' ? std::string(ErrorText(bytes)) : "ERR unexpected reply";
+      }
+      break;
+  }
+  if (--pending > 0) return false;
+  if (merge != MergeKind::kForward) Finish();
+  done = true;
+  return true;
+}
+
+void Request::Finish() {
+  if (merge == MergeKind::kAnyOk && answered) {
+    resp::AppendSimple(&reply, "OK");
+    return;
+  }
+  if (!error.empty()) {
+    resp::AppendError(&reply, error);
+    return;
+  }
+  switch (merge) {
+    case MergeKind::kForward:
+    case MergeKind::kAnyOk:
+    case MergeKind::kLearn:
+      break;
+    case MergeKind::kSameReply:
+      reply.Append(fragment_replies[0]);
+      break;
+    case MergeKind::kAndArray:
+      FinishAndArray();
+      break;
+    case MergeKind::kInfoKeyspace: {
+      std::string text = std::move(fragment_replies.back());
+      fragment_replies.pop_back();
+      if (!text.empty()) text += "\r\n";
+      text += MergedKeyspace(fragment_replies);
+      resp::AppendBulk(&reply, text);
+      break;
+    }
+    case MergeKind::kAllOk:
+      resp::AppendSimple(&reply, "OK");
+      break;
+    case MergeKind::kSum:
+      resp::AppendInteger(&reply, sum);
+      break;
+    case MergeKind::kArray: {
+      // Each fragment's array holds its keys' values in the order they were sent; walk them in
+      // step with key_fragment to restore the client's key order.
+      std::vector<size_t> cursor(fragment_replies.size(), 0);
+      for (size_t f = 0; f < fragment_replies.size(); ++f) {
+        const std::string& r = fragment_replies[f];
+        cursor[f] = r.find("\r\n") + 2;  // past the "*N" header
+      }
+      resp::AppendArrayHeader(&reply, static_cast<int64_t>(key_fragment.size()));
+      ReplyScanner scanner;
+      for (const uint32_t f : key_fragment) {
+        const std::string& r = fragment_replies[f];
+        if (cursor[f] >= r.size() || scanner.Scan(r.data() + cursor[f], r.size() - cursor[f]) !=
+                                         ReplyScanner::Status::kComplete) {
+          reply.Release();
+          resp::AppendError(&reply, "ERR server returned fewer values than keys");
+          return;
+        }
+        reply.Append(r.data() + cursor[f], scanner.size());
+        cursor[f] += scanner.size();
+      }
+      break;
+    }
+  }
+}
+
+}  // namespace ringproxy::proxy
+
+namespace ringproxy::proxy {
+
+void Request::FinishAndArray() {
+  // Each server's array of :0/:1, one per SHA: the pool has a script only where every server
+  // has it (EVALSHA may route to any of them).
+  std::vector<int64_t> all;
+  ReplyScanner scanner;
+  for (size_t f = 0; f < fragment_replies.size(); ++f) {
+    const std::string& r = fragment_replies[f];
+    size_t cursor = r.find("\r\n") + 2;
+    size_t index = 0;
+    while (cursor < r.size()) {
+      if (scanner.Scan(r.data() + cursor, r.size() - cursor) != ReplyScanner::Status::kComplete) {
+        break;
+      }
+      int64_t value = 0;
+      if (!IntegerValue(std::string_view(r.data() + cursor, scanner.size()), &value)) {
+        resp::AppendError(&reply, "ERR unexpected reply");
+        return;
+      }
+      if (f == 0) {
+        all.push_back(value);
+      } else if (index < all.size()) {
+        all[index] = all[index] != 0 && value != 0 ? 1 : 0;
+      }
+      ++index;
+      cursor += scanner.size();
+    }
+    if (index != all.size()) {
+      resp::AppendError(&reply, "ERR the servers of the pool answered differently");
+      return;
+    }
+  }
+  resp::AppendArrayHeader(&reply, static_cast<int64_t>(all.size()));
+  for (const int64_t value : all) resp::AppendInteger(&reply, value);
+}
+
+}  // namespace ringproxy::proxy

@@ -1,0 +1,87 @@
+// Request: one client command on its way through the proxy, and the merge of its fragments.
+//
+//   ClientConnection queue (in request order)      ServerConnection FIFO (in send order)
+//   [Request] -> [Request] -> [Request]             [Fragment] -> [Fragment] -> ...
+//                  |  pending = 2                        | request
+//                  +---------<---- replies -----------<--+
+//
+// A request answered by the proxy itself completes at once; a routed one completes when every
+// fragment has a reply. Requests are owned by their client's queue; when the client goes away
+// first, `client` becomes null and the request lives on until its last fragment returns (its
+// reply is then dropped), so a server reply always finds the request it belongs to.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/byte_buffer.h"
+#include "dataplane/command_table.h"
+#include "stats/stats.h"
+
+namespace ringproxy::proxy {
+
+class ClientConnection;
+
+class ServerPool;
+
+struct Request {
+  ClientConnection* client = nullptr;   // null once the client has gone, or for kLearn
+  ServerPool* learning_pool = nullptr;  // kLearn: whose LearnedCommands the replies are for
+  Request* next = nullptr;              // the client's queue
+  uint64_t started_ns = 0;
+  size_t request_bytes = 0;  // what the client sent, counted against its in-flight bytes
+  CommandClass command_class = CommandClass::kSingleKey;
+  uint32_t pending = 0;  // fragments without a reply yet
+  bool done = false;
+  bool parked = false;  // done, waiting behind requests that are not
+  MergeKind merge = MergeKind::kForward;
+  ByteBuffer reply;  // the finished reply, when it could not go straight out
+  // A short forwarded reply that arrived before the requests ahead of it is kept here instead:
+  // most replies are small, and this spares a malloc/free pair for each of them.
+  static constexpr size_t kInlineReply = 96;
+  uint32_t inline_size = 0;
+  char inline_reply[kInlineReply];
+
+  // Split state (MGET/MSET/DEL/...): unused for forwarded and local requests.
+  std::vector<std::string> fragment_replies;  // kArray: each server's array reply
+  std::vector<uint32_t> key_fragment;         // kArray: fragment index of each key, in key order
+  std::string error;                          // first failure: the whole command fails with it
+  int64_t sum = 0;
+  bool answered = false;  // kSameReply: a reply is kept; kAnyOk: a server said +OK
+
+  // Records one fragment's complete reply (`bytes` is the whole RESP reply). Returns true when
+  // that was the last outstanding fragment and `reply` now holds the client's reply.
+  bool OnFragmentReply(uint32_t fragment, std::string_view bytes);
+  // Sets up split state for `fragments` fragments.
+  void BeginSplit(MergeKind kind, uint32_t fragments);
+  // The finished reply (inline or in `reply`).
+  std::string_view ReplyBytes() const {
+    return inline_size > 0 ? std::string_view(inline_reply, inline_size) : reply.view();
+  }
+  // Back to a fresh state for reuse, keeping vector capacity.
+  void Reset();
+
+ private:
+  void Finish();
+  void FinishAndArray();
+};
+
+enum class FragmentKind : uint8_t {
+  kRequest,    // a client request or a piece of one: its reply completes `request`
+  kHandshake,  // AUTH/SELECT of a new connection: a refusal is logged
+  kQuiet,      // a reply nobody waits for (MULTI's +OK and the +QUEUED of a transaction sent
+               // as one block, UNWATCH after DISCARD): dropped
+};
+
+// A piece of a request queued on one server connection. Only kRequest fragments have a request.
+struct Fragment {
+  Request* request = nullptr;
+  uint32_t index = 0;
+  FragmentKind kind = FragmentKind::kRequest;
+  uint64_t enqueued_ns = 0;
+  size_t bytes = 0;  // of the request on the wire, for the queue-size stats
+};
+
+}  // namespace ringproxy::proxy

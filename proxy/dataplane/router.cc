@@ -1,0 +1,351 @@
+#include "dataplane/router.h"
+
+#include "dataplane/script_policy.h"
+#include "hashing/continuum.h"
+
+namespace ringproxy::proxy {
+namespace {
+
+constexpr uint32_t kNoServer = hashing::Continuum::kNoServer;
+static_assert(kNoServer == kNoServerYet, "one 'no server' value for placements and sessions");
+
+RouteDecision Reject(std::string text) {
+  RouteDecision decision;
+  decision.route = Route::kReject;
+  decision.command_class = CommandClass::kRejected;
+  decision.error = std::move(text);
+  return decision;
+}
+
+RouteDecision NoServer() {
+  RouteDecision decision = Reject("ERR no server available for key");
+  decision.no_server = true;
+  return decision;
+}
+
+RouteDecision To(Route route, CommandClass command_class, uint32_t server = kNoServerYet) {
+  RouteDecision decision;
+  decision.route = route;
+  decision.command_class = command_class;
+  decision.server = server;
+  return decision;
+}
+
+std::string WrongArity(std::string_view name) {
+  return "ERR wrong number of arguments for '" + std::string(name) + "' command";
+}
+
+std::string NotSupported(std::string_view name) {
+  return "ERR " + Upper(name) + " is not supported through the proxy";
+}
+
+std::string CrossSlot(std::string_view what) {
+  return "CROSSSLOT Keys in request don't hash to the same server (" + std::string(what) +
+         " through the proxy needs all its keys on one server: use a hash tag)";
+}
+
+// Inside MULTI a refusal also dooms the transaction, as Redis flags it: EXEC answers EXECABORT.
+RouteDecision RefuseQueued(RouteDecision decision) {
+  decision.route = Route::kQueueReject;
+  decision.command_class = CommandClass::kTransaction;
+  return decision;
+}
+
+// XREAD and XREADGROUP block only with a BLOCK option before STREAMS.
+bool BlockingStreamRead(const CommandSpec& spec, std::span<const std::string_view> args) {
+  if (spec.key_pattern != KeyPattern::kXread && spec.key_pattern != KeyPattern::kXreadGroup) {
+    return false;
+  }
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string_view arg = args[i];
+    if (arg.size() == 7 && Upper(arg) == "STREAMS") return false;
+    if (arg.size() == 5 && Upper(arg) == "BLOCK") return true;
+  }
+  return false;
+}
+
+CommandClass SplitClass(CommandKind kind) {
+  switch (kind) {
+    case CommandKind::kSplitGet:
+      return CommandClass::kSplitGet;
+    case CommandKind::kSplitSet:
+      return CommandClass::kSplitSet;
+    default:
+      return CommandClass::kSplitCount;
+  }
+}
+
+MergeKind SplitMerge(CommandKind kind) {
+  switch (kind) {
+    case CommandKind::kSplitGet:
+      return MergeKind::kArray;
+    case CommandKind::kSplitSet:
+      return MergeKind::kAllOk;
+    default:
+      return MergeKind::kSum;
+  }
+}
+
+}  // namespace
+
+std::string UnknownCommandError(std::span<const std::string_view> args) {
+  std::string text = "ERR unknown command '";
+  text.append(args[0].substr(0, 128));
+  text += "', with args beginning with: ";
+  size_t budget = 128;
+  for (size_t i = 1; i < args.size() && budget > 0; ++i) {
+    const std::string_view arg = args[i].substr(0, budget);
+    text += "'";
+    text.append(arg);
+    text += "' ";
+    budget -= arg.size();
+  }
+  return text;
+}
+
+RouteDecision Router::Route(const CommandSpec* spec, std::span<const std::string_view> args,
+                            const RouteContext& context) {
+  const bool in_multi = context.session->transaction.active;
+  if (spec == nullptr) {
+    RouteDecision decision = Reject(UnknownCommandError(args));
+    return in_multi ? RefuseQueued(std::move(decision)) : decision;
+  }
+  if (!ArityOk(*spec, args.size())) {
+    RouteDecision decision = Reject(WrongArity(spec->name));
+    return in_multi ? RefuseQueued(std::move(decision)) : decision;
+  }
+  if (context.auth_required && spec->local != LocalCommand::kAuth &&
+      spec->local != LocalCommand::kHello && spec->local != LocalCommand::kQuit) {
+    return Reject("NOAUTH Authentication required.");
+  }
+  // Before any fan-out: with refuse_scripts no script can be running, so SCRIPT KILL goes too.
+  if (context.pool != nullptr && ScriptsRefused(*context.pool, spec->name)) {
+    RouteDecision decision = Reject(ScriptsRefusedError(spec->name));
+    return in_multi ? RefuseQueued(std::move(decision)) : decision;
+  }
+  return in_multi ? RouteInsideMulti(*spec, args, context)
+                  : RouteOutsideMulti(*spec, args, context);
+}
+
+RouteDecision Router::RouteOutsideMulti(const CommandSpec& spec,
+                                        std::span<const std::string_view> args,
+                                        const RouteContext& context) {
+  switch (spec.kind) {
+    case CommandKind::kSingleKey: {
+      const uint32_t server = context.placement->ServerFor(args[spec.first_key]);
+      if (server == kNoServer) return NoServer();
+      return To(Route::kForward, CommandClass::kSingleKey, server);
+    }
+    case CommandKind::kMultiKey: {
+      if (BlockingStreamRead(spec, args)) {
+        return Reject("ERR " + Upper(spec.name) +
+                      " with BLOCK is not supported through the proxy: it would hold a server "
+                      "connection other clients share");
+      }
+      uint32_t server = kNoServer;
+      RouteDecision decision;
+      switch (ServerOfKeys(spec, args, context, &server, &decision)) {
+        case KeysOn::kRejected:
+          return decision;
+        case KeysOn::kKeyless:
+          return Reject("ERR " + Upper(spec.name) +
+                        " without keys is not supported through the proxy: a key decides the "
+                        "server");
+        case KeysOn::kOneServer:
+          return To(Route::kForward, CommandClass::kMultiKey, server);
+      }
+      break;
+    }
+    case CommandKind::kSplitGet:
+    case CommandKind::kSplitSet:
+    case CommandKind::kSplitCount:
+      return Split(spec, args, context);
+    case CommandKind::kLocal:
+      return To(Route::kLocal, CommandClass::kLocal);
+    case CommandKind::kTransaction:
+      switch (spec.local) {
+        case LocalCommand::kMulti:
+          return To(Route::kMulti, CommandClass::kTransaction);
+        case LocalCommand::kExec:
+          return Reject("ERR EXEC without MULTI");
+        case LocalCommand::kDiscard:
+          return Reject("ERR DISCARD without MULTI");
+        case LocalCommand::kUnwatch:
+          return To(Route::kUnwatch, CommandClass::kTransaction);
+        case LocalCommand::kWatch: {
+          uint32_t server = kNoServer;
+          RouteDecision decision;
+          if (ServerOfKeys(spec, args, context, &server, &decision) == KeysOn::kRejected) {
+            return decision;
+          }
+          const uint32_t watched = context.session->watch_server;
+          if (watched != kNoServerYet && watched != server) {
+            return Reject(CrossSlot("WATCH of keys already watched elsewhere"));
+          }
+          return To(Route::kWatch, CommandClass::kTransaction, server);
+        }
+        default:
+          break;
+      }
+      break;
+    case CommandKind::kFanOut: {
+      const FanOutSpec* sub = FindFanOut(spec, args[1]);
+      if (sub == nullptr) {
+        return Reject("ERR " + Upper(spec.name) + " " + Upper(args[1]) +
+                      " is not supported through the proxy");
+      }
+      if (!ArityOk(sub->arity, args.size())) {
+        return Reject(WrongArity(std::string(spec.name) + "|" + std::string(sub->name)));
+      }
+      RouteDecision decision = To(Route::kFanOut, CommandClass::kFanOut);
+      decision.merge = sub->merge;
+      return decision;
+    }
+    case CommandKind::kUnsupported:
+      return Reject(NotSupported(spec.name));
+  }
+  return Reject(NotSupported(spec.name));
+}
+
+RouteDecision Router::RouteInsideMulti(const CommandSpec& spec,
+                                       std::span<const std::string_view> args,
+                                       const RouteContext& context) {
+  const Transaction& transaction = context.session->transaction;
+  switch (spec.kind) {
+    case CommandKind::kTransaction:
+      switch (spec.local) {
+        case LocalCommand::kMulti:
+          // As Redis: refused, but the transaction stays good.
+          return Reject("ERR MULTI calls can not be nested");
+        case LocalCommand::kWatch:
+          return Reject("ERR WATCH inside MULTI is not allowed");
+        case LocalCommand::kExec: {
+          if (transaction.failed) return To(Route::kExecAbort, CommandClass::kTransaction);
+          const uint32_t server = transaction.server != kNoServerYet
+                                      ? transaction.server
+                                      : context.session->watch_server;
+          return To(Route::kExec, CommandClass::kTransaction, server);
+        }
+        case LocalCommand::kDiscard:
+          return To(Route::kDiscard, CommandClass::kTransaction);
+        case LocalCommand::kUnwatch:
+          // Queued, as Redis does; EXEC unwatches anyway.
+          return To(Route::kQueue, CommandClass::kTransaction);
+        default:
+          break;
+      }
+      break;
+    case CommandKind::kLocal:
+      switch (spec.local) {
+        case LocalCommand::kQuit:
+          // Redis runs QUIT at once, inside MULTI too.
+          return To(Route::kLocal, CommandClass::kLocal);
+        case LocalCommand::kPing:
+        case LocalCommand::kEcho:
+          // Keyless: they go with the transaction and answer inside EXEC's reply.
+          return To(Route::kQueue, CommandClass::kTransaction);
+        default:
+          // Connection state (AUTH, SELECT, CLIENT, HELLO) and the proxy's own answers (INFO,
+          // COMMAND) have no place in a block sent to one server.
+          return RefuseQueued(Reject("ERR " + Upper(spec.name) +
+                                     " inside MULTI is not supported through the proxy"));
+      }
+    case CommandKind::kFanOut:
+      return RefuseQueued(
+          Reject("ERR " + Upper(spec.name) + " inside MULTI is not supported through the proxy"));
+    case CommandKind::kUnsupported:
+      return RefuseQueued(Reject(NotSupported(spec.name)));
+    case CommandKind::kSingleKey:
+    case CommandKind::kMultiKey:
+    case CommandKind::kSplitGet:
+    case CommandKind::kSplitSet:
+    case CommandKind::kSplitCount: {
+      if (spec.kind == CommandKind::kSplitSet && (args.size() - 1) % 2 != 0) {
+        return RefuseQueued(Reject(WrongArity(spec.name)));
+      }
+      uint32_t server = kNoServer;
+      RouteDecision decision;
+      switch (ServerOfKeys(spec, args, context, &server, &decision)) {
+        case KeysOn::kRejected:
+          return RefuseQueued(std::move(decision));
+        case KeysOn::kKeyless:
+          return To(Route::kQueue, CommandClass::kTransaction);
+        case KeysOn::kOneServer:
+          break;
+      }
+      const uint32_t watched = context.session->watch_server;
+      if ((transaction.server != kNoServerYet && transaction.server != server) ||
+          (watched != kNoServerYet && watched != server)) {
+        return RefuseQueued(Reject(CrossSlot("a transaction")));
+      }
+      return To(Route::kQueue, CommandClass::kTransaction, server);
+    }
+  }
+  return RefuseQueued(Reject(NotSupported(spec.name)));
+}
+
+Router::KeysOn Router::ServerOfKeys(const CommandSpec& spec, std::span<const std::string_view> args,
+                                    const RouteContext& context, uint32_t* server,
+                                    RouteDecision* decision) {
+  if (spec.kind == CommandKind::kSingleKey) {
+    *server = context.placement->ServerFor(args[spec.first_key]);
+    if (*server == kNoServer) {
+      *decision = NoServer();
+      return KeysOn::kRejected;
+    }
+    return KeysOn::kOneServer;
+  }
+  keys_.clear();
+  switch (CollectKeys(spec, args, &keys_)) {
+    case KeyScan::kOk:
+      break;
+    case KeyScan::kNoKeys:
+      return KeysOn::kKeyless;
+    case KeyScan::kBadNumkeys:
+      *decision = Reject("ERR Number of keys can't be greater than number of args");
+      return KeysOn::kRejected;
+    case KeyScan::kWrongArity:
+      *decision = Reject(WrongArity(spec.name));
+      return KeysOn::kRejected;
+    case KeyScan::kSyntaxError:
+      *decision = Reject("ERR syntax error");
+      return KeysOn::kRejected;
+  }
+  const uint32_t first = context.placement->ServerFor(args[keys_[0]]);
+  for (size_t i = 1; i < keys_.size() && first != kNoServer; ++i) {
+    if (context.placement->ServerFor(args[keys_[i]]) != first) {
+      *decision = Reject(CrossSlot(Upper(spec.name)));
+      return KeysOn::kRejected;
+    }
+  }
+  if (first == kNoServer) {
+    *decision = NoServer();
+    return KeysOn::kRejected;
+  }
+  *server = first;
+  return KeysOn::kOneServer;
+}
+
+RouteDecision Router::Split(const CommandSpec& spec, std::span<const std::string_view> args,
+                            const RouteContext& context) {
+  // MSET takes key/value pairs; the others one key per argument.
+  split_step_ = spec.kind == CommandKind::kSplitSet ? 2 : 1;
+  if ((args.size() - 1) % split_step_ != 0) return Reject(WrongArity(spec.name));
+  const size_t key_count = (args.size() - 1) / split_step_;
+  key_servers_.resize(key_count);
+  bool one_server = true;
+  for (size_t k = 0; k < key_count; ++k) {
+    const uint32_t server = context.placement->ServerFor(args[1 + k * split_step_]);
+    if (server == kNoServer) return NoServer();
+    key_servers_[k] = server;
+    one_server &= server == key_servers_[0];
+  }
+  const CommandClass command_class = SplitClass(spec.kind);
+  // Every key on one server: no need to split.
+  if (one_server) return To(Route::kForward, command_class, key_servers_[0]);
+  RouteDecision decision = To(Route::kSplit, command_class);
+  decision.merge = SplitMerge(spec.kind);
+  return decision;
+}
+
+}  // namespace ringproxy::proxy

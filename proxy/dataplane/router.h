@@ -1,0 +1,114 @@
+// Router: where one client request goes, decided from the command, its arguments, the client's
+// session and the pool's placement, and nothing else. It returns a RouteDecision and does not act
+// on it: the client connection does. No socket, loop or server is touched here, so every
+// decision is unit-tested without an event loop (tests/proxy/router_test.cc).
+//
+// The request path through one worker, with the function of each stage:
+//
+//   client socket
+//     | ClientConnection::OnRead          bytes into the worker's scratch buffer or the carry-over
+//     |                                   (TLS: ClientConnection::ReadTls decrypts first)
+//     | RequestParser::Parse              framing: argument offsets, nothing copied
+//     | ClientConnection::Dispatch        single-key command: ServerPool::ServerForKey inline,
+//     |                                   no Router call, no allocation (the hot path)
+//     | Router::Route                     everything else: a RouteDecision
+//     | ClientConnection::Execute         Forward / Split / FanOut / answer locally / queue in a
+//     |                                   MULTI / pin for WATCH
+//     | Server::Send                      picks the connection (the client's, or its pinned one)
+//     | ServerConnection::Enqueue         request bytes appended, Fragment onto the FIFO
+//     | Worker::OnCheck                   once per loop iteration:
+//     | ServerConnection::Flush           one write of everything queued for the server
+//   server socket
+//     | ServerConnection::ProcessReplies  ReplyScanner::Scan frames each reply; the FIFO's head
+//     |                                   is popped *before* its request is told
+//     | Worker::CompleteFragment          Request::OnFragmentReply merges split replies
+//     | ClientConnection::CompleteHead    in request order: the head's reply goes straight to
+//     | ClientConnection::OnRequestDone   the output; a reply behind an unfinished one waits
+//     | Worker::OnCheck
+//     | ClientConnection::Flush           one write of every reply ready
+//   client socket
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/pool_config.h"
+#include "dataplane/client_session.h"
+#include "dataplane/command_table.h"
+#include "hashing/placement.h"
+#include "stats/stats.h"
+
+namespace ringproxy::proxy {
+
+enum class Route : uint8_t {
+  kForward,      // the request, verbatim, to `server`
+  kSplit,        // one fragment per server (MGET, MSET, DEL ...): key_servers() says where each
+                 // key goes, `merge` how the replies combine
+  kFanOut,       // the request, verbatim, to every live server; replies combined by `merge`
+  kLocal,        // answered by the proxy (the spec's LocalCommand)
+  kReject,       // answered with `error`; the connection stays open
+  kMulti,        // start queueing a transaction
+  kQueue,        // inside MULTI: queue the request; `server` is where its keys live
+                 // (kNoServerYet: keyless, it goes wherever the transaction goes)
+  kQueueReject,  // inside MULTI: answer `error`, and EXEC will answer EXECABORT
+  kExec,         // run the transaction on `server` (kNoServerYet: no key decided one)
+  kExecAbort,    // EXEC of a transaction that had a command refused
+  kDiscard,      // drop the transaction (and any WATCH)
+  kWatch,        // WATCH the keys on `server`: pins a server connection to the client
+  kUnwatch,      // forget every WATCH
+};
+
+struct RouteDecision {
+  Route route = Route::kReject;
+  CommandClass command_class = CommandClass::kRejected;
+  MergeKind merge = MergeKind::kForward;
+  uint32_t server = kNoServerYet;
+  // kReject: no live server for a key (counted as nutcracker's forward_error).
+  bool no_server = false;
+  std::string error;  // kReject, kQueueReject: the text after '-'
+};
+
+// What the Router sees of the pool and the client beyond the command.
+struct RouteContext {
+  const hashing::Placement* placement;
+  const ClientSession* session;
+  bool auth_required;  // the pool has redis_auth and the client has not authenticated
+  const config::PoolConfig* pool = nullptr;  // its refuse_scripts; null: refuses nothing
+};
+
+class Router {
+ public:
+  // `spec` is null when the command is unknown. `args[0]` is the command name.
+  RouteDecision Route(const CommandSpec* spec, std::span<const std::string_view> args,
+                      const RouteContext& context);
+
+  // After kSplit: the server of each key, in key order (MSET: of each pair).
+  std::span<const uint32_t> key_servers() const { return key_servers_; }
+  // After kSplit: arguments per key (1, or 2 for MSET's pairs).
+  size_t split_step() const { return split_step_; }
+
+ private:
+  RouteDecision RouteOutsideMulti(const CommandSpec& spec, std::span<const std::string_view> args,
+                                  const RouteContext& context);
+  RouteDecision RouteInsideMulti(const CommandSpec& spec, std::span<const std::string_view> args,
+                                 const RouteContext& context);
+  // The one server all of the command's keys map to: kOk with *server set (kNoServerYet for a
+  // keyless command), or a rejection in *decision.
+  enum class KeysOn : uint8_t { kOneServer, kKeyless, kRejected };
+  KeysOn ServerOfKeys(const CommandSpec& spec, std::span<const std::string_view> args,
+                      const RouteContext& context, uint32_t* server, RouteDecision* decision);
+  RouteDecision Split(const CommandSpec& spec, std::span<const std::string_view> args,
+                      const RouteContext& context);
+
+  std::vector<uint32_t> keys_;         // scratch: key indices of the current request
+  std::vector<uint32_t> key_servers_;  // kSplit's result
+  size_t split_step_ = 1;
+};
+
+// Redis's reply text (without '-') for a command it does not know.
+std::string UnknownCommandError(std::span<const std::string_view> args);
+
+}  // namespace ringproxy::proxy

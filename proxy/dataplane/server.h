@@ -1,0 +1,139 @@
+// Server: one backend as one worker sees it — `server_connections` connections opened on demand,
+// the failure count, and ejection (auto_eject_hosts) as nutcracker does it.
+//
+// Failures are counted as nutcracker counts them: every connection lost to an error (a refused or
+// failed connect, a reset, a request timeout) adds one, and only a reply to a request resets the
+// count. A hung server (SIGSTOPped, or a dead VM whose kernel still accepts) takes new
+// connections but answers nothing: each of its request timeouts counts, and it is ejected after
+// `server_failure_limit` of them, however many reconnects succeeded in between.
+//
+// When the server's address changes (its pod moved), the open connections are retired: they take
+// no new requests, finish the ones they carry, then close; new requests open connections to the
+// new address. A server whose name does not resolve fails its requests at once.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/pool_config.h"
+#include "dataplane/pin_holder.h"
+#include "dataplane/topology.h"
+#include "stats/stats.h"
+
+namespace ringproxy::proxy {
+
+class ServerConnection;
+class ServerPool;
+class Worker;
+struct Fragment;
+
+class Server {
+ public:
+  Server(Worker* worker, ServerPool* pool, const config::ServerConfig& config,
+         const SocketAddress& address);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Queues `bytes` (one whole request) on one of this server's connections; the fragment is
+  // completed later with the reply, or with an error if the connection fails. Requests with the
+  // same `affinity` (a client) always take the same connection, so one client's commands reach
+  // the server in the order it sent them, as with a direct connection.
+  void Send(Fragment* fragment, std::string_view bytes, uint64_t affinity);
+  // Requests that must reach the server together on one connection (a transaction's MULTI ...
+  // EXEC): all of `bytes` is queued at once, one fragment per request; on a failure every
+  // fragment fails, none is sent alone.
+  void SendBlock(std::span<Fragment* const> fragments, std::string_view bytes, uint64_t affinity);
+  // As Send and SendBlock, on a connection this server pinned to a client (Pin).
+  void SendOn(ServerConnection* pinned, Fragment* fragment, std::string_view bytes);
+  void SendBlockOn(ServerConnection* pinned, std::span<Fragment* const> fragments,
+                   std::string_view bytes);
+  void Preconnect();
+
+  // A connection for `holder` alone, until Unpin: a reused idle one or a new one (connecting; a
+  // request queued on it waits for the connection). Null when the server is unresolved or
+  // max_pinned_connections are pinned to it over all workers (*refused tells which).
+  enum class PinRefusal : uint8_t { kNone, kUnreachable, kLimit };
+  ServerConnection* Pin(PinHolder* holder, PinRefusal* refused);
+  // The holder is done with `connection`. `reusable`: nothing it left on the connection
+  // outlives its requests (EXEC and UNWATCH clear a WATCH), so the next Pin may take it; else it
+  // closes once its requests are answered.
+  void Unpin(ServerConnection* connection, bool reusable);
+
+  // A new topology: same name, maybe a new address or settings.
+  void Update(const config::ServerConfig& config, const SocketAddress& address);
+  // The server left the pool: no new requests reach it; connections close once idle.
+  void Retire();
+
+  const config::ServerConfig& config() const { return config_; }
+  const SocketAddress& address() const { return address_; }
+  ServerPool* pool() { return pool_; }
+  ServerStats& stats() { return *stats_; }
+  bool ejected() const { return ejected_until_ns_ != 0; }
+  bool resolved() const { return address_.length != 0; }
+  // No connection of this server is open (retired ones included).
+  bool Quiet() const;
+
+  // "server 'shard-0' (127.0.0.1:7001) in pool 'alpha'": every log line about a server says
+  // where it is, as connected to at `address`.
+  std::string Where(const SocketAddress& address) const;
+
+  // --- from this server's connections ---
+  // A reply to a request (not to the connection's handshake): the server works, so the failure
+  // count starts again (nutcracker's server_ok). Replies that say the server cannot serve now
+  // (-LOADING, -BUSY, -OOM) count as a failure instead, as in nutcracker. Inline: once per reply.
+  void OnResponse(std::string_view reply) {
+    if (!reply.empty() && reply.front() == '-') {
+      OnErrorResponse(reply);
+      return;
+    }
+    failures_ = 0;
+  }
+  // The server's reply to the proxy's own `command` (AUTH or SELECT) on a connection at `address`.
+  // Returns whether requests may use the connection. A refusal is logged (the first at once,
+  // then at most once a minute with a count), except a server with no password answering AUTH,
+  // which needs none: that connection is usable.
+  bool AcceptHandshakeReply(const SocketAddress& address, std::string_view command,
+                            std::string_view reply);
+  // One line per second at most: a dead server refuses every request's connection attempt.
+  void LogConnectFailure(const SocketAddress& address, const std::string& why);
+  // The connection is closing; `error` (a negative errno) counts as a failure when non-zero.
+  void OnConnectionClosed(ServerConnection* connection, int error);
+  // Request timeouts; returns true when the server's liveness changed.
+  bool Tick(uint64_t now_ns);
+  void CloseAll();
+
+ private:
+  ServerConnection* PickConnection(uint64_t affinity);
+  // Whether requests can be sent at all; if not, the fragment is failed as nutcracker fails it.
+  bool Reachable(Fragment* fragment);
+  // One more failure; ejects the server at server_failure_limit when the pool says so.
+  void CountFailure();
+  void OnErrorResponse(std::string_view reply);
+  void OpenConnection(size_t slot);
+  void RetireConnections();
+
+  Worker* worker_;
+  ServerPool* pool_;
+  config::ServerConfig config_;
+  SocketAddress address_;
+  std::vector<ServerConnection*> connections_;  // server_connections slots; null when closed
+  std::vector<ServerConnection*> retired_;      // finishing in-flight requests, then closing
+  std::vector<ServerConnection*> pinned_;       // each pinned to one client
+  std::vector<ServerConnection*> idle_pinned_;  // unpinned and clean, for the next Pin
+  std::atomic<int64_t>* pinned_count_;          // this server's pins over every worker
+  uint32_t failures_ = 0;
+  uint64_t ejected_until_ns_ = 0;  // worker clock; 0 when not ejected
+  uint64_t last_failure_log_ns_ = 0;
+  uint32_t failures_not_logged_ = 0;
+  uint64_t last_refusal_log_ns_ = 0;
+  uint32_t refusals_not_logged_ = 0;
+  std::shared_ptr<ServerStats> stats_;
+};
+
+}  // namespace ringproxy::proxy

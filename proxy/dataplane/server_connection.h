@@ -1,0 +1,115 @@
+// ServerConnection: one connection to a Redis server. Requests are appended to `out_` and their
+// fragments to the FIFO; replies come back in the same order, so each reply completes the FIFO's
+// head. On any failure every queued fragment is completed with nutcracker's error text
+// (`-ERR Connection refused`, `-ERR Connection timed out`, ...) and the connection closes; the
+// next request opens a new one. Freed in its libuv close callback.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <span>
+#include <string_view>
+
+#include "base/byte_buffer.h"
+#include "dataplane/pin_holder.h"
+#include "dataplane/reply_scanner.h"
+#include "dataplane/topology.h"
+
+namespace ringproxy::proxy {
+
+class Server;
+class TlsSession;
+class Worker;
+struct Fragment;
+
+class ServerConnection {
+ public:
+  ServerConnection(Worker* worker, Server* server);
+  ~ServerConnection();
+  ServerConnection(const ServerConnection&) = delete;
+  ServerConnection& operator=(const ServerConnection&) = delete;
+
+  // Starts connecting; the AUTH/SELECT handshake is queued ahead of any request, and requests
+  // are written only once the server has accepted it.
+  void Connect(const SocketAddress& address);
+  void Enqueue(Fragment* fragment, std::string_view bytes);
+  // Several requests whose bytes must reach the server together and in one piece (a transaction
+  // sent as MULTI ... EXEC): one fragment per request, in order, for the replies.
+  void EnqueueBlock(std::span<Fragment* const> fragments, std::string_view bytes);
+  // Writes what is queued (the worker calls this once per loop iteration).
+  void Flush();
+  // Fails every queued fragment with strerror(-error), or with `reply` when given, and closes.
+  // Safe to call more than once.
+  void Close(int error, std::string_view reply = {});
+  // Takes no new requests; closes once the ones it carries have their replies.
+  void Retire();
+
+  bool closing() const { return state_ == State::kClosing; }
+  // A connection pinned to one client: `holder` is told if it is lost. nullptr unpins.
+  void set_holder(PinHolder* holder) { holder_ = holder; }
+  size_t queued() const { return fifo_.size(); }
+  uint64_t oldest_enqueued_ns() const;
+  const SocketAddress& address() const { return address_; }
+
+  bool flush_scheduled = false;
+
+ private:
+  enum class State : uint8_t { kConnecting, kConnected, kClosing };
+
+  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&handle_); }
+  void QueueHandshake();
+  void SetDeadPeerTimeouts();
+  void OnConnect(int status);
+  void OnRead(ssize_t nread, const uv_buf_t* buf);
+  // How much room to give a read that continues the incomplete reply in in_.
+  size_t InputWant() const;
+  // Reply bytes that arrived: at data in the worker's scratch buffer, or appended to in_.
+  void ProcessInput(const char* data, size_t size, bool in_scratch);
+  // Ciphertext that arrived: decrypted into the scratch buffer or in_, then processed.
+  void ReadTls(const char* data, size_t size);
+  // The connection is ready for requests: TCP connected and, with TLS, the handshake done.
+  void OnReady();
+  // Completes fragments with the replies in data[0..size); returns the bytes consumed.
+  size_t ProcessReplies(const char* data, size_t size);
+  void WriteNextChunk();
+  void OnWriteDone(int status);
+  void MarkSent();
+  // The server's reply to the handshake fragment `fragment`: false when it refused and the
+  // connection closed, failing its requests with the refusal.
+  bool OnHandshakeReply(Fragment* fragment, std::string_view reply);
+
+  Worker* worker_;
+  Server* server_;
+  SocketAddress address_;  // the one this connection dialled (the server's may have moved since)
+  union {
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } handle_{};
+  uv_connect_t connect_req_{};
+  uv_write_t write_req_{};
+  State state_ = State::kConnecting;
+  bool write_in_flight_ = false;
+  bool reading_from_scratch_ = false;
+  bool retiring_ = false;
+  std::unique_ptr<TlsSession> tls_;  // null without server_tls
+  ByteBuffer out_;
+  ByteBuffer writing_;        // bytes handed to uv_write, kept until its callback
+  size_t writing_chunk_ = 0;  // the part of writing_ the write in flight carries
+  ByteBuffer in_;             // an incomplete reply carried over to the next read
+  ReplyScanner scanner_;
+  std::deque<Fragment*> fifo_;
+  PinHolder* holder_ = nullptr;
+  size_t unsent_bytes_ = 0;
+  size_t unsent_ = 0;  // fragments at the back of fifo_ whose bytes are not yet with the kernel
+  // Until the server has accepted AUTH and SELECT, requests wait here (counted in unsent_): a
+  // refused SELECT must not leave them running in database 0.
+  uint32_t handshake_pending_ = 0;
+  ByteBuffer held_requests_;
+  size_t held_count_ = 0;
+  size_t held_bytes_ = 0;
+};
+
+}  // namespace ringproxy::proxy
