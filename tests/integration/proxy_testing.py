@@ -43,11 +43,7 @@ def place(config_path, keys, pool_index=0):
 
 def rss_kib(pid):
     """VmRSS of `pid` in KiB, from /proc/PID/status."""
-    with open("/proc/%d/status" % pid, encoding="ascii") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise harness.HarnessError("no VmRSS for pid %d" % pid)
+    return harness.rss_bytes(pid) // 1024
 
 
 def metrics(proxy):

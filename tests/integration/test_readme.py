@@ -23,7 +23,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -105,26 +104,6 @@ def ringproxy_binary():
 # --- a network namespace for the README's fixed ports -------------------------------------------
 
 
-def listening_in_namespace(pid):
-    """TCP ports on which `pid` listens, read in its own network namespace."""
-    inodes = set()
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-        except OSError:
-            continue
-        if link.startswith("socket:["):
-            inodes.add(link[8:-1])
-    ports = set()
-    for table in ("tcp", "tcp6"):
-        with open("/proc/%d/net/%s" % (pid, table), encoding="ascii") as f:
-            for line in f.readlines()[1:]:
-                fields = line.split()
-                if fields[3] == "0A" and fields[9] in inodes:
-                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-    return ports
-
-
 class Namespace:
     """A network namespace with only loopback, held open by a sleeping child; every process the
     test starts in it is a child too, stopped by its pid."""
@@ -132,9 +111,8 @@ class Namespace:
     def __init__(self, workdir):
         self.workdir = workdir
         self.children = []
-        self.holder = subprocess.Popen(  # pylint: disable=consider-using-with
-            ["unshare", "-n", "sh", "-c", "ip link set lo up && exec sleep 3600"],
-            start_new_session=True)
+        self.holder = harness.child_processes.spawn(
+            ["unshare", "-n", "sh", "-c", "ip link set lo up && exec sleep 3600"], os.devnull)
         own = os.readlink("/proc/self/ns/net")
 
         def ready():
@@ -154,17 +132,15 @@ class Namespace:
         return run(self.argv(["bash", "-c", command]), cwd)
 
     def start(self, argv, cwd, ports, log):
-        with open(log, "ab") as out:
-            proc = subprocess.Popen(  # pylint: disable=consider-using-with
-                self.argv(argv), cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
-                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = harness.child_processes.spawn(self.argv(argv), log, cwd=cwd)
         self.children.append(proc)
 
         def ready():
             if proc.poll() is not None:
                 raise harness.HarnessError("%s exited (%s): %s" % (argv, proc.returncode,
                                                                     harness.log_tail(log)))
-            return set(ports) <= listening_in_namespace(proc.pid)
+            # nsenter execs the command: its /proc/PID/net is the namespace's.
+            return set(ports) <= harness.listening_ports(proc.pid)
 
         harness.wait_until(ready, harness.START_TIMEOUT, "%s to listen on %s" % (argv[0], ports))
         return proc
@@ -177,19 +153,12 @@ class Namespace:
 
     @staticmethod
     def stop(proc):
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                return proc.wait(harness.STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        return proc.wait(harness.STOP_TIMEOUT)
+        return harness.child_processes.stop(proc)
 
     def close(self):
         for proc in reversed(self.children):
             self.stop(proc)
-        self.holder.kill()
-        self.holder.wait(harness.STOP_TIMEOUT)
+        harness.child_processes.stop(self.holder, signal.SIGKILL)
 
 
 @pytest.fixture
@@ -286,7 +255,8 @@ def check_bench_script(ctx, command):
     script = next(a for a in argv if a.endswith(".py"))
     tree = os.path.join(ctx.workdir, "bench-tree")
     if not os.path.exists(tree):
-        shutil.copytree(os.path.join(SOURCE_DIR, "bench", "e2e"), os.path.join(tree, "bench", "e2e"))
+        for part in (os.path.join("bench", "e2e"), "tools"):  # the scripts and what they import
+            shutil.copytree(os.path.join(SOURCE_DIR, part), os.path.join(tree, part))
         for build in ("build", "build-release"):
             os.makedirs(os.path.join(tree, build, "proxy"))
             os.symlink(ringproxy_binary(), os.path.join(tree, build, "proxy", "ringproxy"))
