@@ -129,7 +129,7 @@ CASES = [
     Case("MSET 10 keys -P 16", 16, 64, 200_000, 2000, command=_multi_key("MSET", 64)),
 ]
 
-# Targets of issue 7, ringproxy against nutcracker -v 4 in the same run: (case names, bound).
+# The performance targets, ringproxy against nutcracker -v 4 in the same run: (case names, bound).
 CPU_GOALS = [
     (("GET -P 16 -d 64", "SET -P 16 -d 64", "GET -P 16 -d 1024"), 1 / 3),
     (("GET -P 1 -d 64",), 2 / 3),
@@ -664,7 +664,7 @@ def derive(results):
 
 
 def goals(results, callgrind, idle):
-    """Each target of issue 7: (what, measured, bound text, met)."""
+    """Each performance target: (what, measured, bound text, met)."""
     rows = []
     for cases, bound in CPU_GOALS:
         for case in (c for c in cases if c in results):
@@ -768,7 +768,7 @@ def render(report):
                 name, m["rss_before"] / 2**20, m["rss_with_clients"] / 2**20,
                 m["bytes_per_client"], m["rss_after"] / 2**20, 100 * m["after_over_before"]))
     out.append("")
-    out.append("Targets (issue 7, ringproxy against nutcracker -v 4 in this run):")
+    out.append("Targets (ringproxy against nutcracker -v 4 in this run):")
     out.append("")
     out.append("| target | measured | goal | met |")
     out.append("|---|---:|---:|---|")
