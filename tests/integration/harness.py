@@ -417,18 +417,20 @@ class ProcessGroup:
         self.processes = []
         self._dirs = 0
 
-    def _workdir(self):
+    def new_workdir(self):
+        """A fresh directory inside the group's (removed with it)."""
         self._dirs += 1
         path = os.path.join(self.root, str(self._dirs))
         os.mkdir(path)
         return path
 
-    def _add(self, process, start):
+    def add(self, process, start=True):
+        """Makes `process` (a ManagedProcess) the group's, stopped with it; starts it."""
         self.processes.append(process)
         return process.start() if start else process
 
     def redis(self, host="127.0.0.1", port=None, extra_args=(), start=True, password=None):
-        return self._add(RedisServer(self._workdir(), host=host, port=port,
+        return self.add(RedisServer(self.new_workdir(), host=host, port=port,
                                      extra_args=extra_args, password=password), start)
 
     def redis_many(self, hosts, extra_args=(), password=None):
@@ -436,7 +438,7 @@ class ProcessGroup:
         launching all before waiting for any."""
         if isinstance(hosts, int):
             hosts = ["127.0.0.1"] * hosts
-        servers = [RedisServer(self._workdir(), host=host, extra_args=extra_args,
+        servers = [RedisServer(self.new_workdir(), host=host, extra_args=extra_args,
                                password=password) for host in hosts]
         for server in servers:
             self.processes.append(server)
@@ -446,10 +448,10 @@ class ProcessGroup:
         return servers
 
     def nutcracker(self, start=True, **kwargs):
-        return self._add(Nutcracker(self._workdir(), **kwargs), start)
+        return self.add(Nutcracker(self.new_workdir(), **kwargs), start)
 
     def ringproxy(self, start=True, **kwargs):
-        return self._add(Ringproxy(self._workdir(), **kwargs), start)
+        return self.add(Ringproxy(self.new_workdir(), **kwargs), start)
 
     def log_tails(self, only_exited=False):
         """The end of each process's log (`only_exited`: of those no longer running)."""

@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+import dns_server
 import harness
 import k8s_testing
 import proxy_testing
@@ -43,7 +44,7 @@ def start_proxy(processes, dns, servers, timeout, extra_args=()):
 
 def start_cluster(processes):
     pods = k8s_testing.start_pods(processes, POD_HOSTS, spare_hosts=[MOVED_HOST])
-    dns = k8s_testing.start_dnsmasq(
+    dns = dns_server.start(
         processes, {pod_fqdn(i): [host] for i, host in enumerate(POD_HOSTS)})
     return pods, dns
 
@@ -244,7 +245,7 @@ def test_short_names_resolve_through_the_search_list(processes):
     resolv_conf = os.path.join(processes.root, "resolv.conf")
     # As in a pod. c-ares 1.18 takes no port from a nameserver line: --dns-server gives it.
     k8s_testing.write_file(resolv_conf, "nameserver %s\nsearch %s\noptions ndots:5\n" % (
-        k8s_testing.DNS_HOST, k8s_testing.SEARCH_LIST))
+        dns_server.DNS_HOST, k8s_testing.SEARCH_LIST))
     short = ["redis-0.redis-headless", "redis-1.redis-headless.default",
              "redis-2.redis-headless.default.svc"]
     proxy = start_proxy(processes, dns, dns_servers(pods[0].port, host_of=short.__getitem__),
