@@ -11,6 +11,8 @@ with fresh ports. Starting, watching and stopping a child by its pid is tools/ch
 which the benchmarks (bench/e2e) use too.
 """
 
+import collections
+import http.client
 import json
 import os
 import re
@@ -55,6 +57,23 @@ def sanitizers():
     RINGPROXY_SANITIZERS, which ctest sets from the build's configuration (export it, like
     RINGPROXY_BUILD_DIR, when running pytest by hand against a sanitized build)."""
     return {s for s in os.environ.get("RINGPROXY_SANITIZERS", "").split(",") if s}
+
+
+HttpResponse = collections.namedtuple("HttpResponse", "status headers body")
+
+
+def http_get(port, path, method="GET", timeout=5.0):
+    """One HTTP/1.1 request to 127.0.0.1:`port` (a stats port): HttpResponse(status, {lower-case
+    header name: value}, body text)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request(method, path)
+        response = connection.getresponse()
+        body = response.read().decode("utf-8")
+        return HttpResponse(response.status, {k.lower(): v for k, v in response.getheaders()},
+                            body)
+    finally:
+        connection.close()
 
 
 class ManagedProcess:

@@ -7,12 +7,10 @@
   link makes its address vanish silently (connections hang instead of being refused).
 - Clients that record every reply with its time: KeyLoop (one shard's keys, SET then GET with a
   unique value, one request at a time) and PipelineLoop (batches of pipelined SET/GET pairs).
-- metrics(): the proxy's Prometheus text from its stats port, as {series: value}.
 
 Everything a test starts is stopped through its ProcessGroup or a fixture's finally.
 """
 
-import http.client
 import os
 import random
 import re
@@ -92,30 +90,6 @@ def wait_log(proxy, pattern, timeout=10.0, after=0):
         return match.group(0) if match else None
 
     return harness.wait_until(found, timeout, "log line /%s/ from %s" % (pattern, proxy.name))
-
-
-def http_get(port, path, timeout=5.0):
-    """(status, body text) of GET `path` on 127.0.0.1:`port`."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        return response.status, response.read().decode("utf-8", "replace")
-    finally:
-        connection.close()
-
-
-def metrics(proxy):
-    """{'name{labels}': value} from the proxy's /metrics."""
-    status, body = http_get(proxy.stats_port, "/metrics")
-    if status != 200:
-        raise harness.HarnessError("/metrics answered %d: %s" % (status, body[:200]))
-    values = {}
-    for line in body.splitlines():
-        if line and not line.startswith("#"):
-            series, value = line.rsplit(" ", 1)
-            values[series] = float(value)
-    return values
 
 
 def wait_stats_port(proxy, timeout=harness.START_TIMEOUT):

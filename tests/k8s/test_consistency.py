@@ -8,10 +8,8 @@ redis-server through the StatefulSet's own start script.
 import glob
 import os
 import re
-import socket
 import subprocess
 import sys
-import tempfile
 
 import pytest
 import redis
@@ -197,7 +195,8 @@ def test_config_file_path_matches_the_image_entrypoint(directory):
     entrypoint = kt.dockerfile_entrypoint()
     assert kt.flag_value(entrypoint, "conf-file", "c") == "/etc/ringproxy/ringproxy.yml"
     assert "command" not in c, "the container overrides the image's entrypoint"
-    _, path = kt.ringproxy_config(rendered)  # asserts the ConfigMap is mounted there, no subPath
+    # ringproxy_config() asserts the ConfigMap is mounted there, with no subPath.
+    _, path = kt.ringproxy_config(rendered)
     assert path == "/etc/ringproxy/ringproxy.yml"
 
 
@@ -229,7 +228,8 @@ def test_stats_port_is_the_entrypoints_and_the_scrape_target(directory):
     deployment, c = ringproxy_parts(rendered)
     stats = int(kt.flag_value(kt.ringproxy_argv(deployment), "stats-port", "s"))
     assert kt.container_port(c, "stats") == stats
-    assert kt.flag_value(kt.ringproxy_argv(deployment), "stats-addr", "a") == "0.0.0.0"
+    argv = kt.ringproxy_argv(deployment)
+    assert kt.flag_value(argv, "stats-addr", "a") == "0.0.0.0"
     annotations = deployment["spec"]["template"]["metadata"].get("annotations", {})
     assert annotations.get("prometheus.io/scrape") == "true"
     assert int(annotations["prometheus.io/port"]) == stats
@@ -258,22 +258,6 @@ def probe_paths(rendered):
     paths[deployment["spec"]["template"]["metadata"]["annotations"]["prometheus.io/path"]] = \
         "metrics"
     return paths
-
-
-def http_get(port, path, timeout=5.0):
-    """(status, body) of GET path on 127.0.0.1:port, HTTP/1.0, read to EOF."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(("GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n" % path).encode())
-        chunks = []
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    response = b"".join(chunks).decode("utf-8", "replace")
-    status_line, _, rest = response.partition("\r\n")
-    _, _, body = rest.partition("\r\n\r\n")
-    return int(status_line.split()[1]), body
 
 
 class StartScriptRedis(harness.ManagedProcess):
@@ -318,10 +302,8 @@ class StartScriptRedis(harness.ManagedProcess):
 
 def start_redis_with_start_script(rendered, group, admin_password_path, proxy_password_path):
     """Starts one shard the way the StatefulSet does; returns its port."""
-    workdir = tempfile.mkdtemp(dir=group.root)
-    redis_process = StartScriptRedis(workdir, rendered, admin_password_path, proxy_password_path)
-    group.processes.append(redis_process)
-    return redis_process.start().port
+    return group.add(StartScriptRedis(group.new_workdir(), rendered, admin_password_path,
+                                      proxy_password_path)).port
 
 
 @pytest.fixture
@@ -399,13 +381,13 @@ def test_probe_paths_answer_on_a_running_ringproxy_that_serves_the_secrets_passw
 
     def stats_answers():
         try:
-            return http_get(proxy.stats_port, "/healthz")[0] != 0
+            return harness.http_get(proxy.stats_port, "/healthz").status > 0
         except OSError:
             return False
     harness.wait_until(stats_answers, harness.START_TIMEOUT, "ringproxy's stats port")
 
     for path, role in probe_paths(rendered).items():
-        status, body = http_get(proxy.stats_port, path)
+        status, _, body = harness.http_get(proxy.stats_port, path)
         if role == "livenessProbe":
             assert status == 200, "%s %s -> %d %s" % (role, path, status, body)
         elif role == "metrics":
@@ -422,7 +404,7 @@ def test_probe_paths_answer_on_a_running_ringproxy_that_serves_the_secrets_passw
     assert sum(redis.Redis(port=p, password=ADMIN_PASSWORD, socket_timeout=5).dbsize()
                for p in ports) == 30
     client.close()
-    harness.wait_until(lambda: http_get(proxy.stats_port, "/readyz")[0] == 200,
+    harness.wait_until(lambda: harness.http_get(proxy.stats_port, "/readyz").status == 200,
                        harness.START_TIMEOUT, "/readyz 200 with every shard up")
 
 
@@ -552,8 +534,9 @@ def test_shards_accept_connections_only_from_ringproxy_and_each_other(directory)
         assert rule.get("ports"), "an ingress rule without ports opens every port"
         for port in rule["ports"]:
             assert port.get("protocol", "TCP") == "TCP"
-            assert kt.container_port(shard, port["port"]) == kt.container_port(shard, "redis"), (
-                "port %r is not the shards' Redis port" % port["port"])
+            assert kt.container_port(shard, port["port"]) == \
+                kt.container_port(shard, "redis"), (
+                    "port %r is not the shards' Redis port" % port["port"])
     assert allowed == {deployment["metadata"]["name"], statefulset["metadata"]["name"]}
 
 
@@ -673,5 +656,5 @@ def test_replicas_spread_across_nodes(directory):
     for workload in rendered.workloads():
         constraints = kt.pod_spec(workload).get("topologySpreadConstraints", [])
         hostname = [t for t in constraints if t["topologyKey"] == "kubernetes.io/hostname"]
-        assert hostname and kt.selects(hostname[0]["labelSelector"]["matchLabels"], workload), \
-            workload["metadata"]["name"]
+        assert hostname and kt.selects(hostname[0]["labelSelector"]["matchLabels"],
+                                              workload), workload["metadata"]["name"]
