@@ -1,4 +1,5 @@
-"""Every command and example of README.md, run as written or checked against what it names.
+"""Every command and example of README.md, docs/*.md and bench/README.md, run as written or checked
+against what it names.
 
 - yaml blocks are configuration examples: written to a file and passed to `ringproxy -t`. A pool
   fragment is put in a pool first; the absolute paths of files an example names (a password, a
@@ -16,6 +17,7 @@
 A block or a command of an unknown kind fails the test: a new example needs a check here.
 """
 
+import glob
 import os
 import re
 import shlex
@@ -30,20 +32,24 @@ import harness
 
 SOURCE_DIR = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 README = os.path.join(SOURCE_DIR, "README.md")
+# The user's manual first: later documents may use what its commands left (the overlay, the logs).
+DOCUMENTS = [README, os.path.join(SOURCE_DIR, "bench", "README.md")] + sorted(
+    glob.glob(os.path.join(SOURCE_DIR, "docs", "*.md")))
 RUN_TIMEOUT = 60  # seconds any command of the README may take here
 PROXY_PORT, STATS_PORT = 22121, 22222  # the README's ports, free inside the namespace
 
 
 class Block:
-    def __init__(self, lang, text, line):
-        self.lang, self.text, self.line = lang, text, line
+    def __init__(self, lang, text, line, document=README):
+        self.lang, self.text, self.line, self.document = lang, text, line, document
 
     def __repr__(self):
-        return "README.md:%d (%s)" % (self.line, self.lang or "plain")
+        return "%s:%d (%s)" % (os.path.relpath(self.document, SOURCE_DIR), self.line,
+                               self.lang or "plain")
 
 
-def fenced_blocks():
-    lines = open(README, encoding="utf-8").read().split("\n")
+def fenced_blocks(document=README):
+    lines = open(document, encoding="utf-8").read().split("\n")
     blocks, i = [], 0
     while i < len(lines):
         opening = re.match(r"^(\s*)```(\w*)\s*$", lines[i])
@@ -55,13 +61,14 @@ def fenced_blocks():
             body.append(lines[i][len(indent):] if lines[i].startswith(indent) else lines[i])
             i += 1
         i += 1
-        blocks.append(Block(opening.group(2), "\n".join(body) + "\n", start))
+        blocks.append(Block(opening.group(2), "\n".join(body) + "\n", start, document))
     return blocks
 
 
-def prose():
-    """The README without its fenced blocks."""
-    return re.sub(r"(?ms)^\s*```\w*\s*$.*?^\s*```\s*$", "", open(README, encoding="utf-8").read())
+def prose(document=README):
+    """The document without its fenced blocks."""
+    return re.sub(r"(?ms)^\s*```\w*\s*$.*?^\s*```\s*$", "",
+                  open(document, encoding="utf-8").read())
 
 
 def commands(text):
@@ -489,10 +496,10 @@ def check_inline(ctx, span):
         raise AssertionError("no check for the inline command %r" % span)
 
 
-def test_every_example_and_command_of_the_readme_runs_as_written(tmp_path, namespace):
-    ctx = Context(str(tmp_path), namespace)
-    ctx.log_samples = []
-    for block in fenced_blocks():
+def check_document(ctx, document, tmp_path):
+    """Checks every fenced block and inline command of `document`; returns how many."""
+    checked = 0
+    for block in fenced_blocks(document):
         if block.lang == "yaml":
             path = tmp_path / ("example-%d.yml" % block.line)
             path.write_text(runnable_config(block.text, str(tmp_path)))
@@ -504,14 +511,32 @@ def test_every_example_and_command_of_the_readme_runs_as_written(tmp_path, names
             check_plain_block(ctx, block)
         else:
             raise AssertionError("%r: no check for %s blocks" % (block, block.lang))
+        checked += 1
     # Commands written inline in the text, as written, from the same directory.
     programs = ("ringproxy", "redis-cli", "kubectl", "docker", "ctest", "curl", "nc", "build/")
-    inline = [span for span in re.findall(r"`([^`\n]+)`", prose())
+    inline = [span for span in re.findall(r"`([^`\n]+)`", prose(document))
               if span.split()[0] in programs or span.startswith("build/")]
-    assert len(inline) > 10, "inline commands not found: the extraction broke"
     for span in inline:
         check_inline(ctx, span)
+    return checked, len(inline)
+
+
+def test_every_example_and_command_of_the_readme_runs_as_written(tmp_path, namespace):
+    ctx = Context(str(tmp_path), namespace)
+    ctx.log_samples = []
+    _, inline = check_document(ctx, README, tmp_path)
+    assert inline > 10, "inline commands not found: the extraction broke"
     assert ctx.log_samples and ctx.start_logs
     for block in ctx.log_samples:
         check_log_sample(ctx, block)
     check_flag_table()
+
+
+@pytest.mark.parametrize("document", [os.path.relpath(d, SOURCE_DIR) for d in DOCUMENTS[1:]])
+def test_every_example_and_command_of_the_other_documents_runs_as_written(document, tmp_path,
+                                                                          namespace):
+    ctx = Context(str(tmp_path), namespace)
+    ctx.log_samples = []
+    blocks, inline = check_document(ctx, os.path.join(SOURCE_DIR, document), tmp_path)
+    assert blocks + inline > 0, "%s: nothing found to check" % document
+    assert not ctx.log_samples, "a log sample belongs in the README, next to its start command"
