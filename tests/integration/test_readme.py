@@ -12,7 +12,8 @@ against what it names.
   against what they name: the kustomization renders, the objects and ports exist, the Dockerfile
   is there. The overlay the deployment steps write is written for real and rendered.
 - The log sample must match a real start's log; every path of the k8s/ tree listing must exist;
-  every flag of the flag table must be in `ringproxy --help`.
+  the flag table lists exactly the flags of `ringproxy --help`; the extension keys table lists
+  every pool key nutcracker does not know.
 
 A block or a command of an unknown kind fails the test: a new example needs a check here.
 """
@@ -424,17 +425,47 @@ def check_log_sample(ctx, block):
         assert re.search(pattern, real), (line, real)
 
 
-def check_flag_table():
-    """Every flag of the "Running it" table is one `ringproxy --help` lists."""
+def readme_table(header):
+    """The rows of the README's table that starts with `header`: a list of cell lists."""
     text = open(README, encoding="utf-8").read()
-    table = text[text.index("| flag | default | meaning |"):]
+    table = text[text.index(header):]
     table = table[:table.index("\n\n")]
-    flags = re.findall(r"(--[a-z][a-z-]*)", table)
+    return [[cell.strip() for cell in line.strip("|").split("|")]
+            for line in table.split("\n")[2:]]
+
+
+def check_flag_table():
+    """The "Running it" table lists exactly the long flags `ringproxy --help` lists."""
+    rows = readme_table("| flag | default | meaning |")
+    flags = {flag for row in rows for flag in re.findall(r"(--[a-z][a-z-]*)", row[0])}
     assert len(flags) > 10, flags
     usage = subprocess.run([ringproxy_binary(), "--help"], capture_output=True, timeout=10,
                            check=True).stdout.decode()
-    for flag in flags:
-        assert flag in usage, flag
+    assert flags == set(re.findall(r"(--[a-z][a-z-]*)", usage))
+
+
+def extension_keys():
+    """The pool keys config/pool_key.cc declares with `nutcracker` false (ringproxy's own), and
+    the keys of their mappings as `key.entry`."""
+    text = open(os.path.join(SOURCE_DIR, "config", "pool_key.cc"), encoding="utf-8").read()
+    entries = {name: re.findall(r'PoolSubKey\{"(\w+)"', body) for name, body in
+               re.findall(r"constexpr std::array (k\w+Keys) = \{(.*?)\n\};", text, re.S)}
+    keys = re.findall(r'PoolKey\{"(\w+)",.*?\b(kNoEntries|k\w+Keys),\s*(true|false),', text, re.S)
+    assert len(keys) > 30, "config/pool_key.cc's table was not found: the extraction broke"
+    found = []
+    for name, array, nutcracker in keys:
+        if nutcracker == "false":
+            found.append(name)
+            found.extend("%s.%s" % (name, entry) for entry in entries.get(array, []))
+    return found
+
+
+def check_extension_keys_table():
+    """Every key ringproxy adds to nutcracker.yml has a row of "ringproxy's extension keys"."""
+    rows = readme_table("| key | default | meaning |")
+    documented = {key for row in rows for key in re.findall(r"`([\w.]+)`", row[0])}
+    missing = [key for key in extension_keys() if key not in documented]
+    assert not missing, "README.md's extension keys table lacks %s" % missing
 
 
 def declared_labels():
@@ -530,6 +561,7 @@ def test_every_example_and_command_of_the_readme_runs_as_written(tmp_path, names
     for block in ctx.log_samples:
         check_log_sample(ctx, block)
     check_flag_table()
+    check_extension_keys_table()
 
 
 @pytest.mark.parametrize("document", [os.path.relpath(d, SOURCE_DIR) for d in DOCUMENTS[1:]])
