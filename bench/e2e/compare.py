@@ -45,7 +45,6 @@ The script exits 1 if any cell could not be measured; it asserts nothing about s
 
 import argparse
 import csv
-import ctypes
 import datetime
 import io
 import json
@@ -63,6 +62,12 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+# Starting, watching and stopping children by their pid, as the test harness does.
+from child_processes import (  # noqa: E402  pylint: disable=wrong-import-position
+    Children, Interrupted, ProcessError, accepted_connections, free_port, listening_ports,
+    log_tail, rss_bytes, wait_until)
+
 HOST = "127.0.0.1"
 SHARDS = 4
 PROXIES = ("nutcracker", "ringproxy")
@@ -73,12 +78,8 @@ STOP_TIMEOUT = 10.0  # seconds for a process to exit after a signal, before SIGK
 KEYS_PER_COMMAND = 10  # MGET / MSET
 
 
-class BenchError(Exception):
+class BenchError(ProcessError):
     """Something could not be started or measured; the message says what and where."""
-
-
-class Interrupted(Exception):
-    """SIGINT, SIGTERM or SIGHUP: unwind through the cleanup."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -128,7 +129,7 @@ CASES = [
     Case("MSET 10 keys -P 16", 16, 64, 200_000, 2000, command=_multi_key("MSET", 64)),
 ]
 
-# Targets of issue 7, ringproxy against nutcracker -v 4 in the same run: (case names, bound).
+# The performance targets, ringproxy against nutcracker -v 4 in the same run: (case names, bound).
 CPU_GOALS = [
     (("GET -P 16 -d 64", "SET -P 16 -d 64", "GET -P 16 -d 1024"), 1 / 3),
     (("GET -P 1 -d 64",), 2 / 3),
@@ -148,150 +149,8 @@ RSS_RETURN_GOAL = 0.10
 # Processes
 
 
-_PR_SET_PDEATHSIG = 1
-
-
-def _child_setup(cpus):
-    """Runs in the child before exec: die with the script, and keep to the given CPUs."""
-
-    def setup():
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # a SIGKILLed script leaves no orphans
-        except OSError:
-            pass
-        if cpus:
-            os.sched_setaffinity(0, cpus)
-
-    return setup
-
-
-class Children:
-    """Every process the script starts; stop_all() stops each by its pid and waits for it."""
-
-    def __init__(self, workdir):
-        self.workdir = workdir
-        self.procs = []
-
-    def spawn(self, name, argv, cpus=None, capture=False):
-        """Starts argv; its output goes to WORKDIR/NAME.out unless `capture` (then to pipes)."""
-        if capture:
-            out, err = subprocess.PIPE, subprocess.PIPE
-            log = None
-        else:
-            log = open(os.path.join(self.workdir, name + ".out"), "wb")
-            out, err = log, subprocess.STDOUT
-        try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                    close_fds=True, start_new_session=True,
-                                    preexec_fn=_child_setup(cpus))
-        except OSError as e:
-            raise BenchError("cannot start %s (%s): %s" % (name, argv[0], e)) from e
-        finally:
-            if log:
-                log.close()
-        proc.bench_name = name
-        self.procs.append(proc)
-        return proc
-
-    def stop(self, proc, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
-        """Signals proc by its pid, waits `timeout`, then SIGKILLs and waits; returns its status."""
-        if proc.poll() is None:
-            try:
-                os.kill(proc.pid, sig)
-            except ProcessLookupError:
-                pass
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.kill(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                proc.wait(STOP_TIMEOUT)
-        for stream in (proc.stdout, proc.stderr):
-            if stream:
-                stream.close()
-        if proc in self.procs:
-            self.procs.remove(proc)
-        return proc.returncode
-
-    def stop_all(self):
-        for proc in reversed(list(self.procs)):
-            try:
-                self.stop(proc)
-            except (OSError, subprocess.TimeoutExpired) as e:
-                print("warning: could not stop %s (pid %d): %s" % (proc.bench_name, proc.pid, e),
-                      file=sys.stderr)
-
-
-def log_tail(path, lines=20):
-    try:
-        with open(path, "rb") as f:
-            return "\n".join(f.read().decode("utf-8", "replace").splitlines()[-lines:])
-    except OSError:
-        return "(no output at %s)" % path
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def _socket_inodes(pid):
-    inodes = set()
-    try:
-        fds = os.listdir("/proc/%d/fd" % pid)
-    except OSError:
-        return inodes
-    for fd in fds:
-        try:
-            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-        except OSError:
-            continue
-        if link.startswith("socket:["):
-            inodes.add(link[8:-1])
-    return inodes
-
-
-def _tcp_sockets(pid):
-    """(local port, state) of each TCP socket process `pid` holds, read from /proc/net/tcp."""
-    inodes = _socket_inodes(pid)
-    found = []
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table, encoding="ascii") as f:
-                lines = f.readlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if len(fields) > 9 and fields[9] in inodes:
-                found.append((int(fields[1].rsplit(":", 1)[1], 16), fields[3]))
-    return found
-
-
-def listening_ports(pid):
-    """Ports pid listens on; read from /proc so that readiness opens no connection."""
-    return {port for port, state in _tcp_sockets(pid) if state == "0A"}
-
-
-def client_connections(pid, port):
-    """Connections accepted on `port` that pid still holds (any state but LISTEN)."""
-    return sum(1 for local, state in _tcp_sockets(pid) if local == port and state != "0A")
-
-
-def wait_until(predicate, timeout, what, interval=0.01):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise BenchError("timed out after %.0f s waiting for %s" % (timeout, what))
-        time.sleep(interval)
-        interval = min(interval * 2, 0.1)
+# Polled less often than in the tests: the polls share the CPUs with the processes measured.
+POLL = {"interval": 0.01, "max_interval": 0.1}
 
 
 def cpu_seconds(pid):
@@ -299,14 +158,6 @@ def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid, encoding="ascii") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15 of proc(5)
-
-
-def rss_bytes(pid):
-    with open("/proc/%d/status" % pid, encoding="ascii") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise BenchError("no VmRSS for pid %d" % pid)
 
 
 class Server:
@@ -335,8 +186,8 @@ def start_listening(children, name, make_argv, ports_of, log, cpus, timeout=STAR
             return set(ports) <= listening_ports(proc.pid)
 
         try:
-            state = wait_until(ready, timeout, "%s to listen on %s" % (name, ports))
-        except BenchError as e:
+            state = wait_until(ready, timeout, "%s to listen on %s" % (name, ports), **POLL)
+        except ProcessError as e:
             children.stop(proc)
             raise BenchError("%s\n%s" % (e, log_tail(log()))) from e
         if state is True:
@@ -355,7 +206,7 @@ def start_redis(children, workdir, name, cpus):
         REDIS_SERVER, "--port", str(ports[0]), "--bind", HOST, "--save", "", "--appendonly", "no",
         "--daemonize", "no", "--logfile", logfile, "--dir", workdir, "--dbfilename",
         name + ".rdb"]
-    proc, ports = start_listening(children, name, argv, lambda: [free_port()],
+    proc, ports = start_listening(children, name, argv, lambda: [free_port(HOST)],
                                   lambda: logfile, cpus)
     return Server(name, proc, ports[0], logfile)
 
@@ -396,7 +247,7 @@ def start_proxy(children, workdir, kind, shard_ports, args, wrapper=(), tag="", 
         return log if os.path.exists(log) and os.path.getsize(log) else out
 
     timeout = START_TIMEOUT * (10 if wrapper else 1)
-    proc, ports = start_listening(children, name, argv, lambda: [free_port(), free_port()],
+    proc, ports = start_listening(children, name, argv, lambda: [free_port(HOST), free_port(HOST)],
                                   output, args.proxy_cpus, timeout)
     return Server(name, proc, ports[0], log)
 
@@ -605,7 +456,7 @@ def run_matrix(children, targets, keys, cases, args):
                     continue
                 try:
                     run = measure(children, server, case.benchmark_args(), case.n(args), args)
-                except BenchError as e:
+                except ProcessError as e:
                     errors[name] = str(e)
                     print("error: %s / %s: %s" % (case.name, name, e), file=sys.stderr)
                     continue
@@ -693,9 +544,9 @@ def open_idle_clients(server, count, timeout=120.0):
         for _ in range(count):
             left = max(1.0, deadline - time.monotonic())
             socks.append(socket.create_connection((HOST, server.port), timeout=left))
-        wait_until(lambda: client_connections(server.pid, server.port) >= count,
+        wait_until(lambda: accepted_connections(server.pid, server.port) >= count,
                    max(1.0, deadline - time.monotonic()),
-                   "%s to accept %d clients" % (server.name, count))
+                   "%s to accept %d clients" % (server.name, count), **POLL)
         for i, s in enumerate(socks):
             s.sendall(encode("GET", key(i % 1000)))
         for s in socks:
@@ -749,8 +600,8 @@ def idle_clients_test(children, server, count):
     client = RespClient(server.port)
     client.call("GET", key(0))
     client.close()
-    wait_until(lambda: client_connections(server.pid, server.port) == 0, 30,
-               "%s to close the first client" % server.name)
+    wait_until(lambda: accepted_connections(server.pid, server.port) == 0, 30,
+               "%s to close the first client" % server.name, **POLL)
     before = settled_rss(server.pid)
     socks = open_idle_clients(server, count)
     try:
@@ -758,8 +609,8 @@ def idle_clients_test(children, server, count):
     finally:
         for s in socks:
             s.close()
-    wait_until(lambda: client_connections(server.pid, server.port) == 0, 120,
-               "%s to close %d clients" % (server.name, count))
+    wait_until(lambda: accepted_connections(server.pid, server.port) == 0, 120,
+               "%s to close %d clients" % (server.name, count), **POLL)
     after = settled_rss(server.pid, quiet=1.0, timeout=15.0)
     return {"clients": count, "rss_before": before, "rss_with_clients": during,
             "rss_after": after, "bytes_per_client": (during - before) / count,
@@ -813,7 +664,7 @@ def derive(results):
 
 
 def goals(results, callgrind, idle):
-    """Each target of issue 7: (what, measured, bound text, met)."""
+    """Each performance target: (what, measured, bound text, met)."""
     rows = []
     for cases, bound in CPU_GOALS:
         for case in (c for c in cases if c in results):
@@ -917,7 +768,7 @@ def render(report):
                 name, m["rss_before"] / 2**20, m["rss_with_clients"] / 2**20,
                 m["bytes_per_client"], m["rss_after"] / 2**20, 100 * m["after_over_before"]))
     out.append("")
-    out.append("Targets (issue 7, ringproxy against nutcracker -v 4 in this run):")
+    out.append("Targets (ringproxy against nutcracker -v 4 in this run):")
     out.append("")
     out.append("| target | measured | goal | met |")
     out.append("|---|---:|---:|---|")
@@ -1032,10 +883,6 @@ REDIS_BENCHMARK = shutil.which("redis-benchmark") or "/usr/bin/redis-benchmark"
 VALGRIND = shutil.which("valgrind")
 
 
-def _interrupt(signum, frame):
-    raise Interrupted("signal %d" % signum)
-
-
 def measure_all(children, workdir, args, cases, report):
     """Starts everything, measures, fills `report`; returns the cells that were not measured."""
     # A private copy: a rebuild of the tree during the run must not swap the binary under it.
@@ -1091,9 +938,6 @@ def main(argv):
         if len(cases) != len(wanted):
             raise SystemExit("unknown case in --cases; cases: %s" %
                              ", ".join(c.name for c in CASES))
-    # Also SIGINT: a shell starts background jobs with it ignored, and Ctrl-C must still clean up.
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _interrupt)
     if args.idle_clients:
         raise_nofile(args.idle_clients + 1024)  # before any child starts: they inherit it
 
@@ -1111,21 +955,21 @@ def main(argv):
                      "requests": {c.name: c.n(args) for c in cases}},
     }
     workdir = tempfile.mkdtemp(prefix="ringproxy-e2e-")
-    children = Children(workdir)
     keep_workdir = False
     try:
-        failed = measure_all(children, workdir, args, cases, report)
-    except (KeyboardInterrupt, Interrupted) as e:
-        print("interrupted (%s): stopping everything started" % (e or "Ctrl-C"), file=sys.stderr)
-        return 130
-    except BenchError as e:
-        print("error: %s\n(work directory kept: %s)" % (e, workdir), file=sys.stderr)
-        keep_workdir = True
-        return 1
+        # Every child is stopped by its pid when the block ends, also on Ctrl-C or an error.
+        with Children(workdir, stop_timeout=STOP_TIMEOUT) as children:
+            try:
+                failed = measure_all(children, workdir, args, cases, report)
+            except (KeyboardInterrupt, Interrupted) as e:
+                print("interrupted (%s): stopping everything started" % (e or "Ctrl-C"),
+                      file=sys.stderr)
+                return 130
+            except ProcessError as e:
+                print("error: %s\n(work directory kept: %s)" % (e, workdir), file=sys.stderr)
+                keep_workdir = True
+                return 1
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
-        children.stop_all()
         if not keep_workdir:
             shutil.rmtree(workdir, ignore_errors=True)
 

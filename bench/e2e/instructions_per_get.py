@@ -5,8 +5,9 @@
         [-n 50000,150000] [-P 16] [-d 64] [-R 3] [--nutcracker] [--keep DIR] [--dump-instr]
 
 compare.py --callgrind measures the same figure at the end of its whole matrix; this runs only
-that part, in about a minute, so it can be repeated after every change. It reuses compare.py's
-process handling (every child stopped by its pid, also on Ctrl-C or an error).
+that part, in about a minute, so it can be repeated after every change. It starts its processes
+as compare.py does (tools/child_processes.py: every child stopped by its pid, also on Ctrl-C or
+an error).
 
 What it does: starts 4 redis-server shards on free loopback ports and writes the keyspace
 (key:%012d, -d bytes each) into every shard, so every GET finds a value wherever the proxy routes
@@ -31,7 +32,9 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import compare  # noqa: E402  (the sibling script, for its process handling)
+import compare  # noqa: E402  pylint: disable=wrong-import-position  (the sibling script)
+from child_processes import (  # noqa: E402  pylint: disable=wrong-import-position
+    Children, Interrupted, ProcessError, log_tail)
 
 
 def parse_args(argv):
@@ -103,7 +106,7 @@ def measure(children, workdir, kind, shard_ports, args, rep):
             status = children.stop(server.proc, sig, timeout=120)
         if status not in (0, 1):
             raise compare.BenchError("%s under callgrind exited %s:\n%s" % (
-                kind, status, compare.log_tail(os.path.join(workdir, server.name + ".out"))))
+                kind, status, log_tail(os.path.join(workdir, server.name + ".out"))))
         totals.append(compare.callgrind_totals(outfile))
         print("  %-10s -n %-7d %d instructions" % (kind, n, totals[-1]), file=sys.stderr,
               flush=True)
@@ -133,24 +136,21 @@ def run(children, workdir, args):
 
 def main(argv):
     args = parse_args(argv)
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, compare._interrupt)
     workdir = args.keep or tempfile.mkdtemp(prefix="ringproxy-cg-")
     os.makedirs(workdir, exist_ok=True)
-    children = compare.Children(workdir)
     try:
-        run(children, workdir, args)
-    except (KeyboardInterrupt, compare.Interrupted):
-        print("interrupted: stopping everything started", file=sys.stderr)
-        return 130
-    except compare.BenchError as e:
-        print("error: %s\n(work directory kept: %s)" % (e, workdir), file=sys.stderr)
-        args.keep = workdir
-        return 1
+        # Every child is stopped by its pid when the block ends, also on Ctrl-C or an error.
+        with Children(workdir, stop_timeout=compare.STOP_TIMEOUT) as children:
+            try:
+                run(children, workdir, args)
+            except (KeyboardInterrupt, Interrupted):
+                print("interrupted: stopping everything started", file=sys.stderr)
+                return 130
+            except ProcessError as e:
+                print("error: %s\n(work directory kept: %s)" % (e, workdir), file=sys.stderr)
+                args.keep = workdir
+                return 1
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(signum, signal.SIG_IGN)
-        children.stop_all()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     return 0

@@ -7,9 +7,12 @@ loopback only; every temporary directory is removed when its ProcessGroup closes
 A ProcessGroup owns what it starts: tests take one from the fixtures in conftest.py, so processes
 are stopped even when the test fails. Ports are found free at run time; a start that loses the
 race for a port (another process bound it between free_port() and the child's bind) is retried
-with fresh ports.
+with fresh ports. Starting, watching and stopping a child by its pid is tools/child_processes.py,
+which the benchmarks (bench/e2e) use too.
 """
 
+import collections
+import http.client
 import json
 import os
 import re
@@ -17,26 +20,28 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
-import time
 
 import redis
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+import child_processes  # noqa: E402  pylint: disable=wrong-import-position
+# What the tests use through the harness.
+from child_processes import (  # noqa: E402  pylint: disable=wrong-import-position
+    STOP_TIMEOUT, WaitTimeout, free_port, listening_ports, log_tail, rss_bytes, tcp_sockets,
+    wait_until)
 
 NUTCRACKER_BIN = os.environ.get("NUTCRACKER_BIN", "/usr/sbin/nutcracker")
 REDIS_SERVER_BIN = os.environ.get("REDIS_SERVER_BIN", shutil.which("redis-server") or
                                   "/usr/bin/redis-server")
 
 START_TIMEOUT = 10.0  # seconds for a child to become ready
-STOP_TIMEOUT = 5.0  # seconds for a child to exit after SIGTERM, then again after SIGKILL
 START_ATTEMPTS = 5  # port collisions tolerated per start
 
-
-class HarnessError(Exception):
-    """A process did not start, stop or answer as expected; the message carries its log tail."""
-
-
-class WaitTimeout(HarnessError):
-    """wait_until ran out of time."""
+# A process did not start, stop or answer as expected; the message carries its log tail.
+# WaitTimeout (wait_until ran out of time) is one.
+HarnessError = child_processes.ProcessError
 
 
 def build_dir():
@@ -54,70 +59,21 @@ def sanitizers():
     return {s for s in os.environ.get("RINGPROXY_SANITIZERS", "").split(",") if s}
 
 
-def free_port(host="127.0.0.1"):
-    """A TCP port nobody listens on at this instant on `host`; callers retry on a collision."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+HttpResponse = collections.namedtuple("HttpResponse", "status headers body")
 
 
-def wait_until(predicate, timeout, what, interval=0.005):
-    """Polls `predicate` until it returns a true value (returned) or `timeout` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise WaitTimeout("timed out after %.1fs waiting for %s" % (timeout, what))
-        time.sleep(interval)
-        interval = min(interval * 2, 0.05)
-
-
-def _socket_inodes(pid):
-    inodes = set()
+def http_get(port, path, method="GET", timeout=5.0):
+    """One HTTP/1.1 request to 127.0.0.1:`port` (a stats port): HttpResponse(status, {lower-case
+    header name: value}, body text)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        fds = os.listdir("/proc/%d/fd" % pid)
-    except OSError:
-        return inodes
-    for fd in fds:
-        try:
-            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-        except OSError:
-            continue  # closed while we looked
-        if link.startswith("socket:["):
-            inodes.add(link[8:-1])
-    return inodes
-
-
-def listening_ports(pid):
-    """TCP ports on which process `pid` has a socket in LISTEN state.
-
-    Read from /proc so that readiness checks open no connection: a probe connection would show
-    up in the proxy's client counters that stats tests compare.
-    """
-    inodes = _socket_inodes(pid)
-    ports = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table, encoding="ascii") as f:
-                lines = f.readlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if len(fields) > 9 and fields[3] == "0A" and fields[9] in inodes:
-                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-    return ports
-
-
-def log_tail(path, lines=40):
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError:
-        return "(no log at %s)" % path
-    return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
+        connection.request(method, path)
+        response = connection.getresponse()
+        body = response.read().decode("utf-8")
+        return HttpResponse(response.status, {k.lower(): v for k, v in response.getheaders()},
+                            body)
+    finally:
+        connection.close()
 
 
 class ManagedProcess:
@@ -141,14 +97,11 @@ class ManagedProcess:
         return self.proc is not None and self.proc.poll() is None
 
     def _spawn(self, argv, output_path):
-        """Starts `argv` with stdout and stderr appended to `output_path`."""
+        """Starts `argv` with stdout and stderr appended to `output_path`, in a session of its
+        own: a terminal's Ctrl-C does not reach the child a second time, the harness alone
+        decides when it stops."""
         self.output_path = output_path
-        with open(output_path, "ab") as out:
-            # A new session keeps a terminal's Ctrl-C from reaching the child a second time:
-            # the harness alone decides when it stops.
-            self.proc = subprocess.Popen(  # pylint: disable=consider-using-with
-                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                cwd=self.workdir, start_new_session=True)
+        self.proc = child_processes.spawn(argv, output_path, cwd=self.workdir)
         self.argv = argv
         self._terminated = False
 
@@ -167,8 +120,8 @@ class ManagedProcess:
 
     def kill(self, sig=signal.SIGKILL):
         """Sends `sig` to the child (by pid); does not wait."""
-        if self.running():
-            os.kill(self.proc.pid, sig)
+        if self.proc is not None:
+            child_processes.send(self.proc, sig)
 
     def wait(self, timeout=STOP_TIMEOUT):
         """Waits for the child to exit; returns its exit status (negative: killed by a signal)."""
@@ -181,21 +134,16 @@ class ManagedProcess:
         """Sends SIGTERM once (a second one can make redis-server skip its shutdown); stop()
         then only waits. Lets a group signal every process before waiting for any."""
         if self.running() and not self._terminated:
-            os.kill(self.proc.pid, signal.SIGTERM)
+            child_processes.send(self.proc, signal.SIGTERM)
             self._terminated = True
 
     def stop(self):
         """SIGTERM, then SIGKILL if it has not exited in STOP_TIMEOUT; always reaps the child."""
-        if self.proc is None or self.proc.returncode is not None:
-            return self.proc.returncode if self.proc else None
-        if self.proc.poll() is None:
-            self.terminate()
-            try:
-                return self.proc.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                return self.proc.wait(timeout=STOP_TIMEOUT)
-        return self.proc.returncode
+        if self.proc is None:
+            return None
+        signalled = self._terminated
+        self._terminated = True
+        return child_processes.stop(self.proc, None if signalled else signal.SIGTERM)
 
     def wait_listening(self, ports, timeout=START_TIMEOUT):
         """Waits until this process itself listens on every port in `ports`."""
@@ -488,18 +436,20 @@ class ProcessGroup:
         self.processes = []
         self._dirs = 0
 
-    def _workdir(self):
+    def new_workdir(self):
+        """A fresh directory inside the group's (removed with it)."""
         self._dirs += 1
         path = os.path.join(self.root, str(self._dirs))
         os.mkdir(path)
         return path
 
-    def _add(self, process, start):
+    def add(self, process, start=True):
+        """Makes `process` (a ManagedProcess) the group's, stopped with it; starts it."""
         self.processes.append(process)
         return process.start() if start else process
 
     def redis(self, host="127.0.0.1", port=None, extra_args=(), start=True, password=None):
-        return self._add(RedisServer(self._workdir(), host=host, port=port,
+        return self.add(RedisServer(self.new_workdir(), host=host, port=port,
                                      extra_args=extra_args, password=password), start)
 
     def redis_many(self, hosts, extra_args=(), password=None):
@@ -507,7 +457,7 @@ class ProcessGroup:
         launching all before waiting for any."""
         if isinstance(hosts, int):
             hosts = ["127.0.0.1"] * hosts
-        servers = [RedisServer(self._workdir(), host=host, extra_args=extra_args,
+        servers = [RedisServer(self.new_workdir(), host=host, extra_args=extra_args,
                                password=password) for host in hosts]
         for server in servers:
             self.processes.append(server)
@@ -517,10 +467,10 @@ class ProcessGroup:
         return servers
 
     def nutcracker(self, start=True, **kwargs):
-        return self._add(Nutcracker(self._workdir(), **kwargs), start)
+        return self.add(Nutcracker(self.new_workdir(), **kwargs), start)
 
     def ringproxy(self, start=True, **kwargs):
-        return self._add(Ringproxy(self._workdir(), **kwargs), start)
+        return self.add(Ringproxy(self.new_workdir(), **kwargs), start)
 
     def log_tails(self, only_exited=False):
         """The end of each process's log (`only_exited`: of those no longer running)."""

@@ -1,29 +1,21 @@
 """Helpers for the test_k8s_*.py files: Kubernetes stand-ins on one machine.
 
-- Dnsmasq plays kube-dns: cluster.local from a hosts file (rewritten atomically, then SIGHUP) and
-  SRV records, on 127.0.1.1 and a port found free at run time; it forwards nothing, so no test
-  ever asks the machine's own resolver about cluster.local. query_a() asks it directly, to time
-  when a change became visible.
+- kube-dns is dnsmasq (dns_server.py), with the names below: pods of a StatefulSet behind a
+  headless Service, resolved through a pod's search list.
 - Pods that move: redis-server shards on 127.0.0.x sharing one port (the old address refuses at
   once), or PodNetwork: one network namespace per pod on a private bridge, where deleting a pod's
   link makes its address vanish silently (connections hang instead of being refused).
 - Clients that record every reply with its time: KeyLoop (one shard's keys, SET then GET with a
   unique value, one request at a time) and PipelineLoop (batches of pipelined SET/GET pairs).
-- metrics(): the proxy's Prometheus text from its stats port, as {series: value}.
 
 Everything a test starts is stopped through its ProcessGroup or a fixture's finally.
 """
 
-import getpass
-import http.client
 import os
 import random
 import re
-import signal
 import socket
-import struct
 import subprocess
-import tempfile
 import threading
 import time
 
@@ -31,8 +23,6 @@ import harness
 import proxy_testing
 from proxy_testing import RawConnection, ReplyError, encode, parse
 
-DNS_HOST = "127.0.1.1"
-DNSMASQ_BIN = "/usr/sbin/dnsmasq"
 SERVICE = "redis-headless"
 DOMAIN = "default.svc.cluster.local"
 SEARCH_LIST = "default.svc.cluster.local svc.cluster.local cluster.local"
@@ -41,20 +31,6 @@ SRV_NAME = "_redis._tcp.%s.%s" % (SERVICE, DOMAIN)
 
 def pod_fqdn(index, service=SERVICE):
     return "redis-%d.%s.%s" % (index, service, DOMAIN)
-
-
-def free_dns_port():
-    """A port free for both UDP and TCP on DNS_HOST (dnsmasq binds both)."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind((DNS_HOST, 0))
-            port = udp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind((DNS_HOST, port))
-                except OSError:
-                    continue
-        return port
 
 
 def free_port_on(hosts):
@@ -69,148 +45,6 @@ def free_port_on(hosts):
             continue
         return port
     raise harness.HarnessError("no port free on all of %s" % hosts)
-
-
-class Dnsmasq(harness.ManagedProcess):
-    """dnsmasq in the foreground answering cluster.local from a hosts file and --srv-host flags.
-
-    `hosts` is {name: [address, ...]}; `srv_records` are (SRV name, target, port, priority,
-    weight). SRV records are flags and stay as started (as in Kubernetes, where SRV targets stay
-    and A records change); the hosts file is re-read on reload().
-    """
-
-    name = "dnsmasq"
-
-    def __init__(self, workdir, hosts, srv_records=(), local_ttl=1):
-        super().__init__(workdir)
-        os.chmod(workdir, 0o755)
-        self.hosts_path = os.path.join(workdir, "hosts")
-        self.port = None
-        self.srv_records = list(srv_records)
-        self.local_ttl = local_ttl
-        self.hosts = {}
-        self.write_hosts(hosts)
-
-    @property
-    def server(self):
-        """The --dns-server value that points at this dnsmasq."""
-        return "%s:%d" % (DNS_HOST, self.port)
-
-    def write_hosts(self, hosts):
-        """Replaces the hosts file atomically (dnsmasq sees the old or the new file, whole)."""
-        temporary = self.hosts_path + ".tmp"
-        with open(temporary, "w", encoding="ascii") as f:
-            for name, addresses in hosts.items():
-                for address in addresses:
-                    f.write("%s %s\n" % (address, name))
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, self.hosts_path)
-        self.hosts = {name: list(addresses) for name, addresses in hosts.items()}
-
-    def update(self, hosts):
-        """New A records, served at once: rewrite the file, SIGHUP (re-read, cache cleared)."""
-        self.write_hosts(hosts)
-        self.kill(signal.SIGHUP)
-
-    def start(self):
-        for _ in range(harness.START_ATTEMPTS):
-            self.port = free_dns_port()
-            self._launch()
-            try:
-                self.wait_listening([self.port])
-                return self
-            except harness.HarnessError:
-                self.stop()  # most likely lost the race for the port: try another
-        raise self.failure("did not start in %d attempts" % harness.START_ATTEMPTS)
-
-    def restart(self, srv_records):
-        """Stops and starts again on the same port with other SRV records (dnsmasq reads them
-        only at start). Lookups fail meanwhile, as when kube-dns is briefly away."""
-        self.stop()
-        self.srv_records = list(srv_records)
-        self._launch()
-        self.wait_listening([self.port])
-        return self
-
-    def _launch(self):
-        argv = [DNSMASQ_BIN, "--keep-in-foreground", "--no-resolv", "--no-hosts",
-                "--listen-address=" + DNS_HOST, "--bind-interfaces", "--port=%d" % self.port,
-                "--addn-hosts=" + self.hosts_path, "--local=/cluster.local/",
-                "--local-ttl=%d" % self.local_ttl,
-                "--pid-file=" + os.path.join(self.workdir, "dnsmasq.pid"),
-                # Stay the invoking user: the hosts file is re-read after a SIGHUP.
-                "--user=" + getpass.getuser(), "--log-facility=-", "--log-queries"]
-        argv += ["--srv-host=%s,%s,%d,%d,%d" % record for record in self.srv_records]
-        self._spawn(argv, os.path.join(self.workdir, "dnsmasq.log"))
-
-    def query_a(self, name, timeout=2.0):
-        """The IPv4 addresses dnsmasq answers for `name` now (sorted), or None for NXDOMAIN."""
-        return query_a(self.port, name, timeout)
-
-    def wait_answer(self, name, expected, timeout=5.0):
-        """Waits until dnsmasq answers `expected` (a list, or None for NXDOMAIN) for `name`;
-        returns the monotonic time it first did."""
-        expected = sorted(expected) if expected is not None else None
-
-        def shows():
-            return self.query_a(name) == expected and time.monotonic()
-
-        return harness.wait_until(shows, timeout, "dnsmasq to answer %s for %s" % (expected, name))
-
-
-def _skip_name(data, pos):
-    while True:
-        length = data[pos]
-        if length & 0xC0 == 0xC0:  # a compression pointer ends the name
-            return pos + 2
-        if length == 0:
-            return pos + 1
-        pos += 1 + length
-
-
-def query_a(port, name, timeout=2.0, host=DNS_HOST):
-    """One A query over UDP; the sorted IPv4 addresses of the answer, or None for NXDOMAIN."""
-    query_id = random.randrange(1 << 16)
-    question = b"".join(bytes([len(label)]) + label.encode("ascii")
-                        for label in name.split(".")) + b"\0"
-    packet = struct.pack("!HHHHHH", query_id, 0x0100, 1, 0, 0, 0) + question + \
-        struct.pack("!HH", 1, 1)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.settimeout(timeout)
-        s.sendto(packet, (host, port))
-        while True:
-            data = s.recv(4096)
-            if struct.unpack("!H", data[:2])[0] == query_id:
-                break
-    _, flags, questions, answers, _, _ = struct.unpack("!HHHHHH", data[:12])
-    rcode = flags & 0xF
-    if rcode == 3:
-        return None
-    if rcode != 0:
-        raise harness.HarnessError("DNS error %d for %s" % (rcode, name))
-    pos = 12
-    for _ in range(questions):
-        pos = _skip_name(data, pos) + 4
-    addresses = []
-    for _ in range(answers):
-        pos = _skip_name(data, pos)
-        rtype, _, _, length = struct.unpack("!HHIH", data[pos:pos + 10])
-        pos += 10
-        if rtype == 1 and length == 4:
-            addresses.append(socket.inet_ntoa(data[pos:pos + 4]))
-        pos += length
-    return sorted(addresses)
-
-
-def new_workdir(group):
-    """A fresh directory inside `group`'s (removed with it)."""
-    return tempfile.mkdtemp(prefix="k8s-", dir=group.root)
-
-
-def start_dnsmasq(group, hosts, srv_records=(), local_ttl=1):
-    server = Dnsmasq(new_workdir(group), hosts, srv_records, local_ttl)
-    group.processes.append(server)  # stopped with the group
-    return server.start()
 
 
 def start_pods(group, hosts, port=None, spare_hosts=()):
@@ -256,30 +90,6 @@ def wait_log(proxy, pattern, timeout=10.0, after=0):
         return match.group(0) if match else None
 
     return harness.wait_until(found, timeout, "log line /%s/ from %s" % (pattern, proxy.name))
-
-
-def http_get(port, path, timeout=5.0):
-    """(status, body text) of GET `path` on 127.0.0.1:`port`."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        return response.status, response.read().decode("utf-8", "replace")
-    finally:
-        connection.close()
-
-
-def metrics(proxy):
-    """{'name{labels}': value} from the proxy's /metrics."""
-    status, body = http_get(proxy.stats_port, "/metrics")
-    if status != 200:
-        raise harness.HarnessError("/metrics answered %d: %s" % (status, body[:200]))
-    values = {}
-    for line in body.splitlines():
-        if line and not line.startswith("#"):
-            series, value = line.rsplit(" ", 1)
-            values[series] = float(value)
-    return values
 
 
 def wait_stats_port(proxy, timeout=harness.START_TIMEOUT):

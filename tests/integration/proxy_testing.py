@@ -2,7 +2,6 @@
 placement_tool says each key lives, a raw RESP socket for byte-exact replies, and RSS readings.
 """
 
-import http.client
 import os
 import socket
 import subprocess
@@ -43,21 +42,11 @@ def place(config_path, keys, pool_index=0):
 
 def rss_kib(pid):
     """VmRSS of `pid` in KiB, from /proc/PID/status."""
-    with open("/proc/%d/status" % pid, encoding="ascii") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise harness.HarnessError("no VmRSS for pid %d" % pid)
+    return harness.rss_bytes(pid) // 1024
 
 
-def metrics(proxy):
-    """{(sample name, frozenset of labels): value} from the proxy's /metrics (always current)."""
-    conn = http.client.HTTPConnection("127.0.0.1", proxy.stats_port, timeout=10)
-    try:
-        conn.request("GET", "/metrics")
-        text = conn.getresponse().read().decode()
-    finally:
-        conn.close()
+def parse_metrics(text):
+    """{(sample name, frozenset of labels): value} from Prometheus text."""
     samples = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -65,10 +54,27 @@ def metrics(proxy):
     return samples
 
 
+def metrics(proxy):
+    """The samples of the proxy's /metrics (always current), as parse_metrics() gives them; read
+    single values with metric()."""
+    response = harness.http_get(proxy.stats_port, "/metrics", timeout=10)
+    if response.status != 200:
+        raise harness.HarnessError("/metrics answered %d: %s" % (response.status,
+                                                                 response.body[:200]))
+    return parse_metrics(response.body)
+
+
 def metric(samples, name, **labels):
     """The sum of `name` over the series whose labels include `labels` (0 if none)."""
     wanted = set(labels.items())
     return sum(v for (n, have), v in samples.items() if n == name and wanted <= have)
+
+
+def config_reloads(proxy):
+    """(reloads applied, reloads rejected) as the proxy counts them."""
+    samples = metrics(proxy)
+    return (metric(samples, "ringproxy_config_reloads_total", kind="ok"),
+            metric(samples, "ringproxy_config_reloads_total", kind="rejected"))
 
 
 def rss_bounds_apply():

@@ -144,19 +144,8 @@ def _relay_side_open(relay_pid, client_port):
     """Whether the relaying process still holds an established socket to our `client_port`.
     Asked of /proc, not of our socket: a relay that closes while our receive window is full
     cannot deliver its FIN, so our side stays ESTABLISHED."""
-    inodes = harness._socket_inodes(relay_pid)  # pylint: disable=protected-access
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table, encoding="ascii") as f:
-                lines = f.readlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if (len(fields) > 9 and fields[9] in inodes and
-                    int(fields[2].rsplit(":", 1)[1], 16) == client_port):
-                return fields[3] == TCP_ESTABLISHED
-    return False
+    return any(s.remote_port == client_port and s.state == TCP_ESTABLISHED
+               for s in harness.tcp_sockets(relay_pid))
 
 
 def _cut_line(log_path, address):

@@ -12,7 +12,6 @@ doubles each round), not timeout_ms * tries; a UDP port nobody listens on fails 
 unreachable) with ARES_ECONNREFUSED.
 """
 
-import getpass
 import json
 import os
 import signal
@@ -23,9 +22,8 @@ import time
 import pytest
 
 import harness
+from dns_server import DNS_HOST, Dnsmasq
 
-DNS_HOST = "127.0.1.1"
-DNSMASQ_BIN = "/usr/sbin/dnsmasq"
 LOCAL_TTL = 37  # distinctive, so a TTL seen by the probe can only have come from dnsmasq
 INFINITE_TTL = 2**32 - 1  # DnsResolver's TTL for a literal address
 PROBE_TIMEOUT = 30.0  # seconds; a hang of the probe is a failure, not a stuck test run
@@ -39,97 +37,21 @@ HOSTS = {
     FQDN0: ["127.0.0.2"],
     FQDN1: ["127.0.0.3", "::1"],
 }
-SRV_RECORDS = [  # (target, port, priority, weight)
-    (FQDN1, 6380, 0, 20),
-    (FQDN0, 6379, 0, 50),
-    ("redis-2.redis-headless.default.svc.cluster.local", 6381, 1, 10),
+SRV_RECORDS = [  # (name, target, port, priority, weight)
+    (SRV_NAME, FQDN1, 6380, 0, 20),
+    (SRV_NAME, FQDN0, 6379, 0, 50),
+    (SRV_NAME, "redis-2.redis-headless.default.svc.cluster.local", 6381, 1, 10),
 ]
-
-def free_dns_port():
-    """A port free for both UDP and TCP on DNS_HOST (dnsmasq binds both)."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind((DNS_HOST, 0))
-            port = udp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind((DNS_HOST, port))
-                except OSError:
-                    continue
-        return port
-
-
-class Dnsmasq(harness.ManagedProcess):
-    """dnsmasq in the foreground, answering cluster.local from `hosts_path` and SRV flags."""
-
-    name = "dnsmasq"
-
-    def __init__(self, workdir, hosts, srv_records=(), extra_args=()):
-        super().__init__(workdir)
-        self.hosts_path = os.path.join(workdir, "hosts")
-        self.port = None
-        self.srv_records = list(srv_records)
-        self.extra_args = list(extra_args)
-        self.write_hosts(hosts)
-
-    @property
-    def server(self):
-        return "%s:%d" % (DNS_HOST, self.port)
-
-    def write_hosts(self, hosts):
-        """Replaces the hosts file atomically (a reader sees the old or the new file, whole)."""
-        temporary = self.hosts_path + ".tmp"
-        with open(temporary, "w", encoding="ascii") as f:
-            for name, addresses in hosts.items():
-                for address in addresses:
-                    f.write("%s %s\n" % (address, name))
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, self.hosts_path)
-
-    def reload(self):
-        """SIGHUP: dnsmasq re-reads the hosts file and clears its cache."""
-        self.kill(signal.SIGHUP)
-
-    def start(self):
-        for _ in range(harness.START_ATTEMPTS):
-            self.port = free_dns_port()
-            argv = [DNSMASQ_BIN, "--keep-in-foreground", "--no-resolv", "--no-hosts",
-                    "--listen-address=" + DNS_HOST, "--bind-interfaces",
-                    "--port=%d" % self.port, "--addn-hosts=" + self.hosts_path,
-                    "--local=/cluster.local/", "--local-ttl=%d" % LOCAL_TTL,
-                    "--pid-file=" + os.path.join(self.workdir, "dnsmasq.pid"),
-                    # Stay the invoking user: the hosts file is re-read after a SIGHUP.
-                    "--user=" + getpass.getuser(), "--log-facility=-", "--log-queries"]
-            argv += ["--srv-host=%s,%s,%d,%d,%d" % ((SRV_NAME,) + record)
-                     for record in self.srv_records]
-            self._spawn(argv + self.extra_args, os.path.join(self.workdir, "dnsmasq.log"))
-            try:
-                self.wait_listening([self.port])
-                return self
-            except harness.HarnessError:
-                self.stop()  # most likely lost the race for the port: try another
-        raise self.failure("did not start in %d attempts" % harness.START_ATTEMPTS)
-
-    def terminate(self):
-        # A stopped dnsmasq would only die of the SIGKILL that follows STOP_TIMEOUT later.
-        if self.running():
-            os.kill(self.proc.pid, signal.SIGCONT)
-        super().terminate()
 
 
 @pytest.fixture
 def workdir(processes):
-    path = os.path.join(processes.root, "dns")
-    os.makedirs(path)
-    os.chmod(path, 0o755)
-    return path
+    return processes.new_workdir()
 
 
 @pytest.fixture
 def dnsmasq(processes, workdir):
-    server = Dnsmasq(workdir, HOSTS, SRV_RECORDS)
-    processes.processes.append(server)
-    return server.start()
+    return processes.add(Dnsmasq(workdir, HOSTS, SRV_RECORDS, local_ttl=LOCAL_TTL))
 
 
 def probe_path():
@@ -307,10 +229,8 @@ def test_fast_answer_is_not_held_up_by_a_slow_one(processes, workdir):
     silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     silent.bind((DNS_HOST, 0))
     try:
-        server = Dnsmasq(workdir, HOSTS, extra_args=[
-            "--server=/slow.test/%s#%d" % (DNS_HOST, silent.getsockname()[1])])
-        processes.processes.append(server)
-        server.start()
+        server = processes.add(Dnsmasq(workdir, HOSTS, local_ttl=LOCAL_TTL, extra_args=[
+            "--server=/slow.test/%s#%d" % (DNS_HOST, silent.getsockname()[1])]))
         code, answers, _, _ = run_probe(["redis-0.slow.test", FQDN0], servers=[server.server],
                                         timeout_ms=300, tries=2)
     finally:

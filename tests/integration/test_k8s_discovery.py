@@ -13,6 +13,7 @@ import time
 
 import redis
 
+import dns_server
 import harness
 import k8s_testing
 import proxy_testing
@@ -60,11 +61,11 @@ def assert_routed(proxy_port, pods, owner_of, tag):
 def test_statefulset_pools_place_and_route_as_the_explicit_pod_list(processes):
     pods = k8s_testing.start_pods(processes, POD_HOSTS[:3])
     port = pods[0].port
-    dns = k8s_testing.start_dnsmasq(processes, {pod_fqdn(i): [h]
+    dns = dns_server.start(processes, {pod_fqdn(i): [h]
                                                 for i, h in enumerate(POD_HOSTS[:3])})
     resolv_conf = write_config(os.path.join(processes.root, "resolv.conf"),
                                "nameserver %s\nsearch %s\noptions ndots:5\n" % (
-                                   k8s_testing.DNS_HOST, k8s_testing.SEARCH_LIST))
+                                   dns_server.DNS_HOST, k8s_testing.SEARCH_LIST))
     full_port, short_port = harness.free_port(), harness.free_port()
     text = ("full:\n" + header(full_port) +
             "  statefulset:\n    service: redis-headless\n    namespace: default\n"
@@ -93,7 +94,7 @@ def test_srv_pool_learns_members_and_follows_a_new_one(processes):
     pods = k8s_testing.start_pods(processes, POD_HOSTS)
     port = pods[0].port
     records = [(SRV_NAME, pod_fqdn(i), port, 0, 1) for i in range(3)]
-    dns = k8s_testing.start_dnsmasq(processes, {pod_fqdn(i): [h] for i, h in enumerate(POD_HOSTS)},
+    dns = dns_server.start(processes, {pod_fqdn(i): [h] for i, h in enumerate(POD_HOSTS)},
                                     srv_records=records)
     listen = harness.free_port()
     text = "srv:\n" + header(listen) + "  srv: %s\n" % SRV_NAME

@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+import dns_server
 import harness
 import k8s_testing
 import proxy_testing
@@ -41,9 +42,13 @@ def start_proxy(processes, dns, servers, timeout, extra_args=()):
         extra_args=["--dns-server", dns.server, "--dns-ttl-max", "1"] + list(extra_args))
 
 
+def dns_address_changes(proxy):
+    return proxy_testing.metric(proxy_testing.metrics(proxy), "ringproxy_dns_address_changes_total")
+
+
 def start_cluster(processes):
     pods = k8s_testing.start_pods(processes, POD_HOSTS, spare_hosts=[MOVED_HOST])
-    dns = k8s_testing.start_dnsmasq(
+    dns = dns_server.start(
         processes, {pod_fqdn(i): [host] for i, host in enumerate(POD_HOSTS)})
     return pods, dns
 
@@ -162,7 +167,7 @@ def test_pod_moving_to_a_new_address_is_followed_and_no_key_moves(processes):
     port = pods[1].port
     # The change is counted, and logged with the name, the old and the new address.
     k8s_testing.wait_stats_port(proxy)
-    assert k8s_testing.metrics(proxy)["ringproxy_dns_address_changes_total"] >= 1
+    assert dns_address_changes(proxy) >= 1
     assert re.search(r"dns: %s:%d: %s:%d -> %s:%d" % (
         re.escape(pod_fqdn(1)), port, re.escape(POD_HOSTS[1]), port, re.escape(MOVED_HOST),
         port), log), log[-2000:]
@@ -216,7 +221,7 @@ def test_name_gone_from_dns_fails_its_keys_fast_and_comes_back(processes):
         assert loop.errors(since=back) == [], loop.label
     # The name's disappearance is counted as a change of address.
     k8s_testing.wait_stats_port(proxy)
-    assert k8s_testing.metrics(proxy)["ringproxy_dns_address_changes_total"] >= 1
+    assert dns_address_changes(proxy) >= 1
     # Nothing was remapped: redis-1's keys were never written anywhere else.
     assert_data_on_owners(loops, dict(zip(NAMES, pods)), absent_from=list(zip(NAMES, pods)))
 
@@ -236,7 +241,7 @@ def test_name_coming_back_is_counted_and_logged_as_a_change(processes):
     assert re.search(r"NOTICE dns: %s:%d: \(unresolved\) -> %s:%d" % (
         re.escape(pod_fqdn(1)), pods[1].port, re.escape(POD_HOSTS[1]), pods[1].port),
         k8s_testing.proxy_log(proxy)[log_offset:])
-    assert k8s_testing.metrics(proxy)["ringproxy_dns_address_changes_total"] == 2
+    assert dns_address_changes(proxy) == 2
 
 
 def test_short_names_resolve_through_the_search_list(processes):
@@ -244,7 +249,7 @@ def test_short_names_resolve_through_the_search_list(processes):
     resolv_conf = os.path.join(processes.root, "resolv.conf")
     # As in a pod. c-ares 1.18 takes no port from a nameserver line: --dns-server gives it.
     k8s_testing.write_file(resolv_conf, "nameserver %s\nsearch %s\noptions ndots:5\n" % (
-        k8s_testing.DNS_HOST, k8s_testing.SEARCH_LIST))
+        dns_server.DNS_HOST, k8s_testing.SEARCH_LIST))
     short = ["redis-0.redis-headless", "redis-1.redis-headless.default",
              "redis-2.redis-headless.default.svc"]
     proxy = start_proxy(processes, dns, dns_servers(pods[0].port, host_of=short.__getitem__),

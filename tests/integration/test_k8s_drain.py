@@ -18,6 +18,7 @@ import pytest
 
 import harness
 import k8s_testing
+import proxy_testing
 from proxy_testing import RawConnection, encode, parse
 
 DRAIN_TIMEOUT_S = 10
@@ -224,8 +225,8 @@ def test_request_stuck_on_a_frozen_backend_ends_at_the_drain_timeout(processes):
             stuck.send(encode("GET", "stuck:%d" % i))
 
         def stuck_in_flight():
-            return k8s_testing.metrics(proxy).get(
-                'ringproxy_in_flight_requests{pool="shards"}', 0) > 0
+            return proxy_testing.metric(proxy_testing.metrics(proxy),
+                                        "ringproxy_in_flight_requests", pool="shards") > 0
 
         harness.wait_until(stuck_in_flight, 10.0, "a request stuck on the frozen backend")
         signalled = time.monotonic()
@@ -233,8 +234,7 @@ def test_request_stuck_on_a_frozen_backend_ends_at_the_drain_timeout(processes):
 
         # While it drains: not ready, and no new connection is accepted.
         def draining():
-            status, _ = k8s_testing.http_get(proxy.stats_port, "/readyz")
-            return status == 503
+            return harness.http_get(proxy.stats_port, "/readyz").status == 503
 
         harness.wait_until(draining, SHORT_DRAIN_TIMEOUT_S, "/readyz to answer 503")
         not_ready_after = time.monotonic() - signalled

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+import dns_server
 import harness
 import k8s_testing
 from k8s_testing import KeyLoop, pod_fqdn
@@ -40,7 +41,7 @@ def pod_network():
 
 def start_pod(processes, network, index):
     netns, address = network.add_pod(index)
-    pod = k8s_testing.NetnsRedis(k8s_testing.new_workdir(processes), netns, address, REDIS_PORT)
+    pod = k8s_testing.NetnsRedis(processes.new_workdir(), netns, address, REDIS_PORT)
     processes.processes.append(pod)
     return pod.start()
 
@@ -57,7 +58,7 @@ def wait_for(loops, predicate, timeout, what):
 
 def test_pod_whose_address_vanishes_times_out_then_is_followed(processes, pod_network):
     pods = [start_pod(processes, pod_network, i) for i in range(3)]
-    dns = k8s_testing.start_dnsmasq(processes, {pod_fqdn(i): [pod.host]
+    dns = dns_server.start(processes, {pod_fqdn(i): [pod.host]
                                                 for i, pod in enumerate(pods)})
     servers = ["%s:%d:1 %s" % (pod_fqdn(i), REDIS_PORT, name) for i, name in enumerate(NAMES)]
     proxy = processes.ringproxy(

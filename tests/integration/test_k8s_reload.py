@@ -22,7 +22,7 @@ import harness
 import k8s_testing
 import proxy_testing
 from k8s_testing import KeyLoop, PipelineLoop
-from proxy_testing import RawConnection, parse
+from proxy_testing import RawConnection, config_reloads, parse
 
 OLD_TIMEOUT_MS = 5000
 NEW_TIMEOUT_MS = 400
@@ -77,12 +77,6 @@ def placement(root, name, text, keys):
     path = os.path.join(root, name)
     k8s_testing.write_file(path, text)
     return dict(zip(keys, proxy_testing.place(path, keys)))
-
-
-def reloads(proxy):
-    values = k8s_testing.metrics(proxy)
-    return (values.get('ringproxy_config_reloads_total{kind="ok"}'),
-            values.get('ringproxy_config_reloads_total{kind="rejected"}'))
 
 
 def timed_get(port, key):
@@ -175,7 +169,7 @@ def test_reloads_keep_a_pipelining_client_served(processes):
                              r"after %d ms" % NEW_TIMEOUT_MS, LOG_TIMEOUT, log_offset)
         assert elapsed >= NEW_TIMEOUT_MS / 1000 * 0.9, elapsed
         client.wait_progress()
-        assert reloads(proxy) == (2, 0)
+        assert config_reloads(proxy) == (2, 0)
 
         # 3. An invalid file: rejected with its reason, the running configuration stays.
         log_offset = len(k8s_testing.proxy_log(proxy))
@@ -187,7 +181,7 @@ def test_reloads_keep_a_pipelining_client_served(processes):
             LOG_TIMEOUT, log_offset)
         assert re.search(r'ringproxy\.yml:\d+:\d+: hash "nope"', line), line
         print("\ninvalid file: %s" % line)
-        assert reloads(proxy) == (2, 1)
+        assert config_reloads(proxy) == (2, 1)
         client.wait_progress()
         with RawConnection(port_a) as fresh_connection:  # s3 is still in the ring
             assert parse(fresh_connection.command("GET", movers[60])) == (
@@ -198,7 +192,8 @@ def test_reloads_keep_a_pipelining_client_served(processes):
         volume.publish(config_text(port_a, three, NEW_TIMEOUT_MS))
         k8s_testing.wait_log(proxy, r"reload \(file change\): configuration '[^']*' applied",
                              LOG_TIMEOUT, log_offset)
-        harness.wait_until(lambda: reloads(proxy) == (3, 1), LOG_TIMEOUT, "the reload counted")
+        harness.wait_until(lambda: config_reloads(proxy) == (3, 1),
+                           LOG_TIMEOUT, "the reload counted")
         writer = proxy.client()
         for key in movers[150:250]:
             assert writer.set(key, "back:" + key)
@@ -220,7 +215,7 @@ def test_reloads_keep_a_pipelining_client_served(processes):
             assert parse(moved_listener.command("PING")) == b"PONG"
         assert connect_refused(port_a)
         client.wait_progress()
-        assert reloads(proxy) == (4, 1)
+        assert config_reloads(proxy) == (4, 1)
     finally:
         mover_loop.stop()
         client.stop()

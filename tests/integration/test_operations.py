@@ -14,7 +14,7 @@ import pytest
 
 import harness
 import proxy_testing
-from proxy_testing import RawConnection
+from proxy_testing import RawConnection, config_reloads
 
 EXIT_TIMEOUT = 10.0  # seconds for a proxy that must refuse to start (or that was killed) to exit
 LOG_TIMEOUT = 10.0  # seconds for a log line or a counter to appear
@@ -52,12 +52,6 @@ def wait_log(path, pattern, timeout=LOG_TIMEOUT):
         return match.group(0) if match else None
 
     return harness.wait_until(found, timeout, "/%s/ in %s" % (pattern, path))
-
-
-def reloads(proxy):
-    samples = proxy_testing.metrics(proxy)
-    return (proxy_testing.metric(samples, "ringproxy_config_reloads_total", kind="ok"),
-            proxy_testing.metric(samples, "ringproxy_config_reloads_total", kind="rejected"))
 
 
 def write_config(proxy, pools):
@@ -137,20 +131,20 @@ def test_a_reload_onto_an_address_in_use_is_rejected_and_the_old_listener_keeps_
         taken = holder.getsockname()[1]
         write_config(proxy, {"alpha": pool("127.0.0.1:%d" % taken, backend)})
         proxy.kill(signal.SIGHUP)
-        harness.wait_until(lambda: reloads(proxy)[1] == 1, LOG_TIMEOUT, "a rejected reload")
+        harness.wait_until(lambda: config_reloads(proxy)[1] == 1, LOG_TIMEOUT, "a rejected reload")
         assert re.search(r"reload \(.*\) rejected.*pool 'alpha': bind 127\.0\.0\.1:%d: Address "
                          r"already in use" % taken, read(proxy.log_path))
         # Another pool of the same file on the running pool's address, spelt another way.
         write_config(proxy, {"alpha": pool(listen, backend),
                              "beta": pool("localhost:%d" % port, backend)})
         proxy.kill(signal.SIGHUP)
-        harness.wait_until(lambda: reloads(proxy)[1] == 2, LOG_TIMEOUT, "a second rejection")
+        harness.wait_until(lambda: config_reloads(proxy)[1] == 2, LOG_TIMEOUT, "a second rejection")
         assert re.search(r"pool 'beta': listen localhost:%d .*Address already in use by pool "
                          r"'alpha'" % port, read(proxy.log_path))
     # The same address spelt another way is no change: the listener stays, the reload applies.
     write_config(proxy, {"alpha": pool("localhost:%d" % port, backend)})
     proxy.kill(signal.SIGHUP)
-    harness.wait_until(lambda: reloads(proxy) == (1, 2), LOG_TIMEOUT, "an applied reload")
+    harness.wait_until(lambda: config_reloads(proxy) == (1, 2), LOG_TIMEOUT, "an applied reload")
     assert "new topology not applied" not in read(proxy.log_path)
     with RawConnection(port) as conn:
         assert conn.command("GET", "k") == b"$1\r\nv\r\n"
@@ -450,22 +444,23 @@ def test_an_invalid_config_next_to_the_log_file_is_rejected_once_per_change(proc
         return len(re.findall(r"reload \(file change\) rejected", read(proxy.log_path)))
 
     write_config(proxy, {"p": {"listen": listen, "redis": True, "no_such_key": 1}})
-    harness.wait_until(lambda: reloads(proxy) == (0, 1), LOG_TIMEOUT, "one rejected reload")
+    harness.wait_until(lambda: config_reloads(proxy) == (0, 1), LOG_TIMEOUT, "one rejected reload")
     # Every log line is a change in the watched directory: a reload that reacted to those would
     # log and count ten times a second. Other files changing must not count either.
     with open(os.path.join(os.path.dirname(proxy.config_path), "notes.txt"), "w") as f:
         f.write("not the configuration\n")
     time.sleep(QUIET_WINDOW)  # a window in which nothing must happen: nothing to poll for
-    assert reloads(proxy) == (0, 1)
+    assert config_reloads(proxy) == (0, 1)
     assert rejections() == 1
     # Another change to the file is another rejection, logged and counted once.
     write_config(proxy, {"p": {"listen": listen, "redis": True, "another_unknown_key": 1}})
-    harness.wait_until(lambda: reloads(proxy) == (0, 2), LOG_TIMEOUT, "a second rejection")
+    harness.wait_until(lambda: config_reloads(proxy) == (0, 2), LOG_TIMEOUT, "a second rejection")
     time.sleep(QUIET_WINDOW)
-    assert reloads(proxy) == (0, 2)
+    assert config_reloads(proxy) == (0, 2)
     assert rejections() == 2
     write_config(proxy, {"p": pool(listen, backend, timeout=1000)})
-    harness.wait_until(lambda: reloads(proxy) == (1, 2), LOG_TIMEOUT, "the fixed file applied")
+    harness.wait_until(lambda: config_reloads(proxy) == (1, 2),
+                       LOG_TIMEOUT, "the fixed file applied")
 
 
 # --- what the log says at start -----------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Every command and example of README.md, run as written or checked against what it names.
+"""Every command and example of README.md, docs/*.md and bench/README.md, run as written or checked
+against what it names.
 
 - yaml blocks are configuration examples: written to a file and passed to `ringproxy -t`. A pool
   fragment is put in a pool first; the absolute paths of files an example names (a password, a
@@ -11,11 +12,13 @@
   against what they name: the kustomization renders, the objects and ports exist, the Dockerfile
   is there. The overlay the deployment steps write is written for real and rendered.
 - The log sample must match a real start's log; every path of the k8s/ tree listing must exist;
-  every flag of the flag table must be in `ringproxy --help`.
+  the flag table lists exactly the flags of `ringproxy --help`; the extension keys table lists
+  every pool key nutcracker does not know.
 
 A block or a command of an unknown kind fails the test: a new example needs a check here.
 """
 
+import glob
 import os
 import re
 import shlex
@@ -23,7 +26,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -31,20 +33,24 @@ import harness
 
 SOURCE_DIR = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 README = os.path.join(SOURCE_DIR, "README.md")
+# The user's manual first: later documents may use what its commands left (the overlay, the logs).
+DOCUMENTS = [README, os.path.join(SOURCE_DIR, "bench", "README.md")] + sorted(
+    glob.glob(os.path.join(SOURCE_DIR, "docs", "*.md")))
 RUN_TIMEOUT = 60  # seconds any command of the README may take here
 PROXY_PORT, STATS_PORT = 22121, 22222  # the README's ports, free inside the namespace
 
 
 class Block:
-    def __init__(self, lang, text, line):
-        self.lang, self.text, self.line = lang, text, line
+    def __init__(self, lang, text, line, document=README):
+        self.lang, self.text, self.line, self.document = lang, text, line, document
 
     def __repr__(self):
-        return "README.md:%d (%s)" % (self.line, self.lang or "plain")
+        return "%s:%d (%s)" % (os.path.relpath(self.document, SOURCE_DIR), self.line,
+                               self.lang or "plain")
 
 
-def fenced_blocks():
-    lines = open(README, encoding="utf-8").read().split("\n")
+def fenced_blocks(document=README):
+    lines = open(document, encoding="utf-8").read().split("\n")
     blocks, i = [], 0
     while i < len(lines):
         opening = re.match(r"^(\s*)```(\w*)\s*$", lines[i])
@@ -56,13 +62,14 @@ def fenced_blocks():
             body.append(lines[i][len(indent):] if lines[i].startswith(indent) else lines[i])
             i += 1
         i += 1
-        blocks.append(Block(opening.group(2), "\n".join(body) + "\n", start))
+        blocks.append(Block(opening.group(2), "\n".join(body) + "\n", start, document))
     return blocks
 
 
-def prose():
-    """The README without its fenced blocks."""
-    return re.sub(r"(?ms)^\s*```\w*\s*$.*?^\s*```\s*$", "", open(README, encoding="utf-8").read())
+def prose(document=README):
+    """The document without its fenced blocks."""
+    return re.sub(r"(?ms)^\s*```\w*\s*$.*?^\s*```\s*$", "",
+                  open(document, encoding="utf-8").read())
 
 
 def commands(text):
@@ -105,26 +112,6 @@ def ringproxy_binary():
 # --- a network namespace for the README's fixed ports -------------------------------------------
 
 
-def listening_in_namespace(pid):
-    """TCP ports on which `pid` listens, read in its own network namespace."""
-    inodes = set()
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-        except OSError:
-            continue
-        if link.startswith("socket:["):
-            inodes.add(link[8:-1])
-    ports = set()
-    for table in ("tcp", "tcp6"):
-        with open("/proc/%d/net/%s" % (pid, table), encoding="ascii") as f:
-            for line in f.readlines()[1:]:
-                fields = line.split()
-                if fields[3] == "0A" and fields[9] in inodes:
-                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-    return ports
-
-
 class Namespace:
     """A network namespace with only loopback, held open by a sleeping child; every process the
     test starts in it is a child too, stopped by its pid."""
@@ -132,9 +119,8 @@ class Namespace:
     def __init__(self, workdir):
         self.workdir = workdir
         self.children = []
-        self.holder = subprocess.Popen(  # pylint: disable=consider-using-with
-            ["unshare", "-n", "sh", "-c", "ip link set lo up && exec sleep 3600"],
-            start_new_session=True)
+        self.holder = harness.child_processes.spawn(
+            ["unshare", "-n", "sh", "-c", "ip link set lo up && exec sleep 3600"], os.devnull)
         own = os.readlink("/proc/self/ns/net")
 
         def ready():
@@ -154,17 +140,15 @@ class Namespace:
         return run(self.argv(["bash", "-c", command]), cwd)
 
     def start(self, argv, cwd, ports, log):
-        with open(log, "ab") as out:
-            proc = subprocess.Popen(  # pylint: disable=consider-using-with
-                self.argv(argv), cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
-                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = harness.child_processes.spawn(self.argv(argv), log, cwd=cwd)
         self.children.append(proc)
 
         def ready():
             if proc.poll() is not None:
                 raise harness.HarnessError("%s exited (%s): %s" % (argv, proc.returncode,
                                                                     harness.log_tail(log)))
-            return set(ports) <= listening_in_namespace(proc.pid)
+            # nsenter execs the command: its /proc/PID/net is the namespace's.
+            return set(ports) <= harness.listening_ports(proc.pid)
 
         harness.wait_until(ready, harness.START_TIMEOUT, "%s to listen on %s" % (argv[0], ports))
         return proc
@@ -177,19 +161,12 @@ class Namespace:
 
     @staticmethod
     def stop(proc):
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                return proc.wait(harness.STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        return proc.wait(harness.STOP_TIMEOUT)
+        return harness.child_processes.stop(proc)
 
     def close(self):
         for proc in reversed(self.children):
             self.stop(proc)
-        self.holder.kill()
-        self.holder.wait(harness.STOP_TIMEOUT)
+        harness.child_processes.stop(self.holder, signal.SIGKILL)
 
 
 @pytest.fixture
@@ -286,7 +263,8 @@ def check_bench_script(ctx, command):
     script = next(a for a in argv if a.endswith(".py"))
     tree = os.path.join(ctx.workdir, "bench-tree")
     if not os.path.exists(tree):
-        shutil.copytree(os.path.join(SOURCE_DIR, "bench", "e2e"), os.path.join(tree, "bench", "e2e"))
+        for part in (os.path.join("bench", "e2e"), "tools"):  # the scripts and what they import
+            shutil.copytree(os.path.join(SOURCE_DIR, part), os.path.join(tree, part))
         for build in ("build", "build-release"):
             os.makedirs(os.path.join(tree, build, "proxy"))
             os.symlink(ringproxy_binary(), os.path.join(tree, build, "proxy", "ringproxy"))
@@ -447,17 +425,47 @@ def check_log_sample(ctx, block):
         assert re.search(pattern, real), (line, real)
 
 
-def check_flag_table():
-    """Every flag of the "Running it" table is one `ringproxy --help` lists."""
+def readme_table(header):
+    """The rows of the README's table that starts with `header`: a list of cell lists."""
     text = open(README, encoding="utf-8").read()
-    table = text[text.index("| flag | default | meaning |"):]
+    table = text[text.index(header):]
     table = table[:table.index("\n\n")]
-    flags = re.findall(r"(--[a-z][a-z-]*)", table)
+    return [[cell.strip() for cell in line.strip("|").split("|")]
+            for line in table.split("\n")[2:]]
+
+
+def check_flag_table():
+    """The "Running it" table lists exactly the long flags `ringproxy --help` lists."""
+    rows = readme_table("| flag | default | meaning |")
+    flags = {flag for row in rows for flag in re.findall(r"(--[a-z][a-z-]*)", row[0])}
     assert len(flags) > 10, flags
     usage = subprocess.run([ringproxy_binary(), "--help"], capture_output=True, timeout=10,
                            check=True).stdout.decode()
-    for flag in flags:
-        assert flag in usage, flag
+    assert flags == set(re.findall(r"(--[a-z][a-z-]*)", usage))
+
+
+def extension_keys():
+    """The pool keys config/pool_key.cc declares with `nutcracker` false (ringproxy's own), and
+    the keys of their mappings as `key.entry`."""
+    text = open(os.path.join(SOURCE_DIR, "config", "pool_key.cc"), encoding="utf-8").read()
+    entries = {name: re.findall(r'PoolSubKey\{"(\w+)"', body) for name, body in
+               re.findall(r"constexpr std::array (k\w+Keys) = \{(.*?)\n\};", text, re.S)}
+    keys = re.findall(r'PoolKey\{"(\w+)",.*?\b(kNoEntries|k\w+Keys),\s*(true|false),', text, re.S)
+    assert len(keys) > 30, "config/pool_key.cc's table was not found: the extraction broke"
+    found = []
+    for name, array, nutcracker in keys:
+        if nutcracker == "false":
+            found.append(name)
+            found.extend("%s.%s" % (name, entry) for entry in entries.get(array, []))
+    return found
+
+
+def check_extension_keys_table():
+    """Every key ringproxy adds to nutcracker.yml has a row of "ringproxy's extension keys"."""
+    rows = readme_table("| key | default | meaning |")
+    documented = {key for row in rows for key in re.findall(r"`([\w.]+)`", row[0])}
+    missing = [key for key in extension_keys() if key not in documented]
+    assert not missing, "README.md's extension keys table lacks %s" % missing
 
 
 def declared_labels():
@@ -519,10 +527,10 @@ def check_inline(ctx, span):
         raise AssertionError("no check for the inline command %r" % span)
 
 
-def test_every_example_and_command_of_the_readme_runs_as_written(tmp_path, namespace):
-    ctx = Context(str(tmp_path), namespace)
-    ctx.log_samples = []
-    for block in fenced_blocks():
+def check_document(ctx, document, tmp_path):
+    """Checks every fenced block and inline command of `document`; returns how many."""
+    checked = 0
+    for block in fenced_blocks(document):
         if block.lang == "yaml":
             path = tmp_path / ("example-%d.yml" % block.line)
             path.write_text(runnable_config(block.text, str(tmp_path)))
@@ -534,14 +542,33 @@ def test_every_example_and_command_of_the_readme_runs_as_written(tmp_path, names
             check_plain_block(ctx, block)
         else:
             raise AssertionError("%r: no check for %s blocks" % (block, block.lang))
+        checked += 1
     # Commands written inline in the text, as written, from the same directory.
     programs = ("ringproxy", "redis-cli", "kubectl", "docker", "ctest", "curl", "nc", "build/")
-    inline = [span for span in re.findall(r"`([^`\n]+)`", prose())
+    inline = [span for span in re.findall(r"`([^`\n]+)`", prose(document))
               if span.split()[0] in programs or span.startswith("build/")]
-    assert len(inline) > 10, "inline commands not found: the extraction broke"
     for span in inline:
         check_inline(ctx, span)
+    return checked, len(inline)
+
+
+def test_every_example_and_command_of_the_readme_runs_as_written(tmp_path, namespace):
+    ctx = Context(str(tmp_path), namespace)
+    ctx.log_samples = []
+    _, inline = check_document(ctx, README, tmp_path)
+    assert inline > 10, "inline commands not found: the extraction broke"
     assert ctx.log_samples and ctx.start_logs
     for block in ctx.log_samples:
         check_log_sample(ctx, block)
     check_flag_table()
+    check_extension_keys_table()
+
+
+@pytest.mark.parametrize("document", [os.path.relpath(d, SOURCE_DIR) for d in DOCUMENTS[1:]])
+def test_every_example_and_command_of_the_other_documents_runs_as_written(document, tmp_path,
+                                                                          namespace):
+    ctx = Context(str(tmp_path), namespace)
+    ctx.log_samples = []
+    blocks, inline = check_document(ctx, os.path.join(SOURCE_DIR, document), tmp_path)
+    assert blocks + inline > 0, "%s: nothing found to check" % document
+    assert not ctx.log_samples, "a log sample belongs in the README, next to its start command"

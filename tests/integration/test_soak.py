@@ -406,15 +406,7 @@ class SoakClient(threading.Thread):
 
 def _live_local_ports(pid):
     """Local TCP ports of the sockets process `pid` holds open now."""
-    inodes = harness._socket_inodes(pid)  # pylint: disable=protected-access
-    ports = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(table, encoding="ascii") as f:
-            for line in f.readlines()[1:]:
-                fields = line.split()
-                if fields[9] in inodes:
-                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-    return ports
+    return {s.local_port for s in harness.tcp_sockets(pid)}
 
 
 class Chaos(threading.Thread):

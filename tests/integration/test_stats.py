@@ -18,10 +18,10 @@ import threading
 import time
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 import harness
 import proxy_testing
+from harness import http_get
 
 EXIT_TIMEOUT = 10.0  # seconds for the proxy to exit after SIGTERM once nothing is in flight
 HTTP_TIMEOUT = 5.0
@@ -30,18 +30,6 @@ POOL = "alpha"
 
 
 # --- clients -------------------------------------------------------------------------------------
-
-def http_get(port, path, method="GET"):
-    """(status, headers dict, body str) of one HTTP/1.1 request to the stats port."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT)
-    try:
-        conn.request(method, path)
-        response = conn.getresponse()
-        body = response.read().decode("utf-8")
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, body
-    finally:
-        conn.close()
-
 
 def raw_exchange(port, data=b"", delay=0.0, close_write=False, reset_ends=False):
     """Connects, waits `delay`, sends `data`, optionally closes its side, reads to EOF (or, with
@@ -79,8 +67,8 @@ _COMMENT = re.compile(r"^# (HELP|TYPE) (%s) (.*)$" % _NAME)
 
 def parse_metrics(text):
     """Checks the exposition line by line (format 0.0.4: HELP and TYPE before a family's samples,
-    no duplicate series, numeric values), then parses it with prometheus_client's parser.
-    Returns {(sample name, frozenset of labels): value}."""
+    no duplicate series, numeric values), then parses it with prometheus_client's parser
+    (proxy_testing.parse_metrics)."""
     assert text.endswith("\n")
     typed = {}
     seen = set()
@@ -100,10 +88,7 @@ def parse_metrics(text):
         assert key not in seen, "duplicate series: %r" % line
         seen.add(key)
         float(sample.group(3))
-    samples = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    samples = proxy_testing.parse_metrics(text)
     assert samples
     return samples
 

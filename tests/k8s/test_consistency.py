@@ -8,21 +8,19 @@ redis-server through the StatefulSet's own start script.
 import glob
 import os
 import re
-import socket
 import subprocess
 import sys
-import tempfile
 
 import pytest
 import redis
 import yaml
 
-import k8s_testing as kt
+import manifests
 
-sys.path.insert(0, os.path.join(kt.SOURCE_DIR, "tests", "integration"))
+sys.path.insert(0, os.path.join(manifests.SOURCE_DIR, "tests", "integration"))
 import harness  # noqa: E402  pylint: disable=wrong-import-position
 
-KUSTOMIZATIONS = kt.kustomizations()
+KUSTOMIZATIONS = manifests.kustomizations()
 # What redis.conf quoting must survive; three different ones, as the Secrets hold.
 PASSWORD = 'p4ss "with" \\ quotes and spaces'  # the clients'
 PROXY_PASSWORD = 'proxy "p4ss" \\ of the shards'  # the shards' user "proxy"
@@ -31,12 +29,12 @@ ADMIN_PASSWORD = 'admin \\ "p4ss"'  # the shards' default user
 
 def ringproxy_parts(rendered):
     deployment = rendered.one("Deployment", "ringproxy")
-    return deployment, kt.container(deployment, "ringproxy")
+    return deployment, manifests.container(deployment, "ringproxy")
 
 
 def redis_parts(rendered):
     statefulset = rendered.one("StatefulSet", "redis")
-    return statefulset, kt.container(statefulset, "redis")
+    return statefulset, manifests.container(statefulset, "redis")
 
 
 def pool_of(config_text):
@@ -48,7 +46,7 @@ def pool_of(config_text):
 def auth_file_path(rendered, key="redis_auth_file"):
     """The file the ringproxy configuration reads a password from: the clients' (redis_auth_file)
     or the one it logs in to the shards with (server_auth_file)."""
-    text, _ = kt.ringproxy_config(rendered)
+    text, _ = manifests.ringproxy_config(rendered)
     pool = pool_of(text)
     assert "redis_auth" not in pool and "server_auth" not in pool, (
         "a password is written into the ConfigMap")
@@ -59,10 +57,10 @@ def auth_file_path(rendered, key="redis_auth_file"):
 
 def secret_ref(workload, c, path):
     """(secretName, key) that file `path` of container `c` comes from."""
-    mount, volume = kt.volume_for_path(workload, c, path)
+    mount, volume = manifests.volume_for_path(workload, c, path)
     assert "secret" in volume, "%s in %s is not mounted from a Secret" % (
         path, workload["metadata"]["name"])
-    return volume["secret"]["secretName"], kt.projected_key(mount, volume, path)
+    return volume["secret"]["secretName"], manifests.projected_key(mount, volume, path)
 
 
 def redis_start_script(rendered):
@@ -71,9 +69,9 @@ def redis_start_script(rendered):
     statefulset, c = redis_parts(rendered)
     command = c["command"]
     script_path = next(a for a in command if a.endswith(".sh"))
-    mount, volume = kt.volume_for_path(statefulset, c, script_path)
+    mount, volume = manifests.volume_for_path(statefulset, c, script_path)
     configmap = rendered.one("ConfigMap", volume["configMap"]["name"])
-    script = configmap["data"][kt.projected_key(mount, volume, script_path)]
+    script = configmap["data"][manifests.projected_key(mount, volume, script_path)]
     files = {}
     for user in ("admin", "proxy"):
         found = re.search(r"%s_password_file=\$\{REDIS_%s_PASSWORD_FILE:-([^}]+)\}" % (
@@ -87,9 +85,9 @@ def redis_start_script(rendered):
 
 def redis_conf_text(rendered, path):
     statefulset, c = redis_parts(rendered)
-    mount, volume = kt.volume_for_path(statefulset, c, path)
+    mount, volume = manifests.volume_for_path(statefulset, c, path)
     configmap = rendered.one("ConfigMap", volume["configMap"]["name"])
-    return configmap["data"][kt.projected_key(mount, volume, path)]
+    return configmap["data"][manifests.projected_key(mount, volume, path)]
 
 
 def config_with_password_files(text, clients_path, proxy_path):
@@ -126,7 +124,7 @@ def test_config_loader_knows_the_password_file_keys():
     # The Deployment mounts the passwords from the Secrets as files and ringproxy.yml names them
     # with redis_auth_file and server_auth_file: no password may be written into the ConfigMap.
     # Without these keys in config/ the shipped configuration cannot be loaded.
-    sources = glob.glob(os.path.join(kt.SOURCE_DIR, "config", "*.cc"))
+    sources = glob.glob(os.path.join(manifests.SOURCE_DIR, "config", "*.cc"))
     for key in ("redis_auth_file", "server_auth_file"):
         declared = [p for p in sources if '"%s"' % key in open(p, encoding="utf-8").read()]
         assert declared, ("config/ declares no %s key: ringproxy cannot read a password from "
@@ -135,13 +133,13 @@ def test_config_loader_knows_the_password_file_keys():
 
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS)
 def test_configmap_config_passes_ringproxy_t(directory, tmp_path):
-    rendered = kt.render(directory)
-    text, _ = kt.ringproxy_config(rendered)
+    rendered = manifests.render(directory)
+    text, _ = manifests.ringproxy_config(rendered)
     clients, proxy, _ = password_files(tmp_path)
     config = tmp_path / "ringproxy.yml"
     # Only the password files' paths change: where the Secrets are mounted in the pod.
     config.write_text(config_with_password_files(text, clients, proxy))
-    result = subprocess.run([kt.ringproxy_binary(), "-t", "-c", str(config)],
+    result = subprocess.run([manifests.ringproxy_binary(), "-t", "-c", str(config)],
                             capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 0, "ringproxy -t rejects the ConfigMap's configuration:\n%s%s" % (
         result.stdout, result.stderr)
@@ -149,16 +147,16 @@ def test_configmap_config_passes_ringproxy_t(directory, tmp_path):
 
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS)
 def test_deployment_flags_are_accepted_by_ringproxy(directory, tmp_path):
-    rendered = kt.render(directory)
+    rendered = manifests.render(directory)
     deployment, _ = ringproxy_parts(rendered)
-    argv = kt.ringproxy_argv(deployment)
+    argv = manifests.ringproxy_argv(deployment)
     assert argv[0] == "/usr/local/bin/ringproxy"
-    text, _ = kt.ringproxy_config(rendered)
+    text, _ = manifests.ringproxy_config(rendered)
     clients, proxy, _ = password_files(tmp_path)
     config = tmp_path / "ringproxy.yml"
     config.write_text(config_with_password_files(text, clients, proxy))
     # The container's own flags, then -t with a local copy of the configuration (last -c wins).
-    result = subprocess.run([kt.ringproxy_binary()] + argv[1:] + ["-t", "-c", str(config)],
+    result = subprocess.run([manifests.ringproxy_binary()] + argv[1:] + ["-t", "-c", str(config)],
                             capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 0, "ringproxy refuses the container's arguments %s:\n%s%s" % (
         argv[1:], result.stdout, result.stderr)
@@ -166,38 +164,39 @@ def test_deployment_flags_are_accepted_by_ringproxy(directory, tmp_path):
 
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS)
 def test_servers_are_the_statefulset_pods_by_stable_dns_name(directory):
-    rendered = kt.render(directory)
+    rendered = manifests.render(directory)
     statefulset, shard = redis_parts(rendered)
     name = statefulset["metadata"]["name"]
     service = statefulset["spec"]["serviceName"]
     namespace = statefulset["metadata"].get("namespace", "default")
-    port = kt.container_port(shard, "redis")
+    port = manifests.container_port(shard, "redis")
     expected = ["%s-%d.%s.%s.svc.cluster.local:%d:1 %s-%d" % (name, i, service, namespace, port,
                                                                name, i)
                 for i in range(statefulset["spec"]["replicas"])]
-    text, _ = kt.ringproxy_config(rendered)
+    text, _ = manifests.ringproxy_config(rendered)
     servers = [" ".join(str(s).split()) for s in pool_of(text)["servers"]]
     assert servers == expected
 
 
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS)
 def test_pool_listens_on_the_container_port_on_every_interface(directory):
-    rendered = kt.render(directory)
+    rendered = manifests.render(directory)
     _, c = ringproxy_parts(rendered)
-    text, _ = kt.ringproxy_config(rendered)
+    text, _ = manifests.ringproxy_config(rendered)
     host, _, port = str(pool_of(text)["listen"]).rpartition(":")
     assert host == "0.0.0.0"
-    assert int(port) == kt.container_port(c, "redis")
+    assert int(port) == manifests.container_port(c, "redis")
 
 
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS)
 def test_config_file_path_matches_the_image_entrypoint(directory):
-    rendered = kt.render(directory)
+    rendered = manifests.render(directory)
     deployment, c = ringproxy_parts(rendered)
-    entrypoint = kt.dockerfile_entrypoint()
-    assert kt.flag_value(entrypoint, "conf-file", "c") == "/etc/ringproxy/ringproxy.yml"
+    entrypoint = manifests.dockerfile_entrypoint()
+    assert manifests.flag_value(entrypoint, "conf-file", "c") == "/etc/ringproxy/ringproxy.yml"
     assert "command" not in c, "the container overrides the image's entrypoint"
-    _, path = kt.ringproxy_config(rendered)  # asserts the ConfigMap is mounted there, no subPath
+    # ringproxy_config() asserts the ConfigMap is mounted there, with no subPath.
+    _, path = manifests.ringproxy_config(rendered)
     assert path == "/etc/ringproxy/ringproxy.yml"
 
 
@@ -207,16 +206,16 @@ def test_config_file_path_matches_the_image_entrypoint(directory):
 
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS)
 def test_service_ports_match_container_ports(directory):
-    rendered = kt.render(directory)
+    rendered = manifests.render(directory)
     for service in rendered.all("Service"):
         selector = service["spec"].get("selector", {})
-        workloads = [w for w in rendered.workloads() if kt.selects(selector, w)]
+        workloads = [w for w in rendered.workloads() if manifests.selects(selector, w)]
         assert len(workloads) == 1, "Service %s selects %d workloads" % (
             service["metadata"]["name"], len(workloads))
-        c = kt.container(workloads[0])
+        c = manifests.container(workloads[0])
         for port in service["spec"]["ports"]:
             target = port.get("targetPort", port["port"])
-            resolved = kt.container_port(c, target)
+            resolved = manifests.container_port(c, target)
             assert resolved is not None, "Service %s port %s targets %r, which %s does not " \
                 "expose" % (service["metadata"]["name"], port.get("name"), target, c["name"])
             assert resolved == port["port"], "Service %s maps %d to %d" % (
@@ -225,22 +224,23 @@ def test_service_ports_match_container_ports(directory):
 
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS)
 def test_stats_port_is_the_entrypoints_and_the_scrape_target(directory):
-    rendered = kt.render(directory)
+    rendered = manifests.render(directory)
     deployment, c = ringproxy_parts(rendered)
-    stats = int(kt.flag_value(kt.ringproxy_argv(deployment), "stats-port", "s"))
-    assert kt.container_port(c, "stats") == stats
-    assert kt.flag_value(kt.ringproxy_argv(deployment), "stats-addr", "a") == "0.0.0.0"
+    stats = int(manifests.flag_value(manifests.ringproxy_argv(deployment), "stats-port", "s"))
+    assert manifests.container_port(c, "stats") == stats
+    argv = manifests.ringproxy_argv(deployment)
+    assert manifests.flag_value(argv, "stats-addr", "a") == "0.0.0.0"
     annotations = deployment["spec"]["template"]["metadata"].get("annotations", {})
     assert annotations.get("prometheus.io/scrape") == "true"
     assert int(annotations["prometheus.io/port"]) == stats
     assert annotations["prometheus.io/path"] == "/metrics"
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
         if probe in c:
-            assert kt.container_port(c, c[probe]["httpGet"]["port"]) == stats, probe
+            assert manifests.container_port(c, c[probe]["httpGet"]["port"]) == stats, probe
     service = rendered.one("Service", "ringproxy")
     service_ports = {p.get("name"): p for p in service["spec"]["ports"]}
     for monitor in rendered.all("ServiceMonitor"):
-        assert kt.selects(monitor["spec"]["selector"]["matchLabels"],
+        assert manifests.selects(monitor["spec"]["selector"]["matchLabels"],
                           {"spec": {"template": {"metadata": service["metadata"]}}})
         for endpoint in monitor["spec"]["endpoints"]:
             assert endpoint["port"] in service_ports
@@ -258,22 +258,6 @@ def probe_paths(rendered):
     paths[deployment["spec"]["template"]["metadata"]["annotations"]["prometheus.io/path"]] = \
         "metrics"
     return paths
-
-
-def http_get(port, path, timeout=5.0):
-    """(status, body) of GET path on 127.0.0.1:port, HTTP/1.0, read to EOF."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(("GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n" % path).encode())
-        chunks = []
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    response = b"".join(chunks).decode("utf-8", "replace")
-    status_line, _, rest = response.partition("\r\n")
-    _, _, body = rest.partition("\r\n\r\n")
-    return int(status_line.split()[1]), body
 
 
 class StartScriptRedis(harness.ManagedProcess):
@@ -318,10 +302,8 @@ class StartScriptRedis(harness.ManagedProcess):
 
 def start_redis_with_start_script(rendered, group, admin_password_path, proxy_password_path):
     """Starts one shard the way the StatefulSet does; returns its port."""
-    workdir = tempfile.mkdtemp(dir=group.root)
-    redis_process = StartScriptRedis(workdir, rendered, admin_password_path, proxy_password_path)
-    group.processes.append(redis_process)
-    return redis_process.start().port
+    return group.add(StartScriptRedis(group.new_workdir(), rendered, admin_password_path,
+                                      proxy_password_path)).port
 
 
 @pytest.fixture
@@ -336,7 +318,7 @@ SCRIPT_ERROR = "can't run this command or subcommand"
 @pytest.mark.parametrize("directory", ["base"])
 def test_redis_start_script_sets_the_secrets_users_and_redis_conf(directory, processes,
                                                                    tmp_path):
-    rendered = kt.render(directory)
+    rendered = manifests.render(directory)
     _, proxy_file, admin_file = password_files(tmp_path)
     port = start_redis_with_start_script(rendered, processes, admin_file, proxy_file)
     with pytest.raises(redis.exceptions.AuthenticationError):
@@ -377,10 +359,10 @@ def test_probe_paths_answer_on_a_running_ringproxy_that_serves_the_secrets_passw
     # The pod as far as one machine can be it: redis shards started by the StatefulSet's script
     # with the Secret's passwords, ringproxy with the ConfigMap's configuration (servers on
     # loopback under the same names, the same password files) and the Deployment's arguments.
-    rendered = kt.render(directory)
+    rendered = manifests.render(directory)
     deployment, _ = ringproxy_parts(rendered)
     clients, proxy_file, admin_file = password_files(tmp_path)
-    text, _ = kt.ringproxy_config(rendered)
+    text, _ = manifests.ringproxy_config(rendered)
     pool_name, pool = next(iter(yaml.safe_load(text).items()))
     servers = []
     ports = []
@@ -393,19 +375,19 @@ def test_probe_paths_answer_on_a_running_ringproxy_that_serves_the_secrets_passw
     listen = harness.free_port()
     pool.update(listen="127.0.0.1:%d" % listen, servers=servers, redis_auth_file=clients,
                 server_auth_file=proxy_file)
-    args = kt.container(deployment, "ringproxy").get("args", [])
+    args = manifests.container(deployment, "ringproxy").get("args", [])
     proxy = processes.ringproxy(config_text=yaml.safe_dump({pool_name: pool}),
                                 listen_ports=[listen], extra_args=list(args))
 
     def stats_answers():
         try:
-            return http_get(proxy.stats_port, "/healthz")[0] != 0
+            return harness.http_get(proxy.stats_port, "/healthz").status > 0
         except OSError:
             return False
     harness.wait_until(stats_answers, harness.START_TIMEOUT, "ringproxy's stats port")
 
     for path, role in probe_paths(rendered).items():
-        status, body = http_get(proxy.stats_port, path)
+        status, _, body = harness.http_get(proxy.stats_port, path)
         if role == "livenessProbe":
             assert status == 200, "%s %s -> %d %s" % (role, path, status, body)
         elif role == "metrics":
@@ -422,7 +404,7 @@ def test_probe_paths_answer_on_a_running_ringproxy_that_serves_the_secrets_passw
     assert sum(redis.Redis(port=p, password=ADMIN_PASSWORD, socket_timeout=5).dbsize()
                for p in ports) == 30
     client.close()
-    harness.wait_until(lambda: http_get(proxy.stats_port, "/readyz")[0] == 200,
+    harness.wait_until(lambda: harness.http_get(proxy.stats_port, "/readyz").status == 200,
                        harness.START_TIMEOUT, "/readyz 200 with every shard up")
 
 
@@ -432,7 +414,7 @@ def test_probe_paths_answer_on_a_running_ringproxy_that_serves_the_secrets_passw
 
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS)
 def test_ringproxy_logs_in_to_the_shards_with_their_proxy_users_secret_key(directory):
-    rendered = kt.render(directory)
+    rendered = manifests.render(directory)
     deployment, proxy = ringproxy_parts(rendered)
     statefulset, shard = redis_parts(rendered)
     proxy_ref = secret_ref(deployment, proxy, auth_file_path(rendered, "server_auth_file"))
@@ -440,14 +422,14 @@ def test_ringproxy_logs_in_to_the_shards_with_their_proxy_users_secret_key(direc
     redis_ref = secret_ref(statefulset, shard, defaults["proxy"])
     assert proxy_ref == redis_ref
     assert rendered.secret_value(*proxy_ref), "no Secret %s with key %s is rendered" % proxy_ref
-    assert pool_of(kt.ringproxy_config(rendered)[0]).get("server_auth_user") == "proxy"
+    assert pool_of(manifests.ringproxy_config(rendered)[0]).get("server_auth_user") == "proxy"
     assert re.search(r"(?m)^user proxy on .+ ~\* \+@all -@dangerous -@admin$", script), (
         "the shards' proxy user is not fenced in")
 
 
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS)
 def test_clients_shards_and_admin_passwords_are_three_secrets(directory):
-    rendered = kt.render(directory)
+    rendered = manifests.render(directory)
     deployment, proxy = ringproxy_parts(rendered)
     statefulset, shard = redis_parts(rendered)
     _, defaults, _ = redis_start_script(rendered)
@@ -461,7 +443,7 @@ def test_clients_shards_and_admin_passwords_are_three_secrets(directory):
     for workload, c, forbidden in ((deployment, proxy, admin_ref),
                                    (statefulset, shard, clients_ref)):
         for mount in c.get("volumeMounts", []):
-            volume = next((v for v in kt.pod_spec(workload)["volumes"]
+            volume = next((v for v in manifests.pod_spec(workload)["volumes"]
                            if v["name"] == mount["name"]), {})  # else a volumeClaimTemplate
             if "secret" not in volume:
                 continue
@@ -475,7 +457,7 @@ def test_clients_shards_and_admin_passwords_are_three_secrets(directory):
 
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS)
 def test_passwords_are_in_no_configmap(directory):
-    rendered = kt.render(directory)
+    rendered = manifests.render(directory)
     deployment, proxy = ringproxy_parts(rendered)
     statefulset, shard = redis_parts(rendered)
     _, defaults, _ = redis_start_script(rendered)
@@ -498,9 +480,9 @@ def test_passwords_are_in_no_configmap(directory):
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS)
 def test_the_example_secrets_are_placeholders_ringproxy_warns_about(directory, tmp_path):
     # `kubectl apply -k` must work for a try-out, and nobody may run the placeholders unawares.
-    rendered = kt.render(directory)
+    rendered = manifests.render(directory)
     deployment, proxy = ringproxy_parts(rendered)
-    text, _ = kt.ringproxy_config(rendered)
+    text, _ = manifests.ringproxy_config(rendered)
     paths = []
     for key in ("redis_auth_file", "server_auth_file"):
         ref = secret_ref(deployment, proxy, auth_file_path(rendered, key))
@@ -510,7 +492,7 @@ def test_the_example_secrets_are_placeholders_ringproxy_warns_about(directory, t
         paths.append(str(path))
     config = tmp_path / "ringproxy.yml"
     config.write_text(config_with_password_files(text, *paths))
-    result = subprocess.run([kt.ringproxy_binary(), "-t", "-c", str(config)],
+    result = subprocess.run([manifests.ringproxy_binary(), "-t", "-c", str(config)],
                             capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 0, result.stderr
     assert "the clients' password (redis_auth) is a well-known placeholder" in result.stderr
@@ -523,12 +505,12 @@ def test_the_example_secrets_are_placeholders_ringproxy_warns_about(directory, t
 
 def policies_for(rendered, workload):
     return [p for p in rendered.all("NetworkPolicy")
-            if kt.selects(p["spec"]["podSelector"].get("matchLabels", {}), workload)]
+            if manifests.selects(p["spec"]["podSelector"].get("matchLabels", {}), workload)]
 
 
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS)
 def test_shards_accept_connections_only_from_ringproxy_and_each_other(directory):
-    rendered = kt.render(directory)
+    rendered = manifests.render(directory)
     deployment, _ = ringproxy_parts(rendered)
     statefulset, shard = redis_parts(rendered)
     policies = policies_for(rendered, statefulset)
@@ -546,20 +528,21 @@ def test_shards_accept_connections_only_from_ringproxy_and_each_other(directory)
             selector = peer["podSelector"]
             assert set(selector) == {"matchLabels"} and selector["matchLabels"], peer
             selected = [w["metadata"]["name"] for w in rendered.workloads()
-                        if kt.selects(selector["matchLabels"], w)]
+                        if manifests.selects(selector["matchLabels"], w)]
             assert selected, "peer %s selects no workload: a typo shuts the proxy out" % peer
             allowed.update(selected)
         assert rule.get("ports"), "an ingress rule without ports opens every port"
         for port in rule["ports"]:
             assert port.get("protocol", "TCP") == "TCP"
-            assert kt.container_port(shard, port["port"]) == kt.container_port(shard, "redis"), (
-                "port %r is not the shards' Redis port" % port["port"])
+            assert manifests.container_port(shard, port["port"]) == \
+                manifests.container_port(shard, "redis"), (
+                    "port %r is not the shards' Redis port" % port["port"])
     assert allowed == {deployment["metadata"]["name"], statefulset["metadata"]["name"]}
 
 
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS)
 def test_ringproxy_itself_is_not_fenced_by_the_shards_policy(directory):
-    rendered = kt.render(directory)
+    rendered = manifests.render(directory)
     deployment, _ = ringproxy_parts(rendered)
     assert not policies_for(rendered, deployment), "clients must still reach ringproxy"
 
@@ -570,9 +553,9 @@ def test_ringproxy_itself_is_not_fenced_by_the_shards_policy(directory):
 
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS)
 def test_grace_period_covers_prestop_and_drain(directory):
-    rendered = kt.render(directory)
+    rendered = manifests.render(directory)
     deployment, c = ringproxy_parts(rendered)
-    drain = kt.flag_value(kt.ringproxy_argv(deployment), "drain-timeout")
+    drain = manifests.flag_value(manifests.ringproxy_argv(deployment), "drain-timeout")
     assert drain is not None, "the ringproxy container sets no --drain-timeout"
     pre_stop = c["lifecycle"]["preStop"]
     if "sleep" in pre_stop:
@@ -581,16 +564,16 @@ def test_grace_period_covers_prestop_and_drain(directory):
         command = pre_stop["exec"]["command"]
         assert command[0] == "sleep" and len(command) == 2, command
         sleep = seconds(command[1])
-    grace = seconds(kt.pod_spec(deployment)["terminationGracePeriodSeconds"])
+    grace = seconds(manifests.pod_spec(deployment)["terminationGracePeriodSeconds"])
     assert grace > int(drain) + sleep, "grace %d <= drain %s + preStop %d" % (grace, drain, sleep)
     assert sleep >= 1
 
 
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS)
 def test_worker_count_follows_the_cpu_limit(directory):
-    rendered = kt.render(directory)
+    rendered = manifests.render(directory)
     deployment, c = ringproxy_parts(rendered)
-    assert kt.flag_value(kt.ringproxy_argv(deployment), "workers") is None, (
+    assert manifests.flag_value(manifests.ringproxy_argv(deployment), "workers") is None, (
         "--workers is set: the worker count would no longer follow the CPU limit")
     limits = c["resources"]["limits"]
     assert "cpu" in limits and "memory" in limits
@@ -599,10 +582,10 @@ def test_worker_count_follows_the_cpu_limit(directory):
 
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS)
 def test_every_container_runs_locked_down(directory):
-    rendered = kt.render(directory)
+    rendered = manifests.render(directory)
     for workload in rendered.workloads():
-        pod = kt.pod_spec(workload).get("securityContext", {})
-        for c in kt.pod_spec(workload)["containers"]:
+        pod = manifests.pod_spec(workload).get("securityContext", {})
+        for c in manifests.pod_spec(workload)["containers"]:
             security = c.get("securityContext", {})
             where = "%s/%s" % (workload["metadata"]["name"], c["name"])
             assert security.get("runAsNonRoot", pod.get("runAsNonRoot")) is True, where
@@ -614,17 +597,17 @@ def test_every_container_runs_locked_down(directory):
 
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS)
 def test_ringproxy_runs_as_the_images_user(directory):
-    deployment, _ = ringproxy_parts(kt.render(directory))
-    user, _, group = kt.dockerfile_value("USER").partition(":")
-    pod = kt.pod_spec(deployment)["securityContext"]
+    deployment, _ = ringproxy_parts(manifests.render(directory))
+    user, _, group = manifests.dockerfile_value("USER").partition(":")
+    pod = manifests.pod_spec(deployment)["securityContext"]
     assert pod["runAsUser"] == int(user)
     assert pod.get("runAsGroup", int(group)) == int(group)
 
 
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS)
 def test_image_exposes_the_container_ports(directory):
-    _, c = ringproxy_parts(kt.render(directory))
-    exposed = {int(p.split("/")[0]) for p in kt.dockerfile_value("EXPOSE").split()}
+    _, c = ringproxy_parts(manifests.render(directory))
+    exposed = {int(p.split("/")[0]) for p in manifests.dockerfile_value("EXPOSE").split()}
     assert exposed == {p["containerPort"] for p in c["ports"]}
 
 
@@ -634,14 +617,14 @@ def test_image_exposes_the_container_ports(directory):
 
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS)
 def test_statefulset_and_its_headless_service(directory):
-    rendered = kt.render(directory)
+    rendered = manifests.render(directory)
     statefulset, c = redis_parts(rendered)
     spec = statefulset["spec"]
     assert spec["podManagementPolicy"] == "Parallel"
     headless = rendered.one("Service", spec["serviceName"])
     assert headless["spec"]["clusterIP"] == "None"
     assert "publishNotReadyAddresses" in headless["spec"], "a deliberate choice: state it"
-    assert kt.selects(headless["spec"]["selector"], statefulset)
+    assert manifests.selects(headless["spec"]["selector"], statefulset)
     claims = {t["metadata"]["name"] for t in spec["volumeClaimTemplates"]}
     mounted = {m["name"] for m in c["volumeMounts"]}
     assert claims <= mounted, "volumeClaimTemplates %s not mounted" % (claims - mounted)
@@ -654,10 +637,10 @@ def test_statefulset_and_its_headless_service(directory):
 
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS)
 def test_disruption_budgets_cover_each_workload(directory):
-    rendered = kt.render(directory)
+    rendered = manifests.render(directory)
     for workload in rendered.workloads():
         budgets = [p for p in rendered.all("PodDisruptionBudget")
-                   if kt.selects(p["spec"]["selector"]["matchLabels"], workload)]
+                   if manifests.selects(p["spec"]["selector"]["matchLabels"], workload)]
         assert len(budgets) == 1, workload["metadata"]["name"]
         spec = budgets[0]["spec"]
         if "minAvailable" in spec:
@@ -667,11 +650,11 @@ def test_disruption_budgets_cover_each_workload(directory):
 
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS)
 def test_replicas_spread_across_nodes(directory):
-    rendered = kt.render(directory)
+    rendered = manifests.render(directory)
     deployment, _ = ringproxy_parts(rendered)
     assert deployment["spec"]["replicas"] >= 2
     for workload in rendered.workloads():
-        constraints = kt.pod_spec(workload).get("topologySpreadConstraints", [])
+        constraints = manifests.pod_spec(workload).get("topologySpreadConstraints", [])
         hostname = [t for t in constraints if t["topologyKey"] == "kubernetes.io/hostname"]
-        assert hostname and kt.selects(hostname[0]["labelSelector"]["matchLabels"], workload), \
-            workload["metadata"]["name"]
+        assert hostname and manifests.selects(hostname[0]["labelSelector"]["matchLabels"],
+                                              workload), workload["metadata"]["name"]

@@ -8,12 +8,12 @@ import subprocess
 import pytest
 import yaml
 
-import k8s_testing as kt
+import manifests
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VALIDATOR = os.path.join(HERE, "validate_manifests.mjs")
 YAMLLINT_CONFIG = os.path.join(HERE, "yamllint.yaml")
-KUSTOMIZATIONS = kt.kustomizations()
+KUSTOMIZATIONS = manifests.kustomizations()
 
 
 def node_modules():
@@ -38,14 +38,15 @@ def test_every_overlay_and_the_root_are_rendered():
 
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS)
 def test_kustomization_renders(directory):
-    rendered = kt.render(directory)
+    rendered = manifests.render(directory)
     kinds = {o["kind"] for o in rendered.objects}
     assert {"StatefulSet", "Deployment", "Service", "ConfigMap", "PodDisruptionBudget"} <= kinds
 
 
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS)
 def test_rendered_objects_validate_against_the_schemas(directory):
-    entries = [{"source": "k8s/" + directory, "object": o} for o in kt.render(directory).objects]
+    entries = [{"source": "k8s/" + directory, "object": o}
+               for o in manifests.render(directory).objects]
     result = validate(entries)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "%d objects valid" % len(entries) in result.stdout
@@ -54,7 +55,7 @@ def test_rendered_objects_validate_against_the_schemas(directory):
 def test_validator_rejects_unknown_fields_wrong_types_and_unknown_kinds():
     # The validator is what stands between a typo and a cluster that ignores it: make it prove
     # it still catches each kind of mistake on a real object.
-    objects = kt.render("base").objects
+    objects = manifests.render("base").objects
     deployment = json.loads(json.dumps(next(o for o in objects if o["kind"] == "Deployment")))
     c = deployment["spec"]["template"]["spec"]["containers"][0]
     c["readinessProbe"]["httpGet"]["pathh"] = "/readyz"
@@ -75,7 +76,7 @@ def test_validator_rejects_unknown_fields_wrong_types_and_unknown_kinds():
 def test_yamllint_is_clean():
     yamllint = shutil.which("yamllint")
     assert yamllint, "yamllint is not installed: run .ci/install-deps"
-    result = subprocess.run([yamllint, "-f", "parsable", "-c", YAMLLINT_CONFIG, kt.K8S_DIR],
+    result = subprocess.run([yamllint, "-f", "parsable", "-c", YAMLLINT_CONFIG, manifests.K8S_DIR],
                             capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -83,7 +84,7 @@ def test_yamllint_is_clean():
 def test_every_k8s_file_is_used_by_a_kustomization():
     # A manifest no kustomization lists is never validated, and never deployed.
     listed = set()
-    for root, _, files in os.walk(kt.K8S_DIR):
+    for root, _, files in os.walk(manifests.K8S_DIR):
         for name in files:
             if name in ("kustomization.yaml", "kustomization.yml"):
                 with open(os.path.join(root, name), encoding="utf-8") as f:
@@ -95,9 +96,9 @@ def test_every_k8s_file_is_used_by_a_kustomization():
                     for entry in generator.get("files", []):
                         listed.add(os.path.normpath(os.path.join(root, entry.split("=")[-1])))
     unused = []
-    for root, _, files in os.walk(kt.K8S_DIR):
+    for root, _, files in os.walk(manifests.K8S_DIR):
         for name in files:
             path = os.path.join(root, name)
             if path not in listed:
-                unused.append(os.path.relpath(path, kt.SOURCE_DIR))
+                unused.append(os.path.relpath(path, manifests.SOURCE_DIR))
     assert not unused, "files no kustomization uses: %s" % unused

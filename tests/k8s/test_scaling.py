@@ -12,21 +12,21 @@ import subprocess
 import pytest
 import yaml
 
-import k8s_testing as kt
+import manifests
 
 KEYS = 100000
-README = os.path.join(kt.SOURCE_DIR, "README.md")
+README = os.path.join(manifests.SOURCE_DIR, "README.md")
 
 
 def pool(directory):
-    text, _ = kt.ringproxy_config(kt.render(directory))
+    text, _ = manifests.ringproxy_config(manifests.render(directory))
     return next(iter(yaml.safe_load(text).values()))
 
 
 def placement_config(directory, tmp_path):
     # Placement depends on hash, distribution and servers only; the password files are not on
     # this machine, so their lines go (and the user that needs one).
-    text, _ = kt.ringproxy_config(kt.render(directory))
+    text, _ = manifests.ringproxy_config(manifests.render(directory))
     path = tmp_path / (directory.replace("/", "_") + ".yml")
     path.write_text(re.sub(r"(?m)^\s*(redis_auth_file|server_auth_file|server_auth_user):.*\n",
                            "", text))
@@ -34,7 +34,7 @@ def placement_config(directory, tmp_path):
 
 
 def place(config_path, keys):
-    tool = os.path.join(kt.build_dir(), "tests", "integration", "placement_tool")
+    tool = os.path.join(manifests.build_dir(), "tests", "integration", "placement_tool")
     assert os.access(tool, os.X_OK), "%s is missing: build the placement_tool target" % tool
     result = subprocess.run([tool, "--config", config_path],
                             input="".join(k.encode().hex() + "\n" for k in keys),
