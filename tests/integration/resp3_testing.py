@@ -82,9 +82,14 @@ def wipe(server):
     c.execute_command("FUNCTION", "FLUSH")
 
 
-def hello(conn, version, *options):
-    """Sends HELLO `version` `options` on a RawConnection; returns the reply's raw bytes."""
-    return conn.command("HELLO", version, *options)
+def hello(conn, version, *options, check=True):
+    """Sends HELLO `version` `options` on a RawConnection; returns the reply's raw bytes, which
+    must be the map of `version` (unless `check` is false)."""
+    reply = conn.command("HELLO", version, *options)
+    if check:
+        want = b"%7\r\n" if int(version) == 3 else b"*14\r\n"
+        assert reply.startswith(want), "HELLO %s was not accepted: %r" % (version, reply[:200])
+    return reply
 
 
 def connect(port, protocol, *hello_options):
@@ -94,7 +99,7 @@ def connect(port, protocol, *hello_options):
     if protocol == 2 and not hello_options:
         return conn, None
     try:
-        return conn, hello(conn, protocol, *hello_options)
+        return conn, hello(conn, protocol, *hello_options, check=False)
     except Exception:
         conn.close()
         raise
