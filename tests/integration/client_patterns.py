@@ -77,16 +77,22 @@ RESP3_CLIENTS = [Client("redis5", resp=3, resp3=True), Client("redis6", resp=Non
                  Client("ioredis6", resp=None, resp3=True)]
 
 
+def param(client):
+    """The pytest parameter of one client (a RESP3 one skipped through ringproxy when
+    RINGPROXY_PATTERNS_RESP3=0)."""
+    if not client.resp3:
+        return pytest.param(client, id=client.id)
+    skip_resp3 = pytest.mark.skipif(
+        not DIRECT and not RESP3_THROUGH_PROXY,
+        reason="RINGPROXY_PATTERNS_RESP3=0 leaves the RESP3 clients out through the proxy")
+    return pytest.param(client, id=client.id, marks=skip_resp3)
+
+
 def client_params(with_redis_py=True, node=True):
-    """pytest parameters: redis-py, the RESP2 node clients, and the RESP3 ones (unless
-    RINGPROXY_PATTERNS_RESP3=0 through ringproxy)."""
-    params = [pytest.param(REDIS_PY, id=REDIS_PY.id)] if with_redis_py else []
+    """pytest parameters: redis-py, the RESP2 node clients, and the RESP3 ones."""
+    params = [param(REDIS_PY)] if with_redis_py else []
     if node:
-        params += [pytest.param(c, id=c.id) for c in NODE_CLIENTS]
-        skip_resp3 = pytest.mark.skipif(
-            not DIRECT and not RESP3_THROUGH_PROXY,
-            reason="RINGPROXY_PATTERNS_RESP3=0 leaves the RESP3 clients out through the proxy")
-        params += [pytest.param(c, id=c.id, marks=skip_resp3) for c in RESP3_CLIENTS]
+        params += [param(c) for c in NODE_CLIENTS + RESP3_CLIENTS]
     return params
 
 

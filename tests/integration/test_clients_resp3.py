@@ -15,9 +15,6 @@ import pytest
 
 import client_patterns as cp
 
-NODE = [c for c in cp.NODE_CLIENTS + cp.RESP3_CLIENTS]
-
-
 class Direct:
     """One plain redis-server as run_node() takes a target (its port)."""
 
@@ -39,11 +36,7 @@ def env(setup):
     return target, direct
 
 
-def _params():
-    return [p for p in cp.client_params(with_redis_py=False)]
-
-
-@pytest.mark.parametrize("client", _params())
+@pytest.mark.parametrize("client", cp.client_params(with_redis_py=False))
 def test_each_client_speaks_the_protocol_it_asked_for(env, client):
     target, direct = env
     out = cp.node_ok(cp.run_node(client, target, "protocol", {}))
@@ -84,7 +77,7 @@ def _raw(keys):
             ["GET"], ["HGET", s, "f"]]
 
 
-@pytest.mark.parametrize("client", _params())
+@pytest.mark.parametrize("client", cp.client_params(with_redis_py=False))
 def test_plain_commands_and_a_pipeline_get_what_one_redis_server_gives(env, client):
     target, direct = env
     keys = _keys(target, client)
