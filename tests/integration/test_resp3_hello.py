@@ -1,8 +1,9 @@
 """HELLO and the replies the proxy makes itself, in RESP3: HELLO 3's map, switching back and forth
 on a live connection (also in the middle of a pipeline), HELLO with AUTH and SETNAME on a pool
-with a password, unsupported versions, PING, ECHO, CLIENT, COMMAND and INFO in the form Redis
-gives a RESP3 client, the proxy's own errors as simple errors, and client tracking refused with
-the connection left usable.
+with a password, server connections that authenticate and select a database before HELLO 3,
+unsupported versions, PING, ECHO, CLIENT, COMMAND and INFO in the form Redis gives a RESP3
+client, the proxy's own errors as simple errors, and client tracking refused with the connection
+left usable.
 
 Where Redis defines the reply, an oracle redis-server is asked the same on its own connection and
 the replies must be byte-identical except the fields that name the server (HELLO's server,
@@ -15,10 +16,12 @@ import socket
 
 import pytest
 
+import proxy_testing
 import resp3_testing as r3
 from proxy_testing import RawConnection, encode
 
 PASSWORD = "r3-s3cret"
+SERVER_PASSWORD = "r3-servers-only"
 PONG = b"+PONG\r\n"
 HELLO_FIELDS = ["server", "version", "proto", "id", "mode", "role", "modules"]
 
@@ -307,3 +310,45 @@ def test_client_tracking_is_refused_with_a_clear_error_and_the_connection_stays_
             assert reply == b"-ERR %s is not supported through the proxy\r\n" % (
                 cmd[0].encode()), reply
         assert conn.command("HGETALL", "{trk}missing") == b"%0\r\n"
+
+
+@pytest.fixture(scope="module")
+def locked(module_processes):
+    """Shards that want a password, behind a pool with server_auth and redis_db 2 (clients need
+    no password); in the direct mode one such redis-server, and the client authenticates and
+    selects the database itself, as the proxy does on its server connections."""
+    if r3.DIRECT:
+        server = module_processes.redis(password=SERVER_PASSWORD)
+        return server.port, [server], lambda key: server
+    servers = module_processes.redis_many(r3.SHARDS, password=SERVER_PASSWORD)
+    sharded = proxy_testing.ShardedProxy(module_processes, servers, workers=2,
+                                         server_auth=SERVER_PASSWORD, redis_db=2)
+    return sharded.port, servers, sharded.owner
+
+
+def test_resp3_server_connections_authenticate_and_select_the_database_first(locked, env):
+    """The proxy's RESP3 server connections say HELLO 3 after AUTH and SELECT: the replies are
+    RESP3 and the keys land in the pool's database."""
+    port, servers, owner = locked
+    _, oracle = env
+    keys = ["%d:locked" % i for i in range(8)]
+    commands = [c for k in keys for c in (["HSET", k, "f", k], ["HGETALL", k],
+                                          ["GET", k + "-missing"], ["ZADD", k + "z", "2.5", "m"],
+                                          ["ZSCORE", k + "z", "m"])]
+    commands.append(["MGET"] + keys + [k + "-missing" for k in keys])
+    with RawConnection(port) as conn, RawConnection(oracle.port) as plain:
+        if r3.DIRECT:
+            r3.hello(conn, 3, "AUTH", "default", SERVER_PASSWORD)
+            assert conn.command("SELECT", "2") == b"+OK\r\n"
+        else:
+            r3.hello(conn, 3)
+        r3.hello(plain, 3)
+        assert plain.command("SELECT", "2") == b"+OK\r\n"
+        got = conn.pipeline(commands)
+        want = plain.pipeline(commands)
+    assert got == want
+    assert got[1] == b"%%1\r\n$1\r\nf\r\n$%d\r\n%s\r\n" % (len(keys[0]), keys[0].encode())
+    for k in keys:
+        assert owner(k).client(db=2).hget(k, "f") == k.encode()
+        assert owner(k).client(db=0).exists(k) == 0
+    assert sum(s.client(db=2).dbsize() for s in servers) == 2 * len(keys)
