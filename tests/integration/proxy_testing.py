@@ -161,9 +161,9 @@ def encode(*args):
 # RESP2 and RESP3 reply types by how their length is given: a line (simple string, error,
 # integer, null, boolean, double, big number), a length then bytes (bulk string, blob error,
 # verbatim string), or a count of elements (array, set, push; a map counts pairs).
-_LINE_TYPES = (b"+", b"-", b":", b"_", b"#", b",", b"(")
-_BULK_TYPES = (b"$", b"!", b"=")
-_AGGREGATE_WIDTH = {b"*": 1, b"~": 1, b">": 1, b"%": 2}
+LINE_TYPES = (b"+", b"-", b":", b"_", b"#", b",", b"(")
+BULK_TYPES = (b"$", b"!", b"=")
+AGGREGATE_WIDTH = {b"*": 1, b"~": 1, b">": 1, b"%": 2}
 
 
 class ReplyError(Exception):
@@ -225,19 +225,19 @@ class RawConnection:
                 self._fill()
             end = self._line(pos)
             kind = self.buf[pos:pos + 1]
-            if kind in _LINE_TYPES:
+            if kind in LINE_TYPES:
                 pos = end + 2
             else:
                 length = int(self.buf[pos + 1:end])
                 pos = end + 2
-                if kind in _BULK_TYPES:
+                if kind in BULK_TYPES:
                     if length >= 0:
                         pos += length + 2
                     while len(self.buf) < pos:
                         self._fill()
-                elif kind in _AGGREGATE_WIDTH:
+                elif kind in AGGREGATE_WIDTH:
                     if length > 0:
-                        pending.append(length * _AGGREGATE_WIDTH[kind])
+                        pending.append(length * AGGREGATE_WIDTH[kind])
                         continue
                 elif kind == b"|":
                     # Its pairs, then the reply it describes, which counts as one element.
@@ -307,7 +307,7 @@ def _parse(data, pos):
     if kind == b",":
         return float(line), end + 2
     length = int(line)
-    if kind in _BULK_TYPES:
+    if kind in BULK_TYPES:
         if length < 0:
             return None, end + 2
         body = data[end + 2:end + 2 + length]
@@ -316,7 +316,7 @@ def _parse(data, pos):
         elif kind == b"=":
             body = body[4:]  # "txt:" or "mkd:"
         return body, end + 2 + length + 2
-    if kind in _AGGREGATE_WIDTH or kind == b"|":
+    if kind in AGGREGATE_WIDTH or kind == b"|":
         if length < 0:
             return None, end + 2
         count = length * (1 if kind in (b"*", b"~", b">") else 2)

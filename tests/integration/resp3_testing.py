@@ -13,7 +13,7 @@ import os
 
 import harness
 import proxy_testing
-from proxy_testing import RawConnection, encode
+from proxy_testing import RawConnection
 
 TARGET = os.environ.get("RINGPROXY_RESP3_TARGET", "ringproxy")
 if TARGET not in ("ringproxy", "redis"):
@@ -124,9 +124,9 @@ class Reply:
         self.attached = attached
 
     def encode(self):
-        if self.kind in proxy_testing._LINE_TYPES:  # pylint: disable=protected-access
+        if self.kind in proxy_testing.LINE_TYPES:
             return self.kind + self.data + b"\r\n"
-        if self.kind in proxy_testing._BULK_TYPES:  # pylint: disable=protected-access
+        if self.kind in proxy_testing.BULK_TYPES:
             if self.data is None:
                 return self.kind + b"-1\r\n"
             return b"%s%d\r\n%s\r\n" % (self.kind, len(self.data), self.data)
@@ -165,14 +165,14 @@ def parse_reply(data):
 def _parse(data, pos):
     end = data.index(b"\r\n", pos)
     kind, line = data[pos:pos + 1], data[pos + 1:end]
-    if kind in proxy_testing._LINE_TYPES:  # pylint: disable=protected-access
+    if kind in proxy_testing.LINE_TYPES:
         return Reply(kind, line), end + 2
     length = int(line)
-    if kind in proxy_testing._BULK_TYPES:  # pylint: disable=protected-access
+    if kind in proxy_testing.BULK_TYPES:
         if length < 0:
             return Reply(kind, None), end + 2
         return Reply(kind, data[end + 2:end + 2 + length]), end + 2 + length + 2
-    if kind not in proxy_testing._AGGREGATE_WIDTH and kind != b"|":  # pylint: disable=W0212
+    if kind not in proxy_testing.AGGREGATE_WIDTH and kind != b"|":
         raise ValueError("not a RESP reply: %r" % data[pos:pos + 50])
     if length < 0:
         return Reply(kind, items=None), end + 2
@@ -232,7 +232,7 @@ REPLY_EXCLUDED = {
 
 
 def _masked_value(value):
-    if value.kind in proxy_testing._LINE_TYPES:  # pylint: disable=protected-access
+    if value.kind in proxy_testing.LINE_TYPES:
         return Reply(value.kind, MASK)
     if value.kind in (b"$", b"="):
         if value.data is None:
@@ -301,5 +301,5 @@ def describe(diffs, total, limit=8):
 
 
 __all__ = ["Target", "Reply", "parse_reply", "hello_fields", "masked", "replay", "diff",
-           "describe", "connect", "hello", "kinds", "wipe", "encode", "HELLO_EXCLUDED",
+           "describe", "connect", "hello", "kinds", "wipe", "HELLO_EXCLUDED",
            "REPLY_EXCLUDED", "MASK", "DIRECT", "TARGET"]
