@@ -2,7 +2,8 @@
 """Instructions per pipelined GET of ringproxy under callgrind, alone, for profiling work.
 
     /usr/bin/python3 bench/e2e/instructions_per_get.py [--ringproxy build-release/proxy/ringproxy] \
-        [-n 50000,150000] [-P 16] [-d 64] [-R 3] [--nutcracker] [--keep DIR] [--dump-instr]
+        [-n 50000,150000] [-P 16] [-d 64] [-R 3] [--nutcracker | --resp3] [--keep DIR] \
+        [--dump-instr]
 
 compare.py --callgrind measures the same figure at the end of its whole matrix; this runs only
 that part, in about a minute, so it can be repeated after every change. It starts its processes
@@ -21,6 +22,12 @@ depend on the machine's load.
 --keep DIR keeps the callgrind output files (callgrind.<proxy>.<n>.out) for
 `callgrind_annotate --inclusive=yes DIR/callgrind.ringproxy.150000.out`; --dump-instr adds
 per-instruction counts for `callgrind_annotate --auto=yes` or kcachegrind.
+
+--resp3 measures the same GETs from a RESP3 client: redis-benchmark's own -3 makes its
+connection send HELLO 3 before the first GET (it exits if the proxy refuses it), and after each
+run every shard is asked (CLIENT LIST) whether the proxy reached it on a connection that speaks
+RESP3, so that the figure is that of the RESP3 path. Run once without and once with --resp3 to
+compare the two protocols; GET's reply is the same bulk string in both.
 """
 
 import argparse
@@ -61,7 +68,12 @@ def parse_args(argv):
     p.add_argument("--keep", help="keep the callgrind output files in this directory")
     p.add_argument("--dump-instr", action="store_true",
                    help="callgrind --dump-instr=yes (per-instruction counts)")
+    p.add_argument("--resp3", action="store_true",
+                   help="the benchmark connection says HELLO 3 first (redis-benchmark -3)")
     args = p.parse_args(argv)
+    if args.resp3 and args.nutcracker:
+        p.error("--resp3 measures ringproxy only: nutcracker closes a connection that sends "
+                "HELLO")
     try:
         args.counts = [int(x) for x in args.requests.split(",")]
     except ValueError:
@@ -99,7 +111,10 @@ def measure(children, workdir, kind, shard_ports, args, rep):
                                      tag="-%d" % n)
         try:
             compare.run_benchmark(children, server.port, ["-P", str(args.pipeline), "-d",
-                                                          str(args.size), "-t", "get"], n, args)
+                                                          str(args.size), "-t", "get"] +
+                                  (["-3"] if args.resp3 else []), n, args)
+            if args.resp3:
+                check_resp3_server_connections(shard_ports, server.pid)
         finally:
             # nutcracker exits through exit() only on SIGINT; ringproxy drains on either.
             sig = signal.SIGINT if kind == "nutcracker" else signal.SIGTERM
@@ -113,6 +128,35 @@ def measure(children, workdir, kind, shard_ports, args, rep):
     return totals, (totals[1] - totals[0]) / (args.counts[1] - args.counts[0])
 
 
+def resp3_connections(port, pid):
+    """How many of the connections a redis-server at `port` has from process `pid` speak
+    RESP3, by CLIENT LIST's resp= and the connections' local ports of that process."""
+    mine = {local_port for local_port, _ in compare._tcp_sockets(pid)}
+    client = compare.RespClient(port)
+    try:
+        listing = client.call("CLIENT", "LIST")
+    finally:
+        client.close()
+    if not isinstance(listing, bytes):
+        raise compare.BenchError("CLIENT LIST on port %d answered %r" % (port, listing))
+    count = 0
+    for line in listing.decode().splitlines():
+        fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+        peer_port = int(fields.get("addr", ":0").rsplit(":", 1)[1])
+        if peer_port in mine and fields.get("resp") == "3":
+            count += 1
+    return count
+
+
+def check_resp3_server_connections(shard_ports, pid):
+    """Fails unless the proxy (`pid`) reaches every shard on a RESP3 connection: otherwise the
+    figure would not be that of the RESP3 path."""
+    counts = [resp3_connections(port, pid) for port in shard_ports]
+    if not all(counts):
+        raise compare.BenchError("after a RESP3 run the proxy has RESP3 connections to the "
+                                 "shards %s: %s (each needs one)" % (shard_ports, counts))
+
+
 def run(children, workdir, args):
     shards = [compare.start_redis(children, workdir, "shard-%d" % i, None)
               for i in range(compare.SHARDS)]
@@ -122,9 +166,9 @@ def run(children, workdir, args):
     kinds = ["ringproxy"] + (["nutcracker"] if args.nutcracker else [])
     results = {kind: [measure(children, workdir, kind, shard_ports, args, rep)
                       for rep in range(args.repeat)] for kind in kinds}
-    print("redis-benchmark -c 1 -P %d -t get -d %d -r %d, -n %d and %d; --workers %d" % (
-        args.pipeline, args.size, args.keyspace, args.counts[0], args.counts[1],
-        args.workers_count))
+    print("redis-benchmark -c 1 -P %d -t get -d %d -r %d%s, -n %d and %d; --workers %d" % (
+        args.pipeline, args.size, args.keyspace, " -3 (RESP3)" if args.resp3 else "",
+        args.counts[0], args.counts[1], args.workers_count))
     for kind, runs in results.items():
         for totals, per_request in runs:
             print("%-10s Ir %d and %d: %.1f instructions per GET" % (kind, totals[0], totals[1],

@@ -7,9 +7,11 @@
 //                                               "pattern": "transaction", "args": {...},
 //                                               "deadline_ms": 20000}'
 //
-// client: "ioredis" (5.x), "redis4", "redis5", "redis6" (node-redis 4, 5, 6 under npm aliases).
-// resp: node-redis 5 and 6 only, passed as their RESP option; null leaves the client's default
-// (node-redis 6: RESP3). ioredis and node-redis 4 speak RESP2 only.
+// client: "ioredis" (5.x), "ioredis6" (6.x), "redis4", "redis5", "redis6" (node-redis 4, 5, 6
+// under npm aliases).
+// resp: node-redis 5 and 6 (their RESP option) and ioredis 6 (its protocol option) only; null
+// leaves the client's default (node-redis 6 and ioredis 6: RESP3). ioredis 5 and node-redis 4
+// speak RESP2 only.
 //
 // Exit status: 0 with the pattern's result; 1 when the pattern threw (printed as {"error"});
 // 3 when the deadline passed first (printed as {"timeout": true, "stage"}: where it was stuck).
@@ -45,12 +47,14 @@ setTimeout(() => finish({ timeout: true, stage }, 3), spec.deadline_ms ?? 20000)
 
 class IoRedisAdapter {
   constructor(spec) {
-    this.Redis = require("ioredis");
+    this.Redis = require(spec.client);
     this.spec = spec;
   }
 
   async connect() {
-    const client = new this.Redis({ host: spec.host ?? "127.0.0.1", port: spec.port });
+    const options = { host: spec.host ?? "127.0.0.1", port: spec.port };
+    if (this.spec.resp !== null && this.spec.resp !== undefined) options.protocol = this.spec.resp;
+    const client = new this.Redis(options);
     client.on("error", (err) => clientErrors.push(String(err?.message ?? err)));
     if (client.status !== "ready") {
       // The library would retry a failed handshake forever; a correct server never fails one.
@@ -143,6 +147,40 @@ class IoRedisAdapter {
   async setGet(client, key, value) {
     await client.set(key, value);
     return client.get(key);
+  }
+
+  async raw(client, args) {
+    const [name, ...rest] = args;
+    return client.call(name, ...rest);
+  }
+
+  // The plain commands of plainCommands(), through ioredis's own methods.
+  async typed(client, k) {
+    const out = {};
+    out.set = await client.set(k.str, "value");
+    out.get = await client.get(k.str);
+    out.get_missing = await client.get(k.missing);
+    out.mget = await client.mget(...k.every, k.missing);
+    out.exists = await client.exists(...k.every, k.missing);
+    out.incrbyfloat = await client.incrbyfloat(k.num, "1.5");
+    out.hset = await client.hset(k.hash, { a: "1", b: "two" });
+    out.hgetall = await client.hgetall(k.hash);
+    out.hgetall_missing = await client.hgetall(k.missing);
+    out.sadd = await client.sadd(k.set, 3, 1, 2);
+    out.smembers = await client.smembers(k.set);
+    out.zadd = await client.zadd(k.zset, 1.5, "half", "inf", "top", "-inf", "bottom");
+    out.zscore = await client.zscore(k.zset, "half");
+    out.zscore_inf = await client.zscore(k.zset, "top");
+    out.zscore_missing = await client.zscore(k.zset, "nope");
+    out.zrange = await client.zrange(k.zset, 0, -1, "WITHSCORES");
+    out.lpop_missing = await client.lpop(k.missing);
+    const pipeline = client.pipeline();
+    k.every.forEach((key, i) => pipeline.set(key, `p${i}`).get(key).hgetall(k.hash)
+      .zscore(k.zset, "half").get(k.missing));
+    out.pipeline = (await pipeline.exec()).map(([err, value]) => (err ? { error: err.message }
+                                                                       : value));
+    out.del = await client.del(...k.every, k.missing);
+    return out;
   }
 }
 
@@ -291,6 +329,39 @@ class NodeRedisAdapter {
     await client.set(key, value);
     return client.get(key);
   }
+
+  async raw(client, args) {
+    return client.sendCommand(args.map(String));
+  }
+
+  // The plain commands of plainCommands(), through node-redis's own methods.
+  async typed(client, k) {
+    const out = {};
+    out.set = await client.set(k.str, "value");
+    out.get = await client.get(k.str);
+    out.get_missing = await client.get(k.missing);
+    out.mget = await client.mGet([...k.every, k.missing]);
+    out.exists = await client.exists([...k.every, k.missing]);
+    out.incrbyfloat = await client.incrByFloat(k.num, 1.5);
+    out.hset = await client.hSet(k.hash, { a: "1", b: "two" });
+    out.hgetall = await client.hGetAll(k.hash);
+    out.hgetall_missing = await client.hGetAll(k.missing);
+    out.sadd = await client.sAdd(k.set, ["3", "1", "2"]);
+    out.smembers = await client.sMembers(k.set);
+    out.zadd = await client.zAdd(k.zset, [{ score: 1.5, value: "half" },
+      { score: Infinity, value: "top" }, { score: -Infinity, value: "bottom" }]);
+    out.zscore = await client.zScore(k.zset, "half");
+    out.zscore_inf = await client.zScore(k.zset, "top");
+    out.zscore_missing = await client.zScore(k.zset, "nope");
+    out.zrange = await client.zRangeWithScores(k.zset, 0, -1);
+    out.lpop_missing = await client.lPop(k.missing);
+    // Issued in one tick: node-redis writes them as one pipeline.
+    out.pipeline = await Promise.all(k.every.flatMap((key, i) => [
+      client.set(key, `p${i}`), client.get(key), client.hGetAll(k.hash),
+      client.zScore(k.zset, "half"), client.get(k.missing)]));
+    out.del = await client.del([...k.every, k.missing]);
+    return out;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -329,6 +400,27 @@ function streamsReply(reply) {
     return [m.id, Object.fromEntries(Object.entries(plain(m.message)).map(
       ([k, v]) => [k, String(v)]))];
   })]);
+}
+
+// A reply as JSON that keeps what the client made of it: a Map, a Set, a number that is not
+// finite, a bigint, a Buffer and null stay distinguishable, so that the same client's results
+// from two servers are equal only when it parsed the same replies.
+function jsonable(value) {
+  if (value === null || value === undefined) return value ?? null;
+  if (typeof value === "number") return Number.isFinite(value) ? value : { number: String(value) };
+  if (typeof value === "bigint") return { bigint: String(value) };
+  if (Buffer.isBuffer(value)) return { buffer: value.toString() };
+  if (value instanceof Error) return { error: value.message };
+  if (value instanceof Map) return { map: [...value].map(([k, v]) => [jsonable(k), jsonable(v)]) };
+  if (value instanceof Set) return { set: [...value].map(jsonable) };
+  if (Array.isArray(value)) return value.map(jsonable);
+  if (typeof value === "object") {
+    const out = {};
+    for (const [k, v] of Object.entries(value)) out[k] = jsonable(v);
+    return { [value.constructor?.name === "Object" ? "object" : String(value.constructor?.name)]:
+             out };
+  }
+  return value;
 }
 
 function normaliseReply(value) {
@@ -483,6 +575,46 @@ const patterns = {
       await adapter.close(client);
     }
   },
+
+  // Which protocol the connection speaks: HELLO without a version reports it (and changes
+  // nothing). A client that fell back to RESP2 shows here.
+  async protocol(adapter) {
+    const client = await adapter.connect();
+    try {
+      stage = "hello";
+      let reply = await adapter.raw(client, ["HELLO"]);
+      if (reply instanceof Map) reply = Object.fromEntries(reply);
+      else if (Array.isArray(reply)) reply = flatObject(reply);
+      return { proto: Number(reply.proto), hello_fields: Object.keys(reply).map(String) };
+    } finally {
+      await adapter.close(client);
+    }
+  },
+
+  // Plain commands through the library's own methods, then the same ones raw (what the
+  // client's parser made of each reply type), then a pipeline: keys on every shard, some
+  // missing, maps, sets, doubles (1.5, inf) and nulls. Everything as jsonable() keeps it.
+  async plain_commands(adapter, args) {
+    const client = await adapter.connect();
+    try {
+      stage = "typed commands";
+      const typed = await adapter.typed(client, args.keys);
+      const out = { typed: Object.fromEntries(Object.entries(typed).map(
+        ([name, value]) => [name, jsonable(value)])) };
+      stage = "raw commands";
+      out.raw = [];
+      for (const command of args.raw) {
+        try {
+          out.raw.push(jsonable(await adapter.raw(client, command)));
+        } catch (err) {
+          out.raw.push({ error: String(err.message) });
+        }
+      }
+      return out;
+    } finally {
+      await adapter.close(client);
+    }
+  },
 };
 
 // The same bytes as client_patterns.py's pattern_value(): a header naming the key, then filler.
@@ -492,7 +624,8 @@ function patternValue(key, size) {
 }
 
 async function main() {
-  const adapter = spec.client === "ioredis" ? new IoRedisAdapter(spec) : new NodeRedisAdapter(spec);
+  const adapter = spec.client.startsWith("ioredis") ? new IoRedisAdapter(spec)
+                                                     : new NodeRedisAdapter(spec);
   const pattern = patterns[spec.pattern];
   if (!pattern) throw new Error(`unknown pattern ${spec.pattern}`);
   return pattern(adapter, spec.args ?? {});

@@ -1,7 +1,10 @@
 """Helpers for the client-pattern tests (test_clients_*.py): the patterns applications run every
 day (transactions, WATCH loops, scripts by SHA, stream consumer groups, big pipelines and
 replies, half-close), each run by real clients at their default options: redis-py (Debian's) in
-this process, ioredis and node-redis 4, 5 and 6 through tests/clients/client_patterns.mjs.
+this process, ioredis 5 and 6 and node-redis 4, 5 and 6 through
+tests/clients/client_patterns.mjs.
+The RESP3 clients (node-redis 6 and ioredis 6 at their defaults, node-redis 5 with RESP: 3) run
+through the proxy like the others; RINGPROXY_PATTERNS_RESP3=0 leaves them out there.
 
 The target is ringproxy over four real redis-server shards. RINGPROXY_PATTERNS_TARGET=redis
 runs the same tests against one plain redis-server instead: that is how the tests themselves are
@@ -34,15 +37,15 @@ SHARDS = 4
 CLIENTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "clients")
 NODE_SCRIPT = os.path.join(CLIENTS_DIR, "client_patterns.mjs")
 
-# Whether RESP3 clients run against ringproxy. A plain redis-server speaks RESP3, so they always
-# run against one (RINGPROXY_PATTERNS_TARGET=redis); through the proxy they wait for RESP3
-# support, after which this turns true.
-RESP3_THROUGH_PROXY = os.environ.get("RINGPROXY_PATTERNS_RESP3", "0") == "1"
+# Whether RESP3 clients run against ringproxy (by default they do; 0 leaves them out while
+# working on something else). Against a plain redis-server they always run.
+RESP3_THROUGH_PROXY = os.environ.get("RINGPROXY_PATTERNS_RESP3", "1") == "1"
 
 
 class Client:
-    """One client library at default options. `resp` is node-redis's RESP option (None: the
-    library's default); `resp3` says whether the connection speaks RESP3 then."""
+    """One client library at default options. `resp` is node-redis's RESP option or ioredis 6's
+    protocol option (None: the library's default); `resp3` says whether the connection speaks
+    RESP3 then."""
 
     def __init__(self, name, resp=None, resp3=False):
         self.name = name
@@ -64,24 +67,32 @@ class Client:
 
 
 REDIS_PY = Client("redis-py")
-# node-redis 6 defaults to RESP3: until ringproxy speaks it, the matrix runs it with RESP: 2.
+# RESP2: ioredis 5 and node-redis 4 (RESP2 only), node-redis 5 and 6 told RESP: 2.
 NODE_CLIENTS = [Client("ioredis"), Client("redis4"), Client("redis5", resp=2),
                 Client("redis6", resp=2)]
-# RESP3: node-redis 5 with RESP: 3, and node-redis 6 with no options at all (ioredis and
-# node-redis 4 have no RESP3).
-RESP3_CLIENTS = [Client("redis5", resp=3, resp3=True), Client("redis6", resp=None, resp3=True)]
+# RESP3: node-redis 5 with RESP: 3, and node-redis 6 and ioredis 6 with no options at all (both
+# default to RESP3; ioredis 6 falls back to RESP2 when HELLO 3 is refused, which
+# test_clients_resp3.py catches).
+RESP3_CLIENTS = [Client("redis5", resp=3, resp3=True), Client("redis6", resp=None, resp3=True),
+                 Client("ioredis6", resp=None, resp3=True)]
+
+
+def param(client):
+    """The pytest parameter of one client (a RESP3 one skipped through ringproxy when
+    RINGPROXY_PATTERNS_RESP3=0)."""
+    if not client.resp3:
+        return pytest.param(client, id=client.id)
+    skip_resp3 = pytest.mark.skipif(
+        not DIRECT and not RESP3_THROUGH_PROXY,
+        reason="RINGPROXY_PATTERNS_RESP3=0 leaves the RESP3 clients out through the proxy")
+    return pytest.param(client, id=client.id, marks=skip_resp3)
 
 
 def client_params(with_redis_py=True, node=True):
-    """pytest parameters: redis-py, the RESP2 node clients, and the RESP3 ones (skipped through
-    ringproxy until RESP3_THROUGH_PROXY)."""
-    params = [pytest.param(REDIS_PY, id=REDIS_PY.id)] if with_redis_py else []
+    """pytest parameters: redis-py, the RESP2 node clients, and the RESP3 ones."""
+    params = [param(REDIS_PY)] if with_redis_py else []
     if node:
-        params += [pytest.param(c, id=c.id) for c in NODE_CLIENTS]
-        skip_resp3 = pytest.mark.skipif(
-            not DIRECT and not RESP3_THROUGH_PROXY,
-            reason="ringproxy speaks RESP2 only (RINGPROXY_PATTERNS_RESP3=1 runs these)")
-        params += [pytest.param(c, id=c.id, marks=skip_resp3) for c in RESP3_CLIENTS]
+        params += [param(c) for c in NODE_CLIENTS + RESP3_CLIENTS]
     return params
 
 

@@ -164,6 +164,14 @@ def encode(*args):
     return b"".join(out)
 
 
+# RESP2 and RESP3 reply types by how their length is given: a line (simple string, error,
+# integer, null, boolean, double, big number), a length then bytes (bulk string, blob error,
+# verbatim string), or a count of elements (array, set, push; a map counts pairs).
+LINE_TYPES = (b"+", b"-", b":", b"_", b"#", b",", b"(")
+BULK_TYPES = (b"$", b"!", b"=")
+AGGREGATE_WIDTH = {b"*": 1, b"~": 1, b">": 1, b"%": 2}
+
+
 class ReplyError(Exception):
     """An error reply read by RawConnection.reply()."""
 
@@ -213,27 +221,34 @@ class RawConnection:
             self._fill()
 
     def _skip_reply(self, pos):
-        """Position just after the reply starting at `pos` (reading as needed). Iterative, so a
-        reply nested thousands deep (a Lua table) is read like any other."""
-        pending = [1]  # elements still to read, per open array
+        """Position just after the reply starting at `pos` (reading as needed), RESP2 or RESP3.
+        Iterative, so a reply nested thousands deep (a Lua table) is read like any other. An
+        attribute (`|`) is read with the reply it is attached to; a push (`>`) is a reply of its
+        own."""
+        pending = [1]  # elements still to read, per open aggregate
         while pending:
             while len(self.buf) <= pos:
                 self._fill()
             end = self._line(pos)
             kind = self.buf[pos:pos + 1]
-            if kind in (b"+", b"-", b":"):
+            if kind in LINE_TYPES:
                 pos = end + 2
             else:
                 length = int(self.buf[pos + 1:end])
-                if kind == b"$":
-                    pos = end + 2 if length < 0 else end + 2 + length + 2
+                pos = end + 2
+                if kind in BULK_TYPES:
+                    if length >= 0:
+                        pos += length + 2
                     while len(self.buf) < pos:
                         self._fill()
-                elif kind == b"*":
-                    pos = end + 2
+                elif kind in AGGREGATE_WIDTH:
                     if length > 0:
-                        pending.append(length)
+                        pending.append(length * AGGREGATE_WIDTH[kind])
                         continue
+                elif kind == b"|":
+                    # Its pairs, then the reply it describes, which counts as one element.
+                    pending.append(2 * length + 1)
+                    continue
                 else:
                     raise ValueError("not a RESP reply: %r" % self.buf[pos:pos + 50])
             pending[-1] -= 1
@@ -272,7 +287,10 @@ class RawConnection:
 
 
 def parse(data):
-    """Python value of one RESP reply's raw bytes: bytes, int, list, None, or ReplyError."""
+    """Python value of one RESP reply's raw bytes: bytes, int, list, None, or ReplyError; RESP3
+    adds bool (`#`), float (`,`), dict (`%`, or a list of pairs when a key is a list), a set's
+    and a push's elements as a list, and a verbatim string's text without its format. An
+    attribute is dropped, its reply kept."""
     value, pos = _parse(data, 0)
     if pos != len(data):
         raise ValueError("trailing bytes after reply: %r" % data[pos:pos + 50])
@@ -286,19 +304,39 @@ def _parse(data, pos):
         return line, end + 2
     if kind == b"-":
         return ReplyError(line.decode("utf-8", "replace")), end + 2
-    if kind == b":":
+    if kind in (b":", b"("):
         return int(line), end + 2
+    if kind == b"_":
+        return None, end + 2
+    if kind == b"#":
+        return line == b"t", end + 2
+    if kind == b",":
+        return float(line), end + 2
     length = int(line)
-    if kind == b"$":
+    if kind in BULK_TYPES:
         if length < 0:
             return None, end + 2
-        return data[end + 2:end + 2 + length], end + 2 + length + 2
-    if kind == b"*":
+        body = data[end + 2:end + 2 + length]
+        if kind == b"!":
+            body = ReplyError(body.decode("utf-8", "replace"))
+        elif kind == b"=":
+            body = body[4:]  # "txt:" or "mkd:"
+        return body, end + 2 + length + 2
+    if kind in AGGREGATE_WIDTH or kind == b"|":
         if length < 0:
             return None, end + 2
+        count = length * (1 if kind in (b"*", b"~", b">") else 2)
         items, pos = [], end + 2
-        for _ in range(length):
+        for _ in range(count):
             item, pos = _parse(data, pos)
             items.append(item)
+        if kind == b"|":
+            return _parse(data, pos)
+        if kind == b"%":
+            pairs = list(zip(items[::2], items[1::2]))
+            try:
+                return dict(pairs), pos
+            except TypeError:  # a key that is itself a list: keep the pairs
+                return pairs, pos
         return items, pos
     raise ValueError("not a RESP reply: %r" % data[pos:pos + 50])

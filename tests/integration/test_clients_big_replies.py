@@ -85,8 +85,9 @@ def test_a_node_clients_big_pipeline_gets_every_reply(target, client):
     assert target.owner(key).client().get(key) == cp.pattern_value(key, size)
 
 
-@pytest.mark.parametrize("client", [pytest.param(cp.REDIS_PY, id="redis-py")] + [
-    pytest.param(c, id=c.id) for c in cp.NODE_CLIENTS if c.name in ("ioredis", "redis6")])
+@pytest.mark.parametrize("client", [cp.param(c) for c in [cp.REDIS_PY] + cp.NODE_CLIENTS +
+                                    cp.RESP3_CLIENTS if c.name in ("redis-py", "ioredis",
+                                                                   "ioredis6", "redis6")])
 def test_a_65_mib_value_is_set_and_read_back_whole(target, client):
     key, size = "big-value:%s" % client.id, 65 * MiB
     if client.is_node:

@@ -113,7 +113,8 @@ def _hello_fields(reply):
     return dict(zip(value[::2], value[1::2]))
 
 
-def test_hello_2_answers_a_resp2_map_and_hello_3_is_refused(env):
+def test_hello_2_answers_a_resp2_map_and_an_unknown_version_is_refused(env):
+    """HELLO 3 and the RESP3 replies are test_resp3_*.py's."""
     with RawConnection(env.port) as conn:
         for cmd in (["HELLO"], ["HELLO", "2"], ["hello", "2", "SETNAME", "app-1"]):
             fields = _hello_fields(conn.command(*cmd))
@@ -124,8 +125,8 @@ def test_hello_2_answers_a_resp2_map_and_hello_3_is_refused(env):
             assert fields[b"role"] == b"master"
             assert isinstance(fields[b"id"], int)
         assert conn.command("CLIENT", "GETNAME") == b"$5\r\napp-1\r\n"
-        assert conn.command("HELLO", "3") == b"-NOPROTO unsupported protocol version\r\n"
-        assert conn.command("HELLO", "3", "SETNAME", "x") == (
+        assert conn.command("HELLO", "4") == b"-NOPROTO unsupported protocol version\r\n"
+        assert conn.command("HELLO", "4", "SETNAME", "x") == (
             b"-NOPROTO unsupported protocol version\r\n")
         assert conn.command("CLIENT", "GETNAME") == b"$5\r\napp-1\r\n"
         assert conn.command("PING") == PONG
@@ -299,21 +300,23 @@ def test_redis_py_clients_connect_and_work(env):
         named.close()
 
 
-def test_a_modern_library_handshake_falls_back_to_resp2_and_works(env):
-    """What current clients (go-redis 9, redis-py 5, node-redis 4) send on connect, pipelined
-    in one write as they do: HELLO 3, then on NOPROTO the RESP2 path."""
+def test_a_modern_library_handshake_in_one_write_gets_resp3_and_works(env):
+    """What current clients (go-redis 9, redis-py 5, node-redis 6) send on connect, pipelined
+    in one write as they do: HELLO 3 with SETNAME, then their setup commands."""
     with RawConnection(env.port) as conn:
-        assert conn.command("HELLO", "3", "SETNAME", "lib-app") == (
-            b"-NOPROTO unsupported protocol version\r\n")
-        conn.send(encode("CLIENT", "SETINFO", "LIB-NAME", "go-redis(,go1.21)") +
-                  encode("CLIENT", "SETINFO", "LIB-VER", "9.0.5") +
-                  encode("CLIENT", "SETNAME", "lib-app") + encode("SELECT", "0") +
+        conn.send(encode("HELLO", "3", "SETNAME", "lib-app") +
+                  encode("CLIENT", "SETINFO", "LIB-NAME", "go-redis(,go1.21)") +
+                  encode("CLIENT", "SETINFO", "LIB-VER", "9.0.5") + encode("SELECT", "0") +
                   encode("PING"))
-        assert [conn.reply_bytes() for _ in range(5)] == [b"+OK\r\n"] * 4 + [PONG]
-        info = parse(conn.command("INFO"))
-        assert b"redis_version:" in info and b"loading:0" in info
+        replies = [conn.reply_bytes() for _ in range(5)]
+        assert replies[0].startswith(b"%7\r\n") and b"$5\r\nproto\r\n:3\r\n" in replies[0], (
+            replies[0])
+        assert replies[1:] == [b"+OK\r\n"] * 3 + [PONG]
+        info = conn.command("INFO")
+        assert info.startswith(b"=") and b"redis_version:" in info and b"loading:0" in info
         assert conn.command("SET", "lib", "ok") == b"+OK\r\n"
         assert conn.command("GET", "lib") == b"$2\r\nok\r\n"
+        assert conn.command("GET", "lib-missing") == b"_\r\n"
         assert conn.command("CLIENT", "GETNAME") == b"$7\r\nlib-app\r\n"
 
 
