@@ -269,6 +269,8 @@ Expected Expect(std::string_view input, const Pool& pool) {
       }
     }
     expected.requests.push_back(std::move(request));
+    // QUIT, or whatever else the product's local answer decides ends the connection: the model
+    // follows the session, not a list of commands.
     if (session.close_after_reply) {
       expected.quit = true;
       break;
@@ -494,7 +496,6 @@ class ReplyModel {
     FUZZ_CHECK(request_->spec->local == LocalCommand::kInfo, "no local prediction for '%s'",
                Printable(request_->args[0]).c_str());
     if (error) return;
-    proxy::ReplyScanner scanner;
     Require(reply_[0] == '$', "a bulk string");
     const size_t header = reply_.find("\r\n") + 2;
     const std::string_view body = reply_.substr(header, reply_.size() - header - 2);

@@ -20,7 +20,8 @@
 //   X          no reply, a FIN                        S<bytes>  <bytes>, then a FIN
 //   F<n>:<bytes>  <bytes>, then n bytes of 'x'        N<n>:<bytes>  <bytes> n times
 //   anything else: the action's bytes after the first, sent instead of the reply
-// (n at most 1 MiB). A shard whose actions have run out answers correctly.
+// (F and N add at most 1 MiB over the whole input). A shard whose actions have run out answers
+// correctly.
 //
 // Checked, per input, once the client has every reply (the shards send a FIN to whatever
 // connection still waits, after the proxy has been quiet for a moment):
@@ -105,50 +106,54 @@ bool CountAndBytes(std::string_view text, size_t* count, std::string_view* bytes
   if (colon == std::string_view::npos) return false;
   const auto [end, error] = std::from_chars(text.data(), text.data() + colon, *count);
   if (error != std::errc() || end != text.data() + colon) return false;
-  *count = std::min(*count, kMaxFill);
   *bytes = text.substr(colon + 1);
   return true;
 }
 
-Action ParseAction(std::string_view chunk) {
+// One action; F and N draw their bytes from `*budget` (kMaxFill for a whole input).
+Action ParseAction(std::string_view chunk, size_t* budget) {
   Action action;
   using Kind = Action::Kind;
   const std::string_view rest = chunk.size() > 2 ? chunk.substr(2) : std::string_view();
   size_t count = 0;
   std::string_view bytes;
-  switch (chunk.size() > 1 ? chunk[1] : 'C') {
+  const char letter = chunk.size() > 1 ? chunk[1] : 'C';
+  switch (letter) {
     case 'C':
       action.kind = Kind::kCorrect;
       return action;
-    case 'A':
-      action.kind = Kind::kAfter;
-      break;
-    case 'B':
-      action.kind = Kind::kBefore;
-      break;
     case 'X':
       action.kind = Kind::kFinish;
       return action;
+    case 'A':
+    case 'B':
     case 'S':
-      action.kind = Kind::kFinishAfter;
-      break;
-    case 'F':
-      if (!CountAndBytes(rest, &count, &bytes)) break;
-      action.kind = Kind::kInstead;
-      action.bytes = std::string(bytes) + std::string(count, 'x');
+      action.kind = letter == 'A'   ? Kind::kAfter
+                    : letter == 'B' ? Kind::kBefore
+                                    : Kind::kFinishAfter;
+      action.bytes = std::string(rest);
       return action;
+    case 'F':
     case 'N':
       if (!CountAndBytes(rest, &count, &bytes)) break;
       action.kind = Kind::kInstead;
-      count = bytes.empty() ? 0 : std::min(count, kMaxFill / bytes.size());
-      for (size_t i = 0; i < count; ++i) action.bytes.append(bytes);
+      action.bytes = std::string(bytes);
+      if (letter == 'F') {
+        count = std::min(count, *budget);
+        action.bytes.append(count, 'x');
+      } else {
+        count = bytes.empty() ? 0 : std::min(count, *budget / bytes.size());
+        action.bytes.clear();
+        for (size_t i = 0; i < count; ++i) action.bytes.append(bytes);
+        count *= bytes.size();
+      }
+      *budget -= count;
       return action;
     default:
-      action.kind = Kind::kInstead;
-      action.bytes = std::string(chunk.substr(1));
-      return action;
+      break;
   }
-  action.bytes = std::string(rest);
+  action.kind = Kind::kInstead;
+  action.bytes = std::string(chunk.substr(1));
   return action;
 }
 
@@ -165,10 +170,11 @@ Scenario ParseInput(std::string_view input) {
   }
   if (scenario.plan.find_first_of("01") == std::string::npos) scenario.plan = "01";
   std::string_view rest = plan_end < input.size() ? input.substr(plan_end + 1) : "";
+  size_t budget = kMaxFill;
   while (!rest.empty()) {
     const size_t end = std::min(rest.find(kSeparator), rest.size());
     const std::string_view chunk = rest.substr(0, end);
-    if (!chunk.empty()) scenario.scripts[chunk[0] & 1].push_back(ParseAction(chunk));
+    if (!chunk.empty()) scenario.scripts[chunk[0] & 1].push_back(ParseAction(chunk, &budget));
     rest.remove_prefix(std::min(rest.size(), end + kSeparator.size()));
   }
   return scenario;
