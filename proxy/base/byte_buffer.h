@@ -37,6 +37,9 @@ class ByteBuffer {
   std::string_view view() const { return {data(), size()}; }
 
   void Append(const char* bytes, size_t n) {
+    // An empty buffer's view has no data at all, and memcpy must not be given a null pointer
+    // even for no bytes.
+    if (n == 0) return;
     char* dst = PrepareAppend(n);
     std::memcpy(dst, bytes, n);
     end_ += n;

@@ -403,8 +403,7 @@ bool ClientConnection::ExecuteDecision(const CommandSpec* spec, const RouteDecis
       return true;
     case Route::kExecAbort:
       DropTransaction();
-      ReplyError("EXECABORT Transaction discarded because of previous errors.",
-                 CommandClass::kTransaction);
+      ReplyError(decision.error, CommandClass::kTransaction);
       return true;
     case Route::kDiscard:
       DropTransaction();

@@ -41,6 +41,11 @@ ReplyScanner::Status ReplyScanner::ScanGeneral(const char* data, size_t size) {
         if (size - pos > kMaxLineBytes) return Fail("a status line longer than 64 KiB");
         return Status::kIncomplete;
       }
+      // The same limit as a line still waiting for its CR, so that where the reads cut a long
+      // line never decides whether it passes.
+      if (static_cast<size_t>(cr - data) + 1 - pos > kMaxLineBytes) {
+        return Fail("a status line longer than 64 KiB");
+      }
       if (cr[1] != '\n') return Fail("a CR not followed by LF");
       next = static_cast<size_t>(cr - data) + 2;
     } else if (type == ':' || type == '$' || type == '*') {

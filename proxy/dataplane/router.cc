@@ -51,6 +51,12 @@ RouteDecision RefuseQueued(RouteDecision decision) {
   return decision;
 }
 
+RouteDecision ExecAbort(std::string text) {
+  RouteDecision decision = To(Route::kExecAbort, CommandClass::kTransaction);
+  decision.error = std::move(text);
+  return decision;
+}
+
 // XREAD and XREADGROUP block only with a BLOCK option before STREAMS.
 bool BlockingStreamRead(const CommandSpec& spec, std::span<const std::string_view> args) {
   if (spec.key_pattern != KeyPattern::kXread && spec.key_pattern != KeyPattern::kXreadGroup) {
@@ -112,7 +118,12 @@ RouteDecision Router::Route(const CommandSpec* spec, std::span<const std::string
   }
   if (!ArityOk(*spec, args.size())) {
     RouteDecision decision = Reject(WrongArity(spec->name));
-    return in_multi ? RefuseQueued(std::move(decision)) : decision;
+    if (!in_multi) return decision;
+    // As Redis: an EXEC refused inside MULTI ends the transaction at once, saying why.
+    if (spec->local == LocalCommand::kExec) {
+      return ExecAbort("EXECABORT Transaction discarded because of: " + decision.error.substr(4));
+    }
+    return RefuseQueued(std::move(decision));
   }
   if (context.auth_required && spec->local != LocalCommand::kAuth &&
       spec->local != LocalCommand::kHello && spec->local != LocalCommand::kQuit) {
@@ -220,7 +231,9 @@ RouteDecision Router::RouteInsideMulti(const CommandSpec& spec,
         case LocalCommand::kWatch:
           return Reject("ERR WATCH inside MULTI is not allowed");
         case LocalCommand::kExec: {
-          if (transaction.failed) return To(Route::kExecAbort, CommandClass::kTransaction);
+          if (transaction.failed) {
+            return ExecAbort("EXECABORT Transaction discarded because of previous errors.");
+          }
           const uint32_t server = transaction.server != kNoServerYet
                                       ? transaction.server
                                       : context.session->watch_server;

@@ -55,7 +55,8 @@ enum class Route : uint8_t {
                  // (kNoServerYet: keyless, it goes wherever the transaction goes)
   kQueueReject,  // inside MULTI: answer `error`, and EXEC will answer EXECABORT
   kExec,         // run the transaction on `server` (kNoServerYet: no key decided one)
-  kExecAbort,    // EXEC of a transaction that had a command refused
+  kExecAbort,    // EXEC of a transaction that had a command refused, or EXEC refused itself:
+                 // the transaction ends with `error`
   kDiscard,      // drop the transaction (and any WATCH)
   kWatch,        // WATCH the keys on `server`: pins a server connection to the client
   kUnwatch,      // forget every WATCH
@@ -68,7 +69,7 @@ struct RouteDecision {
   uint32_t server = kNoServerYet;
   // kReject: no live server for a key (counted as nutcracker's forward_error).
   bool no_server = false;
-  std::string error;  // kReject, kQueueReject: the text after '-'
+  std::string error;  // kReject, kQueueReject, kExecAbort: the text after '-'
 };
 
 // What the Router sees of the pool and the client beyond the command.

@@ -1,12 +1,14 @@
 // Fuzz target: a whole client connection. Arbitrary client bytes go through a real, in-process
-// ringproxy — Proxy::Start with one worker thread, exactly as the binary runs it — routing, split
-// and merge included, against fake shards (fake_shard.h) that check what reaches them.
+// ringproxy — Proxy::Start with one worker thread, exactly as the binary runs it — routing, split,
+// fan-out, transactions and merges included, against fake shards (fake_shard.h) that check what
+// reaches them.
 //
 //   fuzzer thread: one libuv loop running the fake shards (TCP, 127.0.0.1, ephemeral ports) and
 //                  the client (a unix socket: one connection per input, and unix sockets leave
 //                  no TIME_WAIT behind to run out of ports over millions of inputs)
 //   worker thread: the proxy, two pools — "plain" over three shards, and "auth" over two, with a
-//                  password (NOAUTH until AUTH s3cret) and redis_db 1 (the SELECT handshake)
+//                  password (NOAUTH, and Redis's pre-AUTH request limits, until AUTH s3cret) and
+//                  redis_db 1 (the SELECT handshake)
 //
 // Per input: the pool is chosen from a hash of the input; the input is written in input-chosen
 // pieces; replies are read until every request the input holds has its reply (and, after a
@@ -14,11 +16,21 @@
 // - every reply is well-formed RESP (ReplyScanner), and there are never more replies than
 //   requests: a QUIT sent after the input, when the input ends on a request boundary, must get
 //   exactly "+OK" and then the connection's end;
-// - each reply belongs to its request: forwarded commands come back as the shard's echo of that
-//   request, MGET as "v:<key>" per key in key order, MSET as +OK, DEL and friends as the key
-//   count — unless the reply is an error;
+// - the input is framed as the proxy must frame it: with the pre-AUTH limits until a successful
+//   AUTH or HELLO ... AUTH on the password pool (Expect);
+// - each reply belongs to its request (ReplyModel): forwarded commands come back as the shard's
+//   echo of that request, MGET as "v:<key>" per key in key order, MSET as +OK, DEL and friends
+//   as the key count, SCRIPT/FUNCTION subcommands as every shard's replies merged, INFO with the
+//   shards' keyspaces summed — unless the reply is an error; commands the proxy answers itself
+//   exactly as the product's AnswerLocalCommand answers them; refusals (unknown commands, wrong
+//   arity, NOAUTH, EXEC or DISCARD without MULTI) as errors;
+// - transactions: MULTI +OK, a nested MULTI or a WATCH inside it refused without harm, each
+//   command +QUEUED when the proxy can queue it (keys on the transaction's one server, and the
+//   WATCHed server's) and an error otherwise, and then EXEC -EXECABORT; EXEC the array of the
+//   queued commands' replies (nil when a WATCHed key was "modified", which the shards report only
+//   on the connection that holds the WATCH), DISCARD +OK;
 // - the shards see only well-formed multibulk requests for commands the proxy may forward, each
-//   key on the shard that owns it (fake_shard.h);
+//   key on the shard that owns it, transactions as one MULTI ... EXEC block (fake_shard.h);
 // - the proxy closes the connection after a protocol error or QUIT, and not before;
 // - no crash, no sanitizer report, no leak.
 #include <signal.h>
@@ -33,9 +45,12 @@
 #include <string_view>
 #include <vector>
 
-#include "config/config_loader.h"
-#include "dataplane/command_table.h"
+#include "base/byte_buffer.h"
 #include "base/logger.h"
+#include "config/config_loader.h"
+#include "dataplane/client_session.h"
+#include "dataplane/command_table.h"
+#include "dataplane/local_commands.h"
 #include "dataplane/proxy.h"
 #include "dataplane/reply_scanner.h"
 #include "dataplane/request_parser.h"
@@ -73,14 +88,13 @@ std::string Printable(std::string_view text) {
   return out;
 }
 
-std::string Bulk(std::string_view value) {
-  return "$" + std::to_string(value.size()) + "\r\n" + std::string(value) + "\r\n";
-}
-
 // One pool of the proxy under test, with its shards.
 struct Pool {
   std::string socket_path;
   std::vector<std::unique_ptr<FakeShard>> shards;
+  // In the topology the proxy runs (World::topology keeps it).
+  const config::PoolConfig* config = nullptr;
+  const hashing::Placement* placement = nullptr;
 };
 
 // Everything that lives across inputs. Created once and never destroyed: the worker thread is
@@ -90,6 +104,7 @@ struct World {
   std::string directory;
   Pool plain;
   Pool auth;
+  std::shared_ptr<const proxy::Topology> topology;
   proxy::Proxy* proxy = nullptr;
 };
 
@@ -97,9 +112,8 @@ World* g_world = nullptr;
 
 std::string PoolText(const std::string& name, const Pool& pool, const std::string& extra) {
   std::string text = name + ":\n  listen: " + pool.socket_path +
-                     "\n  redis: true\n  hash: fnv1a_64\n  distribution: ketama\n"
-                     "  hash_tag: \"{}\"\n" +
-                     extra + "  servers:\n";
+                     "\n  redis: true\n  distribution: ketama\n  hash_tag: \"{}\"\n" + extra +
+                     "  servers:\n";
   for (size_t i = 0; i < pool.shards.size(); ++i) {
     text += "    - 127.0.0.1:" + std::to_string(pool.shards[i]->port()) + ":1 s" +
             std::to_string(i) + "\n";
@@ -138,18 +152,22 @@ World* SetUp() {
   StartShards(world, &world->plain, kPlainShards);
   StartShards(world, &world->auth, kAuthShards);
 
-  const std::string text = PoolText("plain", world->plain, "") +
-                           PoolText("auth", world->auth, "  redis_auth: s3cret\n  redis_db: 1\n");
+  // murmur spreads even one-letter keys over the shards, so that mutated inputs often cross
+  // them; fnv1a_64, twemproxy's usual choice, places short keys in clusters.
+  const std::string text =
+      PoolText("plain", world->plain, "  hash: murmur\n") +
+      PoolText("auth", world->auth, "  hash: fnv1a_64\n  redis_auth: s3cret\n  redis_db: 1\n");
   const config::LoadResult loaded = config::LoadConfigString(text, "connection_fuzzer.yml");
   FUZZ_CHECK(loaded.ok(), "%s", loaded.error.ToString().c_str());
   std::string error;
   std::shared_ptr<const proxy::Topology> topology = proxy::Topology::Build(*loaded.config, &error);
   FUZZ_CHECK(topology != nullptr, "%s", error.c_str());
-  for (size_t i = 0; i < kPlainShards; ++i) {
-    world->plain.shards[i]->set_placement(&topology->pools[0].placement);
-  }
-  for (size_t i = 0; i < kAuthShards; ++i) {
-    world->auth.shards[i]->set_placement(&topology->pools[1].placement);
+  world->topology = topology;
+  Pool* pools[] = {&world->plain, &world->auth};
+  for (size_t p = 0; p < 2; ++p) {
+    pools[p]->config = &topology->pools[p].config;
+    pools[p]->placement = &topology->pools[p].placement;
+    for (const auto& shard : pools[p]->shards) shard->set_placement(pools[p]->placement);
   }
   world->proxy = new proxy::Proxy;
   proxy::ProxySettings settings;
@@ -160,24 +178,47 @@ World* SetUp() {
   return world;
 }
 
+// One request of the input, as the model of the proxy sees it when it is sent.
+struct ModelRequest {
+  std::vector<std::string> args;
+  const CommandSpec* spec = nullptr;
+  bool in_multi = false;   // sent between a MULTI and its EXEC or DISCARD
+  bool must_fail = false;  // refused whatever the servers say (unknown, wrong arity, NOAUTH)
+  bool local = false;      // answered by the proxy itself: `local_reply` is the answer
+  std::string local_reply;
+
+  std::vector<std::string_view> views() const {
+    return std::vector<std::string_view>(args.begin(), args.end());
+  }
+};
+
 // What the proxy owes the client for one input.
 struct Expected {
-  struct Request {
-    std::vector<std::string> args;
-    const CommandSpec* spec = nullptr;
-  };
-  std::vector<Request> requests;  // complete requests, each owed one reply, in order
-  bool protocol_error = false;    // then one more reply (the error), and the proxy closes
-  bool quit = false;              // the last request is QUIT: the proxy closes after its reply
-  bool leftover = false;          // the input ends inside a request
+  std::vector<ModelRequest> requests;  // complete requests, each owed one reply, in order
+  bool protocol_error = false;         // then one more reply (the error), and the proxy closes
+  bool quit = false;      // the last request ends the connection (QUIT): the proxy closes after it
+  bool leftover = false;  // the input ends inside a request
 
   size_t replies() const { return requests.size() + (protocol_error ? 1 : 0); }
   bool closes() const { return protocol_error || quit; }
 };
 
-Expected Expect(std::string_view input) {
+// Frames the input as the proxy does and notes, for each request, what the proxy decides without
+// asking a server. Framing depends on the session: a pool with a password frames with Redis's
+// pre-AUTH limits until AUTH (or HELLO ... AUTH) succeeds, so the commands the proxy answers
+// itself are run here in order on a session of the model's own, through the product's
+// AnswerLocalCommand: the model then knows when authentication succeeded, and what each local
+// reply is, exactly as the connection's own session would.
+Expected Expect(std::string_view input, const Pool& pool) {
   Expected expected;
-  RequestParser parser;  // the proxy's default limits, as its workers use them
+  const bool password = !pool.config->redis_auth.empty();
+  RequestParser parser(password ? proxy::RequestLimits::Unauthenticated() : proxy::RequestLimits());
+  proxy::ClientSession session;
+  proxy::LocalContext context{};
+  context.pool = pool.config;
+  context.worker_id = 0;
+  context.workers = 1;
+  bool in_multi = false;
   size_t offset = 0;
   while (offset < input.size()) {
     const char* data = input.data() + offset;
@@ -190,52 +231,389 @@ Expected Expect(std::string_view input) {
       expected.protocol_error = true;
       break;
     }
-    if (status == RequestParser::Status::kComplete) {
-      Expected::Request request;
-      for (size_t i = 0; i < parser.argc(); ++i) request.args.emplace_back(parser.arg(data, i));
-      request.spec = proxy::LookupCommand(request.args[0]);
-      const bool quit = request.spec != nullptr && request.spec->local == LocalCommand::kQuit &&
-                        proxy::ArityOk(*request.spec, request.args.size());
-      expected.requests.push_back(std::move(request));
-      if (quit) {
-        expected.quit = true;
-        break;
+    offset += parser.consumed();
+    if (status != RequestParser::Status::kComplete) continue;
+    ModelRequest request;
+    for (size_t i = 0; i < parser.argc(); ++i) request.args.emplace_back(parser.arg(data, i));
+    request.spec = proxy::LookupCommand(request.args[0]);
+    request.in_multi = in_multi;
+    const CommandSpec* spec = request.spec;
+    const bool known = spec != nullptr && proxy::ArityOk(*spec, request.args.size());
+    const LocalCommand local = known ? spec->local : LocalCommand::kNone;
+    bool run_locally = false;
+    if (!known) {
+      request.must_fail = true;
+      // As Redis: EXEC refused inside MULTI ends the transaction with EXECABORT.
+      if (in_multi && spec != nullptr && spec->local == LocalCommand::kExec) in_multi = false;
+    } else if (password && !session.authenticated && local != LocalCommand::kAuth &&
+               local != LocalCommand::kHello && local != LocalCommand::kQuit) {
+      request.must_fail = true;  // NOAUTH
+    } else if (in_multi) {
+      // Inside MULTI only QUIT runs at once; EXEC and DISCARD end the transaction.
+      run_locally = local == LocalCommand::kQuit;
+      if (local == LocalCommand::kExec || local == LocalCommand::kDiscard) in_multi = false;
+    } else if (local == LocalCommand::kMulti) {
+      in_multi = true;
+    } else {
+      run_locally = spec->kind == CommandKind::kLocal && local != LocalCommand::kInfo;
+    }
+    if (run_locally) {
+      const bool was_authenticated = session.authenticated;
+      proxy::ByteBuffer reply;
+      proxy::AnswerLocalCommand(*spec, request.views(), context, &session, &reply);
+      request.local = true;
+      request.local_reply = std::string(reply.view());
+      if (password && session.authenticated != was_authenticated) {
+        parser.set_limits(session.authenticated ? proxy::RequestLimits()
+                                                : proxy::RequestLimits::Unauthenticated());
       }
     }
-    offset += parser.consumed();
+    expected.requests.push_back(std::move(request));
+    // QUIT, or whatever else the product's local answer decides ends the connection: the model
+    // follows the session, not a list of commands.
+    if (session.close_after_reply) {
+      expected.quit = true;
+      break;
+    }
   }
   return expected;
 }
 
-// Checks `reply`, the answer to `request` (an error is always a possible answer).
-void CheckReply(const Expected::Request& request, std::string_view reply, size_t index) {
-  if (reply[0] == '-') return;
-  const CommandSpec* spec = request.spec;
-  const std::string shown = Printable(reply);
-  FUZZ_CHECK(spec != nullptr && spec->kind != CommandKind::kUnsupported,
-             "reply %zu to '%s', which no server runs, is not an error: %s", index,
-             Printable(request.args[0]).c_str(), shown.c_str());
-  std::vector<std::string_view> args(request.args.begin(), request.args.end());
-  std::string expected;
-  switch (spec->kind) {
-    case CommandKind::kLocal:
-      if (spec->local == LocalCommand::kPing && args.size() == 1) expected = "+PONG\r\n";
-      if (spec->local == LocalCommand::kEcho) expected = Bulk(args[1]);
-      if (spec->local == LocalCommand::kQuit) expected = "+OK\r\n";
-      break;
-    default:
-      expected = FakeShard::ReplyTo(args);
-      break;
+// The keyspace the proxy must answer INFO with: every shard's (FakeShard::KeyspaceReply)
+// summed per database, avg_ttl weighted by keys.
+std::string ExpectedKeyspace(size_t shards) {
+  uint64_t keys = 0;
+  uint64_t expires = 0;
+  uint64_t ttl_keys = 0;
+  for (uint64_t i = 0; i < shards; ++i) {
+    keys += i + 1;
+    expires += i;
+    ttl_keys += 1000 * (i + 1) * (i + 1);
   }
-  if (expected.empty()) return;
-  FUZZ_CHECK(reply == expected, "reply %zu to '%s': %s, expected %s", index,
-             Printable(request.args[0]).c_str(), shown.c_str(), Printable(expected).c_str());
+  std::string out = "# Keyspace\r\ndb0:keys=" + std::to_string(keys) +
+                    ",expires=" + std::to_string(expires) +
+                    ",avg_ttl=" + std::to_string(keys == 0 ? 0 : ttl_keys / keys) + "\r\n";
+  for (size_t i = 0; i < shards; ++i) {
+    out += "db" + std::to_string(i + 2) + ":keys=1,expires=1,avg_ttl=5\r\n";
+  }
+  return out;
 }
+
+// Whether INFO's arguments ask for the keyspace (Redis: no argument, or "all", "everything",
+// "default" or "keyspace" among them, in any case).
+bool InfoAsksKeyspace(const std::vector<std::string>& args) {
+  if (args.size() == 1) return true;
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string name = proxy::Upper(args[i]);
+    if (name == "ALL" || name == "EVERYTHING" || name == "DEFAULT" || name == "KEYSPACE") {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The reply of each shard split into its elements: the lines after an array header.
+std::vector<std::string> ArrayLines(const std::string& reply) {
+  std::vector<std::string> lines;
+  size_t pos = reply.find("\r\n") + 2;
+  while (pos < reply.size()) {
+    const size_t end = reply.find("\r\n", pos);
+    lines.push_back(reply.substr(pos, end - pos));
+    pos = end + 2;
+  }
+  return lines;
+}
+
+// What the pool's merged reply to a fan-out subcommand is, from every shard's reply; empty when
+// it must be an error.
+std::string ExpectedFanOut(const proxy::FanOutSpec& sub, const std::vector<std::string_view>& args,
+                           size_t shards) {
+  std::vector<std::string> replies;
+  for (size_t i = 0; i < shards; ++i) {
+    replies.push_back(FakeShard::FanOutReply(sub, args, static_cast<uint32_t>(i)));
+  }
+  switch (sub.merge) {
+    case proxy::MergeKind::kAndArray: {
+      // A script exists in the pool only where every shard has it.
+      std::vector<std::string> all = ArrayLines(replies[0]);
+      for (size_t i = 1; i < shards; ++i) {
+        const std::vector<std::string> lines = ArrayLines(replies[i]);
+        for (size_t j = 0; j < all.size(); ++j) {
+          if (lines[j] == ":0") all[j] = ":0";
+        }
+      }
+      std::string out = "*" + std::to_string(all.size()) + "\r\n";
+      for (const std::string& line : all) out += line + "\r\n";
+      return out;
+    }
+    case proxy::MergeKind::kAnyOk:
+      for (const std::string& reply : replies) {
+        if (reply == "+OK\r\n") return reply;
+      }
+      return std::string();
+    default:
+      // Every shard must have answered the same; all-+OK merges to +OK.
+      for (const std::string& reply : replies) {
+        FUZZ_CHECK(reply == replies[0], "the fake shards disagree on '%s'",
+                   Printable(args[0]).c_str());
+      }
+      return replies[0];
+  }
+}
+
+// "*14 ... id :<n> ..." with the client id taken out: the model's session does not know it.
+std::string WithoutClientId(std::string_view hello) {
+  constexpr std::string_view kId = "$2\r\nid\r\n:";
+  std::string out(hello);
+  const size_t at = out.find(kId);
+  if (at == std::string::npos) return out;
+  const size_t start = at + kId.size();
+  const size_t end = out.find("\r\n", start);
+  if (end != std::string::npos) out.erase(start, end - start);
+  return out;
+}
+
+// Checks each reply against its request, in order. Replies arrive in request order, so the
+// transaction state a reply depends on (which queued commands were accepted, which WATCH took)
+// is tracked from the replies already checked.
+class ReplyModel {
+ public:
+  explicit ReplyModel(const Pool* pool) : pool_(pool) {}
+
+  void Check(const ModelRequest& request, std::string_view reply, size_t index) {
+    index_ = index;
+    request_ = &request;
+    reply_ = reply;
+    const bool error = reply[0] == '-';
+    if (request.must_fail) {
+      Require(error, "an error");
+      if (request.in_multi) {
+        if (request.spec != nullptr && request.spec->local == LocalCommand::kExec) {
+          Require(reply.starts_with("-EXECABORT"), "-EXECABORT");
+          EndTransaction();
+        } else {
+          doomed_ = true;
+        }
+      }
+      return;
+    }
+    if (request.local) {
+      CheckLocal();
+      return;
+    }
+    if (request.in_multi) {
+      CheckInMulti(error);
+    } else {
+      CheckOutsideMulti(error);
+    }
+  }
+
+ private:
+  void Require(bool condition, const std::string& what) const {
+    FUZZ_CHECK(condition, "reply %zu to '%s'%s: %s, expected %s", index_,
+               Printable(request_->args[0]).c_str(), request_->in_multi ? " inside MULTI" : "",
+               Printable(reply_).c_str(), Printable(what).c_str());
+  }
+
+  void CheckLocal() {
+    const std::string& expected = request_->local_reply;
+    if (request_->spec->local == LocalCommand::kHello && !expected.starts_with("-")) {
+      Require(WithoutClientId(reply_) == WithoutClientId(expected), expected);
+    } else if (request_->spec->local == LocalCommand::kClient && request_->args.size() == 2 &&
+               proxy::Upper(request_->args[1]) == "ID") {
+      Require(reply_[0] == ':', "the client id");
+    } else {
+      Require(reply_ == expected, expected);
+    }
+  }
+
+  void CheckOutsideMulti(bool error) {
+    const CommandSpec& spec = *request_->spec;
+    const std::vector<std::string_view> args = request_->views();
+    switch (spec.kind) {
+      case CommandKind::kTransaction:
+        switch (spec.local) {
+          case LocalCommand::kMulti:
+            Require(reply_ == "+OK\r\n", "+OK");
+            doomed_ = false;
+            queued_.clear();
+            transaction_server_ = kNone;
+            return;
+          case LocalCommand::kWatch:
+            CheckWatch(error);
+            return;
+          case LocalCommand::kUnwatch:
+            Require(error || reply_ == "+OK\r\n", "+OK");
+            watch_server_ = kNone;
+            watch_dirty_ = false;
+            return;
+          default:
+            Require(error, "an error (EXEC and DISCARD without MULTI)");
+            return;
+        }
+      case CommandKind::kLocal:
+        CheckInfo(error);
+        return;
+      case CommandKind::kFanOut: {
+        const proxy::FanOutSpec* sub = proxy::FindFanOut(spec, args[1]);
+        if (sub == nullptr || !proxy::ArityOk(sub->arity, args.size())) {
+          Require(error, "an error (a subcommand the proxy does not send to every server)");
+          return;
+        }
+        const std::string expected = ExpectedFanOut(*sub, args, pool_->shards.size());
+        Require(error || (!expected.empty() && reply_ == expected),
+                expected.empty() ? "an error" : expected);
+        return;
+      }
+      case CommandKind::kUnsupported:
+        Require(error, "an error (a command no server runs)");
+        return;
+      default: {
+        if (error) return;
+        Require(reply_ == FakeShard::ReplyTo(args), FakeShard::ReplyTo(args));
+        return;
+      }
+    }
+  }
+
+  void CheckWatch(bool error) {
+    uint32_t server = kNone;
+    const bool one_server = ServerOfKeys(&server);
+    if (!one_server || (watch_server_ != kNone && watch_server_ != server)) {
+      Require(error, "an error (WATCH of keys on another server)");
+      return;
+    }
+    // A pinned connection may be refused (max_pinned_connections): an error is possible.
+    if (error) return;
+    Require(reply_ == "+OK\r\n", "+OK");
+    watch_server_ = server;
+    std::vector<std::string_view> keys;
+    FakeShard::KeysOf(*request_->spec, request_->views(), &keys);
+    for (const std::string_view key : keys) watch_dirty_ |= key.starts_with("dirty");
+  }
+
+  void CheckInfo(bool error) {
+    FUZZ_CHECK(request_->spec->local == LocalCommand::kInfo, "no local prediction for '%s'",
+               Printable(request_->args[0]).c_str());
+    if (error) return;
+    Require(reply_[0] == '$', "a bulk string");
+    const size_t header = reply_.find("\r\n") + 2;
+    const std::string_view body = reply_.substr(header, reply_.size() - header - 2);
+    if (!InfoAsksKeyspace(request_->args)) {
+      Require(body.find("# Keyspace") == std::string_view::npos, "no keyspace");
+      return;
+    }
+    const std::string keyspace = ExpectedKeyspace(pool_->shards.size());
+    Require(body == keyspace || body.ends_with("\r\n" + keyspace), "... " + keyspace);
+  }
+
+  void CheckInMulti(bool error) {
+    switch (request_->spec->local) {
+      case LocalCommand::kMulti:
+      case LocalCommand::kWatch:
+        // As Redis: refused, and the transaction stays good.
+        Require(error, "an error");
+        return;
+      case LocalCommand::kExec: {
+        if (doomed_) {
+          Require(reply_.starts_with("-EXECABORT"), "-EXECABORT");
+        } else if (!error) {
+          std::string expected = "*-1\r\n";
+          if (!watch_dirty_) {
+            expected = "*" + std::to_string(queued_.size()) + "\r\n";
+            for (const std::string& reply : queued_) expected += reply;
+          }
+          Require(reply_ == expected, expected);
+        }
+        EndTransaction();
+        return;
+      }
+      case LocalCommand::kDiscard:
+        Require(reply_ == "+OK\r\n", "+OK");
+        EndTransaction();
+        return;
+      default:
+        break;
+    }
+    if (!Queueable()) {
+      Require(error, "an error (a command the proxy cannot queue)");
+      doomed_ = true;
+      return;
+    }
+    Require(reply_ == "+QUEUED\r\n", "+QUEUED");
+    queued_.push_back(FakeShard::ReplyTo(request_->views()));
+  }
+
+  // Whether the proxy queues the request (else it refuses it, and the transaction is doomed);
+  // a keyed command fixes the transaction's server.
+  bool Queueable() {
+    const CommandSpec& spec = *request_->spec;
+    switch (spec.kind) {
+      case CommandKind::kLocal:
+        return spec.local == LocalCommand::kPing || spec.local == LocalCommand::kEcho;
+      case CommandKind::kTransaction:
+        return spec.local == LocalCommand::kUnwatch;
+      case CommandKind::kFanOut:
+      case CommandKind::kUnsupported:
+        return false;
+      default:
+        break;
+    }
+    const std::vector<std::string_view> args = request_->views();
+    std::vector<uint32_t> indices;
+    if (spec.kind == CommandKind::kMultiKey &&
+        proxy::CollectKeys(spec, args, &indices) == proxy::KeyScan::kNoKeys) {
+      return true;  // keyless: it goes wherever the transaction goes
+    }
+    if (spec.kind == CommandKind::kSplitSet && (args.size() - 1) % 2 != 0) return false;
+    uint32_t server = kNone;
+    if (!ServerOfKeys(&server)) return false;
+    if (transaction_server_ != kNone && transaction_server_ != server) return false;
+    if (watch_server_ != kNone && watch_server_ != server) return false;
+    transaction_server_ = server;
+    return true;
+  }
+
+  // The one server that owns every key of the request; false when there is none.
+  bool ServerOfKeys(uint32_t* server) const {
+    std::vector<std::string_view> keys;
+    if (!FakeShard::KeysOf(*request_->spec, request_->views(), &keys)) return false;
+    *server = pool_->placement->ServerFor(keys[0]);
+    for (const std::string_view key : keys) {
+      if (pool_->placement->ServerFor(key) != *server) return false;
+    }
+    return true;
+  }
+
+  // EXEC (whatever it answered) and DISCARD end the transaction and every WATCH.
+  void EndTransaction() {
+    doomed_ = false;
+    queued_.clear();
+    transaction_server_ = kNone;
+    watch_server_ = kNone;
+    watch_dirty_ = false;
+  }
+
+  static constexpr uint32_t kNone = UINT32_MAX;
+  const Pool* pool_;
+  // The reply being checked.
+  const ModelRequest* request_ = nullptr;
+  std::string_view reply_;
+  size_t index_ = 0;
+  // The transaction: refused commands doom it; the replies of the queued ones, in order.
+  bool doomed_ = false;
+  std::vector<std::string> queued_;
+  uint32_t transaction_server_ = kNone;
+  // WATCH: the server of the watched keys, and whether one of them counts as modified.
+  uint32_t watch_server_ = kNone;
+  bool watch_dirty_ = false;
+};
 
 // The client side of one input, on the fuzzer's loop.
 class Client {
  public:
-  Client(uv_loop_t* loop, const Expected* expected) : loop_(loop), expected_(expected) {
+  Client(uv_loop_t* loop, const Expected* expected, const Pool* pool)
+      : loop_(loop), expected_(expected), model_(pool) {
     uv_pipe_init(loop, &pipe_, 0);
     pipe_.data = this;
     uv_timer_init(loop, &deadline_);
@@ -352,7 +730,7 @@ class Client {
         FUZZ_CHECK(replies_ < expected_->replies(), "reply %zu for %zu requests: %s", replies_ + 1,
                    expected_->replies(), Printable(reply).c_str());
         if (replies_ < expected_->requests.size()) {
-          CheckReply(expected_->requests[replies_], reply, replies_);
+          model_.Check(expected_->requests[replies_], reply, replies_);
         } else {
           FUZZ_CHECK(reply.starts_with("-ERR Protocol error"), "the reply to a protocol error: %s",
                      Printable(reply).c_str());
@@ -365,6 +743,7 @@ class Client {
 
   uv_loop_t* loop_;
   const Expected* expected_;
+  ReplyModel model_;
   uv_pipe_t pipe_{};
   uv_connect_t connect_{};
   uv_timer_t deadline_{};
@@ -387,12 +766,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace ringproxy::fuzz;  // NOLINT(google-build-using-namespace)
   static World* world = SetUp();
   const std::string_view input(reinterpret_cast<const char*>(data), size);
-  const Expected expected = Expect(input);
   std::vector<size_t> cuts = SplitPoints(data, size, kMaxPieces - 1);
   // The hash that placed the cuts also picks the pool: one input in four meets the password.
   const bool auth_pool = size > 0 && (cuts.size() + data[size - 1]) % 4 == 0;
-  Client client(&world->loop, &expected);
-  client.Connect(auth_pool ? world->auth.socket_path : world->plain.socket_path);
+  const Pool& pool = auth_pool ? world->auth : world->plain;
+  const Expected expected = Expect(input, pool);
+  Client client(&world->loop, &expected, &pool);
+  client.Connect(pool.socket_path);
   cuts.push_back(size);
   size_t start = 0;
   for (const size_t end : cuts) {

@@ -35,10 +35,16 @@ struct WriteRequest {
 }  // namespace
 
 struct FakeShard::Connection {
-  FakeShard* shard;
-  uv_tcp_t handle;
+  FakeShard* shard = nullptr;
+  uv_tcp_t handle{};
   std::string in;
   proxy::RequestParser parser;
+  size_t requests = 0;  // requests answered on this connection
+  bool past_handshake = false;
+  // Between MULTI and EXEC: the replies EXEC will give, in order.
+  bool in_multi = false;
+  std::vector<std::string> queued;
+  bool watch_dirty = false;  // a WATCHed key counts as modified: EXEC answers nil
 };
 
 FakeShard::FakeShard(uv_loop_t* loop, uint32_t index) : loop_(loop), index_(index) {}
@@ -66,7 +72,8 @@ bool FakeShard::Listen(std::string* error) {
 }
 
 void FakeShard::OnConnection() {
-  auto* connection = new Connection{this, {}, {}, proxy::RequestParser()};  // freed on close
+  auto* connection = new Connection;  // freed on close
+  connection->shard = this;
   uv_tcp_init(loop_, &connection->handle);
   connection->handle.data = connection;
   auto* stream = reinterpret_cast<uv_stream_t*>(&connection->handle);
@@ -119,7 +126,8 @@ void FakeShard::OnRead(Connection* connection, ssize_t nread, const uv_buf_t* bu
     for (size_t i = 0; i < connection->parser.argc(); ++i) {
       args.push_back(connection->parser.arg(data, i));
     }
-    Answer(args, &out);
+    Answer(connection, args, &out);
+    ++connection->requests;
     offset += connection->parser.consumed();
   }
   connection->in.erase(0, offset);
@@ -133,40 +141,82 @@ void FakeShard::OnRead(Connection* connection, ssize_t nread, const uv_buf_t* bu
   if (rc != 0) delete write;
 }
 
-bool FakeShard::KeysOf(const CommandSpec& spec, const std::vector<std::string_view>& args,
-                       std::vector<std::string_view>* keys) {
+namespace {
+
+proxy::KeyScan ScanKeys(const CommandSpec& spec, const std::vector<std::string_view>& args,
+                        std::vector<std::string_view>* keys) {
   keys->clear();
   switch (spec.kind) {
     case CommandKind::kSingleKey:
       keys->push_back(args[static_cast<size_t>(spec.first_key)]);
-      return true;
+      return proxy::KeyScan::kOk;
     case CommandKind::kMultiKey:
     case CommandKind::kTransaction: {
       std::vector<uint32_t> indices;
-      if (proxy::CollectKeys(spec, args, &indices) != proxy::KeyScan::kOk) return false;
+      const proxy::KeyScan scan = proxy::CollectKeys(spec, args, &indices);
       for (const uint32_t i : indices) keys->push_back(args[i]);
-      return !keys->empty();
+      return scan;
     }
     case CommandKind::kSplitGet:
     case CommandKind::kSplitCount:
       keys->assign(args.begin() + 1, args.end());
-      return !keys->empty();
+      return proxy::KeyScan::kOk;
     case CommandKind::kSplitSet:
+      if ((args.size() - 1) % 2 != 0) return proxy::KeyScan::kWrongArity;
       for (size_t i = 1; i < args.size(); i += 2) keys->push_back(args[i]);
-      return !keys->empty();
+      return proxy::KeyScan::kOk;
     case CommandKind::kLocal:
     case CommandKind::kFanOut:
     case CommandKind::kUnsupported:
-      return false;
+      return proxy::KeyScan::kNoKeys;
   }
-  return false;
+  return proxy::KeyScan::kNoKeys;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string Echo(const std::vector<std::string_view>& args) {
+  std::string echo = "echo:";
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (i > 0) echo += ' ';
+    echo.append(args[i]);
+  }
+  return Bulk(echo);
+}
+
+}  // namespace
+
+bool FakeShard::KeysOf(const CommandSpec& spec, const std::vector<std::string_view>& args,
+                       std::vector<std::string_view>* keys) {
+  return ScanKeys(spec, args, keys) == proxy::KeyScan::kOk && !keys->empty();
 }
 
 std::string FakeShard::ReplyTo(const std::vector<std::string_view>& args) {
   const CommandSpec* spec = proxy::LookupCommand(args[0]);
   if (spec == nullptr) return "-ERR fake: unknown command\r\n";
-  if (spec->local == LocalCommand::kAuth || spec->local == LocalCommand::kSelect) {
-    return "+OK\r\n";
+  switch (spec->local) {
+    case LocalCommand::kAuth:
+    case LocalCommand::kSelect:
+    case LocalCommand::kUnwatch:
+      return "+OK\r\n";
+    case LocalCommand::kPing:
+      // Arity is checked when PING runs, as Redis does: inside MULTI it is queued whatever follows.
+      if (args.size() == 1) return "+PONG\r\n";
+      if (args.size() == 2) return Bulk(args[1]);
+      return "-ERR wrong number of arguments for 'ping' command\r\n";
+    case LocalCommand::kEcho:
+      return Bulk(args[1]);
+    default:
+      break;
   }
   std::vector<std::string_view> keys;
   const bool has_keys = KeysOf(*spec, args, &keys);
@@ -184,40 +234,185 @@ std::string FakeShard::ReplyTo(const std::vector<std::string_view>& args) {
       return "+OK\r\n";
     case CommandKind::kSplitCount:
       return ":" + std::to_string(keys.size()) + "\r\n";
-    default: {
-      std::string echo = "echo:";
-      for (size_t i = 0; i < args.size(); ++i) {
-        if (i > 0) echo += ' ';
-        echo.append(args[i]);
-      }
-      return Bulk(echo);
-    }
+    default:
+      return Echo(args);
   }
 }
 
-void FakeShard::Answer(const std::vector<std::string_view>& args, std::string* out) {
+std::string FakeShard::FanOutReply(const proxy::FanOutSpec& sub,
+                                   const std::vector<std::string_view>& args, uint32_t shard) {
+  switch (sub.merge) {
+    case proxy::MergeKind::kAndArray: {
+      // SCRIPT EXISTS: no shard has a SHA starting with "nil"; shard d alone lacks "miss<d>...".
+      std::string out = "*" + std::to_string(args.size() - 2) + "\r\n";
+      for (size_t i = 2; i < args.size(); ++i) {
+        const std::string_view sha = args[i];
+        const bool missing =
+            sha.starts_with("nil") || (sha.size() > 4 && sha.starts_with("miss") &&
+                                       static_cast<uint32_t>(sha[4] - '0') == shard);
+        out += missing ? ":0\r\n" : ":1\r\n";
+      }
+      return out;
+    }
+    case proxy::MergeKind::kAllOk:
+      return "+OK\r\n";
+    case proxy::MergeKind::kAnyOk:
+      // Shard 0 runs a function, and no shard a script.
+      if (shard == 0 && EqualsIgnoreCase(args[0], "function")) return "+OK\r\n";
+      return "-NOTBUSY No scripts in execution right now.\r\n";
+    default:
+      return Echo(args);
+  }
+}
+
+std::string FakeShard::KeyspaceReply(uint32_t shard) {
+  // Database 0 on every shard, with figures that differ per shard so that the sums and the
+  // key-weighted average TTL are seen; and a database of the shard's own.
+  return Bulk("# Keyspace\r\ndb0:keys=" + std::to_string(shard + 1) + ",expires=" +
+              std::to_string(shard) + ",avg_ttl=" + std::to_string(1000 * (shard + 1)) + "\r\ndb" +
+              std::to_string(shard + 2) + ":keys=1,expires=1,avg_ttl=5\r\n");
+}
+
+void FakeShard::CheckKeys(const CommandSpec& spec, const std::vector<std::string_view>& keys) {
+  for (const std::string_view key : keys) {
+    const uint32_t owner = placement_->ServerFor(key);
+    FUZZ_CHECK(owner == index_, "key '%s' of '%s' reached shard %u; it belongs to shard %u",
+               Printable(key).c_str(), std::string(spec.name).c_str(), index_, owner);
+  }
+}
+
+void FakeShard::Answer(Connection* connection, const std::vector<std::string_view>& args,
+                       std::string* out) {
   FUZZ_CHECK(placement_ != nullptr, "shard %u got a request before the proxy started", index_);
   const CommandSpec* spec = proxy::LookupCommand(args[0]);
   FUZZ_CHECK(spec != nullptr, "the proxy forwarded an unknown command '%s' to shard %u",
              Printable(args[0]).c_str(), index_);
-  const bool handshake = spec->local == LocalCommand::kAuth || spec->local == LocalCommand::kSelect;
-  FUZZ_CHECK(
-      handshake || (spec->kind != CommandKind::kLocal && spec->kind != CommandKind::kUnsupported),
-      "the proxy forwarded '%s', which it must answer itself, to shard %u",
-      std::string(spec->name).c_str(), index_);
+  const std::string name(spec->name);
   FUZZ_CHECK(proxy::ArityOk(*spec, args.size()), "the proxy forwarded '%s' with %zu arguments",
-             std::string(spec->name).c_str(), args.size());
-  if (!handshake) {
-    std::vector<std::string_view> keys;
-    FUZZ_CHECK(KeysOf(*spec, args, &keys), "the proxy forwarded '%s' without a key to shard %u",
-               std::string(spec->name).c_str(), index_);
-    for (const std::string_view key : keys) {
-      const uint32_t owner = placement_->ServerFor(key);
-      FUZZ_CHECK(owner == index_, "key '%s' of '%s' reached shard %u; it belongs to shard %u",
-                 Printable(key).c_str(), std::string(spec->name).c_str(), index_, owner);
-    }
+             name.c_str(), args.size());
+  const bool handshake = spec->local == LocalCommand::kAuth || spec->local == LocalCommand::kSelect;
+  FUZZ_CHECK(!handshake || !connection->past_handshake,
+             "the proxy sent '%s' to shard %u after request %zu of its connection", name.c_str(),
+             index_, connection->requests);
+  if (handshake) {
+    *out += ReplyTo(args);
+    return;
   }
+  connection->past_handshake = true;
+  if (connection->in_multi) {
+    if (spec->local == LocalCommand::kExec) {
+      if (connection->watch_dirty) {
+        *out += "*-1\r\n";
+      } else {
+        *out += "*" + std::to_string(connection->queued.size()) + "\r\n";
+        for (const std::string& reply : connection->queued) *out += reply;
+      }
+      // EXEC ends the transaction and every WATCH, whatever it answered.
+      connection->in_multi = false;
+      connection->queued.clear();
+      connection->watch_dirty = false;
+      return;
+    }
+    Queue(connection, *spec, args, out);
+    return;
+  }
+  std::vector<std::string_view> keys;
+  switch (spec->kind) {
+    case CommandKind::kTransaction:
+      switch (spec->local) {
+        case LocalCommand::kMulti:
+          connection->in_multi = true;
+          *out += "+OK\r\n";
+          return;
+        case LocalCommand::kWatch:
+          FUZZ_CHECK(KeysOf(*spec, args, &keys), "the proxy sent shard %u a WATCH without keys",
+                     index_);
+          CheckKeys(*spec, keys);
+          for (const std::string_view key : keys) {
+            connection->watch_dirty |= key.starts_with("dirty");
+          }
+          *out += "+OK\r\n";
+          return;
+        case LocalCommand::kUnwatch:
+          connection->watch_dirty = false;
+          *out += "+OK\r\n";
+          return;
+        default:
+          FUZZ_CHECK(false, "the proxy sent shard %u '%s' outside a MULTI it sent", index_,
+                     name.c_str());
+      }
+      return;
+    case CommandKind::kFanOut: {
+      const proxy::FanOutSpec* sub = proxy::FindFanOut(*spec, args[1]);
+      FUZZ_CHECK(sub != nullptr && proxy::ArityOk(sub->arity, args.size()),
+                 "the proxy sent shard %u '%s %s', which it must refuse, with %zu arguments",
+                 index_, name.c_str(), Printable(args[1]).c_str(), args.size());
+      *out += FanOutReply(*sub, args, index_);
+      return;
+    }
+    case CommandKind::kLocal:
+      // The proxy learns a command it does not know from every shard's COMMAND INFO, which knows
+      // only the commands of the table: a name outside it is unknown here too, as in Redis.
+      if (spec->local == LocalCommand::kCommand && args.size() == 3 &&
+          proxy::Upper(args[1]) == "INFO") {
+        *out += "*1\r\n*-1\r\n";
+        return;
+      }
+      // The proxy asks each shard for its keyspace to answer INFO, in this one form.
+      FUZZ_CHECK(spec->local == LocalCommand::kInfo && args.size() == 2 && args[0] == "INFO" &&
+                     args[1] == "keyspace",
+                 "the proxy forwarded '%s', which it must answer itself, to shard %u", name.c_str(),
+                 index_);
+      *out += KeyspaceReply(index_);
+      return;
+    case CommandKind::kUnsupported:
+      FUZZ_CHECK(false, "the proxy forwarded '%s', which it must refuse, to shard %u", name.c_str(),
+                 index_);
+      return;
+    default:
+      break;
+  }
+  FUZZ_CHECK(KeysOf(*spec, args, &keys), "the proxy forwarded '%s' without a key to shard %u",
+             name.c_str(), index_);
+  CheckKeys(*spec, keys);
   *out += ReplyTo(args);
+}
+
+void FakeShard::Queue(Connection* connection, const CommandSpec& spec,
+                      const std::vector<std::string_view>& args, std::string* out) {
+  const std::string name(spec.name);
+  std::vector<std::string_view> keys;
+  switch (spec.kind) {
+    case CommandKind::kLocal:
+      FUZZ_CHECK(spec.local == LocalCommand::kPing || spec.local == LocalCommand::kEcho,
+                 "the proxy queued '%s', which it must answer itself, in a MULTI on shard %u",
+                 name.c_str(), index_);
+      break;
+    case CommandKind::kTransaction:
+      FUZZ_CHECK(spec.local == LocalCommand::kUnwatch,
+                 "the proxy sent '%s' inside a MULTI to shard %u", name.c_str(), index_);
+      break;
+    case CommandKind::kSingleKey:
+    case CommandKind::kMultiKey:
+    case CommandKind::kSplitGet:
+    case CommandKind::kSplitSet:
+    case CommandKind::kSplitCount: {
+      // A keyless command (EVAL with no keys) goes wherever its transaction goes.
+      const proxy::KeyScan scan = ScanKeys(spec, args, &keys);
+      FUZZ_CHECK(scan == proxy::KeyScan::kOk || scan == proxy::KeyScan::kNoKeys,
+                 "the proxy queued '%s' with arguments it must refuse (%d) on shard %u",
+                 name.c_str(), static_cast<int>(scan), index_);
+      CheckKeys(spec, keys);
+      break;
+    }
+    case CommandKind::kFanOut:
+    case CommandKind::kUnsupported:
+      FUZZ_CHECK(false, "the proxy queued '%s', which it must refuse, in a MULTI on shard %u",
+                 name.c_str(), index_);
+      break;
+  }
+  connection->queued.push_back(ReplyTo(args));
+  *out += "+QUEUED\r\n";
 }
 
 }  // namespace ringproxy::fuzz

@@ -1,16 +1,29 @@
 // FakeShard: a Redis stand-in for the connection fuzzer, a TCP server on 127.0.0.1 (an ephemeral
 // port) served by the caller's libuv loop. It checks what the proxy sends it and answers every
-// request at once with a reply derived from the request alone, so the fuzzer can tell from a reply
-// which request it belongs to:
+// request at once with a reply derived from the request alone (and, for the commands the proxy
+// sends to every shard, from the shard's index), so the fuzzer can tell from a reply which
+// request it belongs to:
 //   MGET k1..kn          -> an array: "v:<k>" per key, nil for a key starting with "nil"
 //   MSET ...             -> +OK
 //   DEL/EXISTS/TOUCH/UNLINK k1..kn -> :n
 //   AUTH/SELECT (the proxy's handshake) -> +OK
+//   MULTI ... EXEC       -> +OK, +QUEUED per command, then EXEC's array of the commands' replies
+//                           (nil when a WATCHed key starts with "dirty": such a key counts as
+//                           modified by someone else, so the WATCH has to be on the connection
+//                           that carries the transaction for the nil to appear)
+//   WATCH k.. / UNWATCH  -> +OK
+//   inside MULTI only: PING -> +PONG or its argument, ECHO -> its argument, UNWATCH -> +OK
+//   SCRIPT/FUNCTION fan-out subcommands (FanOutReply): LOAD/LIST -> the echo below (the same on
+//                           every shard), EXISTS -> :1/:0 per SHA, FLUSH/DELETE/RESTORE -> +OK,
+//                           KILL -> -NOTBUSY (FUNCTION KILL: +OK on shard 0, which runs one)
+//   INFO keyspace        -> a bulk "# Keyspace\r\n..." with figures per shard (KeyspaceReply)
 //   anything else        -> the bulk string "echo:" followed by every argument, space-separated
-//   (any of the above whose first key starts with "err" -> "-ERR fake <command>")
+//   (a keyed command whose first key starts with "err" -> "-ERR fake <command>")
 //
 // What the proxy sends must be well-formed multibulk (never inline, never empty), name commands
-// it may forward, and carry only keys this shard owns; a violation is a FUZZ_CHECK failure.
+// it may forward (inside MULTI, commands it may queue), and carry only keys this shard owns;
+// AUTH/SELECT only as the first commands of a connection, EXEC only to end a MULTI, never
+// DISCARD (the proxy discards a transaction itself). A violation is a FUZZ_CHECK failure.
 #pragma once
 
 #include <uv.h>
@@ -20,8 +33,8 @@
 #include <string_view>
 #include <vector>
 
-#include "hashing/placement.h"
 #include "dataplane/command_table.h"
+#include "hashing/placement.h"
 
 namespace ringproxy::fuzz {
 
@@ -36,8 +49,14 @@ class FakeShard {
   bool Listen(std::string* error);
   uint16_t port() const { return port_; }
 
-  // The reply a shard gives to `args` (shared with the fuzzer, which predicts it).
+  // The reply any shard gives to the keyed or queued command `args` (shared with the fuzzer,
+  // which predicts it).
   static std::string ReplyTo(const std::vector<std::string_view>& args);
+  // The reply shard `shard` gives to a fan-out subcommand (`sub` of `args[0]`).
+  static std::string FanOutReply(const proxy::FanOutSpec& sub,
+                                 const std::vector<std::string_view>& args, uint32_t shard);
+  // The reply shard `shard` gives to INFO keyspace.
+  static std::string KeyspaceReply(uint32_t shard);
   // The keys of `args`, or false when the command has none a shard could own.
   static bool KeysOf(const proxy::CommandSpec& spec, const std::vector<std::string_view>& args,
                      std::vector<std::string_view>* keys);
@@ -52,7 +71,12 @@ class FakeShard {
   void OnConnection();
   void OnRead(Connection* connection, ssize_t nread, const uv_buf_t* buf);
   // Checks one request from the proxy and appends its reply to `out`.
-  void Answer(const std::vector<std::string_view>& args, std::string* out);
+  void Answer(Connection* connection, const std::vector<std::string_view>& args, std::string* out);
+  // A command inside MULTI: checked as one the proxy may queue, answered +QUEUED.
+  void Queue(Connection* connection, const proxy::CommandSpec& spec,
+             const std::vector<std::string_view>& args, std::string* out);
+  // Every key of a keyed command must be this shard's.
+  void CheckKeys(const proxy::CommandSpec& spec, const std::vector<std::string_view>& keys);
 
   uv_loop_t* loop_;
   const hashing::Placement* placement_ = nullptr;

@@ -29,6 +29,16 @@ TEST(ByteBuffer, ClearKeepsTheMemoryForReuse) {
   EXPECT_EQ(buffer.capacity(), capacity);
 }
 
+TEST(ByteBuffer, AppendingAnEmptyBufferToAnEmptyOneLeavesBothEmpty) {
+  // Under UBSan, a memcpy from the null data of an empty buffer is reported.
+  ByteBuffer empty;
+  ByteBuffer buffer;
+  buffer.Append(empty.view());
+  buffer.Append(nullptr, 0);
+  EXPECT_TRUE(buffer.empty());
+  EXPECT_EQ(buffer.capacity(), 0u);
+}
+
 TEST(ByteBuffer, ConsumesFromTheFront) {
   ByteBuffer buffer;
   buffer.Append("hello world");

@@ -82,6 +82,26 @@ TEST(ReplyScanner, RefusesLengthsNoReplyWithinTheLimitCouldHave) {
   EXPECT_EQ(wide.Scan("*400\r\n", 6), Status::kError);  // 400 elements need > 1000 bytes
 }
 
+TEST(ReplyScanner, AStatusLineIsRefusedPast64KiBWhereverTheReadsCutIt) {
+  // The type byte and the CR count: the longest line has 64 KiB up to its CR.
+  const size_t longest = ReplyScanner::kMaxLineBytes - 2;
+  for (const size_t text : {longest, longest + 1, longest + 1000}) {
+    const std::string line = "+" + std::string(text, 'x') + "\r\n";
+    const bool fits = text <= longest;
+    ReplyScanner whole;
+    EXPECT_EQ(whole.Scan(line.data(), line.size()), fits ? Status::kComplete : Status::kError)
+        << text;
+    // Cut anywhere near the end, as reads deliver it: the same verdict.
+    for (size_t cut = line.size() - 4; cut < line.size(); ++cut) {
+      ReplyScanner scanner;
+      const Status first = scanner.Scan(line.data(), cut);
+      const Status last =
+          first == Status::kIncomplete ? scanner.Scan(line.data(), line.size()) : first;
+      EXPECT_EQ(last, fits ? Status::kComplete : Status::kError) << text << " cut at " << cut;
+    }
+  }
+}
+
 TEST(ReplyScanner, RefusesAReplyThatGrowsPastTheLimit) {
   ReplyScanner scanner(64);
   std::string reply = "*100\r\n";

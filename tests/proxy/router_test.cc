@@ -221,7 +221,23 @@ TEST_F(RouterTest, ExecRunsWhereTheKeysOrTheWatchAreAndAbortsAfterARefusal) {
   EXPECT_EQ(Route({"SET", Key(1), "v"}).route, Route::kQueueReject);
   session_.transaction.failed = true;
   EXPECT_EQ(Route({"EXEC"}).route, Route::kExecAbort);
+  EXPECT_EQ(Route({"EXEC"}).error, "EXECABORT Transaction discarded because of previous errors.");
   EXPECT_EQ(Route({"DISCARD"}).route, Route::kDiscard);
+}
+
+TEST_F(RouterTest, ExecWithArgumentsInsideMultiAbortsTheTransactionAtOnceAsRedisDoes) {
+  session_.transaction.active = true;
+  session_.transaction.server = 1;
+  const RouteDecision decision = Route({"EXEC", "now"});
+  EXPECT_EQ(decision.route, Route::kExecAbort);
+  EXPECT_EQ(decision.error,
+            "EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' "
+            "command");
+  // Other refusals only doom the transaction, which goes on queueing.
+  EXPECT_EQ(Route({"DISCARD", "now"}).route, Route::kQueueReject);
+  EXPECT_EQ(Route({"MULTI", "now"}).route, Route::kQueueReject);
+  session_.transaction.active = false;
+  EXPECT_EQ(Route({"EXEC", "now"}).route, Route::kReject);
 }
 
 }  // namespace
