@@ -15,6 +15,7 @@
 #include "config/config_loader.h"
 #include "config/secret_warnings.h"
 #include "controlplane/signals.h"
+#include "net/uv_handle.h"
 
 namespace ringproxy::proxy {
 namespace {
@@ -58,13 +59,6 @@ bool IsConfigEvent(const std::string& config_name, const char* changed) {
   if (changed == nullptr) return true;
   const std::string_view name(changed);
   return name == config_name || name == "..data";
-}
-
-template <typename Handle>
-void CloseAndDelete(Handle* handle) {
-  if (handle == nullptr) return;
-  uv_close(reinterpret_cast<uv_handle_t*>(handle),
-           [](uv_handle_t* h) { delete reinterpret_cast<Handle*>(h); });
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "base/logger.h"
 #include "hashing/server_order.h"
+#include "net/uv_handle.h"
 
 namespace ringproxy::proxy {
 namespace {
@@ -43,8 +44,8 @@ void Discovery::Close() {
     CloseTimer(srv->timer);
   }
   srvs_.clear();
-  uv_close(reinterpret_cast<uv_handle_t*>(&startup_timer_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&report_async_), nullptr);
+  CloseHandle(&startup_timer_);
+  CloseHandle(&report_async_);
 }
 
 std::string Discovery::Key(const config::ServerConfig& server) {
@@ -143,8 +144,7 @@ void Discovery::SyncNames() {
 }
 
 void Discovery::CloseTimer(uv_timer_t* timer) {
-  uv_close(reinterpret_cast<uv_handle_t*>(timer),
-           [](uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); });
+  CloseAndDelete(timer);
 }
 
 void Discovery::LookupSrv(const std::shared_ptr<Srv>& srv) {

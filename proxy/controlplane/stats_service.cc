@@ -3,8 +3,8 @@
 #include <unistd.h>
 
 #include <climits>
-#include <ctime>
 
+#include "base/clock.h"
 #include "dataplane/proxy.h"
 
 namespace ringproxy::proxy {
@@ -24,23 +24,23 @@ StatsService::StatsService(uv_loop_t* loop, const Proxy* proxy, const ControlSta
                            const Settings& settings)
     : loop_(loop),
       proxy_(proxy),
-      json_(StatsJson::Identity{"ringproxy", HostName(), RINGPROXY_VERSION, time(nullptr)},
+      json_(StatsJson::Identity{"ringproxy", HostName(), RINGPROXY_VERSION, clock::UnixSeconds()},
             settings.json_interval_ms),
       metrics_(
-          MetricsCollector::Identity{RINGPROXY_VERSION, proxy->workers(), time(nullptr)},
+          MetricsCollector::Identity{RINGPROXY_VERSION, proxy->workers(), clock::UnixSeconds()},
           [this] { return Gather(); }, control),
       server_(loop, StatsServer::Settings{.address = settings.address, .port = settings.port},
               StatsServer::Handlers{
                   .json =
                       [this] {
-                        return json_.Document([this] { return Gather(); }, time(nullptr),
+                        return json_.Document([this] { return Gather(); }, clock::UnixSeconds(),
                                               uv_now(loop_));
                       },
                   .metrics = [this] { return metrics_.Text(); },
                   .health = [this] { return Health(); },
                   .ready = [this] { return Ready(); },
               }),
-      started_ns_(uv_hrtime()) {}
+      started_ns_(clock::MonotonicNs()) {}
 
 bool StatsService::Start(std::string* error) { return server_.Start(error); }
 
@@ -58,7 +58,7 @@ StatsServer::Probe StatsService::Health() const {
   if (!proxy_->serving()) return {true, "ok: draining"};
   // A worker that has not ticked yet is measured from the service's start.
   const uint64_t last = std::max(proxy_->OldestWorkerTickNs(), started_ns_);
-  const uint64_t now = uv_hrtime();
+  const uint64_t now = clock::MonotonicNs();
   const uint64_t age = now > last ? now - last : 0;
   if (age > kMaxTickAgeNs) {
     return {false, "a worker loop has not turned for " + std::to_string(age / kNsPerMs) + " ms"};

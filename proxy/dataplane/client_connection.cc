@@ -5,8 +5,10 @@
 #include <sys/ioctl.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <string>
+#include <utility>
 
 #include "base/logger.h"
 #include "dataplane/info_reply.h"
@@ -17,14 +19,11 @@
 #include "dataplane/server.h"
 #include "dataplane/server_connection.h"
 #include "dataplane/server_pool.h"
-#include "dataplane/worker.h"
 #include "net/tls_session.h"
-#include "net/write_chunk.h"
 
 namespace ringproxy::proxy {
 namespace {
 
-constexpr size_t kMinReadSize = 16u << 10;
 constexpr size_t kMaxOutputReserve = 64u << 10;
 // How long a half-closed client may take to close its side before we close ours anyway.
 constexpr uint64_t kLingerMs = 2000;
@@ -63,15 +62,25 @@ std::string PeerName(uv_stream_t* stream) {
   return std::string(host) + ":" + std::to_string(port);
 }
 
+// Unique across workers (CLIENT ID, HELLO): one shared counter, touched once per accept.
+uint64_t NextClientId() {
+  static std::atomic<uint64_t> last_id{0};
+  return last_id.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
 }  // namespace
 
-ClientConnection::ClientConnection(Worker* worker, ServerPool* pool, int workers)
-    : worker_(worker), pool_(pool), stats_(&pool->stats()), workers_(workers) {
-  session_.id = worker->NextClientId();
+ClientConnection::ClientConnection(WorkerContext* context, ServerPool* pool, int workers)
+    : context_(context),
+      pool_(pool),
+      stats_(&pool->stats()),
+      workers_(workers),
+      stream_(context->read_scratch(), this) {
+  session_.id = NextClientId();
   reply_estimate_ = FlowControl::InitialReplyEstimate(pool->flow_limits());
   UpdatePlain();
   // Until it authenticates, a client of a pool with a password may send only small requests.
-  parser_.set_limits(pool->config().redis_auth.empty() ? worker->settings().limits
+  parser_.set_limits(pool->config().redis_auth.empty() ? context->settings().limits
                                                        : RequestLimits::Unauthenticated());
 }
 
@@ -79,16 +88,15 @@ ClientConnection::~ClientConnection() = default;
 
 bool ClientConnection::Accept(uv_stream_t* listener, bool is_unix) {
   if (is_unix) {
-    uv_pipe_init(worker_->loop(), &handle_.pipe, 0);
+    stream_.InitPipe(context_->loop());
   } else {
-    uv_tcp_init(worker_->loop(), &handle_.tcp);
+    stream_.InitTcp(context_->loop());
   }
-  handle_.tcp.data = this;
-  if (uv_accept(listener, stream()) != 0) {
+  if (uv_accept(listener, stream_.get()) != 0) {
     Close();
     return false;
   }
-  if (!is_unix) uv_tcp_nodelay(&handle_.tcp, 1);
+  if (!is_unix) uv_tcp_nodelay(stream_.tcp(), 1);
   if (!pool_->AdmitClient()) {
     // Redis's reply at its maxclients; the connection ends once it is written (a FIN, not a
     // close with unread input, whose RST could destroy the error on its way). A TLS client gets
@@ -98,17 +106,17 @@ bool ClientConnection::Accept(uv_stream_t* listener, bool is_unix) {
       resp::AppendError(&out_, "ERR max number of clients reached");
     }
     state_ = State::kEnding;
-    worker_->ScheduleFlush(this);
+    ScheduleFlush();
     return true;
   }
   counted_ = true;
-  worker_->UpdateClock();
-  last_active_ns_ = last_progress_ns_ = accepted_ns_ = worker_->now_ns();
+  context_->UpdateClock();
+  last_active_ns_ = last_progress_ns_ = accepted_ns_ = context_->now_ns();
   stats_->client_connections.Add(1);
   stats_->client_connections_total.Add();
   if (const std::shared_ptr<const TlsContext>& context = pool_->tls().clients) {
-    tls_ = TlsSession::Accept(context);
-    if (tls_ == nullptr) {
+    stream_.set_tls(TlsSession::Accept(context));
+    if (stream_.tls() == nullptr) {
       Close();
       return false;
     }
@@ -121,52 +129,13 @@ bool ClientConnection::Accept(uv_stream_t* listener, bool is_unix) {
   return true;
 }
 
-int ClientConnection::StartReading() {
-  // Named callbacks, passed each time: uv_read_stop() forgets the ones it was given.
-  return uv_read_start(
-      stream(),
-      [](uv_handle_t* handle, size_t /*suggested*/, uv_buf_t* buf) {
-        static_cast<ClientConnection*>(handle->data)->OnAlloc(buf);
-      },
-      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
-        static_cast<ClientConnection*>(s->data)->OnRead(nread, buf);
-      });
-}
-
-void ClientConnection::OnAlloc(uv_buf_t* buf) {
-  if (tls_ != nullptr) {
-    *buf = uv_buf_init(worker_->tls_scratch(), Worker::kScratchSize);
-    return;
-  }
-  if (in_.empty()) {
-    // Most reads hold whole requests: parse them where they landed, in the worker's scratch
-    // buffer, so an idle connection owns no buffer at all.
-    reading_from_scratch_ = true;
-    *buf = uv_buf_init(worker_->scratch(), Worker::kScratchSize);
-    return;
-  }
-  reading_from_scratch_ = false;
-  const size_t want = InputWant();
-  *buf = uv_buf_init(in_.PrepareAppend(want), static_cast<unsigned>(want));
-}
-
-size_t ClientConnection::InputWant() const {
-  // Room for the rest of an awaited argument, but never more than the bytes already received:
-  // the buffer doubles as the request arrives, so a length the client only announces costs
-  // nothing (a stranger declaring 512 MiB and sending one byte gets 16 KiB).
-  const size_t expected = parser_.expected_size();
-  const size_t have = in_.size();
-  if (expected <= have) return kMinReadSize;
-  return std::min(expected - have, std::max(kMinReadSize, have));
-}
-
 void ClientConnection::OnRead(ssize_t nread, const uv_buf_t* buf) {
   if (state_ == State::kClosing) return;
   if (state_ == State::kHalfClosed) {
     if (nread < 0) Close();  // the client closed its side too: done
     return;                  // anything else it sends after our FIN is dropped
   }
-  worker_->UpdateClock();
+  context_->UpdateClock();
   if (nread < 0) {
     if (nread == UV_EOF) {
       stats_->client_eof.Add();
@@ -179,12 +148,12 @@ void ClientConnection::OnRead(ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   if (nread == 0) return;
-  last_progress_ns_ = worker_->now_ns();
+  last_progress_ns_ = context_->now_ns();
   const auto n = static_cast<size_t>(nread);
-  if (tls_ != nullptr) {
+  if (stream_.tls() != nullptr) {
     ReadTls(buf->base, n);
   } else {
-    ProcessInput(buf->base, n, reading_from_scratch_);
+    stream_.Deliver(this, buf->base, n);
   }
   AfterProgress();
 }
@@ -194,51 +163,29 @@ void ClientConnection::OnPeerFinished() {
   // Redis does, then the connection closes. A request it left incomplete never will be.
   peer_finished_ = true;
   if (reading_) {
-    uv_read_stop(stream());
+    stream_.StopReading();
     reading_ = false;
   }
   AfterProgress();
 }
 
-void ClientConnection::ProcessInput(const char* data, size_t size, bool in_scratch) {
-  if (in_scratch) {
-    const size_t used = ProcessRequests(data, size);
-    if (state_ == State::kOpen && used < size) in_.Append(data + used, size - used);
-  } else {
-    in_.Commit(size);
-    const size_t used = ProcessRequests(in_.data(), in_.size());
-    if (state_ != State::kClosing) in_.Consume(used);
-  }
-  if (state_ == State::kEnding) in_.Release();
-}
-
 void ClientConnection::ReadTls(const char* data, size_t size) {
-  tls_->Receive(data, size);
-  // Everything decryptable now is processed now: plaintext left inside the session would wait
-  // for a socket read that may never come.
-  while (state_ == State::kOpen) {
-    const bool in_scratch = in_.empty();
-    const size_t capacity = in_scratch ? Worker::kScratchSize : InputWant();
-    char* dst = in_scratch ? worker_->scratch() : in_.PrepareAppend(capacity);
-    const ssize_t got = tls_->Read(dst, capacity);
-    if (got < 0) {
-      if (tls_->closed_by_peer()) {
-        stats_->client_eof.Add();
-        OnPeerFinished();
-      } else {
-        // Routine for port scanners and plaintext clients: not worth more than an info line.
-        RP_LOG(kLogInfo, "client %llu: TLS failed: %s",
-               static_cast<unsigned long long>(session_.id), tls_->error().c_str());
-        stats_->client_err.Add();
-        SendTlsAlert();
-        Close();
-      }
-      return;
+  TlsSession* tls = stream_.tls();
+  if (!stream_.ReadTls(this, data, size)) {
+    if (tls->closed_by_peer()) {
+      stats_->client_eof.Add();
+      OnPeerFinished();
+    } else {
+      // Routine for port scanners and plaintext clients: not worth more than an info line.
+      RP_LOG(kLogInfo, "client %llu: TLS failed: %s",
+             static_cast<unsigned long long>(session_.id), tls->error().c_str());
+      stats_->client_err.Add();
+      SendTlsAlert();
+      Close();
     }
-    if (got == 0) break;
-    ProcessInput(dst, static_cast<size_t>(got), in_scratch);
+    return;
   }
-  if (state_ != State::kClosing && tls_->has_output()) worker_->ScheduleFlush(this);
+  if (state_ != State::kClosing && tls->has_output()) ScheduleFlush();
 }
 
 bool ClientConnection::CanDispatch() const {
@@ -272,10 +219,10 @@ size_t ClientConnection::ProcessRequests(const char* data, size_t size) {
         break;
       }
       offset += parser_.consumed();
-      last_active_ns_ = worker_->now_ns();
+      last_active_ns_ = context_->now_ns();
       if (parser_.argc() > kLargeRequestArgs) {
         parser_.TrimStorage();
-        worker_->TrimArgs();
+        context_->TrimArgs();
       }
     } else if (status == RequestParser::Status::kEmpty) {
       offset += parser_.consumed();
@@ -298,13 +245,17 @@ size_t ClientConnection::ProcessRequests(const char* data, size_t size) {
 
 void ClientConnection::ResumeInput() {
   resume_input_ = false;
-  if (processing_ || !held_input_ || in_.empty() || !CanDispatch()) return;
-  const size_t used = ProcessRequests(in_.data(), in_.size());
+  ByteBuffer& in = stream_.carried();
+  if (processing_ || !held_input_ || in.empty() || !CanDispatch()) return;
+  const size_t used = ProcessRequests(in.data(), in.size());
   // Taking nothing means what allowed the resume does not hold: wait for the next reply or
   // write, rather than resume again at once (which would spin the loop).
   resume_stalled_ = used == 0 && held_input_;
-  if (state_ != State::kClosing) in_.Consume(used);
-  if (state_ == State::kEnding) in_.Release();
+  if (TakingInput()) {
+    in.Consume(used);
+  } else {
+    in.Release();
+  }
   AfterProgress();
 }
 
@@ -323,7 +274,7 @@ bool ClientConnection::Dispatch(const char* data) {
     }
     Request* request = Enqueue(CommandClass::kSingleKey, raw.size());
     request->pending = 1;
-    Fragment* fragment = worker_->NewFragment();
+    Fragment* fragment = context_->NewFragment();
     fragment->request = request;
     SendTo(server, fragment, WireBytes(raw));
     return true;
@@ -339,13 +290,13 @@ bool ClientConnection::Dispatch(const char* data) {
         return false;
     }
   }
-  std::vector<std::string_view>& args = worker_->args();
+  std::vector<std::string_view>& args = context_->args();
   args.clear();
   for (size_t i = 0; i < argc; ++i) args.push_back(parser_.arg(data, i));
   const RouteContext context{&pool_->placement(), &session_,
                              !pool_->config().redis_auth.empty() && !session_.authenticated,
                              &pool_->config()};
-  const RouteDecision decision = worker_->router().Route(spec, args, context);
+  const RouteDecision decision = context_->router().Route(spec, args, context);
   return Execute(spec, decision, raw);
 }
 
@@ -425,7 +376,7 @@ ClientConnection::Learned ClientConnection::LookUpLearned(std::string_view name,
   if (!session_.authenticated && !pool_->config().redis_auth.empty()) return Learned::kRoute;
   if (!LearnedCommands::Learnable(name)) return Learned::kRoute;
   LearnedCommands& learned = pool_->learned();
-  const LearnedCommands::Lookup lookup = learned.Find(name, worker_->now_ms());
+  const LearnedCommands::Lookup lookup = learned.Find(name, context_->now_ms());
   switch (lookup.state) {
     case LearnedCommands::State::kKnown:
       *spec = lookup.spec;
@@ -437,7 +388,7 @@ ClientConnection::Learned ClientConnection::LookUpLearned(std::string_view name,
       return Learned::kAnswered;
     case LearnedCommands::State::kLearning:
       hold_ = Hold::kLearning;
-      worker_->WaitForLearning(this);
+      context_->clients()->WaitForLearning(this);
       return Learned::kHeld;
     case LearnedCommands::State::kAsk:
       break;
@@ -446,21 +397,21 @@ ClientConnection::Learned ClientConnection::LookUpLearned(std::string_view name,
   if (servers.empty() || !learned.BeginLearning(name)) return Learned::kRoute;
   // Waiting before asking: a server that fails at once answers before Send returns.
   hold_ = Hold::kLearning;
-  worker_->WaitForLearning(this);
+  context_->clients()->WaitForLearning(this);
   // Every live server is asked: the first that knows the command describes it.
-  Request* request = worker_->NewRequest();
+  Request* request = context_->NewRequest();
   request->learning_pool = pool_;
   request->BeginSplit(MergeKind::kLearn, static_cast<uint32_t>(servers.size()));
   std::string lower(name);
   for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   request->fragment_replies.back() = lower;
-  ByteBuffer& encoded = worker_->encode_buffer();
+  ByteBuffer& encoded = context_->encode_buffer();
   encoded.Clear();
   const std::string_view command[] = {"COMMAND", "INFO", lower};
   EncodeCommand(command, &encoded);
   const std::string bytes(encoded.view());
   for (size_t f = 0; f < servers.size(); ++f) {
-    Fragment* fragment = worker_->NewFragment();
+    Fragment* fragment = context_->NewFragment();
     fragment->request = request;
     fragment->index = static_cast<uint32_t>(f);
     pool_->server(servers[f]).Send(fragment, bytes, session_.id);
@@ -480,9 +431,9 @@ void ClientConnection::OnCommandLearned() {
 std::string_view ClientConnection::WireBytes(std::string_view raw) {
   if (!parser_.is_inline()) return raw;
   // An inline command is re-encoded: the server's inline parsing is not ours to rely on.
-  ByteBuffer& encoded = worker_->encode_buffer();
+  ByteBuffer& encoded = context_->encode_buffer();
   encoded.Clear();
-  std::vector<std::string_view>& args = worker_->args();
+  std::vector<std::string_view>& args = context_->args();
   args.clear();
   for (size_t i = 0; i < parser_.argc(); ++i) args.push_back(parser_.arg(raw.data(), i));
   EncodeCommand(args, &encoded);
@@ -502,16 +453,16 @@ void ClientConnection::SendTo(Server* server, Fragment* fragment, std::string_vi
 void ClientConnection::Forward(uint32_t server, std::string_view raw, CommandClass command_class) {
   Request* request = Enqueue(command_class, raw.size());
   request->pending = 1;
-  Fragment* fragment = worker_->NewFragment();
+  Fragment* fragment = context_->NewFragment();
   fragment->request = request;
   SendTo(&pool_->server(server), fragment, WireBytes(raw));
 }
 
 void ClientConnection::Split(const RouteDecision& decision) {
-  const Router& router = worker_->router();
+  const Router& router = context_->router();
   const std::span<const uint32_t> key_servers = router.key_servers();
   const size_t step = router.split_step();
-  const std::vector<std::string_view>& args = worker_->args();
+  const std::vector<std::string_view>& args = context_->args();
   // Fragments in the order their servers first appear; key_fragment maps each key to its own.
   std::vector<uint32_t> servers;
   std::vector<uint32_t> key_fragment(key_servers.size());
@@ -535,7 +486,7 @@ void ClientConnection::Split(const RouteDecision& decision) {
   ByteBuffer encoded;
   for (size_t f = 0; f < servers.size(); ++f) {
     EncodeCommand(fragment_args[f], &encoded);
-    Fragment* fragment = worker_->NewFragment();
+    Fragment* fragment = context_->NewFragment();
     fragment->request = request;
     fragment->index = static_cast<uint32_t>(f);
     SendTo(&pool_->server(servers[f]), fragment, encoded.view());
@@ -555,7 +506,7 @@ void ClientConnection::FanOut(const RouteDecision& decision, std::string_view ra
   request->BeginSplit(decision.merge, static_cast<uint32_t>(servers.size()));
   const std::string bytes(WireBytes(raw));  // each Send may reuse the encoding buffer
   for (size_t f = 0; f < servers.size(); ++f) {
-    Fragment* fragment = worker_->NewFragment();
+    Fragment* fragment = context_->NewFragment();
     fragment->request = request;
     fragment->index = static_cast<uint32_t>(f);
     SendTo(&pool_->server(servers[f]), fragment, bytes);
@@ -563,7 +514,7 @@ void ClientConnection::FanOut(const RouteDecision& decision, std::string_view ra
 }
 
 void ClientConnection::AnswerInfo() {
-  const InfoSections sections = InfoSections::Parse(worker_->args());
+  const InfoSections sections = InfoSections::Parse(context_->args());
   const std::string text = InfoText(sections, pool_->GatherInfoFigures(workers_));
   const std::vector<uint32_t> servers =
       sections.keyspace ? pool_->LiveServers() : std::vector<uint32_t>();
@@ -579,7 +530,7 @@ void ClientConnection::AnswerInfo() {
   request->fragment_replies.back() = text;
   constexpr std::string_view kInfoKeyspace = "*2\r\n$4\r\nINFO\r\n$8\r\nkeyspace\r\n";
   for (size_t f = 0; f < servers.size(); ++f) {
-    Fragment* fragment = worker_->NewFragment();
+    Fragment* fragment = context_->NewFragment();
     fragment->request = request;
     fragment->index = static_cast<uint32_t>(f);
     SendTo(&pool_->server(servers[f]), fragment, kInfoKeyspace);
@@ -591,14 +542,14 @@ void ClientConnection::AnswerLocal(const CommandSpec& spec) {
     AnswerInfo();
     return;
   }
-  const LocalContext context{&pool_->config(), worker_->id(), workers_, &pool_->auth_failures(),
-                             worker_->now_ms()};
+  const LocalContext context{&pool_->config(), context_->id(), workers_, &pool_->auth_failures(),
+                             context_->now_ms()};
   const bool was_authenticated = session_.authenticated;
-  AnswerLocalCommand(spec, worker_->args(), context, &session_,
+  AnswerLocalCommand(spec, context_->args(), context, &session_,
                      BeginLocalReply(CommandClass::kLocal));
   EndLocalReply();
   if (session_.authenticated != was_authenticated && !pool_->config().redis_auth.empty()) {
-    parser_.set_limits(session_.authenticated ? worker_->settings().limits
+    parser_.set_limits(session_.authenticated ? context_->settings().limits
                                               : RequestLimits::Unauthenticated());
   }
   if (session_.close_after_reply) {
@@ -612,7 +563,7 @@ void ClientConnection::AnswerLocal(const CommandSpec& spec) {
 void ClientConnection::QueueInTransaction(const RouteDecision& decision, std::string_view raw) {
   Transaction& transaction = session_.transaction;
   const std::string_view bytes = WireBytes(raw);
-  if (transaction.queued.size() + bytes.size() > worker_->settings().limits.max_request_bytes) {
+  if (transaction.queued.size() + bytes.size() > context_->settings().limits.max_request_bytes) {
     transaction.failed = true;
     ReplyError("ERR transaction larger than the proxy's request limit", CommandClass::kTransaction);
     return;
@@ -660,14 +611,14 @@ void ClientConnection::Exec(const RouteDecision& decision) {
   request->pending = 1;
   // MULTI's +OK and each +QUEUED are the server's business: the client had its answers from the
   // proxy. EXEC's reply (the results, a nil for a failed WATCH, or EXECABORT) is the client's.
-  std::vector<Fragment*>& fragments = worker_->fragment_scratch();
+  std::vector<Fragment*>& fragments = context_->fragment_scratch();
   fragments.clear();
   for (uint32_t i = 0; i < transaction.commands + 1; ++i) {
-    Fragment* quiet = worker_->NewFragment();
+    Fragment* quiet = context_->NewFragment();
     quiet->kind = FragmentKind::kQuiet;
     fragments.push_back(quiet);
   }
-  Fragment* exec = worker_->NewFragment();
+  Fragment* exec = context_->NewFragment();
   exec->request = request;
   fragments.push_back(exec);
   transaction.Reset();
@@ -737,7 +688,7 @@ void ClientConnection::DropTransaction() {
   if (pinned_ != nullptr) {
     // DISCARD unwatches too; the connection is clean once this UNWATCH is through, and it is
     // queued ahead of whatever the connection carries next.
-    Fragment* quiet = worker_->NewFragment();
+    Fragment* quiet = context_->NewFragment();
     quiet->kind = FragmentKind::kQuiet;
     pinned_server_->SendOn(pinned_, quiet, kUnwatchCommand);
     unpin_when_idle_ = true;
@@ -768,9 +719,9 @@ void ClientConnection::OnPinnedConnectionLost() {
 // --- Replies --------------------------------------------------------------------------------
 
 Request* ClientConnection::Enqueue(CommandClass command_class, size_t request_bytes) {
-  Request* request = worker_->NewRequest();
+  Request* request = context_->NewRequest();
   request->client = this;
-  request->started_ns = worker_->now_ns();
+  request->started_ns = context_->now_ns();
   request->command_class = command_class;
   request->request_bytes = request_bytes;
   stats_->requests_of(command_class).Add();
@@ -811,7 +762,7 @@ void ClientConnection::EndLocalReply() {
     local_reply_ = nullptr;
     return;
   }
-  worker_->ScheduleFlush(this);
+  ScheduleFlush();
 }
 
 void ClientConnection::ReplyError(std::string_view text, CommandClass command_class) {
@@ -847,7 +798,7 @@ void ClientConnection::CompleteHead(std::string_view reply) {
       return;
     }
   }
-  worker_->ScheduleFlush(this);
+  ScheduleFlush();
   AfterProgress();
 }
 
@@ -864,7 +815,7 @@ void ClientConnection::OnRequestDone(Request* request) {
   }
   WriteCompletedHeads();
   if (CloseIfOverHardLimit(0)) return;
-  worker_->ScheduleFlush(this);
+  ScheduleFlush();
   AfterProgress();
 }
 
@@ -898,26 +849,32 @@ void ClientConnection::ReserveOutput(size_t reply_bytes) {
 
 void ClientConnection::Retire(Request* request) {
   // A reply counts as activity: idleness starts when the last answer is ready, not at the request.
-  last_active_ns_ = worker_->now_ns();
+  last_active_ns_ = context_->now_ns();
   stats_->in_flight.Add(-1);
   stats_->latency_of(request->command_class)
       .Observe((last_active_ns_ - request->started_ns) / 1000);
-  worker_->FreeRequest(request);
+  context_->FreeRequest(request);
 }
 
 size_t ClientConnection::HeldBytes() const {
-  return out_.size() + writing_.size() + parked_bytes_ +
-         (tls_ != nullptr ? tls_->ciphertext().size() : 0);
+  const TlsSession* tls = stream_.tls();
+  return out_.size() + stream_.queued_bytes() + parked_bytes_ +
+         (tls != nullptr ? tls->ciphertext().size() : 0);
 }
 
 bool ClientConnection::HasOutput() const {
-  return !out_.empty() || (tls_ != nullptr && !tls_->ciphertext().empty());
+  const TlsSession* tls = stream_.tls();
+  return !out_.empty() || (tls != nullptr && !tls->ciphertext().empty());
 }
 
 FlowState ClientConnection::Flow() const {
   const size_t held = HeldBytes();
-  return FlowState{pending_,   pending_bytes_, held, held - parked_bytes_,
-                   in_.size(), reply_estimate_};
+  return FlowState{pending_,
+                   pending_bytes_,
+                   held,
+                   held - parked_bytes_,
+                   stream_.carried().size(),
+                   reply_estimate_};
 }
 
 const FlowLimits& ClientConnection::Limits() const { return pool_->flow_limits(); }
@@ -933,7 +890,7 @@ void ClientConnection::CloseOverHardLimit(size_t incoming) {
          "pool '%s': client %llu (%s) would hold %zu bytes of replies it has not read, past the "
          "hard output limit of %llu; closing it",
          pool_->config().name.c_str(), static_cast<unsigned long long>(session_.id),
-         PeerName(stream()).c_str(), HeldBytes() + incoming,
+         PeerName(stream_.get()).c_str(), HeldBytes() + incoming,
          static_cast<unsigned long long>(Limits().output.hard_bytes));
   stats_->client_err.Add();
   stats_->client_output_limit_closes.Add();
@@ -942,7 +899,7 @@ void ClientConnection::CloseOverHardLimit(size_t incoming) {
 
 bool ClientConnection::CheckStalledOutput() {
   if (state_ == State::kClosing || state_ == State::kHalfClosed) return false;
-  const uint64_t stalled = worker_->now_ns() - std::min(last_progress_ns_, worker_->now_ns());
+  const uint64_t stalled = context_->now_ns() - std::min(last_progress_ns_, context_->now_ns());
   if (FlowControl::CheckOutput(Limits(), Flow(), 0, forwarding_, stalled) !=
       OutputVerdict::kStalledAtSoftLimit) {
     return false;
@@ -951,7 +908,7 @@ bool ClientConnection::CheckStalledOutput() {
          "pool '%s': client %llu (%s) holds %zu bytes of replies it has not read, at the soft "
          "output limit of %llu, and took or sent no byte for %llu s; closing it",
          pool_->config().name.c_str(), static_cast<unsigned long long>(session_.id),
-         PeerName(stream()).c_str(), HeldBytes(),
+         PeerName(stream_.get()).c_str(), HeldBytes(),
          static_cast<unsigned long long>(Limits().output.soft_bytes),
          static_cast<unsigned long long>(Limits().output.soft_seconds));
   stats_->client_err.Add();
@@ -967,7 +924,7 @@ void ClientConnection::UpdateReading() {
   if (want && !reading_) {
     reading_ = StartReading() == 0;
   } else if (!want && reading_) {
-    uv_read_stop(stream());
+    stream_.StopReading();
     reading_ = false;
   }
 }
@@ -987,10 +944,10 @@ void ClientConnection::AfterProgress() {
   if (held_input_ && !resume_stalled_ && CanDispatch() && !processing_ && !resume_input_) {
     // Requests held back can go now; from Flush, not from inside whatever called this.
     resume_input_ = true;
-    worker_->ScheduleFlush(this);
+    ScheduleFlush();
   }
   UpdateReading();
-  if (head_ != nullptr || HasOutput() || write_in_flight_ || resume_input_) return;
+  if (head_ != nullptr || HasOutput() || stream_.write_in_flight() || resume_input_) return;
   if (peer_finished_ && state_ != State::kEnding) {
     // Everything it sent before its FIN is answered (an incomplete request never will be).
     Close();
@@ -1004,8 +961,8 @@ void ClientConnection::AfterProgress() {
 bool ClientConnection::HasUnreadInput() {
   uv_os_fd_t fd = -1;
   int pending = 0;
-  if (!in_.empty()) return true;
-  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&handle_), &fd) != 0) return false;
+  if (!stream_.carried().empty()) return true;
+  if (uv_fileno(stream_.handle(), &fd) != 0) return false;
   if (ioctl(fd, FIONREAD, &pending) != 0) return false;
   if (pending > 0) UpdateReading();
   return pending > 0;
@@ -1013,89 +970,52 @@ bool ClientConnection::HasUnreadInput() {
 
 void ClientConnection::CloseWhenIdle() {
   leaving_ = true;
-  if (head_ == nullptr && !HasOutput() && !write_in_flight_ && !HasUnreadInput()) HalfClose();
+  if (head_ == nullptr && !HasOutput() && !stream_.write_in_flight() && !HasUnreadInput()) {
+    HalfClose();
+  }
 }
 
 void ClientConnection::NoteOutputProgress() {
-  last_progress_ns_ = worker_->now_ns();
+  last_progress_ns_ = context_->now_ns();
   resume_stalled_ = false;
 }
 
 void ClientConnection::Flush() {
   if (state_ == State::kClosing) return;
   if (resume_input_) ResumeInput();
-  if (state_ == State::kClosing || write_in_flight_) return;
-  ByteBuffer* pending = &out_;
-  if (tls_ != nullptr) {
-    if (!tls_->Seal(&out_)) {
-      RP_LOG(kLogInfo, "client %llu: TLS failed: %s", static_cast<unsigned long long>(session_.id),
-             tls_->error().c_str());
-      stats_->client_err.Add();
-      SendTlsAlert();
-      Close();
-      return;
-    }
-    pending = &tls_->ciphertext();
+  if (state_ == State::kClosing || stream_.write_in_flight()) return;
+  ByteBuffer* pending = stream_.Seal(&out_);
+  if (pending == nullptr) {
+    RP_LOG(kLogInfo, "client %llu: TLS failed: %s", static_cast<unsigned long long>(session_.id),
+           stream_.tls()->error().c_str());
+    stats_->client_err.Add();
+    SendTlsAlert();
+    Close();
+    return;
   }
   if (!pending->empty()) {
-    uv_buf_t buf = WriteChunk(pending);
-    const int written = uv_try_write(stream(), &buf, 1);
-    if (written > 0) {
-      NoteOutputProgress();
-      // A pipelining client refills its buffer at once; an idle one gives it back.
-      if (head_ != nullptr) {
-        pending->ConsumeKeep(static_cast<size_t>(written));
-      } else {
-        pending->Consume(static_cast<size_t>(written));
-      }
-    }
-    if (written < 0 && written != UV_EAGAIN) {
+    // A pipelining client refills its buffer at once; an idle one gives it back.
+    const ssize_t written =
+        stream_.Write<ClientConnection>(pending, /*keep_capacity=*/head_ != nullptr);
+    if (written < 0) {
       Close();
       return;
     }
-    if (!pending->empty()) {
-      // The socket is full: hand the rest to libuv and keep it until the callback.
-      writing_ = std::move(*pending);
-      WriteNextChunk();
-      return;
-    }
+    if (written > 0) NoteOutputProgress();
+    if (stream_.write_in_flight()) return;
   }
   AfterProgress();
 }
 
-void ClientConnection::WriteNextChunk() {
-  uv_buf_t buf = WriteChunk(&writing_);
-  writing_chunk_ = buf.len;
-  if (write_req_ == nullptr) write_req_ = new uv_write_t;  // freed with the connection
-  write_req_->data = this;
-  if (uv_write(write_req_, stream(), &buf, 1, [](uv_write_t* req, int status) {
-        static_cast<ClientConnection*>(req->data)->OnWriteDone(status);
-      }) != 0) {
-    Close();
-    return;
-  }
-  write_in_flight_ = true;
-}
-
-void ClientConnection::OnWriteDone(int status) {
-  write_in_flight_ = false;
-  if (state_ == State::kClosing) {
-    writing_.Release();
-    return;
-  }
+void ClientConnection::OnWritten(int status) {
   if (status != 0) {
-    writing_.Release();
     Close();
     return;
   }
   NoteOutputProgress();
-  writing_.Consume(writing_chunk_);
-  if (!writing_.empty()) {
-    WriteNextChunk();
-    return;
-  }
+  if (stream_.write_in_flight()) return;
   if (HasOutput()) {
-    worker_->ScheduleFlush(this);
+    ScheduleFlush();
     return;
   }
   AfterProgress();
@@ -1104,8 +1024,8 @@ void ClientConnection::OnWriteDone(int status) {
 void ClientConnection::HalfClose() {
   if (state_ == State::kClosing || state_ == State::kHalfClosed) return;
   state_ = State::kHalfClosed;
-  in_.Release();
-  if (tls_ != nullptr) SendCloseNotify();
+  stream_.carried().Release();
+  if (stream_.tls() != nullptr) SendCloseNotify();
   if (peer_finished_) {
     // It has closed its side already: nothing to wait for.
     Close();
@@ -1114,7 +1034,7 @@ void ClientConnection::HalfClose() {
   if (!reading_) reading_ = StartReading() == 0;
   auto* shutdown = new uv_shutdown_t;  // freed in its callback
   shutdown->data = this;
-  if (uv_shutdown(shutdown, stream(), [](uv_shutdown_t* req, int status) {
+  if (uv_shutdown(shutdown, stream_.get(), [](uv_shutdown_t* req, int status) {
         auto* self = static_cast<ClientConnection*>(req->data);
         delete req;
         // Cancelled: the connection is already closing. Failed: nothing more to wait for.
@@ -1125,7 +1045,7 @@ void ClientConnection::HalfClose() {
     return;
   }
   linger_ = new uv_timer_t;  // freed in its close callback
-  uv_timer_init(worker_->loop(), linger_);
+  uv_timer_init(context_->loop(), linger_);
   linger_->data = this;
   uv_timer_start(
       linger_, [](uv_timer_t* timer) { static_cast<ClientConnection*>(timer->data)->Close(); },
@@ -1135,36 +1055,26 @@ void ClientConnection::HalfClose() {
 void ClientConnection::SendCloseNotify() {
   // Before the FIN, so that a TLS client can tell our end from a truncation. Best effort: the
   // alert is tiny and the socket has nothing else queued (HalfClose waits for that).
-  tls_->Shutdown();
-  if (!tls_->Seal(&out_)) return;
-  ByteBuffer& alert = tls_->ciphertext();
-  if (alert.empty()) return;
-  uv_buf_t buf = WriteChunk(&alert);
-  uv_try_write(stream(), &buf, 1);
-  alert.Release();
+  TlsSession* tls = stream_.tls();
+  tls->Shutdown();
+  if (!tls->Seal(&out_)) return;
+  stream_.WriteWhatFits(&tls->ciphertext());
 }
 
 void ClientConnection::SendTlsAlert() {
-  tls_->CollectOutput();
-  ByteBuffer& alert = tls_->ciphertext();
-  if (alert.empty()) return;
-  uv_buf_t buf = uv_buf_init(alert.data(), static_cast<unsigned>(alert.size()));
-  uv_try_write(stream(), &buf, 1);
-  alert.Release();
+  TlsSession* tls = stream_.tls();
+  tls->CollectOutput();
+  stream_.WriteWhatFits(&tls->ciphertext());
 }
 
 bool ClientConnection::TlsHandshakePending() const {
-  return tls_ != nullptr && state_ != State::kClosing && !tls_->established();
+  return stream_.tls() != nullptr && state_ != State::kClosing && !stream_.tls()->established();
 }
 
 void ClientConnection::Close() {
   if (state_ == State::kClosing) return;
   state_ = State::kClosing;
-  if (linger_ != nullptr) {
-    uv_close(reinterpret_cast<uv_handle_t*>(linger_),
-             [](uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); });
-    linger_ = nullptr;
-  }
+  CloseAndDelete(std::exchange(linger_, nullptr));
   // A pinned connection may hold a WATCH or a transaction in progress: not reusable.
   if (pinned_ != nullptr) Unpin(/*reusable=*/false);
   // Requests still waiting for servers stay alive as orphans until their fragments return.
@@ -1176,7 +1086,7 @@ void ClientConnection::Close() {
     Request* next = request->next;
     stats_->in_flight.Add(-1);
     if (request->done) {
-      worker_->FreeRequest(request);
+      context_->FreeRequest(request);
     } else {
       request->client = nullptr;
       request->next = nullptr;
@@ -1185,14 +1095,9 @@ void ClientConnection::Close() {
   }
   head_ = tail_ = nullptr;
   queued_ = pending_ = pending_bytes_ = 0;
-  in_.Release();
   out_.Release();
-  worker_->OnClientClosed(this);
-  uv_close(reinterpret_cast<uv_handle_t*>(&handle_), [](uv_handle_t* handle) {
-    auto* self = static_cast<ClientConnection*>(handle->data);
-    delete self->write_req_;
-    delete self;
-  });
+  context_->clients()->OnClientClosed(this);
+  stream_.Close<ClientConnection>();
 }
 
 }  // namespace ringproxy::proxy

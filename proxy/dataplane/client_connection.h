@@ -9,7 +9,8 @@
 // unread replies and the requests it sent ahead, and a client that writes before it reads is
 // always served. A client that half-closes gets every reply it asked for before the proxy
 // closes. Requests held back (flow control, a WATCH waiting for the client's requests in flight
-// to finish) stay unparsed in `in_` and are taken up where they stopped.
+// to finish) stay unparsed in the stream's carried-over input and are taken up where they
+// stopped.
 //
 // Freed in its libuv close callback.
 #pragma once
@@ -28,6 +29,8 @@
 #include "dataplane/pin_holder.h"
 #include "dataplane/request_parser.h"
 #include "dataplane/router.h"
+#include "dataplane/worker_context.h"
+#include "net/stream.h"
 #include "stats/stats.h"
 
 namespace ringproxy::proxy {
@@ -35,13 +38,11 @@ namespace ringproxy::proxy {
 class Server;
 class ServerConnection;
 class ServerPool;
-class TlsSession;
-class Worker;
 struct Request;
 
 class ClientConnection final : public PinHolder {
  public:
-  ClientConnection(Worker* worker, ServerPool* pool, int workers);
+  ClientConnection(WorkerContext* context, ServerPool* pool, int workers);
   ~ClientConnection();
   ClientConnection(const ClientConnection&) = delete;
   ClientConnection& operator=(const ClientConnection&) = delete;
@@ -51,6 +52,17 @@ class ClientConnection final : public PinHolder {
 
   // --- from the worker ---
   void Flush();
+  // Has Flush called at the end of this loop iteration (once, however often it is asked).
+  void ScheduleFlush() {
+    if (flush_scheduled_) return;
+    flush_scheduled_ = true;
+    context_->QueueFlush(this);
+  }
+  // The end of the loop iteration: the flush asked for is due.
+  void RunFlush() {
+    flush_scheduled_ = false;
+    Flush();
+  }
   bool IsHead(const Request* request) const { return head_ == request; }
   ServerPool* pool() const { return pool_; }
   // The head request's reply has arrived whole: write it out without copying it into the request.
@@ -73,8 +85,8 @@ class ClientConnection final : public PinHolder {
   // For the worker's idle sweep: nothing in flight or left to write, and not ending: the next
   // move is the client's. (A request received in part does not keep a client from being idle.)
   bool AwaitingClient() const {
-    return head_ == nullptr && !HasOutput() && !write_in_flight_ && state_ == State::kOpen &&
-           !peer_finished_;
+    return head_ == nullptr && !HasOutput() && !stream_.write_in_flight() &&
+           state_ == State::kOpen && !peer_finished_;
   }
   // The worker clock when the client last completed a request or was answered: idleness is
   // counted in requests, so a client trickling a byte at a time is still idle.
@@ -93,10 +105,10 @@ class ClientConnection final : public PinHolder {
   // PinHolder
   void OnPinnedConnectionLost() override;
 
-  bool flush_scheduled = false;
   size_t worker_slot = 0;  // index in the worker's client list
 
  private:
+  friend class Stream;
   enum class State : uint8_t {
     kOpen,        // reading and answering
     kEnding,      // answering what it has, then a FIN (QUIT, a protocol error, a refused client)
@@ -110,16 +122,17 @@ class ClientConnection final : public PinHolder {
     kLearning,   // a command the table does not know is being looked up on the servers
   };
 
-  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&handle_); }
-  int StartReading();
-  void OnAlloc(uv_buf_t* buf);
+  // Stream's owner hooks (stream.h).
+  size_t ExpectedInputSize() const { return parser_.expected_size(); }
   void OnRead(ssize_t nread, const uv_buf_t* buf);
+  size_t ConsumeInput(const char* data, size_t size) { return ProcessRequests(data, size); }
+  // Ending or closing: what follows the request that ended it is never read.
+  bool TakingInput() const { return state_ == State::kOpen; }
+  void OnWritten(int status);
+
+  int StartReading() { return stream_.StartReading<ClientConnection>(); }
   void OnPeerFinished();
-  // How much room to give a read that continues the incomplete request in in_.
-  size_t InputWant() const;
-  // Request bytes that arrived: at data in the worker's scratch buffer, or appended to in_.
-  void ProcessInput(const char* data, size_t size, bool in_scratch);
-  // Ciphertext that arrived: decrypted into the scratch buffer or in_, then processed.
+  // Ciphertext that arrived: decrypted and processed; a failed session closes the client.
   void ReadTls(const char* data, size_t size);
   void SendCloseNotify();
   // After a failed handshake: the alert that says why, before the close (best effort).
@@ -127,7 +140,7 @@ class ClientConnection final : public PinHolder {
   // Frames and dispatches complete requests in data[0..size) while dispatching is allowed;
   // returns the bytes consumed.
   size_t ProcessRequests(const char* data, size_t size);
-  // Requests held back in in_, taken up again (from Flush, never from inside a dispatch).
+  // Requests held back in the carried-over input, taken up again (from Flush, never from inside a dispatch).
   void ResumeInput();
   bool CanDispatch() const;
   size_t DispatchLimit() const;
@@ -194,28 +207,18 @@ class ClientConnection final : public PinHolder {
   }
   void CloseOverHardLimit(size_t incoming);
   void UpdateReading();
-  void OnWriteDone(int status);
-  void WriteNextChunk();
   void NoteOutputProgress();
 
-  Worker* worker_;
+  WorkerContext* context_;
   ServerPool* pool_;
   PoolStats* stats_;
   int workers_;
-  union {
-    uv_tcp_t tcp;
-    uv_pipe_t pipe;
-  } handle_{};
-  // Allocated the first time a write cannot complete at once: most never need one, and an idle
-  // connection should cost as little as possible.
-  uv_write_t* write_req_ = nullptr;
-  std::unique_ptr<TlsSession> tls_;  // null for a plain TCP or unix socket client
+  // Its TLS session is null for a plain TCP or unix socket client. What it carries over is
+  // requests: an incomplete one, or ones held back.
+  Stream stream_;
   RequestParser parser_;
   ClientSession session_;
-  ByteBuffer in_;       // requests carried over: an incomplete one, or ones held back
-  ByteBuffer out_;      // replies ready to be written
-  ByteBuffer writing_;  // bytes handed to uv_write, kept until its callback
-  size_t writing_chunk_ = 0;
+  ByteBuffer out_;  // replies ready to be written
   Request* head_ = nullptr;
   Request* tail_ = nullptr;
   Request* local_reply_ = nullptr;  // set between BeginLocalReply and EndLocalReply when queued
@@ -235,14 +238,13 @@ class ClientConnection final : public PinHolder {
   Hold hold_ = Hold::kNone;
   uint64_t accepted_ns_ = 0;
   bool reading_ = false;
-  bool reading_from_scratch_ = false;
+  bool flush_scheduled_ = false;
   bool forwarding_ = true;  // FlowControl::ShouldForward
   bool plain_ = false;      // UpdatePlain
   bool processing_ = false;
-  bool held_input_ = false;  // in_ holds requests the last ProcessRequests could not take
+  bool held_input_ = false;  // requests carried over that the last ProcessRequests could not take
   bool resume_input_ = false;
   bool resume_stalled_ = false;  // the last resume took nothing: wait for a reply or a write
-  bool write_in_flight_ = false;
   bool counted_ = false;          // in client_connections and admitted by the pool
   bool peer_finished_ = false;    // the client sent its FIN: answer what it sent, then close
   bool leaving_ = false;          // CloseWhenIdle() was called: close once nothing is in flight

@@ -1,26 +1,24 @@
 #include "dataplane/server.h"
 
 #include <algorithm>
-#include <ctime>
 
+#include "base/clock.h"
 #include "base/logger.h"
 #include "dataplane/client_admission.h"
 #include "dataplane/request.h"
 #include "dataplane/server_connection.h"
-#include "dataplane/server_pool.h"
-#include "dataplane/worker.h"
 
 namespace ringproxy::proxy {
 
-Server::Server(Worker* worker, ServerPool* pool, const config::ServerConfig& config,
+Server::Server(WorkerContext* context, PoolLink* pool, const config::ServerConfig& config,
                const SocketAddress& address)
-    : worker_(worker),
+    : ServerLink(context->stats()->RegisterServer(context->id(), pool->config().name, config.name)),
+      context_(context),
       pool_(pool),
       config_(config),
       address_(address),
       connections_(static_cast<size_t>(std::max(1, pool->config().server_connections)), nullptr),
-      pinned_count_(worker->admission()->PinnedCount(pool->config().name, config.name)),
-      stats_(worker->stats()->RegisterServer(worker->id(), pool->config().name, config.name)) {}
+      pinned_count_(context->admission()->PinnedCount(pool->config().name, config.name)) {}
 
 Server::~Server() = default;
 
@@ -33,7 +31,7 @@ ServerConnection* Server::PickConnection(uint64_t affinity) {
 }
 
 void Server::OpenConnection(size_t slot) {
-  auto* connection = new ServerConnection(worker_, this);  // freed in its close callback
+  auto* connection = new ServerConnection(context_, this);  // freed in its close callback
   connections_[slot] = connection;
   connection->Connect(address_);
 }
@@ -43,18 +41,18 @@ bool Server::Reachable(Fragment* fragment) {
   // The name does not resolve (a pod being rescheduled): fail fast, as nutcracker does for a
   // host it cannot resolve.
   if (fragment->kind == FragmentKind::kRequest) pool_->stats().forward_error.Add();
-  worker_->CompleteFragment(fragment, "-ERR Host is down\r\n");
+  context_->CompleteFragment(fragment, "-ERR Host is down\r\n");
   return false;
 }
 
 void Server::Send(Fragment* fragment, std::string_view bytes, uint64_t affinity) {
-  stats_->requests.Add();
-  stats_->request_bytes.Add(bytes.size());
+  stats().requests.Add();
+  stats().request_bytes.Add(bytes.size());
   if (!Reachable(fragment)) return;
   ServerConnection* connection = PickConnection(affinity);
   if (connection == nullptr) {
     pool_->stats().forward_error.Add();
-    worker_->CompleteFragment(fragment, "-ERR Connection refused\r\n");
+    context_->CompleteFragment(fragment, "-ERR Connection refused\r\n");
     return;
   }
   connection->Enqueue(fragment, bytes);
@@ -62,14 +60,14 @@ void Server::Send(Fragment* fragment, std::string_view bytes, uint64_t affinity)
 
 void Server::SendBlock(std::span<Fragment* const> fragments, std::string_view bytes,
                        uint64_t affinity) {
-  stats_->requests.Add(fragments.size());
-  stats_->request_bytes.Add(bytes.size());
+  stats().requests.Add(fragments.size());
+  stats().request_bytes.Add(bytes.size());
   ServerConnection* connection = resolved() ? PickConnection(affinity) : nullptr;
   if (connection == nullptr) {
     const char* reply = resolved() ? "-ERR Connection refused\r\n" : "-ERR Host is down\r\n";
     for (Fragment* fragment : fragments) {
       if (fragment->kind == FragmentKind::kRequest) pool_->stats().forward_error.Add();
-      worker_->CompleteFragment(fragment, reply);
+      context_->CompleteFragment(fragment, reply);
     }
     return;
   }
@@ -77,15 +75,15 @@ void Server::SendBlock(std::span<Fragment* const> fragments, std::string_view by
 }
 
 void Server::SendOn(ServerConnection* pinned, Fragment* fragment, std::string_view bytes) {
-  stats_->requests.Add();
-  stats_->request_bytes.Add(bytes.size());
+  stats().requests.Add();
+  stats().request_bytes.Add(bytes.size());
   pinned->Enqueue(fragment, bytes);
 }
 
 void Server::SendBlockOn(ServerConnection* pinned, std::span<Fragment* const> fragments,
                          std::string_view bytes) {
-  stats_->requests.Add(fragments.size());
-  stats_->request_bytes.Add(bytes.size());
+  stats().requests.Add(fragments.size());
+  stats().request_bytes.Add(bytes.size());
   pinned->EnqueueBlock(fragments, bytes);
 }
 
@@ -104,7 +102,7 @@ ServerConnection* Server::Pin(PinHolder* holder, PinRefusal* refused) {
     connection = idle_pinned_.back();
     idle_pinned_.pop_back();
   } else {
-    connection = new ServerConnection(worker_, this);  // freed in its close callback
+    connection = new ServerConnection(context_, this);  // freed in its close callback
     connection->Connect(address_);
     // A connect that fails at once closes the connection, which then frees itself.
     if (connection->closing()) {
@@ -115,7 +113,7 @@ ServerConnection* Server::Pin(PinHolder* holder, PinRefusal* refused) {
   }
   pinned_.push_back(connection);
   connection->set_holder(holder);
-  stats_->pinned_connections.Add(1);
+  stats().pinned_connections.Add(1);
   return connection;
 }
 
@@ -123,7 +121,7 @@ void Server::Unpin(ServerConnection* connection, bool reusable) {
   connection->set_holder(nullptr);
   std::erase(pinned_, connection);
   pinned_count_->fetch_sub(1, std::memory_order_relaxed);
-  stats_->pinned_connections.Add(-1);
+  stats().pinned_connections.Add(-1);
   // A few clean connections are kept: a WATCH retry loop pins one per attempt.
   constexpr size_t kIdlePinnedKept = 4;
   if (reusable && !connection->closing() && idle_pinned_.size() < kIdlePinnedKept) {
@@ -199,18 +197,21 @@ void Server::OnErrorResponse(std::string_view reply) {
 
 bool Server::AcceptHandshakeReply(const SocketAddress& address, std::string_view command,
                                   std::string_view reply) {
-  if (reply.empty() || reply.front() != '-') return true;
-  std::string_view text = reply.substr(1);
+  if (reply == "+OK\r\n") return true;
+  // Anything else is a refusal: an error, or a reply AUTH and SELECT never give (a server that
+  // answers them so cannot be followed).
+  const bool is_error = !reply.empty() && reply.front() == '-';
+  std::string_view text = is_error ? reply.substr(1) : "a reply other than +OK";
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
   // A server without a password answers AUTH with an error (Redis 6+: "AUTH <password> called
   // without any password configured...", before: "Client sent AUTH, but no password is set") yet
   // serves the connection: redis_auth then guards the proxy alone, as with nutcracker.
   const bool needs_no_password =
-      command == "AUTH" &&
+      is_error && command == "AUTH" &&
       (text.find("without any password configured") != std::string_view::npos ||
        text.find("no password is set") != std::string_view::npos);
   constexpr uint64_t kLogIntervalNs = 60ull * 1000000000;
-  const uint64_t now = worker_->now_ns();
+  const uint64_t now = context_->now_ns();
   if (last_refusal_log_ns_ != 0 && now - last_refusal_log_ns_ < kLogIntervalNs) {
     ++refusals_not_logged_;
     return needs_no_password;
@@ -236,7 +237,7 @@ bool Server::AcceptHandshakeReply(const SocketAddress& address, std::string_view
 
 void Server::LogConnectFailure(const SocketAddress& address, const std::string& why) {
   constexpr uint64_t kLogIntervalNs = 1000000000;
-  const uint64_t now = worker_->now_ns();
+  const uint64_t now = context_->now_ns();
   if (last_failure_log_ns_ != 0 && now - last_failure_log_ns_ < kLogIntervalNs) {
     ++failures_not_logged_;
     return;
@@ -256,11 +257,11 @@ void Server::OnConnectionClosed(ServerConnection* connection, int error) {
   if (std::erase(pinned_, connection) > 0) {
     // Lost while pinned: the holder has been told (ServerConnection::Close) and lets it go.
     pinned_count_->fetch_sub(1, std::memory_order_relaxed);
-    stats_->pinned_connections.Add(-1);
+    stats().pinned_connections.Add(-1);
   }
-  if (error == 0 || worker_->draining()) return;
+  if (error == 0 || context_->draining()) return;
   // Maybe the pod moved: have its name looked up again now rather than at TTL expiry.
-  worker_->ReportServerFailure(pool_->config().name, config_.name);
+  context_->ReportServerFailure(pool_->config().name, config_.name);
   CountFailure();
 }
 
@@ -271,8 +272,8 @@ void Server::CountFailure() {
       ejected_until_ns_ == 0) {
     failures_ = 0;
     ejected_until_ns_ =
-        worker_->now_ns() + static_cast<uint64_t>(pool.server_retry_timeout_ms) * 1000000;
-    stats_->server_ejected_at.Set(static_cast<int64_t>(time(nullptr)));
+        context_->now_ns() + static_cast<uint64_t>(pool.server_retry_timeout_ms) * 1000000;
+    stats().server_ejected_at.Set(clock::UnixSeconds());
     pool_->stats().server_ejects.Add();
     RP_LOG(kLogWarn, "%s ejected after %d failures in a row, for %lld ms", Where(address_).c_str(),
            pool.server_failure_limit, static_cast<long long>(pool.server_retry_timeout_ms));
@@ -305,7 +306,7 @@ bool Server::Tick(uint64_t now_ns) {
   }
   if (ejected_until_ns_ != 0 && now_ns >= ejected_until_ns_) {
     ejected_until_ns_ = 0;
-    stats_->server_ejected_at.Set(0);
+    stats().server_ejected_at.Set(0);
     RP_LOG(kLogNotice, "%s back in the pool after its ejection", Where(address_).c_str());
     return true;
   }

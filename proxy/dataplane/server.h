@@ -22,19 +22,20 @@
 
 #include "config/pool_config.h"
 #include "dataplane/pin_holder.h"
-#include "dataplane/topology.h"
+#include "dataplane/pool_link.h"
+#include "dataplane/server_link.h"
+#include "dataplane/worker_context.h"
+#include "net/socket_address.h"
 #include "stats/stats.h"
 
 namespace ringproxy::proxy {
 
 class ServerConnection;
-class ServerPool;
-class Worker;
 struct Fragment;
 
-class Server {
+class Server final : public ServerLink {
  public:
-  Server(Worker* worker, ServerPool* pool, const config::ServerConfig& config,
+  Server(WorkerContext* context, PoolLink* pool, const config::ServerConfig& config,
          const SocketAddress& address);
   ~Server();
   Server(const Server&) = delete;
@@ -70,40 +71,28 @@ class Server {
   // The server left the pool: no new requests reach it; connections close once idle.
   void Retire();
 
-  const config::ServerConfig& config() const { return config_; }
   const SocketAddress& address() const { return address_; }
-  ServerPool* pool() { return pool_; }
-  ServerStats& stats() { return *stats_; }
   bool ejected() const { return ejected_until_ns_ != 0; }
   bool resolved() const { return address_.length != 0; }
   // No connection of this server is open (retired ones included).
   bool Quiet() const;
 
-  // "server 'shard-0' (127.0.0.1:7001) in pool 'alpha'": every log line about a server says
-  // where it is, as connected to at `address`.
-  std::string Where(const SocketAddress& address) const;
-
-  // --- from this server's connections ---
-  // A reply to a request (not to the connection's handshake): the server works, so the failure
-  // count starts again (nutcracker's server_ok). Replies that say the server cannot serve now
-  // (-LOADING, -BUSY, -OOM) count as a failure instead, as in nutcracker. Inline: once per reply.
-  void OnResponse(std::string_view reply) {
-    if (!reply.empty() && reply.front() == '-') {
-      OnErrorResponse(reply);
-      return;
-    }
-    failures_ = 0;
+  // ServerLink
+  const config::PoolConfig& pool_config() const override { return pool_->config(); }
+  const config::ServerConfig& config() const override { return config_; }
+  const std::shared_ptr<const TlsContext>& tls_context() const override {
+    return pool_->tls().servers;
   }
-  // The server's reply to the proxy's own `command` (AUTH or SELECT) on a connection at `address`.
-  // Returns whether requests may use the connection. A refusal is logged (the first at once,
-  // then at most once a minute with a count), except a server with no password answering AUTH,
-  // which needs none: that connection is usable.
+  void CountForwardError() override { pool_->stats().forward_error.Add(); }
+  std::string Where(const SocketAddress& address) const override;
+  // A refusal is logged (the first at once, then at most once a minute with a count), except a
+  // server with no password answering AUTH, which needs none: that connection is usable.
   bool AcceptHandshakeReply(const SocketAddress& address, std::string_view command,
-                            std::string_view reply);
+                            std::string_view reply) override;
   // One line per second at most: a dead server refuses every request's connection attempt.
-  void LogConnectFailure(const SocketAddress& address, const std::string& why);
-  // The connection is closing; `error` (a negative errno) counts as a failure when non-zero.
-  void OnConnectionClosed(ServerConnection* connection, int error);
+  void LogConnectFailure(const SocketAddress& address, const std::string& why) override;
+  void OnConnectionClosed(ServerConnection* connection, int error) override;
+
   // Request timeouts; returns true when the server's liveness changed.
   bool Tick(uint64_t now_ns);
   void CloseAll();
@@ -114,12 +103,12 @@ class Server {
   bool Reachable(Fragment* fragment);
   // One more failure; ejects the server at server_failure_limit when the pool says so.
   void CountFailure();
-  void OnErrorResponse(std::string_view reply);
+  void OnErrorResponse(std::string_view reply) override;
   void OpenConnection(size_t slot);
   void RetireConnections();
 
-  Worker* worker_;
-  ServerPool* pool_;
+  WorkerContext* context_;
+  PoolLink* pool_;
   config::ServerConfig config_;
   SocketAddress address_;
   std::vector<ServerConnection*> connections_;  // server_connections slots; null when closed
@@ -127,13 +116,11 @@ class Server {
   std::vector<ServerConnection*> pinned_;       // each pinned to one client
   std::vector<ServerConnection*> idle_pinned_;  // unpinned and clean, for the next Pin
   std::atomic<int64_t>* pinned_count_;          // this server's pins over every worker
-  uint32_t failures_ = 0;
   uint64_t ejected_until_ns_ = 0;  // worker clock; 0 when not ejected
   uint64_t last_failure_log_ns_ = 0;
   uint32_t failures_not_logged_ = 0;
   uint64_t last_refusal_log_ns_ = 0;
   uint32_t refusals_not_logged_ = 0;
-  std::shared_ptr<ServerStats> stats_;
 };
 
 }  // namespace ringproxy::proxy

@@ -14,16 +14,11 @@
 #include "base/logger.h"
 #include "dataplane/request.h"
 #include "dataplane/resp_writer.h"
-#include "dataplane/server.h"
-#include "dataplane/server_pool.h"
-#include "dataplane/worker.h"
 #include "net/tls_session.h"
-#include "net/write_chunk.h"
 
 namespace ringproxy::proxy {
 namespace {
 
-constexpr size_t kMinReadSize = 16u << 10;
 constexpr unsigned kKeepaliveIdleS = 30;
 constexpr int kKeepaliveIntervalS = 10;
 constexpr int kKeepaliveProbes = 3;
@@ -40,10 +35,8 @@ void AppendCommand(ByteBuffer* out, std::initializer_list<std::string_view> args
 
 }  // namespace
 
-ServerConnection::ServerConnection(Worker* worker, Server* server)
-    : worker_(worker), server_(server) {
-  handle_.tcp.data = this;
-}
+ServerConnection::ServerConnection(WorkerContext* context, ServerLink* server)
+    : context_(context), server_(server), stream_(context->read_scratch(), this) {}
 
 ServerConnection::~ServerConnection() = default;
 
@@ -54,23 +47,20 @@ uint64_t ServerConnection::oldest_enqueued_ns() const {
 void ServerConnection::Connect(const SocketAddress& address) {
   address_ = address;
   int rc = 0;
+  connect_req_.data = this;
   if (address.is_unix()) {
-    uv_pipe_init(worker_->loop(), &handle_.pipe, 0);
-    handle_.pipe.data = this;
-    connect_req_.data = this;
+    stream_.InitPipe(context_->loop());
     const auto* un = reinterpret_cast<const sockaddr_un*>(address.get());
-    uv_pipe_connect(&connect_req_, &handle_.pipe, un->sun_path, [](uv_connect_t* req, int status) {
+    uv_pipe_connect(&connect_req_, stream_.pipe(), un->sun_path, [](uv_connect_t* req, int status) {
       static_cast<ServerConnection*>(req->data)->OnConnect(status);
     });
   } else {
-    uv_tcp_init(worker_->loop(), &handle_.tcp);
-    handle_.tcp.data = this;
-    uv_tcp_nodelay(&handle_.tcp, 1);
+    stream_.InitTcp(context_->loop());
+    uv_tcp_nodelay(stream_.tcp(), 1);
     // Keepalive always: a pod whose IP vanished sends no RST, and an idle connection to it would
     // otherwise look healthy until the next request times out.
-    uv_tcp_keepalive(&handle_.tcp, 1, kKeepaliveIdleS);
-    connect_req_.data = this;
-    rc = uv_tcp_connect(&connect_req_, &handle_.tcp, address.get(),
+    uv_tcp_keepalive(stream_.tcp(), 1, kKeepaliveIdleS);
+    rc = uv_tcp_connect(&connect_req_, stream_.tcp(), address.get(),
                         [](uv_connect_t* req, int status) {
                           static_cast<ServerConnection*>(req->data)->OnConnect(status);
                         });
@@ -85,14 +75,14 @@ void ServerConnection::Connect(const SocketAddress& address) {
 
 void ServerConnection::SetDeadPeerTimeouts() {
   uv_os_fd_t fd = -1;
-  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&handle_), &fd) != 0) return;
+  if (uv_fileno(stream_.handle(), &fd) != 0) return;
   const int interval = kKeepaliveIntervalS;
   const int count = kKeepaliveProbes;
   setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
   setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count));
   // Sent data unacknowledged this long aborts the connection (ETIMEDOUT) even when the pool has
   // no request timeout; with one, the request timeout acts first and this is the backstop.
-  const int64_t timeout = server_->pool()->config().timeout_ms;
+  const int64_t timeout = server_->pool_config().timeout_ms;
   const unsigned user_timeout_ms =
       timeout > 0 ? static_cast<unsigned>(std::max<int64_t>(2 * timeout, kMinUserTimeoutMs))
                   : kDefaultUserTimeoutMs;
@@ -100,18 +90,19 @@ void ServerConnection::SetDeadPeerTimeouts() {
 }
 
 void ServerConnection::QueueHandshake() {
-  const config::PoolConfig& pool = server_->pool()->config();
+  const config::PoolConfig& pool = server_->pool_config();
   size_t queued_bytes = out_.size();
   auto queue_internal = [this, &queued_bytes](uint32_t step) {
-    Fragment* fragment = worker_->NewFragment();
+    Fragment* fragment = context_->NewFragment();
     fragment->kind = FragmentKind::kHandshake;
     fragment->index = step;
     ++handshake_pending_;
-    fragment->enqueued_ns = worker_->now_ns();
+    fragment->enqueued_ns = context_->now_ns();
     fragment->bytes = out_.size() - queued_bytes;
     queued_bytes = out_.size();
     fifo_.push_back(fragment);
     ++unsent_;
+    ++unwritten_;
     unsent_bytes_ += fragment->bytes;
     server_->stats().in_queue.Add(1);
     server_->stats().in_queue_bytes.Add(fragment->bytes);
@@ -141,59 +132,35 @@ void ServerConnection::OnConnect(int status) {
   }
   state_ = State::kConnected;
   server_->stats().server_connections.Add(1);
-  if (const std::shared_ptr<const TlsContext>& context = server_->pool()->tls().servers) {
-    tls_ = TlsSession::Connect(context, server_->config().host);
-    if (tls_ == nullptr) {
+  if (const std::shared_ptr<const TlsContext>& context = server_->tls_context()) {
+    stream_.set_tls(TlsSession::Connect(context, server_->config().host));
+    if (stream_.tls() == nullptr) {
       Close(UV_ENOMEM);
       return;
     }
   }
-  const int rc = uv_read_start(
-      stream(),
-      [](uv_handle_t* handle, size_t suggested, uv_buf_t* buf) {
-        auto* self = static_cast<ServerConnection*>(handle->data);
-        if (self->tls_ != nullptr) {
-          *buf = uv_buf_init(self->worker_->tls_scratch(), Worker::kScratchSize);
-        } else if (self->in_.empty()) {
-          self->reading_from_scratch_ = true;
-          *buf = uv_buf_init(self->worker_->scratch(), Worker::kScratchSize);
-        } else {
-          self->reading_from_scratch_ = false;
-          const size_t want = self->InputWant();
-          *buf = uv_buf_init(self->in_.PrepareAppend(want), static_cast<unsigned>(want));
-        }
-      },
-      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
-        static_cast<ServerConnection*>(s->data)->OnRead(nread, buf);
-      });
+  const int rc = stream_.StartReading<ServerConnection>();
   if (rc != 0) {
     Close(rc);
     return;
   }
-  if (tls_ == nullptr) OnReady();
+  if (stream_.tls() == nullptr) OnReady();
   // With TLS, the first flush sends the ClientHello; requests follow the handshake.
-  if (!out_.empty() || tls_ != nullptr) worker_->ScheduleFlush(this);
+  if (!out_.empty() || stream_.tls() != nullptr) ScheduleFlush();
 }
 
 void ServerConnection::OnReady() {
+  const TlsSession* tls = stream_.tls();
   RP_LOG(kLogInfo, "connected to %s%s%s", server_->Where(address_).c_str(),
-         tls_ != nullptr ? " over " : "", tls_ != nullptr ? tls_->Description().c_str() : "");
-}
-
-size_t ServerConnection::InputWant() const {
-  // Room for the rest of an awaited bulk, but never more than the bytes already received: the
-  // buffer doubles as the reply arrives, so a length the server only announces costs nothing.
-  const size_t expected = scanner_.expected_size();
-  const size_t have = in_.size();
-  if (expected <= have) return kMinReadSize;
-  return std::min(expected - have, std::max(kMinReadSize, have));
+         tls != nullptr ? " over " : "", tls != nullptr ? tls->Description().c_str() : "");
 }
 
 void ServerConnection::Enqueue(Fragment* fragment, std::string_view bytes) {
-  fragment->enqueued_ns = worker_->now_ns();
+  fragment->enqueued_ns = context_->now_ns();
   fragment->bytes = bytes.size();
   fifo_.push_back(fragment);
   ++unsent_;
+  ++unwritten_;
   unsent_bytes_ += bytes.size();
   server_->stats().in_queue.Add(1);
   server_->stats().in_queue_bytes.Add(static_cast<int64_t>(bytes.size()));
@@ -204,11 +171,11 @@ void ServerConnection::Enqueue(Fragment* fragment, std::string_view bytes) {
     return;
   }
   out_.Append(bytes);
-  if (state_ == State::kConnected) worker_->ScheduleFlush(this);
+  if (state_ == State::kConnected) ScheduleFlush();
 }
 
 void ServerConnection::EnqueueBlock(std::span<Fragment* const> fragments, std::string_view bytes) {
-  const uint64_t now = worker_->now_ns();
+  const uint64_t now = context_->now_ns();
   for (size_t i = 0; i < fragments.size(); ++i) {
     Fragment* fragment = fragments[i];
     fragment->enqueued_ns = now;
@@ -217,6 +184,7 @@ void ServerConnection::EnqueueBlock(std::span<Fragment* const> fragments, std::s
     fifo_.push_back(fragment);
   }
   unsent_ += fragments.size();
+  unwritten_ += fragments.size();
   unsent_bytes_ += bytes.size();
   server_->stats().in_queue.Add(static_cast<int64_t>(fragments.size()));
   server_->stats().in_queue_bytes.Add(static_cast<int64_t>(bytes.size()));
@@ -227,72 +195,42 @@ void ServerConnection::EnqueueBlock(std::span<Fragment* const> fragments, std::s
     return;
   }
   out_.Append(bytes);
-  if (state_ == State::kConnected) worker_->ScheduleFlush(this);
+  if (state_ == State::kConnected) ScheduleFlush();
 }
 
 void ServerConnection::Flush() {
-  if (state_ != State::kConnected || write_in_flight_) return;
-  ByteBuffer* pending = &out_;
-  if (tls_ != nullptr) {
-    if (!tls_->Seal(&out_)) {
-      RP_LOG(kLogWarn, "%s: TLS failed: %s", server_->Where(address_).c_str(),
-             tls_->error().c_str());
-      Close(UV_EPROTO);
+  if (state_ != State::kConnected || stream_.write_in_flight()) return;
+  ByteBuffer* pending = stream_.Seal(&out_);
+  if (pending == nullptr) {
+    RP_LOG(kLogWarn, "%s: TLS failed: %s", server_->Where(address_).c_str(),
+           stream_.tls()->error().c_str());
+    Close(UV_EPROTO);
+    return;
+  }
+  if (!pending->empty()) {
+    // Few server connections, always busy: their write buffer is worth keeping.
+    const ssize_t written = stream_.Write<ServerConnection>(pending, /*keep_capacity=*/true);
+    if (written < 0) {
+      Close(static_cast<int>(written));
       return;
     }
-    pending = &tls_->ciphertext();
   }
-  if (pending->empty()) return;
-  uv_buf_t buf = WriteChunk(pending);
-  const int written = uv_try_write(stream(), &buf, 1);
-  // Few server connections, always busy: their write buffer is worth keeping.
-  if (written > 0) pending->ConsumeKeep(static_cast<size_t>(written));
-  if (written < 0 && written != UV_EAGAIN) {
-    Close(written);
-    return;
-  }
-  if (pending->empty()) {
-    // (With TLS, requests queued during the handshake are still in out_.)
-    if (out_.empty()) MarkSent();
-    return;
-  }
-  // The socket is full: hand the rest to libuv and keep it alive until the callback.
-  writing_ = std::move(*pending);
-  WriteNextChunk();
+  // What left out_ is with the socket now, written or queued. (With TLS, requests queued during
+  // the handshake are still in out_.)
+  if (!out_.empty()) return;
+  unwritten_ = held_count_;
+  if (!stream_.write_in_flight()) MarkSent();
 }
 
-void ServerConnection::WriteNextChunk() {
-  uv_buf_t buf = WriteChunk(&writing_);
-  writing_chunk_ = buf.len;
-  write_req_.data = this;
-  const int rc = uv_write(&write_req_, stream(), &buf, 1, [](uv_write_t* req, int status) {
-    static_cast<ServerConnection*>(req->data)->OnWriteDone(status);
-  });
-  if (rc != 0) {
-    Close(rc);
-    return;
-  }
-  write_in_flight_ = true;
-}
-
-void ServerConnection::OnWriteDone(int status) {
-  write_in_flight_ = false;
-  if (state_ == State::kClosing) {
-    writing_.Release();
-    return;
-  }
+void ServerConnection::OnWritten(int status) {
   if (status != 0) {
-    writing_.Release();
     Close(status);
     return;
   }
-  writing_.Consume(writing_chunk_);
-  if (!writing_.empty()) {
-    WriteNextChunk();
-    return;
-  }
-  if (!out_.empty() || (tls_ != nullptr && !tls_->ciphertext().empty())) {
-    worker_->ScheduleFlush(this);
+  if (stream_.write_in_flight()) return;
+  const TlsSession* tls = stream_.tls();
+  if (!out_.empty() || (tls != nullptr && !tls->ciphertext().empty())) {
+    ScheduleFlush();
     return;
   }
   MarkSent();
@@ -300,7 +238,7 @@ void ServerConnection::OnWriteDone(int status) {
 
 void ServerConnection::OnRead(ssize_t nread, const uv_buf_t* buf) {
   if (state_ == State::kClosing) return;
-  worker_->UpdateClock();
+  context_->UpdateClock();
   if (nread < 0) {
     if (nread == UV_EOF) {
       server_->stats().server_eof.Add();
@@ -314,58 +252,37 @@ void ServerConnection::OnRead(ssize_t nread, const uv_buf_t* buf) {
   }
   if (nread == 0) return;
   const auto n = static_cast<size_t>(nread);
-  if (tls_ != nullptr) {
+  if (stream_.tls() != nullptr) {
     ReadTls(buf->base, n);
   } else {
-    ProcessInput(buf->base, n, reading_from_scratch_);
-  }
-}
-
-void ServerConnection::ProcessInput(const char* data, size_t size, bool in_scratch) {
-  if (in_scratch) {
-    const size_t used = ProcessReplies(data, size);
-    if (state_ != State::kClosing && used < size) in_.Append(data + used, size - used);
-  } else {
-    in_.Commit(size);
-    const size_t used = ProcessReplies(in_.data(), in_.size());
-    if (state_ != State::kClosing) in_.Consume(used);
+    stream_.Deliver(this, buf->base, n);
   }
 }
 
 void ServerConnection::ReadTls(const char* data, size_t size) {
-  const bool was_established = tls_->established();
-  tls_->Receive(data, size);
-  while (state_ != State::kClosing) {
-    const bool in_scratch = in_.empty();
-    const size_t capacity = in_scratch ? Worker::kScratchSize : InputWant();
-    char* dst = in_scratch ? worker_->scratch() : in_.PrepareAppend(capacity);
-    const ssize_t got = tls_->Read(dst, capacity);
-    if (got < 0) {
-      if (tls_->closed_by_peer()) {
-        server_->stats().server_eof.Add();
-        Close(UV_ECONNRESET);
-      } else if (!tls_->established()) {
-        // A failed handshake is a failed connect: counted, logged (rate-limited) and ejected as
-        // one, with OpenSSL's reason (an unverifiable certificate, a name mismatch...).
-        server_->LogConnectFailure(address_, "TLS handshake failed: " + tls_->error());
-        server_->stats().connect_failures.Add();
-        Close(UV_EPROTO);
-      } else {
-        RP_LOG(kLogWarn, "%s: TLS failed: %s", server_->Where(address_).c_str(),
-               tls_->error().c_str());
-        server_->stats().server_err.Add();
-        Close(UV_EPROTO);
-      }
-      return;
+  TlsSession* tls = stream_.tls();
+  const bool was_established = tls->established();
+  if (!stream_.ReadTls(this, data, size)) {
+    if (tls->closed_by_peer()) {
+      server_->stats().server_eof.Add();
+      Close(UV_ECONNRESET);
+    } else if (!tls->established()) {
+      // A failed handshake is a failed connect: counted, logged (rate-limited) and ejected as
+      // one, with OpenSSL's reason (an unverifiable certificate, a name mismatch...).
+      server_->LogConnectFailure(address_, "TLS handshake failed: " + tls->error());
+      server_->stats().connect_failures.Add();
+      Close(UV_EPROTO);
+    } else {
+      RP_LOG(kLogWarn, "%s: TLS failed: %s", server_->Where(address_).c_str(),
+             tls->error().c_str());
+      server_->stats().server_err.Add();
+      Close(UV_EPROTO);
     }
-    if (got == 0) break;
-    ProcessInput(dst, static_cast<size_t>(got), in_scratch);
+    return;
   }
   if (state_ == State::kClosing) return;
-  if (!was_established && tls_->established()) OnReady();
-  if (tls_->has_output() || (tls_->established() && !out_.empty())) {
-    worker_->ScheduleFlush(this);
-  }
+  if (!was_established && tls->established()) OnReady();
+  if (tls->has_output() || (tls->established() && !out_.empty())) ScheduleFlush();
 }
 
 size_t ServerConnection::ProcessReplies(const char* data, size_t size) {
@@ -373,18 +290,16 @@ size_t ServerConnection::ProcessReplies(const char* data, size_t size) {
   while (offset < size) {
     const ReplyScanner::Status status = scanner_.Scan(data + offset, size - offset);
     if (status == ReplyScanner::Status::kIncomplete) break;
-    if (status == ReplyScanner::Status::kError || fifo_.empty()) {
+    // A reply when every request it could answer is still unwritten answers none of them.
+    if (status == ReplyScanner::Status::kError || fifo_.size() <= unwritten_) {
       // The stream cannot be followed past this point: every request on this connection fails,
       // and only those (other connections and servers are untouched).
       const std::string why =
           status == ReplyScanner::Status::kError
               ? "a reply it cannot frame (" + std::string(scanner_.error()) + ")"
               : std::string("a reply to no request");
-      RP_LOG(kLogError,
-             "pool '%s' server '%s' (%s) sent %s; closing the connection and failing its %zu "
-             "requests",
-             server_->pool()->config().name.c_str(), server_->config().name.c_str(),
-             address_.ToString().c_str(), why.c_str(), fifo_.size());
+      RP_LOG(kLogError, "%s sent %s; closing the connection and failing its %zu requests",
+             server_->Where(address_).c_str(), why.c_str(), fifo_.size());
       server_->stats().server_err.Add();
       Close(UV_EPROTO);
       return offset;
@@ -397,7 +312,7 @@ size_t ServerConnection::ProcessReplies(const char* data, size_t size) {
     stats.out_queue.Add(-1);
     stats.out_queue_bytes.Add(-static_cast<int64_t>(fragment->bytes));
     if (scanner_.type() == '-') stats.error_replies.Add();
-    stats.latency.Observe((worker_->now_ns() - fragment->enqueued_ns) / 1000);
+    stats.latency.Observe((context_->now_ns() - fragment->enqueued_ns) / 1000);
     const std::string_view reply(data + offset, scanner_.size());
     offset += scanner_.size();
     if (fragment->kind == FragmentKind::kHandshake) {
@@ -405,7 +320,7 @@ size_t ServerConnection::ProcessReplies(const char* data, size_t size) {
       continue;
     }
     server_->OnResponse(reply);
-    worker_->CompleteFragment(fragment, reply);
+    context_->CompleteFragment(fragment, reply);
   }
   if (retiring_ && fifo_.empty()) Close(0);
   return offset;
@@ -413,12 +328,15 @@ size_t ServerConnection::ProcessReplies(const char* data, size_t size) {
 
 bool ServerConnection::OnHandshakeReply(Fragment* fragment, std::string_view reply) {
   const char* command = fragment->index == kHandshakeAuth ? "AUTH" : "SELECT";
-  worker_->CompleteFragment(fragment, reply);
+  context_->CompleteFragment(fragment, reply);
   --handshake_pending_;
   if (!server_->AcceptHandshakeReply(address_, command, reply)) {
     // Not counted as the server's failure (a configuration that does not match the server is
-    // no reason to eject it); every request waiting here gets the server's own refusal.
-    Close(0, reply);
+    // no reason to eject it); every request waiting here gets the server's own refusal, or,
+    // when it answered with something else than an error, the proxy's.
+    const bool is_error = !reply.empty() && reply.front() == '-';
+    Close(0, is_error ? reply : "-ERR the server answered the proxy's handshake with a reply that "
+                                "is not +OK\r\n");
     return false;
   }
   if (handshake_pending_ == 0 && !held_requests_.empty()) {
@@ -426,7 +344,7 @@ bool ServerConnection::OnHandshakeReply(Fragment* fragment, std::string_view rep
     held_requests_.Release();
     held_count_ = 0;
     held_bytes_ = 0;
-    worker_->ScheduleFlush(this);
+    ScheduleFlush();
   }
   return true;
 }
@@ -452,7 +370,7 @@ void ServerConnection::MarkSent() {
 
 void ServerConnection::Close(int error, std::string_view reply) {
   if (state_ == State::kClosing) return;
-  // Copied first: `reply` may point into in_, released below.
+  // Copied first: `reply` may point into the carried-over input, released below.
   std::string failure(reply);
   if (failure.empty()) {
     failure = "-ERR ";
@@ -471,6 +389,7 @@ void ServerConnection::Close(int error, std::string_view reply) {
   stats.in_queue_bytes.Add(-static_cast<int64_t>(unsent_bytes_));
   stats.out_queue_bytes.Add(-static_cast<int64_t>(fifo_bytes - unsent_bytes_));
   unsent_ = 0;
+  unwritten_ = 0;
   unsent_bytes_ = 0;
   held_count_ = 0;
   held_bytes_ = 0;
@@ -480,15 +399,13 @@ void ServerConnection::Close(int error, std::string_view reply) {
   std::deque<Fragment*> failed;
   failed.swap(fifo_);
   for (Fragment* fragment : failed) {
-    if (fragment->kind == FragmentKind::kRequest) server_->pool()->stats().forward_error.Add();
-    worker_->CompleteFragment(fragment, failure);
+    if (fragment->kind == FragmentKind::kRequest) server_->CountForwardError();
+    context_->CompleteFragment(fragment, failure);
   }
   if (PinHolder* holder = std::exchange(holder_, nullptr)) holder->OnPinnedConnectionLost();
   out_.Release();
-  in_.Release();
   held_requests_.Release();
-  uv_close(reinterpret_cast<uv_handle_t*>(&handle_),
-           [](uv_handle_t* handle) { delete static_cast<ServerConnection*>(handle->data); });
+  stream_.Close<ServerConnection>();
 }
 
 }  // namespace ringproxy::proxy

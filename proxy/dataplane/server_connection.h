@@ -16,18 +16,18 @@
 #include "base/byte_buffer.h"
 #include "dataplane/pin_holder.h"
 #include "dataplane/reply_scanner.h"
-#include "dataplane/topology.h"
+#include "dataplane/server_link.h"
+#include "dataplane/worker_context.h"
+#include "net/socket_address.h"
+#include "net/stream.h"
 
 namespace ringproxy::proxy {
 
-class Server;
-class TlsSession;
-class Worker;
 struct Fragment;
 
 class ServerConnection {
  public:
-  ServerConnection(Worker* worker, Server* server);
+  ServerConnection(WorkerContext* context, ServerLink* server);
   ~ServerConnection();
   ServerConnection(const ServerConnection&) = delete;
   ServerConnection& operator=(const ServerConnection&) = delete;
@@ -41,6 +41,17 @@ class ServerConnection {
   void EnqueueBlock(std::span<Fragment* const> fragments, std::string_view bytes);
   // Writes what is queued (the worker calls this once per loop iteration).
   void Flush();
+  // Has Flush called at the end of this loop iteration (once, however often it is asked).
+  void ScheduleFlush() {
+    if (flush_scheduled_) return;
+    flush_scheduled_ = true;
+    context_->QueueFlush(this);
+  }
+  // The end of the loop iteration: the flush asked for is due.
+  void RunFlush() {
+    flush_scheduled_ = false;
+    Flush();
+  }
   // Fails every queued fragment with strerror(-error), or with `reply` when given, and closes.
   // Safe to call more than once.
   void Close(int error, std::string_view reply = {});
@@ -54,56 +65,47 @@ class ServerConnection {
   uint64_t oldest_enqueued_ns() const;
   const SocketAddress& address() const { return address_; }
 
-  bool flush_scheduled = false;
-
  private:
+  friend class Stream;
   enum class State : uint8_t { kConnecting, kConnected, kClosing };
 
-  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&handle_); }
   void QueueHandshake();
   void SetDeadPeerTimeouts();
   void OnConnect(int status);
+  // Stream's owner hooks (stream.h).
+  size_t ExpectedInputSize() const { return scanner_.expected_size(); }
   void OnRead(ssize_t nread, const uv_buf_t* buf);
-  // How much room to give a read that continues the incomplete reply in in_.
-  size_t InputWant() const;
-  // Reply bytes that arrived: at data in the worker's scratch buffer, or appended to in_.
-  void ProcessInput(const char* data, size_t size, bool in_scratch);
-  // Ciphertext that arrived: decrypted into the scratch buffer or in_, then processed.
+  size_t ConsumeInput(const char* data, size_t size) { return ProcessReplies(data, size); }
+  bool TakingInput() const { return state_ != State::kClosing; }
+  void OnWritten(int status);
+  // Ciphertext that arrived: decrypted and processed; a failed session closes the connection.
   void ReadTls(const char* data, size_t size);
   // The connection is ready for requests: TCP connected and, with TLS, the handshake done.
   void OnReady();
   // Completes fragments with the replies in data[0..size); returns the bytes consumed.
   size_t ProcessReplies(const char* data, size_t size);
-  void WriteNextChunk();
-  void OnWriteDone(int status);
   void MarkSent();
   // The server's reply to the handshake fragment `fragment`: false when it refused and the
   // connection closed, failing its requests with the refusal.
   bool OnHandshakeReply(Fragment* fragment, std::string_view reply);
 
-  Worker* worker_;
-  Server* server_;
+  WorkerContext* context_;
+  ServerLink* server_;
   SocketAddress address_;  // the one this connection dialled (the server's may have moved since)
-  union {
-    uv_tcp_t tcp;
-    uv_pipe_t pipe;
-  } handle_{};
+  Stream stream_;          // its TLS session is null without server_tls
   uv_connect_t connect_req_{};
-  uv_write_t write_req_{};
   State state_ = State::kConnecting;
-  bool write_in_flight_ = false;
-  bool reading_from_scratch_ = false;
   bool retiring_ = false;
-  std::unique_ptr<TlsSession> tls_;  // null without server_tls
+  bool flush_scheduled_ = false;
   ByteBuffer out_;
-  ByteBuffer writing_;        // bytes handed to uv_write, kept until its callback
-  size_t writing_chunk_ = 0;  // the part of writing_ the write in flight carries
-  ByteBuffer in_;             // an incomplete reply carried over to the next read
   ReplyScanner scanner_;
   std::deque<Fragment*> fifo_;
   PinHolder* holder_ = nullptr;
   size_t unsent_bytes_ = 0;
   size_t unsent_ = 0;  // fragments at the back of fifo_ whose bytes are not yet with the kernel
+  // Fragments at the back of fifo_ whose bytes have not been handed to the socket at all (still
+  // in out_, or held for the handshake): a reply can belong to none of them.
+  size_t unwritten_ = 0;
   // Until the server has accepted AUTH and SELECT, requests wait here (counted in unsent_): a
   // refused SELECT must not leave them running in database 0.
   uint32_t handshake_pending_ = 0;

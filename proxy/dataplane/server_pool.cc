@@ -4,45 +4,41 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <fstream>
 
+#include "base/clock.h"
 #include "base/logger.h"
 #include "dataplane/client_admission.h"
 #include "dataplane/client_session.h"
 #include "dataplane/server.h"
-#include "dataplane/worker.h"
 
 namespace ringproxy::proxy {
 namespace {
-
-// INFO's uptime counts from here: static initialisation, before main.
-const std::chrono::steady_clock::time_point kProcessStart = std::chrono::steady_clock::now();
 
 // A flood of refused connections must not become a flood of log lines.
 constexpr uint64_t kRejectionLogIntervalMs = 1000;
 
 }  // namespace
 
-ServerPool::ServerPool(Worker* worker, std::shared_ptr<const Topology> topology,
+ServerPool::ServerPool(WorkerContext* context, std::shared_ptr<const Topology> topology,
                        const TopologyPool* pool)
-    : worker_(worker),
+    : context_(context),
       topology_(std::move(topology)),
       pool_(pool),
       placement_(&pool->placement),
-      stats_(worker->stats()->RegisterPool(worker->id(), pool->config.name)),
-      client_count_(worker->admission()->PoolCount(pool->config.name)),
-      auth_failures_(worker->id(), pool->config.name, &stats_->client_auth_failures) {
+      stats_(context->stats()->RegisterPool(context->id(), pool->config.name)),
+      client_count_(context->admission()->PoolCount(pool->config.name)),
+      auth_failures_(context->id(), pool->config.name, &stats_->client_auth_failures) {
   ApplyFlowLimits();
   servers_.reserve(pool->config.servers.size());
   for (size_t i = 0; i < pool->config.servers.size(); ++i) {
     servers_.push_back(
-        std::make_unique<Server>(worker, this, pool->config.servers[i], pool->server_addresses[i]));
+        std::make_unique<Server>(context, this, pool->config.servers[i], pool->server_addresses[i]));
   }
 }
 
 void ServerPool::ApplyFlowLimits() {
-  flow_limits_ = worker_->settings().flow;
+  flow_limits_ = context_->settings().flow;
   if (pool_->config.client_output_buffer_limit) {
     flow_limits_.output = *pool_->config.client_output_buffer_limit;
   }
@@ -70,10 +66,8 @@ InfoFigures ServerPool::GatherInfoFigures(int workers) const {
   InfoFigures figures;
   figures.pool = &config();
   figures.workers = workers;
-  figures.uptime_s = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
-                                               std::chrono::steady_clock::now() - kProcessStart)
-                                               .count());
-  worker_->stats()->ForEach([&](const StatsRegistry::Entry& entry) {
+  figures.uptime_s = clock::ProcessUptimeSeconds();
+  context_->stats()->ForEach([&](const StatsRegistry::Entry& entry) {
     if (entry.pool != config().name || entry.pool_stats == nullptr) return;
     const PoolStats& stats = *entry.pool_stats;
     figures.connected_clients += stats.client_connections.Get();
@@ -112,16 +106,16 @@ uint32_t ServerPool::IndexOf(const Server* server) const {
 ServerPool::~ServerPool() = default;
 
 bool ServerPool::AdmitClient() {
-  ClientAdmission* admission = worker_->admission();
+  ClientAdmission* admission = context_->admission();
   const ClientAdmission::Verdict verdict = admission->Admit(client_count_, config().max_clients);
   if (verdict == ClientAdmission::Verdict::kAdmitted) return true;
   stats_->client_rejected.Add();
   ++rejections_unlogged_;
-  const uint64_t now_ms = worker_->now_ms();
+  const uint64_t now_ms = context_->now_ms();
   if (now_ms >= next_rejection_log_ms_) {
     const bool pool_full = verdict == ClientAdmission::Verdict::kPoolFull;
     RP_LOG(kLogWarn, "worker %d: pool '%s': %s %lld reached; refused %llu client connection%s",
-           worker_->id(), config().name.c_str(), pool_full ? "max_clients" : "--max-clients",
+           context_->id(), config().name.c_str(), pool_full ? "max_clients" : "--max-clients",
            static_cast<long long>(pool_full ? config().max_clients : admission->process_limit()),
            static_cast<unsigned long long>(rejections_unlogged_),
            rejections_unlogged_ == 1 ? "" : "s since the last message");
@@ -135,18 +129,18 @@ void ServerPool::CountHandshakeTimeout() {
   stats_->client_handshake_timeouts.Add();
   stats_->client_err.Add();  // as any failed handshake
   uint64_t events = 0;
-  if (handshake_timeout_log_.Count(worker_->now_ms(), &events)) LogHandshakeTimeouts(events);
+  if (handshake_timeout_log_.Count(context_->now_ms(), &events)) LogHandshakeTimeouts(events);
 }
 
 void ServerPool::LogHandshakeTimeouts(uint64_t events) {
   RP_LOG(kLogWarn,
          "worker %d: pool '%s': closed %llu client connection%s whose TLS handshake was not done "
          "%lld ms after the connection",
-         worker_->id(), config().name.c_str(), static_cast<unsigned long long>(events),
+         context_->id(), config().name.c_str(), static_cast<unsigned long long>(events),
          events == 1 ? "" : "s", static_cast<long long>(config().tls.handshake_timeout_ms));
 }
 
-void ServerPool::ReleaseClient() { worker_->admission()->Release(client_count_); }
+void ServerPool::ReleaseClient() { context_->admission()->Release(client_count_); }
 
 void ServerPool::Reconcile(std::shared_ptr<const Topology> topology, const TopologyPool* pool) {
   std::vector<std::unique_ptr<Server>> next;
@@ -160,7 +154,7 @@ void ServerPool::Reconcile(std::shared_ptr<const Topology> topology, const Topol
       (*it)->Update(config, pool->server_addresses[i]);
       next.push_back(std::move(*it));
     } else {
-      next.push_back(std::make_unique<Server>(worker_, this, config, pool->server_addresses[i]));
+      next.push_back(std::make_unique<Server>(context_, this, config, pool->server_addresses[i]));
       if (pool->config.preconnect) next.back()->Preconnect();
     }
   }
@@ -186,8 +180,8 @@ void ServerPool::Preconnect() {
 void ServerPool::Tick(uint64_t now_ns) {
   // The tail of a burst of stalled handshakes is reported once its line is due.
   uint64_t events = 0;
-  if (handshake_timeout_log_.Due(worker_->now_ms(), &events)) LogHandshakeTimeouts(events);
-  auth_failures_.Flush(worker_->now_ms());
+  if (handshake_timeout_log_.Due(context_->now_ms(), &events)) LogHandshakeTimeouts(events);
+  auth_failures_.Flush(context_->now_ms());
   bool changed = false;
   for (auto& server : servers_) changed |= server->Tick(now_ns);
   for (auto& server : removed_) server->Tick(now_ns);

@@ -19,26 +19,32 @@
 #include "dataplane/flow_control.h"
 #include "dataplane/info_reply.h"
 #include "dataplane/learned_commands.h"
+#include "dataplane/pool_link.h"
 #include "dataplane/topology.h"
+#include "dataplane/worker_context.h"
 #include "hashing/placement.h"
 #include "stats/stats.h"
 
 namespace ringproxy::proxy {
 
 class Server;
-class Worker;
 
-class ServerPool {
+class ServerPool final : public PoolLink {
  public:
   // `pool` points into `topology`, which this object keeps alive.
-  ServerPool(Worker* worker, std::shared_ptr<const Topology> topology, const TopologyPool* pool);
+  ServerPool(WorkerContext* context, std::shared_ptr<const Topology> topology,
+             const TopologyPool* pool);
   ~ServerPool();
   ServerPool(const ServerPool&) = delete;
   ServerPool& operator=(const ServerPool&) = delete;
 
-  const config::PoolConfig& config() const { return pool_->config; }
-  const PoolTls& tls() const { return pool_->tls; }
-  PoolStats& stats() { return *stats_; }
+  // PoolLink
+  const config::PoolConfig& config() const override { return pool_->config; }
+  const PoolTls& tls() const override { return pool_->tls; }
+  PoolStats& stats() override { return *stats_; }
+  // A server was ejected or came back: route over the servers that are live now.
+  void RebuildPlacement() override;
+
   // The server owning `key`, or null when no server is live.
   Server* ServerForKey(std::string_view key) {
     const uint32_t index = placement_->ServerFor(key);
@@ -77,8 +83,6 @@ class ServerPool {
   void Preconnect();
   // Periodic: request timeouts, ejected servers coming back, removed servers going.
   void Tick(uint64_t now_ns);
-  // A server was ejected or came back: route over the servers that are live now.
-  void RebuildPlacement();
   void ApplyFlowLimits();
   void CloseAll();
   // No server connection left open (removed servers included).
@@ -87,7 +91,7 @@ class ServerPool {
  private:
   void LogHandshakeTimeouts(uint64_t events);
 
-  Worker* worker_;
+  WorkerContext* context_;
   std::shared_ptr<const Topology> topology_;
   const TopologyPool* pool_;
   std::vector<std::unique_ptr<Server>> servers_;  // parallel to pool_->config.servers

@@ -5,51 +5,41 @@
 
 #include <algorithm>
 
+#include "base/clock.h"
 #include "base/logger.h"
 #include "dataplane/client_connection.h"
 #include "dataplane/learned_commands.h"
 #include "dataplane/request.h"
 #include "dataplane/server_connection.h"
 #include "dataplane/server_pool.h"
+#include "net/uv_handle.h"
 
 namespace ringproxy::proxy {
 namespace {
 
 constexpr size_t kTrimAfterClientsGone = 256;
-constexpr size_t kFreeObjectsAfterTrim = 64;
 // How often clients are checked against the soft output limit (whose time is in seconds).
-constexpr uint64_t kOutputScanNs = 1000000000;
+constexpr uint64_t kOutputScanNs = clock::kNanosPerSecond;
 // The idle sweep looks at every client, so it runs only as often as the timeouts need: every
 // eighth of the shortest one, and at least once a second. A client is closed between its timeout
 // and that much (plus a tick) later, never before.
 constexpr uint64_t kIdleSweepFraction = 8;
-constexpr uint64_t kMaxIdleSweepIntervalNs = 1000000000;
-constexpr uint64_t kNanosPerMilli = 1000000;
+constexpr uint64_t kMaxIdleSweepIntervalNs = clock::kNanosPerSecond;
+constexpr uint64_t kNanosPerMilli = clock::kNanosPerMilli;
 
 }  // namespace
 
 Worker::Worker(int id, std::shared_ptr<const Topology> topology, const WorkerSettings& settings,
                int workers, StatsRegistry* stats, ClientAdmission* admission)
-    : id_(id),
+    : WorkerContext(id, settings, stats, admission, &Worker::SettleFragment, this),
       workers_(workers),
-      topology_(std::move(topology)),
-      settings_(settings),
-      scratch_(new char[kScratchSize]),
-      now_ns_(uv_hrtime()),
-      stats_(stats),
-      admission_(admission) {
-  uv_loop_init(&loop_);
-  loop_.data = this;
+      topology_(std::move(topology)) {
   for (const TopologyPool& pool : topology_->pools) {
     pools_.push_back(std::make_unique<ServerPool>(this, topology_, &pool));
   }
 }
 
-Worker::~Worker() {
-  for (Request* request : free_requests_) delete request;
-  for (Fragment* fragment : free_fragments_) delete fragment;
-  uv_loop_close(&loop_);
-}
+Worker::~Worker() = default;
 
 bool Worker::Listen(const std::vector<int>& listen_fds, std::string* error) {
   for (size_t i = 0; i < pools_.size(); ++i) {
@@ -66,10 +56,10 @@ bool Worker::OpenListener(ServerPool* pool, const config::ListenAddress& listen,
   auto* listener = new Listener{this, pool, {}, listen.is_unix()};  // freed in its close cb
   int rc = 0;
   if (listener->is_unix) {
-    uv_pipe_init(&loop_, &listener->handle.pipe, 0);
+    uv_pipe_init(loop(), &listener->handle.pipe, 0);
     rc = uv_pipe_open(&listener->handle.pipe, fd);
   } else {
-    uv_tcp_init(&loop_, &listener->handle.tcp);
+    uv_tcp_init(loop(), &listener->handle.tcp);
     rc = uv_tcp_open(&listener->handle.tcp, fd);
   }
   listener->handle.tcp.data = listener;
@@ -90,8 +80,7 @@ bool Worker::OpenListener(ServerPool* pool, const config::ListenAddress& listen,
 
 void Worker::CloseListener(Listener* listener) {
   std::erase(listeners_, listener);
-  uv_close(reinterpret_cast<uv_handle_t*>(&listener->handle),
-           [](uv_handle_t* handle) { delete static_cast<Listener*>(handle->data); });
+  CloseAndDeleteOwner<Listener>(&listener->handle);
 }
 
 void Worker::UpdateTopology(std::shared_ptr<const Topology> topology, std::vector<int> listen_fds) {
@@ -146,7 +135,7 @@ void Worker::AdoptTopology() {
       }
       std::string error;
       if (!OpenListener(server_pool.get(), pool.config.listen, pool.config.backlog, fd, &error)) {
-        RP_LOG(kLogError, "worker %d: %s", id_, error.c_str());
+        RP_LOG(kLogError, "worker %d: %s", id(), error.c_str());
       } else {
         for (Listener* listener : old) CloseListener(listener);
       }
@@ -173,16 +162,12 @@ void Worker::AdoptTopology() {
   }
 }
 
-void Worker::ReportServerFailure(const std::string& pool, const std::string& server) {
-  if (settings_.on_server_failure) settings_.on_server_failure(pool, server);
-}
-
 void Worker::Start() {
-  uv_check_init(&loop_, &check_);
+  uv_check_init(loop(), &check_);
   check_.data = this;
   uv_check_start(&check_,
                  [](uv_check_t* handle) { static_cast<Worker*>(handle->data)->OnCheck(); });
-  uv_timer_init(&loop_, &tick_);
+  uv_timer_init(loop(), &tick_);
   tick_.data = this;
   uint64_t interval = 100;
   for (const TopologyPool& pool : topology_->pools) {
@@ -192,12 +177,12 @@ void Worker::Start() {
   }
   uv_timer_start(
       &tick_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->OnTick(); }, interval, interval);
-  uv_timer_init(&loop_, &drain_timer_);
+  uv_timer_init(loop(), &drain_timer_);
   drain_timer_.data = this;
-  uv_async_init(&loop_, &drain_async_,
+  uv_async_init(loop(), &drain_async_,
                 [](uv_async_t* async) { static_cast<Worker*>(async->data)->BeginDrain(); });
   drain_async_.data = this;
-  uv_async_init(&loop_, &update_async_,
+  uv_async_init(loop(), &update_async_,
                 [](uv_async_t* async) { static_cast<Worker*>(async->data)->AdoptTopology(); });
   update_async_.data = this;
   for (auto& pool : pools_) {
@@ -208,9 +193,9 @@ void Worker::Start() {
 }
 
 void Worker::Run() {
-  uv_run(&loop_, UV_RUN_DEFAULT);
+  uv_run(loop(), UV_RUN_DEFAULT);
   // Let every close callback run so nothing is leaked at exit.
-  uv_run(&loop_, UV_RUN_DEFAULT);
+  uv_run(loop(), UV_RUN_DEFAULT);
 }
 
 void Worker::Drain() {
@@ -242,47 +227,28 @@ void Worker::OnClientClosed(ClientConnection* client) {
   if (draining_) MaybeFinishDrain();
 }
 
-void Worker::ScheduleFlush(ClientConnection* client) {
-  if (!client->flush_scheduled) {
-    client->flush_scheduled = true;
-    client_flushes_.push_back(client);
-  }
-}
-
-void Worker::ScheduleFlush(ServerConnection* server) {
-  if (!server->flush_scheduled) {
-    server->flush_scheduled = true;
-    server_flushes_.push_back(server);
-  }
-}
-
 void Worker::OnCheck() {
   // Requests first, so a server gets everything this iteration produced in one write; the
   // replies written below are what this iteration's reads completed. Flushing may schedule
   // more work (a write that finished at once lets a paused client read again): loop until none.
   while (!server_flushes_.empty() || !client_flushes_.empty()) {
     servers_flushing_.swap(server_flushes_);
-    for (ServerConnection* server : servers_flushing_) {
-      server->flush_scheduled = false;
-      server->Flush();
-    }
+    for (ServerConnection* server : servers_flushing_) server->RunFlush();
     servers_flushing_.clear();
     clients_flushing_.swap(client_flushes_);
-    for (ClientConnection* client : clients_flushing_) {
-      client->flush_scheduled = false;
-      client->Flush();
-    }
+    for (ClientConnection* client : clients_flushing_) client->RunFlush();
     clients_flushing_.clear();
   }
 }
 
 void Worker::OnTick() {
   UpdateClock();
-  last_tick_ns_.store(now_ns_, std::memory_order_relaxed);
-  for (auto& pool : pools_) pool->Tick(now_ns_);
-  for (auto& pool : removed_pools_) pool->Tick(now_ns_);
-  if (now_ns_ - last_output_scan_ns_ >= kOutputScanNs) {
-    last_output_scan_ns_ = now_ns_;
+  const uint64_t now = now_ns();
+  last_tick_ns_.store(now, std::memory_order_relaxed);
+  for (auto& pool : pools_) pool->Tick(now);
+  for (auto& pool : removed_pools_) pool->Tick(now);
+  if (now - last_output_scan_ns_ >= kOutputScanNs) {
+    last_output_scan_ns_ = now;
     // Backwards: a client that closes is swap-removed, and what moves into its slot was seen.
     for (size_t i = clients_.size(); i-- > 0;) {
       if (i < clients_.size()) clients_[i]->CheckStalledOutput();
@@ -292,24 +258,11 @@ void Worker::OnTick() {
   // After many clients went away, give their memory back to the system: glibc keeps freed
   // chunks in the arena otherwise, and a burst of connections would pin memory for good.
   if (clients_.size() + kTrimAfterClientsGone < clients_at_trim_) {
-    RP_LOG(kLogInfo, "worker %d: %zu clients left since the peak; returning memory", id_,
+    RP_LOG(kLogInfo, "worker %d: %zu clients left since the peak; returning memory", id(),
            clients_at_trim_ - clients_.size());
     // The free lists sized for the peak go too, then glibc returns what it can.
-    while (free_requests_.size() > kFreeObjectsAfterTrim) {
-      delete free_requests_.back();
-      free_requests_.pop_back();
-    }
-    while (free_fragments_.size() > kFreeObjectsAfterTrim) {
-      delete free_fragments_.back();
-      free_fragments_.pop_back();
-    }
-    free_requests_.shrink_to_fit();
-    free_fragments_.shrink_to_fit();
-    spare_replies_.clear();
-    spare_replies_.shrink_to_fit();
-    spare_reply_bytes_ = 0;
+    ReleaseSpareMemory();
     clients_.shrink_to_fit();
-    client_flushes_.shrink_to_fit();
     clients_flushing_.shrink_to_fit();
     malloc_trim(0);
     clients_at_trim_ = clients_.size();
@@ -321,7 +274,8 @@ void Worker::OnTick() {
 }
 
 void Worker::CloseIdleClients() {
-  if (draining_ || now_ns_ < next_idle_sweep_ns_) return;
+  const uint64_t now = now_ns();
+  if (draining_ || now < next_idle_sweep_ns_) return;
   uint64_t shortest_ms = 0;
   for (const auto& pool : pools_) {
     const auto timeout_ms = static_cast<uint64_t>(pool->config().client_idle_timeout_ms);
@@ -330,8 +284,8 @@ void Worker::CloseIdleClients() {
   // The current pools set the pace; clients left from a pool a reload removed (they keep its
   // configuration) are looked at along with the others.
   if (shortest_ms == 0) return;
-  next_idle_sweep_ns_ = now_ns_ + std::min(shortest_ms * kNanosPerMilli / kIdleSweepFraction,
-                                           kMaxIdleSweepIntervalNs);
+  next_idle_sweep_ns_ = now + std::min(shortest_ms * kNanosPerMilli / kIdleSweepFraction,
+                                       kMaxIdleSweepIntervalNs);
   // Backwards: a client that closes at once is swapped with the last one, already looked at.
   for (size_t i = clients_.size(); i-- > 0;) {
     if (i >= clients_.size()) continue;
@@ -339,8 +293,8 @@ void Worker::CloseIdleClients() {
     const int64_t timeout_ms = client->pool()->config().client_idle_timeout_ms;
     if (timeout_ms <= 0 || !client->AwaitingClient()) continue;
     const uint64_t last_active_ns = client->last_active_ns();
-    if (now_ns_ < last_active_ns ||
-        now_ns_ - last_active_ns < static_cast<uint64_t>(timeout_ms) * kNanosPerMilli) {
+    if (now < last_active_ns ||
+        now - last_active_ns < static_cast<uint64_t>(timeout_ms) * kNanosPerMilli) {
       continue;
     }
     client->pool()->stats().client_idle_timeouts.Add();
@@ -351,7 +305,8 @@ void Worker::CloseIdleClients() {
 
 void Worker::CloseStalledHandshakes() {
   // Paced as the idle sweep: a client goes between its timeout and an eighth of it later.
-  if (now_ns_ < next_handshake_sweep_ns_) return;
+  const uint64_t now = now_ns();
+  if (now < next_handshake_sweep_ns_) return;
   uint64_t shortest_ms = 0;
   for (const auto& pool : pools_) {
     if (pool->tls().clients == nullptr) continue;
@@ -359,8 +314,8 @@ void Worker::CloseStalledHandshakes() {
     if (shortest_ms == 0 || timeout_ms < shortest_ms) shortest_ms = timeout_ms;
   }
   if (shortest_ms == 0) return;
-  next_handshake_sweep_ns_ = now_ns_ + std::min(shortest_ms * kNanosPerMilli / kIdleSweepFraction,
-                                                kMaxIdleSweepIntervalNs);
+  next_handshake_sweep_ns_ = now + std::min(shortest_ms * kNanosPerMilli / kIdleSweepFraction,
+                                            kMaxIdleSweepIntervalNs);
   // Backwards: a client that closes is swapped with the last one, already looked at.
   for (size_t i = clients_.size(); i-- > 0;) {
     if (i >= clients_.size()) continue;
@@ -368,17 +323,18 @@ void Worker::CloseStalledHandshakes() {
     if (!client->TlsHandshakePending()) continue;
     const auto timeout_ms =
         static_cast<uint64_t>(client->pool()->config().tls.handshake_timeout_ms);
-    if (now_ns_ - client->accepted_ns() < timeout_ms * kNanosPerMilli) continue;
+    if (now - client->accepted_ns() < timeout_ms * kNanosPerMilli) continue;
     client->pool()->CountHandshakeTimeout();
     client->Close();
   }
 }
 
-void Worker::CompleteFragment(Fragment* fragment, std::string_view reply) {
+void Worker::SettleFragment(WorkerContext* context, Fragment* fragment, std::string_view reply) {
+  auto* self = static_cast<Worker*>(context);
   Request* request = fragment->request;
   const FragmentKind kind = fragment->kind;
   const uint32_t index = fragment->index;
-  FreeFragment(fragment);
+  self->FreeFragment(fragment);
   // A handshake's reply was judged by its connection (ServerConnection::OnHandshakeReply);
   // a quiet one (the MULTI and +QUEUED of a transaction block) has nobody waiting for it.
   if (kind != FragmentKind::kRequest || request == nullptr) return;
@@ -389,17 +345,17 @@ void Worker::CompleteFragment(Fragment* fragment, std::string_view reply) {
   }
   // Too long to keep inline: it waits in a spare buffer rather than a fresh one.
   if (reply.size() > Request::kInlineReply && request->reply.capacity() == 0) {
-    TakeSpareReply(request);
+    self->TakeSpareReply(request);
   }
   if (!request->OnFragmentReply(index, reply)) return;
   if (request->merge == MergeKind::kLearn) {
-    FinishLearning(request);
+    self->FinishLearning(request);
     return;
   }
   if (client != nullptr) {
     client->OnRequestDone(request);
   } else {
-    FreeRequest(request);
+    self->FreeRequest(request);
   }
 }
 
@@ -419,35 +375,6 @@ void Worker::FinishLearning(Request* request) {
 
 void Worker::WaitForLearning(ClientConnection* client) { learning_waiters_.push_back(client); }
 
-char* Worker::tls_scratch() {
-  if (tls_scratch_ == nullptr) tls_scratch_.reset(new char[kScratchSize]);
-  return tls_scratch_.get();
-}
-
-void Worker::TakeSpareReply(Request* request) {
-  if (spare_replies_.empty() || request->client == nullptr ||
-      request->merge != MergeKind::kForward) {
-    return;
-  }
-  request->reply = std::move(spare_replies_.back());
-  spare_replies_.pop_back();
-  spare_reply_bytes_ -= request->reply.capacity();
-}
-
-void Worker::KeepSpareReply(Request* request) {
-  const size_t capacity = request->reply.capacity();
-  if (capacity <= kMaxSpareReplyBytes && spare_reply_bytes_ + capacity <= kSpareRepliesBudget) {
-    spare_reply_bytes_ += capacity;
-    request->reply.Clear();
-    spare_replies_.push_back(std::move(request->reply));
-  }
-}
-
-uint64_t Worker::NextClientId() {
-  static std::atomic<uint64_t> last_id{0};
-  return last_id.fetch_add(1, std::memory_order_relaxed) + 1;
-}
-
 void Worker::BeginDrain() {
   if (draining_) return;
   draining_ = true;
@@ -459,12 +386,12 @@ void Worker::BeginDrain() {
       &drain_timer_,
       [](uv_timer_t* t) {
         auto* self = static_cast<Worker*>(t->data);
-        RP_LOG(kLogWarn, "worker %d: drain timeout, closing %zu clients", self->id_,
+        RP_LOG(kLogWarn, "worker %d: drain timeout, closing %zu clients", self->id(),
                self->clients_.size());
         std::vector<ClientConnection*> left = self->clients_;
         for (ClientConnection* client : left) client->Close();
       },
-      settings_.drain_timeout_ms, 0);
+      settings().drain_timeout_ms, 0);
   MaybeFinishDrain();
 }
 
@@ -477,11 +404,11 @@ void Worker::CloseEverything() {
   for (auto& pool : pools_) pool->CloseAll();
   for (auto& pool : removed_pools_) pool->CloseAll();
   for (Listener* listener : std::vector<Listener*>(listeners_)) CloseListener(listener);
-  uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&drain_async_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&update_async_), nullptr);
+  CloseHandle(&check_);
+  CloseHandle(&tick_);
+  CloseHandle(&drain_timer_);
+  CloseHandle(&drain_async_);
+  CloseHandle(&update_async_);
   std::lock_guard lock(update_mutex_);
   for (const int fd : pending_fds_) {
     if (fd >= 0) ::close(fd);

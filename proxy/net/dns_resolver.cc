@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "net/dns_answer_ttl.h"
+#include "net/uv_handle.h"
 
 namespace ringproxy::proxy {
 
@@ -258,21 +259,12 @@ void DnsResolver::Close() {
     channel_ = nullptr;
   }
   for (auto& [fd, watch] : watches_) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&watch->poll),
-             [](uv_handle_t* handle) { delete static_cast<SocketWatch*>(handle->data); });
+    CloseAndDeleteOwner<SocketWatch>(&watch->poll);
   }
   watches_.clear();
   completed_.clear();
-  if (timer_ != nullptr) {
-    uv_close(reinterpret_cast<uv_handle_t*>(timer_),
-             [](uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); });
-    timer_ = nullptr;
-  }
-  if (idle_ != nullptr) {
-    uv_close(reinterpret_cast<uv_handle_t*>(idle_),
-             [](uv_handle_t* handle) { delete reinterpret_cast<uv_idle_t*>(handle); });
-    idle_ = nullptr;
-  }
+  CloseAndDelete(std::exchange(timer_, nullptr));
+  CloseAndDelete(std::exchange(idle_, nullptr));
 }
 
 void DnsResolver::Post(std::function<void()> deliver) {
@@ -329,8 +321,7 @@ void DnsResolver::OnSocketState(void* data, ares_socket_t fd, int readable, int 
   if (readable == 0 && writable == 0) {
     if (it != self->watches_.end()) {
       // uv_close stops the poll at once, before c-ares closes `fd` (and may reuse its number).
-      uv_close(reinterpret_cast<uv_handle_t*>(&it->second->poll),
-               [](uv_handle_t* handle) { delete static_cast<SocketWatch*>(handle->data); });
+      CloseAndDeleteOwner<SocketWatch>(&it->second->poll);
       self->watches_.erase(it);
     }
     return;

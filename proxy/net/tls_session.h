@@ -40,6 +40,7 @@ class TlsSession {
   bool Seal(ByteBuffer* plaintext);
   // Ciphertext to write to the socket; the connection consumes what it wrote.
   ByteBuffer& ciphertext() { return ciphertext_; }
+  const ByteBuffer& ciphertext() const { return ciphertext_; }
   // Moves what the session has queued to send into ciphertext(), without advancing the
   // handshake: after a failure, the alert that says why.
   void CollectOutput();

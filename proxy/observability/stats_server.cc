@@ -11,6 +11,7 @@
 
 #include "base/logger.h"
 #include "net/socket_address.h"
+#include "net/uv_handle.h"
 #include "observability/http_request_parser.h"
 
 namespace ringproxy::proxy {
@@ -72,11 +73,6 @@ std::string HttpResponse(int status, std::string_view content_type, std::string_
   return out;
 }
 
-template <typename Handle>
-uv_handle_t* AsHandle(Handle* handle) {
-  return reinterpret_cast<uv_handle_t*>(handle);
-}
-
 std::string TextResponse(int status, std::string_view line, bool head_only = false,
                          std::string_view extra_headers = {}) {
   std::string body(line);
@@ -95,7 +91,7 @@ struct StatsServer::LoopHandles {
   uv_idle_t turn;
   uv_timer_t log_timer;  // reports what the log throttles held back
   StatsServer* server;   // null once the server is gone
-  int open = 3;
+  int closing_handles = 0;  // CloseAllAndDeleteOwner
 };
 
 // One accepted client, from its first byte (or its silence) to its close. Owns two handles; frees
@@ -156,12 +152,7 @@ class StatsServer::Connection {
     }
     server_ = nullptr;
     body_.reset();
-    auto on_close = [](uv_handle_t* handle) {
-      auto* self = static_cast<Connection*>(handle->data);
-      if (--self->open_handles_ == 0) delete self;
-    };
-    uv_close(AsHandle(&tcp_), on_close);
-    uv_close(AsHandle(&timer_), on_close);
+    CloseAllAndDeleteOwner(this, &tcp_, &timer_);
   }
 
   // The document asked for is ready: send it (shared with whoever else asked for it).
@@ -172,6 +163,8 @@ class StatsServer::Connection {
     if (awaited_.head_only) body.reset();
     Write(std::move(head), std::move(body));
   }
+
+  int closing_handles = 0;  // CloseAllAndDeleteOwner
 
  private:
   enum class State {
@@ -377,7 +370,6 @@ class StatsServer::Connection {
   uv_timer_t timer_{};
   uv_write_t write_req_{};
   uv_shutdown_t shutdown_req_{};
-  int open_handles_ = 2;
   State state_ = State::kWaiting;
   bool peer_closed_ = false;
   HttpRequestParser parser_;
@@ -437,13 +429,7 @@ bool StatsServer::Start(std::string* error) {
 void StatsServer::Close() {
   if (handles_ != nullptr) {
     handles_->server = nullptr;
-    auto on_close = [](uv_handle_t* handle) {
-      auto* handles = static_cast<LoopHandles*>(handle->data);
-      if (--handles->open == 0) delete handles;
-    };
-    uv_close(AsHandle(&handles_->listener), on_close);
-    uv_close(AsHandle(&handles_->turn), on_close);
-    uv_close(AsHandle(&handles_->log_timer), on_close);
+    CloseAllAndDeleteOwner(handles_, &handles_->listener, &handles_->turn, &handles_->log_timer);
     handles_ = nullptr;
   }
   // Close() removes each connection from the list: iterate over a copy.
