@@ -12,6 +12,7 @@
 #include <cctype>
 #include <cstring>
 
+#include "base/decimal.h"
 #include "dataplane/key_spec.h"
 
 namespace ringproxy::proxy {
@@ -621,43 +622,6 @@ static_assert(TableIsWellFormed(), "a command is malformed, listed twice, or not
 
 // --- Key extraction -----------------------------------------------------------------------------
 
-// A decimal integer as Redis's string2ll reads one: an optional '-', then digits with no leading
-// zero unless the number is 0; no sign '+', no spaces; within int64. Redis parses numkeys so.
-bool ParseInteger(std::string_view text, int64_t* out) {
-  if (text.empty() || text.size() > 20) {
-    return false;
-  }
-  if (text == "0") {
-    *out = 0;
-    return true;
-  }
-  const bool negative = text[0] == '-';
-  const std::string_view digits = negative ? text.substr(1) : text;
-  if (digits.empty() || digits[0] < '1' || digits[0] > '9') {
-    return false;
-  }
-  uint64_t value = 0;
-  for (char c : digits) {
-    if (c < '0' || c > '9') {
-      return false;
-    }
-    const uint64_t digit = static_cast<uint64_t>(c - '0');
-    if (value > (UINT64_MAX - digit) / 10) {
-      return false;
-    }
-    value = value * 10 + digit;
-  }
-  // False positive: cppcheck 2.10 takes the braced casts inside ?: for an assignment to
-  // `negative`; nothing is assigned here.
-  // cppcheck-suppress redundantAssignment
-  const uint64_t limit = negative ? uint64_t{INT64_MAX} + 1 : uint64_t{INT64_MAX};
-  if (value > limit) {
-    return false;
-  }
-  *out = negative ? static_cast<int64_t>(0 - value) : static_cast<int64_t>(value);
-  return true;
-}
-
 // Appends args[first..last] every `step`; a negative `last` counts from the end. first == 0 is
 // "no fixed keys".
 KeyScan AppendRange(int first, int last, int step, size_t argc, std::vector<uint32_t>* out) {
@@ -686,7 +650,7 @@ KeyScan AppendNumkeys(std::span<const std::string_view> args, size_t numkeys_at,
     return KeyScan::kWrongArity;
   }
   int64_t count = 0;
-  if (!ParseInteger(args[numkeys_at], &count) || count < 0 || (count == 0 && !zero_ok) ||
+  if (!ParseDecimal(args[numkeys_at], &count) || count < 0 || (count == 0 && !zero_ok) ||
       static_cast<uint64_t>(count) > args.size() - numkeys_at - 1) {
     return KeyScan::kBadNumkeys;
   }

@@ -3,9 +3,10 @@
 #include <unistd.h>
 
 #include <cctype>
-#include <charconv>
 #include <cstdio>
 #include <map>
+
+#include "base/decimal.h"
 
 namespace ringproxy::proxy {
 namespace {
@@ -64,10 +65,11 @@ void Section(std::string* out, std::string_view title) {
   out->append("\r\n");
 }
 
-uint64_t Number(std::string_view text) {
-  uint64_t value = 0;
-  std::from_chars(text.data(), text.data() + text.size(), value);
-  return value;
+// A count of a keyspace line ("keys=3"), which Redis writes as a non-negative decimal; anything
+// else counts nothing, as an absent field would.
+uint64_t CountOrZero(std::string_view text) {
+  int64_t count = 0;
+  return ParseDecimal(text, &count) && count > 0 ? static_cast<uint64_t>(count) : 0;
 }
 
 }  // namespace
@@ -199,7 +201,10 @@ std::string MergedKeyspace(std::span<const std::string> server_replies) {
       if (!line.starts_with("db")) continue;
       const size_t colon = line.find(':');
       if (colon == std::string_view::npos) continue;
-      Db& db = dbs[Number(line.substr(2, colon - 2))];
+      int64_t index = 0;
+      // Not a database line of Redis's ("dbx:..."): left out rather than counted as db0.
+      if (!ParseDecimal(line.substr(2, colon - 2), &index) || index < 0) continue;
+      Db& db = dbs[static_cast<uint64_t>(index)];
       uint64_t keys = 0;
       uint64_t ttl = 0;
       std::string_view rest = line.substr(colon + 1);
@@ -209,7 +214,7 @@ std::string MergedKeyspace(std::span<const std::string> server_replies) {
         const size_t equals = item.find('=');
         if (equals != std::string_view::npos) {
           const std::string_view name = item.substr(0, equals);
-          const uint64_t value = Number(item.substr(equals + 1));
+          const uint64_t value = CountOrZero(item.substr(equals + 1));
           if (name == "keys") keys = value;
           if (name == "expires") db.expires += value;
           if (name == "avg_ttl") ttl = value;

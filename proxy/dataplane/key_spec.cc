@@ -1,7 +1,8 @@
 #include "dataplane/key_spec.h"
 
 #include <cctype>
-#include <charconv>
+
+#include "base/decimal.h"
 
 namespace ringproxy::proxy {
 namespace {
@@ -59,10 +60,8 @@ KeyScan FindKeysBySpecs(std::span<const KeySpec> specs, std::span<const std::str
     } else {
       const int64_t count_at = first + spec.keynum_index;
       if (count_at >= argc) return fail();
-      const std::string_view text = args[static_cast<size_t>(count_at)];
       int64_t count = 0;
-      const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), count);
-      if (error != std::errc() || end != text.data() + text.size() || count < 0) return fail();
+      if (!ParseDecimal(args[static_cast<size_t>(count_at)], &count) || count < 0) return fail();
       first += spec.first_key;
       last = first + count - 1;
       if (count == 0) continue;

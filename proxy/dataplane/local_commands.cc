@@ -1,9 +1,9 @@
 #include "dataplane/local_commands.h"
 
 #include <cctype>
-#include <charconv>
 #include <string>
 
+#include "base/decimal.h"
 #include "dataplane/auth_failures.h"
 #include "dataplane/resp_writer.h"
 
@@ -23,12 +23,6 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
     }
   }
   return true;
-}
-
-bool ParseInt(std::string_view text, long long* value) {
-  // from_chars reports overflow instead of wrapping (a client may send any digits).
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), *value);
-  return error == std::errc() && end == text.data() + text.size() && !text.empty();
 }
 
 // Checks a password given by AUTH or HELLO ... AUTH; `username` is empty for the one-argument
@@ -65,8 +59,8 @@ void AnswerHello(std::span<const std::string_view> args, const LocalContext& con
                  ClientSession* session, ByteBuffer* out) {
   size_t next = 1;
   if (args.size() > 1) {
-    long long version = 0;
-    if (!ParseInt(args[1], &version)) {
+    int64_t version = 0;
+    if (!ParseDecimal(args[1], &version)) {
       resp::AppendError(out, "ERR Protocol version is not an integer or out of range");
       return;
     }
@@ -235,8 +229,8 @@ void AnswerLocalCommand(const CommandSpec& spec, std::span<const std::string_vie
       return;
     }
     case LocalCommand::kSelect: {
-      long long db = -1;
-      if (!ParseInt(args[1], &db)) {
+      int64_t db = -1;
+      if (!ParseDecimal(args[1], &db)) {
         resp::AppendError(out, "ERR value is not an integer or out of range");
       } else if (db == context.pool->redis_db) {
         resp::AppendSimple(out, "OK");

@@ -1,8 +1,8 @@
 #include "dataplane/request.h"
 
-#include <charconv>
 #include <cstring>
 
+#include "base/decimal.h"
 #include "dataplane/info_reply.h"
 #include "dataplane/reply_scanner.h"
 #include "dataplane/resp_writer.h"
@@ -18,11 +18,8 @@ std::string_view ErrorText(std::string_view bytes) {
 
 // The integer of a ':' reply; false when it is not one.
 bool IntegerValue(std::string_view bytes, int64_t* value) {
-  if (bytes.size() < 4 || bytes[0] != ':') return false;
-  const char* begin = bytes.data() + 1;
-  const char* end = bytes.data() + bytes.size() - 2;
-  const auto [ptr, ec] = std::from_chars(begin, end, *value);
-  return ec == std::errc() && ptr == end;
+  if (bytes.size() < 4 || bytes[0] != ':' || !bytes.ends_with("\r\n")) return false;
+  return ParseDecimal(bytes.substr(1, bytes.size() - 3), value);
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 #include "dataplane/resp_value.h"
 
-#include <charconv>
+#include "base/decimal.h"
 
 namespace ringproxy::proxy {
 namespace {
@@ -20,10 +20,10 @@ class Decoder {
         out->text = std::string(line);
         return true;
       case ':':
-        return Number(line, &out->integer);
+        return ParseDecimal(line, &out->integer);
       case '$': {
         int64_t length = 0;
-        if (!Number(line, &length) || length < -1) return false;
+        if (!ParseDecimal(line, &length) || length < -1) return false;
         if (length == -1) {
           out->null = true;
           return true;
@@ -38,7 +38,7 @@ class Decoder {
       }
       case '*': {
         int64_t count = 0;
-        if (!Number(line, &count) || count < -1) return false;
+        if (!ParseDecimal(line, &count) || count < -1) return false;
         if (count == -1) {
           out->null = true;
           return true;
@@ -66,11 +66,6 @@ class Decoder {
     *line = bytes_.substr(pos_ + 1, end - pos_ - 1);
     pos_ = end + 2;
     return true;
-  }
-
-  static bool Number(std::string_view text, int64_t* value) {
-    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), *value);
-    return error == std::errc() && end == text.data() + text.size() && !text.empty();
   }
 
   std::string_view bytes_;

@@ -3,25 +3,30 @@
 #include <sched.h>
 
 #include <algorithm>
-#include <charconv>
+#include <climits>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <thread>
 
+#include "base/decimal.h"
+
 namespace ringproxy::proxy {
 namespace {
 
-std::optional<long long> ParseNumber(std::string_view text) {
-  long long value = 0;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
+// The kernel writes these files as plain decimals ("-1" for no quota in cgroup v1), which is
+// what Redis's rule accepts too.
+std::optional<int64_t> ParseNumber(std::string_view text) {
+  int64_t value = 0;
+  if (!ParseDecimal(text, &value)) return std::nullopt;
   return value;
 }
 
-std::optional<int> CpusFor(long long quota, long long period) {
+// The quota in whole CPUs, rounded up; written so that no quota, however large, overflows.
+std::optional<int> CpusFor(int64_t quota, int64_t period) {
   if (quota <= 0 || period <= 0) return std::nullopt;
-  return static_cast<int>((quota + period - 1) / period);
+  const int64_t cpus = quota / period + (quota % period != 0 ? 1 : 0);
+  return static_cast<int>(std::min<int64_t>(cpus, INT_MAX));
 }
 
 std::string ReadFile(const char* path) {

@@ -107,6 +107,29 @@ def test_ping_echo_select_quit(env):
     assert env.owner("q").client().get("q") == b"1"
 
 
+# A number in a client's arguments has one spelling, as Redis reads it (string2ll): no leading
+# zero, no "-0", no '+', no spaces, within int64. The proxy answers SELECT and HELLO itself, so it
+# must refuse exactly what Redis refuses: "SELECT 00" may not switch a client to database 0 that
+# Redis would have refused, nor "HELLO 02" start a session.
+NUMBER_SPELLINGS = (
+    [["SELECT", n] for n in ("0", "01", "00", "-0", "+0", " 0", "0 ", "", "0x0",
+                             "9223372036854775808", "-9223372036854775809")] +
+    [["HELLO", n] for n in ("03", "02", "-0", "+2", " 2", "2 ", "", "2.0", "-1", "0", "4",
+                            "9223372036854775808")])
+
+
+def test_select_and_hello_read_numbers_as_redis_does(env):
+    replies = _same_on_both(env, *[encode(*cmd) for cmd in NUMBER_SPELLINGS], encode("PING"))
+    by_command = dict(zip((" ".join(cmd) for cmd in NUMBER_SPELLINGS), replies))
+    assert by_command["SELECT 0"] == b"+OK\r\n"
+    for refused in ("SELECT 01", "SELECT 00", "SELECT -0"):
+        assert by_command[refused] == b"-ERR value is not an integer or out of range\r\n"
+    for refused in ("HELLO 03", "HELLO 02", "HELLO -0"):
+        assert by_command[refused] == b"-ERR Protocol version is not an integer or out of range\r\n"
+    assert by_command["HELLO 4"] == b"-NOPROTO unsupported protocol version\r\n"
+    assert replies[-1] == PONG
+
+
 def _hello_fields(reply):
     value = parse(reply)
     assert isinstance(value, list) and len(value) % 2 == 0, reply

@@ -19,6 +19,13 @@ TEST(CpuQuota, MalformedTextIsNoQuota) {
   EXPECT_FALSE(ParseCpuMax("100000").has_value());
 }
 
+TEST(CpuQuota, AQuotaLargerThanAnyCpuCountIsCappedNotWrapped) {
+  // Rounding up must not overflow: the largest quota is as many CPUs as an int holds.
+  EXPECT_EQ(ParseCpuMax("9223372036854775807 100000"), 2147483647);
+  EXPECT_EQ(ParseCpuMax("9223372036854775807 9223372036854775807"), 1);
+  EXPECT_FALSE(ParseCpuMax("9223372036854775808 100000").has_value());
+}
+
 TEST(CpuQuota, DefaultIsAtLeastOne) { EXPECT_GE(DefaultWorkerCount(), 1); }
 
 }  // namespace

@@ -72,5 +72,16 @@ TEST(InfoReply, KeyspacesAreSummedPerDatabase) {
   EXPECT_EQ(MergedKeyspace({}), "# Keyspace\r\n");
 }
 
+TEST(InfoReply, AKeyspaceLineThatIsNotRedisDecimalsAddsNothing) {
+  // Only Redis's own spelling of a database number and of a count is read: a line naming no
+  // database is not counted as db0, and a field that is not a count adds nothing.
+  const std::vector<std::string> replies = {
+      "$0\r\n# Keyspace\r\ndb0:keys=2,expires=1,avg_ttl=10\r\n"
+      "dbx:keys=5,expires=5,avg_ttl=5\r\ndb01:keys=5\r\ndb-1:keys=5\r\ndb:keys=5\r\n"
+      "db1:keys=+4,expires=-3,avg_ttl=07\r\ndb0:keys=1,expires= 1,avg_ttl=10\r\n\r\n"};
+  EXPECT_EQ(MergedKeyspace(replies),
+            "# Keyspace\r\ndb0:keys=3,expires=1,avg_ttl=10\r\ndb1:keys=0,expires=0,avg_ttl=0\r\n");
+}
+
 }  // namespace
 }  // namespace ringproxy::proxy

@@ -103,7 +103,8 @@ TEST(RespValue, DecodesNestedRepliesAndRefusesAnythingElse) {
   EXPECT_EQ(value->items[4].text, "ok");
   EXPECT_EQ(value->items[5].type, '-');
   for (const std::string bad :
-       {"*2\r\n:1\r\n", ":1\r\n:2\r\n", "$5\r\nab\r\n", "*99999\r\n", "?x\r\n", ":x\r\n", ""}) {
+       {"*2\r\n:1\r\n", ":1\r\n:2\r\n", "$5\r\nab\r\n", "*99999\r\n", "?x\r\n", ":x\r\n", "",
+        ":01\r\n", ":-0\r\n", ":+1\r\n", "$01\r\na\r\n", "*01\r\n:1\r\n"}) {
     EXPECT_FALSE(RespValue::Parse(bad)) << bad;
   }
   std::string deep;
@@ -145,6 +146,15 @@ TEST(KeySpecs, AKeyCountGivesTheNumberOfKeys) {
   EXPECT_THAT(Keys(eval, {"EVAL", "s", "3", "a"}, KeyScan::kSyntaxError), IsEmpty());
   EXPECT_THAT(Keys(eval, {"EVAL", "s", "-1"}, KeyScan::kSyntaxError), IsEmpty());
   EXPECT_THAT(Keys(eval, {"EVAL", "s", "x"}, KeyScan::kSyntaxError), IsEmpty());
+}
+
+TEST(KeySpecs, AKeyCountIsReadAsRedisReadsItSoNoOtherSpellingNamesKeys) {
+  // Redis takes the count as string2ll does and refuses the command otherwise: read "01" as one
+  // and the proxy would route by a key Redis never looks at.
+  const KeySpec eval = Spec(IndexKeynum(2, 0, 1, 1));
+  for (const std::string_view count : {"01", "-0", "+1", " 1", "1 ", "00"}) {
+    EXPECT_THAT(Keys(eval, {"EVAL", "s", count, "a"}, KeyScan::kSyntaxError), IsEmpty()) << count;
+  }
 }
 
 TEST(LearnedCommands, TheFirstServerThatKnowsTheCommandDescribesIt) {
