@@ -143,9 +143,7 @@ void Discovery::SyncNames() {
   names_ = std::move(next);
 }
 
-void Discovery::CloseTimer(uv_timer_t* timer) {
-  CloseAndDelete(timer);
-}
+void Discovery::CloseTimer(uv_timer_t* timer) { CloseAndDelete(timer); }
 
 void Discovery::LookupSrv(const std::shared_ptr<Srv>& srv) {
   if (srv->in_flight || srv->dead || closed_) return;

@@ -177,8 +177,8 @@ void ClientConnection::ReadTls(const char* data, size_t size) {
       OnPeerFinished();
     } else {
       // Routine for port scanners and plaintext clients: not worth more than an info line.
-      RP_LOG(kLogInfo, "client %llu: TLS failed: %s",
-             static_cast<unsigned long long>(session_.id), tls->error().c_str());
+      RP_LOG(kLogInfo, "client %llu: TLS failed: %s", static_cast<unsigned long long>(session_.id),
+             tls->error().c_str());
       stats_->client_err.Add();
       SendTlsAlert();
       Close();
@@ -869,12 +869,9 @@ bool ClientConnection::HasOutput() const {
 
 FlowState ClientConnection::Flow() const {
   const size_t held = HeldBytes();
-  return FlowState{pending_,
-                   pending_bytes_,
-                   held,
-                   held - parked_bytes_,
-                   stream_.carried().size(),
-                   reply_estimate_};
+  return FlowState{
+      pending_,       pending_bytes_, held, held - parked_bytes_, stream_.carried().size(),
+      reply_estimate_};
 }
 
 const FlowLimits& ClientConnection::Limits() const { return pool_->flow_limits(); }

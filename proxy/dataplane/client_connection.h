@@ -140,7 +140,8 @@ class ClientConnection final : public PinHolder {
   // Frames and dispatches complete requests in data[0..size) while dispatching is allowed;
   // returns the bytes consumed.
   size_t ProcessRequests(const char* data, size_t size);
-  // Requests held back in the carried-over input, taken up again (from Flush, never from inside a dispatch).
+  // Requests held back in the carried-over input, taken up again (from Flush, never from inside a
+  // dispatch).
   void ResumeInput();
   bool CanDispatch() const;
   size_t DispatchLimit() const;
@@ -244,7 +245,7 @@ class ClientConnection final : public PinHolder {
   bool processing_ = false;
   bool held_input_ = false;  // requests carried over that the last ProcessRequests could not take
   bool resume_input_ = false;
-  bool resume_stalled_ = false;  // the last resume took nothing: wait for a reply or a write
+  bool resume_stalled_ = false;   // the last resume took nothing: wait for a reply or a write
   bool counted_ = false;          // in client_connections and admitted by the pool
   bool peer_finished_ = false;    // the client sent its FIN: answer what it sent, then close
   bool leaving_ = false;          // CloseWhenIdle() was called: close once nothing is in flight

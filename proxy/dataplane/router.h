@@ -6,8 +6,9 @@
 // The request path through one worker, with the function of each stage:
 //
 //   client socket
-//     | ClientConnection::OnRead          bytes into the worker's scratch buffer or the carry-over
-//     |                                   (TLS: ClientConnection::ReadTls decrypts first)
+//     | ClientConnection::OnRead          Stream::Deliver: the bytes, in the worker's scratch
+//     |                                   buffer or after those carried over (TLS: Stream::ReadTls
+//     |                                   decrypts first)
 //     | RequestParser::Parse              framing: argument offsets, nothing copied
 //     | ClientConnection::Dispatch        single-key command: ServerPool::ServerForKey inline,
 //     |                                   no Router call, no allocation (the hot path)
@@ -17,15 +18,17 @@
 //     | Server::Send                      picks the connection (the client's, or its pinned one)
 //     | ServerConnection::Enqueue         request bytes appended, Fragment onto the FIFO
 //     | Worker::OnCheck                   once per loop iteration:
-//     | ServerConnection::Flush           one write of everything queued for the server
+//     | ServerConnection::Flush           Stream::Write: one write of everything queued
 //   server socket
+//     | ServerConnection::OnRead          Stream::Deliver, as for the client
 //     | ServerConnection::ProcessReplies  ReplyScanner::Scan frames each reply; the FIFO's head
 //     |                                   is popped *before* its request is told
-//     | Worker::CompleteFragment          Request::OnFragmentReply merges split replies
+//     | WorkerContext::CompleteFragment   the Worker's settler (Worker::SettleFragment):
+//     |                                   Request::OnFragmentReply merges split replies
 //     | ClientConnection::CompleteHead    in request order: the head's reply goes straight to
 //     | ClientConnection::OnRequestDone   the output; a reply behind an unfinished one waits
 //     | Worker::OnCheck
-//     | ClientConnection::Flush           one write of every reply ready
+//     | ClientConnection::Flush           Stream::Write: one write of every reply ready
 //   client socket
 #pragma once
 

@@ -116,7 +116,7 @@ class Server final : public ServerLink {
   std::vector<ServerConnection*> pinned_;       // each pinned to one client
   std::vector<ServerConnection*> idle_pinned_;  // unpinned and clean, for the next Pin
   std::atomic<int64_t>* pinned_count_;          // this server's pins over every worker
-  uint64_t ejected_until_ns_ = 0;  // worker clock; 0 when not ejected
+  uint64_t ejected_until_ns_ = 0;               // worker clock; 0 when not ejected
   uint64_t last_failure_log_ns_ = 0;
   uint32_t failures_not_logged_ = 0;
   uint64_t last_refusal_log_ns_ = 0;

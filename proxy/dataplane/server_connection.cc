@@ -335,8 +335,9 @@ bool ServerConnection::OnHandshakeReply(Fragment* fragment, std::string_view rep
     // no reason to eject it); every request waiting here gets the server's own refusal, or,
     // when it answered with something else than an error, the proxy's.
     const bool is_error = !reply.empty() && reply.front() == '-';
-    Close(0, is_error ? reply : "-ERR the server answered the proxy's handshake with a reply that "
-                                "is not +OK\r\n");
+    Close(0, is_error ? reply
+                      : "-ERR the server answered the proxy's handshake with a reply that "
+                        "is not +OK\r\n");
     return false;
   }
   if (handshake_pending_ == 0 && !held_requests_.empty()) {

@@ -32,8 +32,8 @@ ServerPool::ServerPool(WorkerContext* context, std::shared_ptr<const Topology> t
   ApplyFlowLimits();
   servers_.reserve(pool->config.servers.size());
   for (size_t i = 0; i < pool->config.servers.size(); ++i) {
-    servers_.push_back(
-        std::make_unique<Server>(context, this, pool->config.servers[i], pool->server_addresses[i]));
+    servers_.push_back(std::make_unique<Server>(context, this, pool->config.servers[i],
+                                                pool->server_addresses[i]));
   }
 }
 

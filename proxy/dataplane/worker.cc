@@ -284,8 +284,8 @@ void Worker::CloseIdleClients() {
   // The current pools set the pace; clients left from a pool a reload removed (they keep its
   // configuration) are looked at along with the others.
   if (shortest_ms == 0) return;
-  next_idle_sweep_ns_ = now + std::min(shortest_ms * kNanosPerMilli / kIdleSweepFraction,
-                                       kMaxIdleSweepIntervalNs);
+  next_idle_sweep_ns_ =
+      now + std::min(shortest_ms * kNanosPerMilli / kIdleSweepFraction, kMaxIdleSweepIntervalNs);
   // Backwards: a client that closes at once is swapped with the last one, already looked at.
   for (size_t i = clients_.size(); i-- > 0;) {
     if (i >= clients_.size()) continue;
@@ -314,8 +314,8 @@ void Worker::CloseStalledHandshakes() {
     if (shortest_ms == 0 || timeout_ms < shortest_ms) shortest_ms = timeout_ms;
   }
   if (shortest_ms == 0) return;
-  next_handshake_sweep_ns_ = now + std::min(shortest_ms * kNanosPerMilli / kIdleSweepFraction,
-                                            kMaxIdleSweepIntervalNs);
+  next_handshake_sweep_ns_ =
+      now + std::min(shortest_ms * kNanosPerMilli / kIdleSweepFraction, kMaxIdleSweepIntervalNs);
   // Backwards: a client that closes is swapped with the last one, already looked at.
   for (size_t i = clients_.size(); i-- > 0;) {
     if (i >= clients_.size()) continue;

@@ -159,8 +159,7 @@ bool Stream::ReadTls(Owner* owner, const char* data, size_t size) {
   tls_->Receive(data, size);
   while (owner->TakingInput()) {
     const bool in_scratch = in_.empty();
-    const size_t capacity =
-        in_scratch ? ReadScratch::kSize : InputWant(owner->ExpectedInputSize());
+    const size_t capacity = in_scratch ? ReadScratch::kSize : InputWant(owner->ExpectedInputSize());
     char* dst = in_scratch ? scratch_->plain() : in_.PrepareAppend(capacity);
     const ssize_t got = tls_->Read(dst, capacity);
     if (got < 0) return false;

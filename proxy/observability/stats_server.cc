@@ -89,8 +89,8 @@ struct StatsServer::LoopHandles {
   // Active while a document is awaited: the next turn builds it (before the loop waits for I/O
   // again) and sends it to everyone who asked for it since.
   uv_idle_t turn;
-  uv_timer_t log_timer;  // reports what the log throttles held back
-  StatsServer* server;   // null once the server is gone
+  uv_timer_t log_timer;     // reports what the log throttles held back
+  StatsServer* server;      // null once the server is gone
   int closing_handles = 0;  // CloseAllAndDeleteOwner
 };
 
