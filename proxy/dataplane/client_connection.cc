@@ -6,10 +6,10 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cctype>
 #include <string>
 #include <utility>
 
+#include "base/ascii.h"
 #include "base/logger.h"
 #include "dataplane/info_reply.h"
 #include "dataplane/local_commands.h"
@@ -33,6 +33,8 @@ constexpr size_t kLargeRequestArgs = 1024;
 constexpr std::string_view kMultiCommand = "*1\r\n$5\r\nMULTI\r\n";
 constexpr std::string_view kExecCommand = "*1\r\n$4\r\nEXEC\r\n";
 constexpr std::string_view kUnwatchCommand = "*1\r\n$7\r\nUNWATCH\r\n";
+constexpr std::string_view kHello2Command = "*2\r\n$5\r\nHELLO\r\n$1\r\n2\r\n";
+constexpr std::string_view kHello3Command = "*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n";
 
 void EncodeCommand(std::span<const std::string_view> args, ByteBuffer* out) {
   resp::AppendArrayHeader(out, static_cast<int64_t>(args.size()));
@@ -300,6 +302,12 @@ bool ClientConnection::Dispatch(const char* data) {
   return Execute(spec, decision, raw);
 }
 
+bool ClientConnection::SwitchesProtocol(std::span<const std::string_view> args) const {
+  if (args.size() < 2) return false;
+  const std::string_view current = session_.protocol == Protocol::kResp3 ? "3" : "2";
+  return args[1] != current;
+}
+
 void ClientConnection::UpdatePlain() {
   plain_ = !session_.transaction.active &&
            (session_.authenticated || pool_->config().redis_auth.empty());
@@ -331,7 +339,18 @@ bool ClientConnection::ExecuteDecision(const CommandSpec* spec, const RouteDecis
       FanOut(decision, raw);
       return true;
     case Route::kLocal:
-      AnswerLocal(*spec);  // only a known command is answered locally
+      if (spec == nullptr) {  // the router answers locally only for a command it knows
+        ReplyError("ERR unknown command");
+        return true;
+      }
+      if (spec->local == LocalCommand::kHello && SwitchesProtocol(context_->args()) &&
+          pending_ > 0) {
+        // Requests after the switch travel on the other protocol's server connections: they
+        // must not overtake the ones in flight on this protocol's.
+        hold_ = Hold::kUntilIdle;
+        return false;
+      }
+      AnswerLocal(*spec);
       return true;
     case Route::kReject:
       if (decision.no_server) stats_->forward_error.Add();
@@ -402,8 +421,7 @@ ClientConnection::Learned ClientConnection::LookUpLearned(std::string_view name,
   Request* request = context_->NewRequest();
   request->learning_pool = pool_;
   request->BeginSplit(MergeKind::kLearn, static_cast<uint32_t>(servers.size()));
-  std::string lower(name);
-  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string lower = ascii::Lower(name);
   request->fragment_replies.back() = lower;
   ByteBuffer& encoded = context_->encode_buffer();
   encoded.Clear();
@@ -414,7 +432,8 @@ ClientConnection::Learned ClientConnection::LookUpLearned(std::string_view name,
     Fragment* fragment = context_->NewFragment();
     fragment->request = request;
     fragment->index = static_cast<uint32_t>(f);
-    pool_->server(servers[f]).Send(fragment, bytes, session_.id);
+    // The proxy reads the answer itself (RespValue): RESP2, whatever the client speaks.
+    pool_->server(servers[f]).Send(fragment, bytes, session_.id, Protocol::kResp2);
   }
   // Learned (or failed) already: look again, now that it is settled.
   if (hold_ != Hold::kLearning) return LookUpLearned(name, spec);
@@ -447,7 +466,7 @@ void ClientConnection::SendTo(Server* server, Fragment* fragment, std::string_vi
     server->SendOn(pinned_, fragment, bytes);
     return;
   }
-  server->Send(fragment, bytes, session_.id);
+  server->Send(fragment, bytes, session_.id, session_.protocol);
 }
 
 void ClientConnection::Forward(uint32_t server, std::string_view raw, CommandClass command_class) {
@@ -519,8 +538,9 @@ void ClientConnection::AnswerInfo() {
   const std::vector<uint32_t> servers =
       sections.keyspace ? pool_->LiveServers() : std::vector<uint32_t>();
   if (servers.empty()) {
-    resp::AppendBulk(BeginLocalReply(CommandClass::kLocal),
-                     sections.keyspace ? text + "\r\n# Keyspace\r\n" : text);
+    resp::AppendVerbatimText(BeginLocalReply(CommandClass::kLocal),
+                             sections.keyspace ? text + "\r\n# Keyspace\r\n" : text,
+                             session_.protocol);
     EndLocalReply();
     return;
   }
@@ -528,12 +548,15 @@ void ClientConnection::AnswerInfo() {
   Request* request = Enqueue(CommandClass::kLocal, 0);
   request->BeginSplit(MergeKind::kInfoKeyspace, static_cast<uint32_t>(servers.size()));
   request->fragment_replies.back() = text;
+  request->protocol = session_.protocol;
   constexpr std::string_view kInfoKeyspace = "*2\r\n$4\r\nINFO\r\n$8\r\nkeyspace\r\n";
   for (size_t f = 0; f < servers.size(); ++f) {
     Fragment* fragment = context_->NewFragment();
     fragment->request = request;
     fragment->index = static_cast<uint32_t>(f);
-    SendTo(&pool_->server(servers[f]), fragment, kInfoKeyspace);
+    // Read by the proxy (MergedKeyspace), so asked in RESP2; its order among the client's
+    // requests does not matter.
+    pool_->server(servers[f]).Send(fragment, kInfoKeyspace, session_.id, Protocol::kResp2);
   }
 }
 
@@ -545,9 +568,18 @@ void ClientConnection::AnswerLocal(const CommandSpec& spec) {
   const LocalContext context{&pool_->config(), context_->id(), workers_, &pool_->auth_failures(),
                              context_->now_ms()};
   const bool was_authenticated = session_.authenticated;
+  const Protocol protocol = session_.protocol;
   AnswerLocalCommand(spec, context_->args(), context, &session_,
                      BeginLocalReply(CommandClass::kLocal));
   EndLocalReply();
+  if (session_.protocol != protocol && pinned_ != nullptr) {
+    // The client's own server connection (WATCH) switches with it, ahead of its next request.
+    Fragment* quiet = context_->NewFragment();
+    quiet->kind = FragmentKind::kQuiet;
+    pinned_server_->SendOn(pinned_, quiet,
+                           session_.protocol == Protocol::kResp3 ? kHello3Command : kHello2Command);
+    pinned_->set_protocol(session_.protocol);
+  }
   if (session_.authenticated != was_authenticated && !pool_->config().redis_auth.empty()) {
     parser_.set_limits(session_.authenticated ? context_->settings().limits
                                               : RequestLimits::Unauthenticated());
@@ -630,7 +662,7 @@ void ClientConnection::Exec(const RouteDecision& decision) {
   if (pinned_server_ == server) {
     server->SendBlockOn(pinned_, fragments, block.view());
   } else {
-    server->SendBlock(fragments, block.view(), session_.id);
+    server->SendBlock(fragments, block.view(), session_.id, session_.protocol);
   }
 }
 
@@ -645,7 +677,7 @@ bool ClientConnection::Watch(const RouteDecision& decision, std::string_view raw
     }
     if (pinned_ != nullptr) Unpin(/*reusable=*/true);
     Server::PinRefusal refused = Server::PinRefusal::kNone;
-    ServerConnection* connection = server->Pin(this, &refused);
+    ServerConnection* connection = server->Pin(this, session_.protocol, &refused);
     if (connection == nullptr) {
       if (refused == Server::PinRefusal::kLimit) {
         ReplyError("ERR max_pinned_connections reached for server '" + server->config().name +
@@ -856,17 +888,6 @@ void ClientConnection::Retire(Request* request) {
   context_->FreeRequest(request);
 }
 
-size_t ClientConnection::HeldBytes() const {
-  const TlsSession* tls = stream_.tls();
-  return out_.size() + stream_.queued_bytes() + parked_bytes_ +
-         (tls != nullptr ? tls->ciphertext().size() : 0);
-}
-
-bool ClientConnection::HasOutput() const {
-  const TlsSession* tls = stream_.tls();
-  return !out_.empty() || (tls != nullptr && !tls->ciphertext().empty());
-}
-
 FlowState ClientConnection::Flow() const {
   const size_t held = HeldBytes();
   return FlowState{
@@ -926,15 +947,13 @@ void ClientConnection::UpdateReading() {
   }
 }
 
-void ClientConnection::AfterProgress() {
+void ClientConnection::QueueFlush() {
+  flush_scheduled_ = true;
+  context_->QueueFlush(this);
+}
+
+void ClientConnection::UpdateAfterProgress() {
   if (state_ == State::kClosing) return;
-  // The steady state of a busy client, after nearly every reply: reading and forwarding,
-  // nothing held back or ending. A reply only makes room (fewer pending) or fills the output,
-  // which the next batch of requests weighs (ProcessRequests); nothing below would change.
-  if (reading_ && forwarding_ && state_ == State::kOpen && hold_ == Hold::kNone && !held_input_ &&
-      !unpin_when_idle_ && !peer_finished_ && !leaving_) {
-    return;
-  }
   forwarding_ = FlowControl::ShouldForward(Limits(), Flow(), forwarding_);
   if (hold_ == Hold::kUntilIdle && pending_ == 0) hold_ = Hold::kNone;
   MaybeUnpin();

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -54,9 +55,7 @@ class ClientConnection final : public PinHolder {
   void Flush();
   // Has Flush called at the end of this loop iteration (once, however often it is asked).
   void ScheduleFlush() {
-    if (flush_scheduled_) return;
-    flush_scheduled_ = true;
-    context_->QueueFlush(this);
+    if (!flush_scheduled_) QueueFlush();
   }
   // The end of the loop iteration: the flush asked for is due.
   void RunFlush() {
@@ -118,8 +117,10 @@ class ClientConnection final : public PinHolder {
   // Why parsed requests are not being dispatched right now.
   enum class Hold : uint8_t {
     kNone,
-    kUntilIdle,  // a WATCH waits for the client's requests in flight: its connection changes
-    kLearning,   // a command the table does not know is being looked up on the servers
+    // A WATCH, or a HELLO that switches protocol, waits for the client's requests in flight: the
+    // connection its next requests travel on changes.
+    kUntilIdle,
+    kLearning,  // a command the table does not know is being looked up on the servers
   };
 
   // Stream's owner hooks (stream.h).
@@ -154,6 +155,9 @@ class ClientConnection final : public PinHolder {
   // Whether a single-key command may take the hot path: authenticated (or no password) and not
   // inside MULTI. Kept current after every request that is not a single-key one.
   void UpdatePlain();
+  // A HELLO naming the other protocol (a valid one or not: holding a HELLO for nothing costs
+  // only a wait).
+  bool SwitchesProtocol(std::span<const std::string_view> args) const;
   void Forward(uint32_t server, std::string_view raw, CommandClass command_class);
   // Queues `bytes` for `server` on the client's pinned connection when it has one there.
   void SendTo(Server* server, struct Fragment* fragment, std::string_view bytes);
@@ -193,11 +197,32 @@ class ClientConnection final : public PinHolder {
   void Retire(Request* request);
   void WriteCompletedHeads();
   void ReserveOutput(size_t reply_bytes);
-  void AfterProgress();
-  // Reply bytes this client holds in the proxy.
-  size_t HeldBytes() const;
+  // After anything that may change what the client may do next (a reply, a write, a read).
+  // Inline: the steady state of a busy client, after nearly every reply, is reading and
+  // forwarding with nothing held back or ending; a reply then only makes room (fewer pending)
+  // or fills the output, which the next batch of requests weighs (ProcessRequests), and there
+  // is nothing to do.
+  void AfterProgress() {
+    if (reading_ && forwarding_ && state_ == State::kOpen && hold_ == Hold::kNone && !held_input_ &&
+        !unpin_when_idle_ && !peer_finished_ && !leaving_) {
+      return;
+    }
+    UpdateAfterProgress();
+  }
+  void UpdateAfterProgress();
+  // Out of line: once per loop iteration, not per request.
+  void QueueFlush();
+  // Reply bytes this client holds in the proxy. Inline: weighed after every reply.
+  size_t HeldBytes() const {
+    const TlsSession* tls = stream_.tls();
+    return out_.size() + stream_.queued_bytes() + parked_bytes_ +
+           (tls != nullptr ? tls->ciphertext().size() : 0);
+  }
   // Bytes waiting to be written: replies, or (TLS) ciphertext.
-  bool HasOutput() const;
+  bool HasOutput() const {
+    const TlsSession* tls = stream_.tls();
+    return !out_.empty() || (tls != nullptr && !tls->ciphertext().empty());
+  }
   FlowState Flow() const;
   const FlowLimits& Limits() const;
   // Closes the client when `incoming` more reply bytes would pass the hard output limit.

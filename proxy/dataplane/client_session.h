@@ -4,6 +4,7 @@
 #include <string>
 
 #include "base/byte_buffer.h"
+#include "dataplane/protocol.h"
 
 namespace ringproxy::proxy {
 
@@ -33,10 +34,11 @@ struct Transaction {
 // What the proxy remembers about one client between its requests.
 struct ClientSession {
   uint64_t id = 0;
-  std::string name;                // CLIENT SETNAME
-  bool authenticated = false;      // only consulted when the pool has redis_auth
-  bool close_after_reply = false;  // QUIT, or too many wrong passwords
-  uint32_t auth_failures = 0;      // wrong passwords given on this connection
+  std::string name;                      // CLIENT SETNAME
+  Protocol protocol = Protocol::kResp2;  // HELLO: what the client's replies are written in
+  bool authenticated = false;            // only consulted when the pool has redis_auth
+  bool close_after_reply = false;        // QUIT, or too many wrong passwords
+  uint32_t auth_failures = 0;            // wrong passwords given on this connection
   Transaction transaction;
   // The server of the keys the client WATCHes (a server connection is pinned to the client
   // until EXEC, DISCARD, UNWATCH or disconnect), or kNoServerYet.

@@ -9,7 +9,6 @@
 
 #include <array>
 #include <bit>
-#include <cctype>
 #include <cstring>
 
 #include "base/decimal.h"
@@ -848,12 +847,6 @@ KeyScan CollectKeys(const CommandSpec& spec, std::span<const std::string_view> a
   if (result != KeyScan::kOk) {
     key_indices->resize(before);
   }
-  return result;
-}
-
-std::string Upper(std::string_view text) {
-  std::string result(text);
-  for (char& c : result) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return result;
 }
 

@@ -132,9 +132,6 @@ struct CommandSpec {
 // 7.0 has no such command.
 const CommandSpec* LookupCommand(std::string_view name);
 
-// A command name as error texts spell it ("KEYS is not supported ..."): upper case.
-std::string Upper(std::string_view text);
-
 // Every command, in the table's order (grouped by kind). For tools, tests and COMMAND replies.
 std::span<const CommandSpec> AllCommands();
 

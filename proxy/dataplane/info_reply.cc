@@ -2,29 +2,14 @@
 
 #include <unistd.h>
 
-#include <cctype>
 #include <cstdio>
 #include <map>
 
+#include "base/ascii.h"
 #include "base/decimal.h"
 
 namespace ringproxy::proxy {
 namespace {
-
-// The Redis version the proxy presents: clients switch features on by version, and every
-// backend is Redis 7.
-constexpr std::string_view kRedisVersion = "7.0.0";
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 void Field(std::string* out, std::string_view name, std::string_view value) {
   out->append(name);
@@ -84,26 +69,26 @@ InfoSections InfoSections::Parse(std::span<const std::string_view> args) {
   if (args.size() <= 1) all();
   for (size_t i = 1; i < args.size(); ++i) {
     const std::string_view name = args[i];
-    if (EqualsIgnoreCase(name, "all") || EqualsIgnoreCase(name, "everything") ||
-        EqualsIgnoreCase(name, "default")) {
+    if (ascii::EqualsIgnoreCase(name, "all") || ascii::EqualsIgnoreCase(name, "everything") ||
+        ascii::EqualsIgnoreCase(name, "default")) {
       all();
-    } else if (EqualsIgnoreCase(name, "server")) {
+    } else if (ascii::EqualsIgnoreCase(name, "server")) {
       sections.server = true;
-    } else if (EqualsIgnoreCase(name, "clients")) {
+    } else if (ascii::EqualsIgnoreCase(name, "clients")) {
       sections.clients = true;
-    } else if (EqualsIgnoreCase(name, "memory")) {
+    } else if (ascii::EqualsIgnoreCase(name, "memory")) {
       sections.memory = true;
-    } else if (EqualsIgnoreCase(name, "persistence")) {
+    } else if (ascii::EqualsIgnoreCase(name, "persistence")) {
       sections.persistence = true;
-    } else if (EqualsIgnoreCase(name, "stats")) {
+    } else if (ascii::EqualsIgnoreCase(name, "stats")) {
       sections.stats = true;
-    } else if (EqualsIgnoreCase(name, "replication")) {
+    } else if (ascii::EqualsIgnoreCase(name, "replication")) {
       sections.replication = true;
-    } else if (EqualsIgnoreCase(name, "cpu")) {
+    } else if (ascii::EqualsIgnoreCase(name, "cpu")) {
       sections.cpu = true;
-    } else if (EqualsIgnoreCase(name, "proxy")) {
+    } else if (ascii::EqualsIgnoreCase(name, "proxy")) {
       sections.proxy = true;
-    } else if (EqualsIgnoreCase(name, "keyspace")) {
+    } else if (ascii::EqualsIgnoreCase(name, "keyspace")) {
       sections.keyspace = true;
     }
   }

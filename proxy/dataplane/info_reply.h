@@ -14,6 +14,10 @@
 
 namespace ringproxy::proxy {
 
+// The Redis version the proxy presents itself as, in INFO and HELLO: clients switch features on
+// by version, and every backend is Redis 7.
+inline constexpr std::string_view kRedisVersion = "7.0.0";
+
 // Which sections a request asked for (Redis 7: any number of names; none means "default").
 struct InfoSections {
   bool server = false;

@@ -1,22 +1,10 @@
 #include "dataplane/key_spec.h"
 
-#include <cctype>
-
+#include "base/ascii.h"
 #include "base/decimal.h"
 
 namespace ringproxy::proxy {
 namespace {
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 // Where the spec's keys start: an argument index, 0 when a keyword is absent (no keys from this
 // spec), -1 when the spec cannot apply.
@@ -28,7 +16,7 @@ int64_t BeginSearch(const KeySpec& spec, std::span<const std::string_view> args)
   const int64_t start = spec.start_from > 0 ? spec.start_from : argc + spec.start_from;
   const int64_t step = spec.start_from > 0 ? 1 : -1;
   for (int64_t i = start; i >= 1 && i < argc; i += step) {
-    if (EqualsIgnoreCase(args[static_cast<size_t>(i)], spec.keyword)) return i + 1;
+    if (ascii::EqualsIgnoreCase(args[static_cast<size_t>(i)], spec.keyword)) return i + 1;
   }
   return 0;
 }

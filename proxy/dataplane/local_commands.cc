@@ -1,29 +1,15 @@
 #include "dataplane/local_commands.h"
 
-#include <cctype>
 #include <string>
 
+#include "base/ascii.h"
 #include "base/decimal.h"
 #include "dataplane/auth_failures.h"
+#include "dataplane/info_reply.h"
 #include "dataplane/resp_writer.h"
 
 namespace ringproxy::proxy {
 namespace {
-
-// The Redis version ringproxy presents itself as: clients switch features on by version, and
-// every backend is Redis 7.
-constexpr std::string_view kRedisVersion = "7.0.0";
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 // Checks a password given by AUTH or HELLO ... AUTH; `username` is empty for the one-argument
 // form. Returns false after appending the error reply.
@@ -55,32 +41,53 @@ bool Authenticate(std::string_view username, std::string_view password, const Lo
   return false;
 }
 
+bool ValidClientName(std::string_view name) {
+  for (const char c : name) {
+    if (c < '!' || c > '~') return false;
+  }
+  return true;
+}
+
+constexpr std::string_view kInvalidClientName =
+    "ERR Client names cannot contain spaces, newlines or special characters.";
+
+// HELLO [protover [AUTH username password] [SETNAME name]], checked in Redis's order: the
+// version, then each option, then the password; only then do the name and the protocol change.
 void AnswerHello(std::span<const std::string_view> args, const LocalContext& context,
                  ClientSession* session, ByteBuffer* out) {
   size_t next = 1;
+  Protocol protocol = session->protocol;
   if (args.size() > 1) {
     int64_t version = 0;
     if (!ParseDecimal(args[1], &version)) {
       resp::AppendError(out, "ERR Protocol version is not an integer or out of range");
       return;
     }
-    // Replies are relayed from the servers byte for byte, and they speak RESP2 to us: RESP3 is
-    // refused the way Redis refuses an unknown version, so clients fall back to RESP2.
-    if (version != 2) {
+    if (version < 2 || version > 3) {
       resp::AppendError(out, "NOPROTO unsupported protocol version");
       return;
     }
+    protocol = version == 3 ? Protocol::kResp3 : Protocol::kResp2;
     next = 2;
   }
-  std::string name = session->name;
+  std::string_view username;
+  std::string_view password;
+  bool authenticate = false;
+  std::string_view name;
   bool rename = false;
   for (; next < args.size(); ++next) {
     const size_t left = args.size() - next - 1;
-    if (EqualsIgnoreCase(args[next], "AUTH") && left >= 2) {
-      if (!Authenticate(args[next + 1], args[next + 2], context, session, out)) return;
+    if (ascii::EqualsIgnoreCase(args[next], "AUTH") && left >= 2) {
+      username = args[next + 1];
+      password = args[next + 2];
+      authenticate = true;
       next += 2;
-    } else if (EqualsIgnoreCase(args[next], "SETNAME") && left >= 1) {
-      name = std::string(args[next + 1]);
+    } else if (ascii::EqualsIgnoreCase(args[next], "SETNAME") && left >= 1) {
+      name = args[next + 1];
+      if (!ValidClientName(name)) {
+        resp::AppendError(out, kInvalidClientName);
+        return;
+      }
       rename = true;
       next += 1;
     } else {
@@ -88,6 +95,7 @@ void AnswerHello(std::span<const std::string_view> args, const LocalContext& con
       return;
     }
   }
+  if (authenticate && !Authenticate(username, password, context, session, out)) return;
   if (!context.pool->redis_auth.empty() && !session->authenticated) {
     resp::AppendError(out,
                       "NOAUTH HELLO must be called with the client already authenticated, "
@@ -96,14 +104,15 @@ void AnswerHello(std::span<const std::string_view> args, const LocalContext& con
                       "time");
     return;
   }
-  if (rename) session->name = name;
-  resp::AppendArrayHeader(out, 14);
+  if (rename) session->name = std::string(name);
+  session->protocol = protocol;
+  resp::AppendMapHeader(out, 7, protocol);
   resp::AppendBulk(out, "server");
   resp::AppendBulk(out, "redis");
   resp::AppendBulk(out, "version");
   resp::AppendBulk(out, kRedisVersion);
   resp::AppendBulk(out, "proto");
-  resp::AppendInteger(out, 2);
+  resp::AppendInteger(out, ProtocolVersion(protocol));
   resp::AppendBulk(out, "id");
   resp::AppendInteger(out, static_cast<int64_t>(session->id));
   resp::AppendBulk(out, "mode");
@@ -114,73 +123,67 @@ void AnswerHello(std::span<const std::string_view> args, const LocalContext& con
   resp::AppendArrayHeader(out, 0);
 }
 
-void AppendCommandInfo(const CommandSpec& spec, ByteBuffer* out) {
+void AppendCommandInfo(const CommandSpec& spec, Protocol protocol, ByteBuffer* out) {
   resp::AppendArrayHeader(out, 6);
   resp::AppendBulk(out, spec.name);
   resp::AppendInteger(out, spec.arity);
-  resp::AppendArrayHeader(out, 0);
+  resp::AppendSetHeader(out, 0, protocol);  // flags
   resp::AppendInteger(out, spec.first_key);
   resp::AppendInteger(out, spec.last_key);
   resp::AppendInteger(out, spec.key_step);
 }
 
-void AnswerCommand(std::span<const std::string_view> args, ByteBuffer* out) {
+void AnswerCommand(std::span<const std::string_view> args, Protocol protocol, ByteBuffer* out) {
   const std::span<const CommandSpec> all = AllCommands();
   if (args.size() == 1) {
     resp::AppendArrayHeader(out, static_cast<int64_t>(all.size()));
-    for (const CommandSpec& spec : all) AppendCommandInfo(spec, out);
+    for (const CommandSpec& spec : all) AppendCommandInfo(spec, protocol, out);
     return;
   }
   const std::string_view sub = args[1];
-  if (EqualsIgnoreCase(sub, "COUNT")) {
+  if (ascii::EqualsIgnoreCase(sub, "COUNT")) {
     resp::AppendInteger(out, static_cast<int64_t>(all.size()));
-  } else if (EqualsIgnoreCase(sub, "INFO")) {
+  } else if (ascii::EqualsIgnoreCase(sub, "INFO")) {
     resp::AppendArrayHeader(out, static_cast<int64_t>(args.size() - 2));
     for (size_t i = 2; i < args.size(); ++i) {
       const CommandSpec* spec = LookupCommand(args[i]);
       if (spec == nullptr) {
-        resp::AppendNullBulk(out);
+        resp::AppendNull(out, protocol);
       } else {
-        AppendCommandInfo(*spec, out);
+        AppendCommandInfo(*spec, protocol, out);
       }
     }
-  } else if (EqualsIgnoreCase(sub, "DOCS")) {
+  } else if (ascii::EqualsIgnoreCase(sub, "DOCS")) {
     // No documentation through the proxy: an empty map tells redis-cli to go without hints.
-    resp::AppendArrayHeader(out, 0);
+    resp::AppendMapHeader(out, 0, protocol);
   } else {
-    resp::AppendError(out, "ERR COMMAND " + Upper(sub) + " is not supported through the proxy");
+    resp::AppendError(out,
+                      "ERR COMMAND " + ascii::Upper(sub) + " is not supported through the proxy");
   }
-}
-
-bool ValidClientName(std::string_view name) {
-  for (const char c : name) {
-    if (c < '!' || c > '~') return false;
-  }
-  return true;
 }
 
 void AnswerClient(std::span<const std::string_view> args, ClientSession* session, ByteBuffer* out) {
   const std::string_view sub = args[1];
-  if (EqualsIgnoreCase(sub, "SETNAME") && args.size() == 3) {
+  if (ascii::EqualsIgnoreCase(sub, "SETNAME") && args.size() == 3) {
     if (!ValidClientName(args[2])) {
-      resp::AppendError(out,
-                        "ERR Client names cannot contain spaces, newlines or special characters.");
+      resp::AppendError(out, kInvalidClientName);
       return;
     }
     session->name = std::string(args[2]);
     resp::AppendSimple(out, "OK");
-  } else if (EqualsIgnoreCase(sub, "GETNAME") && args.size() == 2) {
+  } else if (ascii::EqualsIgnoreCase(sub, "GETNAME") && args.size() == 2) {
     if (session->name.empty()) {
-      resp::AppendNullBulk(out);
+      resp::AppendNull(out, session->protocol);
     } else {
       resp::AppendBulk(out, session->name);
     }
-  } else if (EqualsIgnoreCase(sub, "SETINFO") && args.size() == 4) {
+  } else if (ascii::EqualsIgnoreCase(sub, "SETINFO") && args.size() == 4) {
     resp::AppendSimple(out, "OK");
-  } else if (EqualsIgnoreCase(sub, "ID") && args.size() == 2) {
+  } else if (ascii::EqualsIgnoreCase(sub, "ID") && args.size() == 2) {
     resp::AppendInteger(out, static_cast<int64_t>(session->id));
   } else {
-    resp::AppendError(out, "ERR CLIENT " + Upper(sub) + " is not supported through the proxy");
+    resp::AppendError(out,
+                      "ERR CLIENT " + ascii::Upper(sub) + " is not supported through the proxy");
   }
 }
 
@@ -245,7 +248,7 @@ void AnswerLocalCommand(const CommandSpec& spec, std::span<const std::string_vie
       AnswerHello(args, context, session, out);
       return;
     case LocalCommand::kCommand:
-      AnswerCommand(args, out);
+      AnswerCommand(args, session->protocol, out);
       return;
     case LocalCommand::kClient:
       AnswerClient(args, session, out);
@@ -259,7 +262,7 @@ void AnswerLocalCommand(const CommandSpec& spec, std::span<const std::string_vie
     case LocalCommand::kUnwatch:
       break;  // the Router's transaction decisions, never answered here
   }
-  resp::AppendError(out, "ERR " + Upper(args[0]) + " is not supported through the proxy");
+  resp::AppendError(out, "ERR " + ascii::Upper(args[0]) + " is not supported through the proxy");
 }
 
 }  // namespace ringproxy::proxy

@@ -45,6 +45,7 @@ class ReplyScanner {
 
   size_t size() const { return size_; }
   char type() const { return type_; }
+  bool is_error() const { return type_ == '-' || type_ == '!'; }
   // Total bytes needed when a bulk body is being awaited; 0 otherwise. Never more than
   // max_reply_bytes.
   size_t expected_size() const { return expected_size_; }

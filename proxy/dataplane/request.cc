@@ -33,6 +33,7 @@ void Request::Reset() {
     error.clear();
     sum = 0;
     answered = false;
+    protocol = Protocol::kResp2;
   }
   if (reply.capacity() != 0) reply.Release();
   client = nullptr;
@@ -163,7 +164,7 @@ void Request::Finish() {
       fragment_replies.pop_back();
       if (!text.empty()) text += "\r\n";
       text += MergedKeyspace(fragment_replies);
-      resp::AppendBulk(&reply, text);
+      resp::AppendVerbatimText(&reply, text, protocol);
       break;
     }
     case MergeKind::kAllOk:

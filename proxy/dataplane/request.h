@@ -18,6 +18,7 @@
 
 #include "base/byte_buffer.h"
 #include "dataplane/command_table.h"
+#include "dataplane/protocol.h"
 #include "stats/stats.h"
 
 namespace ringproxy::proxy {
@@ -49,7 +50,8 @@ struct Request {
   std::vector<uint32_t> key_fragment;         // kArray: fragment index of each key, in key order
   std::string error;                          // first failure: the whole command fails with it
   int64_t sum = 0;
-  bool answered = false;  // kSameReply: a reply is kept; kAnyOk: a server said +OK
+  bool answered = false;                 // kSameReply: a reply is kept; kAnyOk: a server said +OK
+  Protocol protocol = Protocol::kResp2;  // kInfoKeyspace: the client's, for the merged text
 
   // Records one fragment's complete reply (`bytes` is the whole RESP reply). Returns true when
   // that was the last outstanding fragment and `reply` now holds the client's reply.

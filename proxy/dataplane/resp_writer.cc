@@ -48,4 +48,36 @@ void AppendNullBulk(ByteBuffer* out) { out->Append("$-1\r\n", 5); }
 
 void AppendArrayHeader(ByteBuffer* out, int64_t count) { AppendPrefixedNumber(out, '*', count); }
 
+void AppendNull(ByteBuffer* out, Protocol protocol) {
+  if (protocol == Protocol::kResp3) {
+    out->Append("_\r\n", 3);
+  } else {
+    AppendNullBulk(out);
+  }
+}
+
+void AppendMapHeader(ByteBuffer* out, int64_t pairs, Protocol protocol) {
+  if (protocol == Protocol::kResp3) {
+    AppendPrefixedNumber(out, '%', pairs);
+  } else {
+    AppendArrayHeader(out, pairs * 2);
+  }
+}
+
+void AppendSetHeader(ByteBuffer* out, int64_t count, Protocol protocol) {
+  AppendPrefixedNumber(out, protocol == Protocol::kResp3 ? '~' : '*', count);
+}
+
+void AppendVerbatimText(ByteBuffer* out, std::string_view text, Protocol protocol) {
+  if (protocol != Protocol::kResp3) {
+    AppendBulk(out, text);
+    return;
+  }
+  constexpr std::string_view kFormat = "txt:";
+  AppendPrefixedNumber(out, '=', static_cast<int64_t>(kFormat.size() + text.size()));
+  out->Append(kFormat.data(), kFormat.size());
+  out->Append(text.data(), text.size());
+  out->Append("\r\n", 2);
+}
+
 }  // namespace ringproxy::proxy::resp

@@ -1,5 +1,6 @@
 #include "dataplane/router.h"
 
+#include "base/ascii.h"
 #include "dataplane/script_policy.h"
 #include "hashing/continuum.h"
 
@@ -36,7 +37,7 @@ std::string WrongArity(std::string_view name) {
 }
 
 std::string NotSupported(std::string_view name) {
-  return "ERR " + Upper(name) + " is not supported through the proxy";
+  return "ERR " + ascii::Upper(name) + " is not supported through the proxy";
 }
 
 std::string CrossSlot(std::string_view what) {
@@ -64,8 +65,8 @@ bool BlockingStreamRead(const CommandSpec& spec, std::span<const std::string_vie
   }
   for (size_t i = 1; i < args.size(); ++i) {
     const std::string_view arg = args[i];
-    if (arg.size() == 7 && Upper(arg) == "STREAMS") return false;
-    if (arg.size() == 5 && Upper(arg) == "BLOCK") return true;
+    if (arg.size() == 7 && ascii::Upper(arg) == "STREAMS") return false;
+    if (arg.size() == 5 && ascii::Upper(arg) == "BLOCK") return true;
   }
   return false;
 }
@@ -149,7 +150,7 @@ RouteDecision Router::RouteOutsideMulti(const CommandSpec& spec,
     }
     case CommandKind::kMultiKey: {
       if (BlockingStreamRead(spec, args)) {
-        return Reject("ERR " + Upper(spec.name) +
+        return Reject("ERR " + ascii::Upper(spec.name) +
                       " with BLOCK is not supported through the proxy: it would hold a server "
                       "connection other clients share");
       }
@@ -159,7 +160,7 @@ RouteDecision Router::RouteOutsideMulti(const CommandSpec& spec,
         case KeysOn::kRejected:
           return decision;
         case KeysOn::kKeyless:
-          return Reject("ERR " + Upper(spec.name) +
+          return Reject("ERR " + ascii::Upper(spec.name) +
                         " without keys is not supported through the proxy: a key decides the "
                         "server");
         case KeysOn::kOneServer:
@@ -202,7 +203,7 @@ RouteDecision Router::RouteOutsideMulti(const CommandSpec& spec,
     case CommandKind::kFanOut: {
       const FanOutSpec* sub = FindFanOut(spec, args[1]);
       if (sub == nullptr) {
-        return Reject("ERR " + Upper(spec.name) + " " + Upper(args[1]) +
+        return Reject("ERR " + ascii::Upper(spec.name) + " " + ascii::Upper(args[1]) +
                       " is not supported through the proxy");
       }
       if (!ArityOk(sub->arity, args.size())) {
@@ -260,12 +261,12 @@ RouteDecision Router::RouteInsideMulti(const CommandSpec& spec,
         default:
           // Connection state (AUTH, SELECT, CLIENT, HELLO) and the proxy's own answers (INFO,
           // COMMAND) have no place in a block sent to one server.
-          return RefuseQueued(Reject("ERR " + Upper(spec.name) +
+          return RefuseQueued(Reject("ERR " + ascii::Upper(spec.name) +
                                      " inside MULTI is not supported through the proxy"));
       }
     case CommandKind::kFanOut:
-      return RefuseQueued(
-          Reject("ERR " + Upper(spec.name) + " inside MULTI is not supported through the proxy"));
+      return RefuseQueued(Reject("ERR " + ascii::Upper(spec.name) +
+                                 " inside MULTI is not supported through the proxy"));
     case CommandKind::kUnsupported:
       return RefuseQueued(Reject(NotSupported(spec.name)));
     case CommandKind::kSingleKey:
@@ -327,7 +328,7 @@ Router::KeysOn Router::ServerOfKeys(const CommandSpec& spec, std::span<const std
   const uint32_t first = context.placement->ServerFor(args[keys_[0]]);
   for (size_t i = 1; i < keys_.size() && first != kNoServer; ++i) {
     if (context.placement->ServerFor(args[keys_[i]]) != first) {
-      *decision = Reject(CrossSlot(Upper(spec.name)));
+      *decision = Reject(CrossSlot(ascii::Upper(spec.name)));
       return KeysOn::kRejected;
     }
   }

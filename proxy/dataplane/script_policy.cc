@@ -3,6 +3,7 @@
 #include <array>
 #include <string>
 
+#include "base/ascii.h"
 #include "dataplane/command_table.h"
 
 namespace ringproxy::proxy {
@@ -32,7 +33,8 @@ bool ScriptsRefused(const config::PoolConfig& pool, std::string_view command) {
 }
 
 std::string ScriptsRefusedError(std::string_view command) {
-  return "ERR " + Upper(command) + " is refused through this proxy: the pool refuses scripts";
+  return "ERR " + ascii::Upper(command) +
+         " is refused through this proxy: the pool refuses scripts";
 }
 
 }  // namespace ringproxy::proxy

@@ -1,6 +1,7 @@
 #include "dataplane/server.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include "base/clock.h"
 #include "base/logger.h"
@@ -17,21 +18,23 @@ Server::Server(WorkerContext* context, PoolLink* pool, const config::ServerConfi
       pool_(pool),
       config_(config),
       address_(address),
-      connections_(static_cast<size_t>(std::max(1, pool->config().server_connections)), nullptr),
+      slots_(static_cast<size_t>(std::max(1, pool->config().server_connections))),
+      connections_(2 * slots_, nullptr),
       pinned_count_(context->admission()->PinnedCount(pool->config().name, config.name)) {}
 
 Server::~Server() = default;
 
-ServerConnection* Server::PickConnection(uint64_t affinity) {
+ServerConnection* Server::PickConnection(size_t slot) {
   // An empty slot gets a fresh connection.
-  const size_t slot = affinity % connections_.size();
   if (connections_[slot] == nullptr) OpenConnection(slot);
   // Connect may have failed at once and closed it (the slot is then null again).
   return connections_[slot];
 }
 
 void Server::OpenConnection(size_t slot) {
-  auto* connection = new ServerConnection(context_, this);  // freed in its close callback
+  const Protocol protocol = slot < slots_ ? Protocol::kResp2 : Protocol::kResp3;
+  // Freed in its close callback.
+  auto* connection = new ServerConnection(context_, this, protocol);
   connections_[slot] = connection;
   connection->Connect(address_);
 }
@@ -45,11 +48,23 @@ bool Server::Reachable(Fragment* fragment) {
   return false;
 }
 
-void Server::Send(Fragment* fragment, std::string_view bytes, uint64_t affinity) {
-  stats().requests.Add();
-  stats().request_bytes.Add(bytes.size());
+void Server::Send(Fragment* fragment, std::string_view bytes, uint64_t affinity,
+                  Protocol protocol) {
+  ServerStats& counters = stats();
+  counters.requests.Add();
+  counters.request_bytes.Add(bytes.size());
+  const size_t slot = Slot(affinity, protocol);
+  ServerConnection* connection = resolved() ? connections_[slot] : nullptr;
+  if (connection == nullptr) [[unlikely]] {
+    SendOnNewConnection(fragment, bytes, slot);
+    return;
+  }
+  connection->Enqueue(fragment, bytes);
+}
+
+void Server::SendOnNewConnection(Fragment* fragment, std::string_view bytes, size_t slot) {
   if (!Reachable(fragment)) return;
-  ServerConnection* connection = PickConnection(affinity);
+  ServerConnection* connection = PickConnection(slot);
   if (connection == nullptr) {
     pool_->stats().forward_error.Add();
     context_->CompleteFragment(fragment, "-ERR Connection refused\r\n");
@@ -59,10 +74,10 @@ void Server::Send(Fragment* fragment, std::string_view bytes, uint64_t affinity)
 }
 
 void Server::SendBlock(std::span<Fragment* const> fragments, std::string_view bytes,
-                       uint64_t affinity) {
+                       uint64_t affinity, Protocol protocol) {
   stats().requests.Add(fragments.size());
   stats().request_bytes.Add(bytes.size());
-  ServerConnection* connection = resolved() ? PickConnection(affinity) : nullptr;
+  ServerConnection* connection = resolved() ? PickConnection(Slot(affinity, protocol)) : nullptr;
   if (connection == nullptr) {
     const char* reply = resolved() ? "-ERR Connection refused\r\n" : "-ERR Host is down\r\n";
     for (Fragment* fragment : fragments) {
@@ -87,7 +102,7 @@ void Server::SendBlockOn(ServerConnection* pinned, std::span<Fragment* const> fr
   pinned->EnqueueBlock(fragments, bytes);
 }
 
-ServerConnection* Server::Pin(PinHolder* holder, PinRefusal* refused) {
+ServerConnection* Server::Pin(PinHolder* holder, Protocol protocol, PinRefusal* refused) {
   *refused = PinRefusal::kNone;
   if (!resolved()) {
     *refused = PinRefusal::kUnreachable;
@@ -98,11 +113,15 @@ ServerConnection* Server::Pin(PinHolder* holder, PinRefusal* refused) {
     return nullptr;
   }
   ServerConnection* connection = nullptr;
-  if (!idle_pinned_.empty()) {
-    connection = idle_pinned_.back();
-    idle_pinned_.pop_back();
+  const auto idle =
+      std::find_if(idle_pinned_.rbegin(), idle_pinned_.rend(),
+                   [protocol](const ServerConnection* c) { return c->protocol() == protocol; });
+  if (idle != idle_pinned_.rend()) {
+    connection = *idle;
+    idle_pinned_.erase(std::next(idle).base());
   } else {
-    connection = new ServerConnection(context_, this);  // freed in its close callback
+    // Freed in its close callback.
+    connection = new ServerConnection(context_, this, protocol);
     connection->Connect(address_);
     // A connect that fails at once closes the connection, which then frees itself.
     if (connection->closing()) {
@@ -134,7 +153,8 @@ void Server::Unpin(ServerConnection* connection, bool reusable) {
 
 void Server::Preconnect() {
   if (!resolved()) return;
-  for (size_t slot = 0; slot < connections_.size(); ++slot) {
+  // RESP2's: RESP3 connections open when a RESP3 client first needs one.
+  for (size_t slot = 0; slot < slots_; ++slot) {
     if (connections_[slot] == nullptr) OpenConnection(slot);
   }
 }
@@ -151,9 +171,10 @@ void Server::Update(const config::ServerConfig& config, const SocketAddress& add
     RetireConnections();
     failures_ = 0;
   }
-  if (slots != connections_.size()) {
+  if (slots != slots_) {
     RetireConnections();
-    connections_.assign(slots, nullptr);
+    slots_ = slots;
+    connections_.assign(2 * slots_, nullptr);
   }
 }
 

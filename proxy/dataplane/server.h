@@ -1,5 +1,6 @@
-// Server: one backend as one worker sees it — `server_connections` connections opened on demand,
-// the failure count, and ejection (auto_eject_hosts) as nutcracker does it.
+// Server: one backend as one worker sees it — `server_connections` connections opened on demand
+// for each protocol its clients speak (protocol.h), the failure count, and ejection
+// (auto_eject_hosts) as nutcracker does it.
 //
 // Failures are counted as nutcracker counts them: every connection lost to an error (a refused or
 // failed connect, a reset, a request timeout) adds one, and only a reply to a request resets the
@@ -23,6 +24,7 @@
 #include "config/pool_config.h"
 #include "dataplane/pin_holder.h"
 #include "dataplane/pool_link.h"
+#include "dataplane/protocol.h"
 #include "dataplane/server_link.h"
 #include "dataplane/worker_context.h"
 #include "net/socket_address.h"
@@ -44,12 +46,14 @@ class Server final : public ServerLink {
   // Queues `bytes` (one whole request) on one of this server's connections; the fragment is
   // completed later with the reply, or with an error if the connection fails. Requests with the
   // same `affinity` (a client) always take the same connection, so one client's commands reach
-  // the server in the order it sent them, as with a direct connection.
-  void Send(Fragment* fragment, std::string_view bytes, uint64_t affinity);
+  // the server in the order it sent them, as with a direct connection. The connection speaks
+  // `protocol`, so the reply comes back in it.
+  void Send(Fragment* fragment, std::string_view bytes, uint64_t affinity, Protocol protocol);
   // Requests that must reach the server together on one connection (a transaction's MULTI ...
   // EXEC): all of `bytes` is queued at once, one fragment per request; on a failure every
   // fragment fails, none is sent alone.
-  void SendBlock(std::span<Fragment* const> fragments, std::string_view bytes, uint64_t affinity);
+  void SendBlock(std::span<Fragment* const> fragments, std::string_view bytes, uint64_t affinity,
+                 Protocol protocol);
   // As Send and SendBlock, on a connection this server pinned to a client (Pin).
   void SendOn(ServerConnection* pinned, Fragment* fragment, std::string_view bytes);
   void SendBlockOn(ServerConnection* pinned, std::span<Fragment* const> fragments,
@@ -60,7 +64,7 @@ class Server final : public ServerLink {
   // request queued on it waits for the connection). Null when the server is unresolved or
   // max_pinned_connections are pinned to it over all workers (*refused tells which).
   enum class PinRefusal : uint8_t { kNone, kUnreachable, kLimit };
-  ServerConnection* Pin(PinHolder* holder, PinRefusal* refused);
+  ServerConnection* Pin(PinHolder* holder, Protocol protocol, PinRefusal* refused);
   // The holder is done with `connection`. `reusable`: nothing it left on the connection
   // outlives its requests (EXEC and UNWATCH clear a WATCH), so the next Pin may take it; else it
   // closes once its requests are answered.
@@ -98,7 +102,12 @@ class Server final : public ServerLink {
   void CloseAll();
 
  private:
-  ServerConnection* PickConnection(uint64_t affinity);
+  size_t Slot(uint64_t affinity, Protocol protocol) const {
+    return static_cast<size_t>(protocol) * slots_ + affinity % slots_;
+  }
+  ServerConnection* PickConnection(size_t slot);
+  // Send's rare path, out of line: the slot has no connection yet, or the server no address.
+  void SendOnNewConnection(Fragment* fragment, std::string_view bytes, size_t slot);
   // Whether requests can be sent at all; if not, the fragment is failed as nutcracker fails it.
   bool Reachable(Fragment* fragment);
   // One more failure; ejects the server at server_failure_limit when the pool says so.
@@ -111,7 +120,9 @@ class Server final : public ServerLink {
   PoolLink* pool_;
   config::ServerConfig config_;
   SocketAddress address_;
-  std::vector<ServerConnection*> connections_;  // server_connections slots; null when closed
+  size_t slots_;  // server_connections
+  // slots_ slots per protocol, RESP2's first; null when closed.
+  std::vector<ServerConnection*> connections_;
   std::vector<ServerConnection*> retired_;      // finishing in-flight requests, then closing
   std::vector<ServerConnection*> pinned_;       // each pinned to one client
   std::vector<ServerConnection*> idle_pinned_;  // unpinned and clean, for the next Pin

@@ -27,6 +27,7 @@ constexpr unsigned kDefaultUserTimeoutMs = 30000;
 // Which command a handshake fragment carries, in its (otherwise unused) index.
 constexpr uint32_t kHandshakeAuth = 0;
 constexpr uint32_t kHandshakeSelect = 1;
+constexpr uint32_t kHandshakeHello = 2;
 
 void AppendCommand(ByteBuffer* out, std::initializer_list<std::string_view> args) {
   resp::AppendArrayHeader(out, static_cast<int64_t>(args.size()));
@@ -35,8 +36,11 @@ void AppendCommand(ByteBuffer* out, std::initializer_list<std::string_view> args
 
 }  // namespace
 
-ServerConnection::ServerConnection(WorkerContext* context, ServerLink* server)
-    : context_(context), server_(server), stream_(context->read_scratch(), this) {}
+ServerConnection::ServerConnection(WorkerContext* context, ServerLink* server, Protocol protocol)
+    : context_(context),
+      server_(server),
+      stream_(context->read_scratch(), this),
+      protocol_(protocol) {}
 
 ServerConnection::~ServerConnection() = default;
 
@@ -102,7 +106,6 @@ void ServerConnection::QueueHandshake() {
     queued_bytes = out_.size();
     fifo_.push_back(fragment);
     ++unsent_;
-    ++unwritten_;
     unsent_bytes_ += fragment->bytes;
     server_->stats().in_queue.Add(1);
     server_->stats().in_queue_bytes.Add(fragment->bytes);
@@ -119,6 +122,11 @@ void ServerConnection::QueueHandshake() {
     const std::string db = std::to_string(pool.redis_db);
     AppendCommand(&out_, {"SELECT", db});
     queue_internal(kHandshakeSelect);
+  }
+  // Last: HELLO checks authentication, and its reply is the first in RESP3.
+  if (protocol_ == Protocol::kResp3) {
+    AppendCommand(&out_, {"HELLO", "3"});
+    queue_internal(kHandshakeHello);
   }
 }
 
@@ -160,7 +168,6 @@ void ServerConnection::Enqueue(Fragment* fragment, std::string_view bytes) {
   fragment->bytes = bytes.size();
   fifo_.push_back(fragment);
   ++unsent_;
-  ++unwritten_;
   unsent_bytes_ += bytes.size();
   server_->stats().in_queue.Add(1);
   server_->stats().in_queue_bytes.Add(static_cast<int64_t>(bytes.size()));
@@ -184,7 +191,6 @@ void ServerConnection::EnqueueBlock(std::span<Fragment* const> fragments, std::s
     fifo_.push_back(fragment);
   }
   unsent_ += fragments.size();
-  unwritten_ += fragments.size();
   unsent_bytes_ += bytes.size();
   server_->stats().in_queue.Add(static_cast<int64_t>(fragments.size()));
   server_->stats().in_queue_bytes.Add(static_cast<int64_t>(bytes.size()));
@@ -218,7 +224,7 @@ void ServerConnection::Flush() {
   // What left out_ is with the socket now, written or queued. (With TLS, requests queued during
   // the handshake are still in out_.)
   if (!out_.empty()) return;
-  unwritten_ = held_count_;
+  written_ = fifo_.size() - held_count_;
   if (!stream_.write_in_flight()) MarkSent();
 }
 
@@ -290,8 +296,15 @@ size_t ServerConnection::ProcessReplies(const char* data, size_t size) {
   while (offset < size) {
     const ReplyScanner::Status status = scanner_.Scan(data + offset, size - offset);
     if (status == ReplyScanner::Status::kIncomplete) break;
+    if (status == ReplyScanner::Status::kComplete && scanner_.type() == '>') [[unlikely]] {
+      // A push (RESP3) answers no request: the features that send them to a client's
+      // connection (tracking, pub/sub) are not passed through, so nobody is waiting for it.
+      RP_LOG(kLogDebug, "%s sent a push message; dropped", server_->Where(address_).c_str());
+      offset += scanner_.size();
+      continue;
+    }
     // A reply when every request it could answer is still unwritten answers none of them.
-    if (status == ReplyScanner::Status::kError || fifo_.size() <= unwritten_) {
+    if (status == ReplyScanner::Status::kError || written_ == 0) {
       // The stream cannot be followed past this point: every request on this connection fails,
       // and only those (other connections and servers are untouched).
       const std::string why =
@@ -306,12 +319,13 @@ size_t ServerConnection::ProcessReplies(const char* data, size_t size) {
     }
     Fragment* fragment = fifo_.front();
     fifo_.pop_front();
+    --written_;
     ServerStats& stats = server_->stats();
     stats.responses.Add();
     stats.response_bytes.Add(scanner_.size());
     stats.out_queue.Add(-1);
     stats.out_queue_bytes.Add(-static_cast<int64_t>(fragment->bytes));
-    if (scanner_.type() == '-') stats.error_replies.Add();
+    if (scanner_.is_error()) stats.error_replies.Add();
     stats.latency.Observe((context_->now_ns() - fragment->enqueued_ns) / 1000);
     const std::string_view reply(data + offset, scanner_.size());
     offset += scanner_.size();
@@ -327,10 +341,18 @@ size_t ServerConnection::ProcessReplies(const char* data, size_t size) {
 }
 
 bool ServerConnection::OnHandshakeReply(Fragment* fragment, std::string_view reply) {
-  const char* command = fragment->index == kHandshakeAuth ? "AUTH" : "SELECT";
+  const uint32_t step = fragment->index;
+  const char* command = step == kHandshakeAuth     ? "AUTH"
+                        : step == kHandshakeSelect ? "SELECT"
+                                                   : "HELLO 3";
   context_->CompleteFragment(fragment, reply);
   --handshake_pending_;
-  if (!server_->AcceptHandshakeReply(address_, command, reply)) {
+  // HELLO 3 is answered with a map; AUTH and SELECT with +OK.
+  const bool accepted =
+      step == kHandshakeHello
+          ? reply.starts_with('%') || server_->AcceptHandshakeReply(address_, command, reply)
+          : server_->AcceptHandshakeReply(address_, command, reply);
+  if (!accepted) {
     // Not counted as the server's failure (a configuration that does not match the server is
     // no reason to eject it); every request waiting here gets the server's own refusal, or,
     // when it answered with something else than an error, the proxy's.
@@ -348,6 +370,11 @@ bool ServerConnection::OnHandshakeReply(Fragment* fragment, std::string_view rep
     ScheduleFlush();
   }
   return true;
+}
+
+void ServerConnection::QueueFlush() {
+  flush_scheduled_ = true;
+  context_->QueueFlush(this);
 }
 
 void ServerConnection::Retire() {
@@ -390,7 +417,7 @@ void ServerConnection::Close(int error, std::string_view reply) {
   stats.in_queue_bytes.Add(-static_cast<int64_t>(unsent_bytes_));
   stats.out_queue_bytes.Add(-static_cast<int64_t>(fifo_bytes - unsent_bytes_));
   unsent_ = 0;
-  unwritten_ = 0;
+  written_ = 0;
   unsent_bytes_ = 0;
   held_count_ = 0;
   held_bytes_ = 0;

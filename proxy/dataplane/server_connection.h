@@ -15,6 +15,7 @@
 
 #include "base/byte_buffer.h"
 #include "dataplane/pin_holder.h"
+#include "dataplane/protocol.h"
 #include "dataplane/reply_scanner.h"
 #include "dataplane/server_link.h"
 #include "dataplane/worker_context.h"
@@ -27,13 +28,13 @@ struct Fragment;
 
 class ServerConnection {
  public:
-  ServerConnection(WorkerContext* context, ServerLink* server);
+  ServerConnection(WorkerContext* context, ServerLink* server, Protocol protocol);
   ~ServerConnection();
   ServerConnection(const ServerConnection&) = delete;
   ServerConnection& operator=(const ServerConnection&) = delete;
 
-  // Starts connecting; the AUTH/SELECT handshake is queued ahead of any request, and requests
-  // are written only once the server has accepted it.
+  // Starts connecting; the AUTH/SELECT (and, for RESP3, HELLO 3) handshake is queued ahead of
+  // any request, and requests are written only once the server has accepted it.
   void Connect(const SocketAddress& address);
   void Enqueue(Fragment* fragment, std::string_view bytes);
   // Several requests whose bytes must reach the server together and in one piece (a transaction
@@ -43,9 +44,7 @@ class ServerConnection {
   void Flush();
   // Has Flush called at the end of this loop iteration (once, however often it is asked).
   void ScheduleFlush() {
-    if (flush_scheduled_) return;
-    flush_scheduled_ = true;
-    context_->QueueFlush(this);
+    if (!flush_scheduled_) QueueFlush();
   }
   // The end of the loop iteration: the flush asked for is due.
   void RunFlush() {
@@ -64,12 +63,17 @@ class ServerConnection {
   size_t queued() const { return fifo_.size(); }
   uint64_t oldest_enqueued_ns() const;
   const SocketAddress& address() const { return address_; }
+  Protocol protocol() const { return protocol_; }
+  // A pinned connection follows its client's HELLO, which the client sent on it.
+  void set_protocol(Protocol protocol) { protocol_ = protocol; }
 
  private:
   friend class Stream;
   enum class State : uint8_t { kConnecting, kConnected, kClosing };
 
   void QueueHandshake();
+  // Out of line: once per loop iteration, not per request.
+  void QueueFlush();
   void SetDeadPeerTimeouts();
   void OnConnect(int status);
   // Stream's owner hooks (stream.h).
@@ -95,6 +99,7 @@ class ServerConnection {
   Stream stream_;          // its TLS session is null without server_tls
   uv_connect_t connect_req_{};
   State state_ = State::kConnecting;
+  Protocol protocol_;
   bool retiring_ = false;
   bool flush_scheduled_ = false;
   ByteBuffer out_;
@@ -103,9 +108,10 @@ class ServerConnection {
   PinHolder* holder_ = nullptr;
   size_t unsent_bytes_ = 0;
   size_t unsent_ = 0;  // fragments at the back of fifo_ whose bytes are not yet with the kernel
-  // Fragments at the back of fifo_ whose bytes have not been handed to the socket at all (still
-  // in out_, or held for the handshake): a reply can belong to none of them.
-  size_t unwritten_ = 0;
+  // Fragments at the front of fifo_ whose bytes have been handed to the socket (written, or
+  // queued for libuv to write): only these can have a reply. Those behind them are still in
+  // out_ or held for the handshake.
+  size_t written_ = 0;
   // Until the server has accepted AUTH and SELECT, requests wait here (counted in unsent_): a
   // refused SELECT must not leave them running in database 0.
   uint32_t handshake_pending_ = 0;

@@ -35,8 +35,7 @@ size_t Stream::InputWant(size_t expected_size) const {
   return std::min(expected_size - have, std::max(kMinReadSize, have));
 }
 
-ByteBuffer* Stream::Seal(ByteBuffer* out) {
-  if (tls_ == nullptr) return out;
+ByteBuffer* Stream::SealTls(ByteBuffer* out) {
   if (!tls_->Seal(out)) return nullptr;
   return &tls_->ciphertext();
 }

@@ -76,7 +76,7 @@ class Stream {
   // --- writing ---
   // The bytes to write for the plaintext in `out`: `out` itself, or with TLS the ciphertext it
   // has been sealed into (null when sealing failed: tls() says why).
-  ByteBuffer* Seal(ByteBuffer* out);
+  ByteBuffer* Seal(ByteBuffer* out) { return tls_ == nullptr ? out : SealTls(out); }
   // Writes what the socket takes of `pending` now, and queues the rest (moved out of `pending`)
   // to go out chunk by chunk, the owner told of each chunk (OnWritten). Returns the bytes written
   // at once, or a negative libuv error. `keep_capacity`: a buffer refilled at once keeps its
@@ -97,6 +97,7 @@ class Stream {
  private:
   static constexpr size_t kMinReadSize = 16u << 10;
 
+  ByteBuffer* SealTls(ByteBuffer* out);
   uv_buf_t NextReadBuffer(size_t expected_size);
   size_t InputWant(size_t expected_size) const;
   template <class Owner>

@@ -45,6 +45,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/ascii.h"
 #include "base/byte_buffer.h"
 #include "base/logger.h"
 #include "config/config_loader.h"
@@ -304,7 +305,7 @@ std::string ExpectedKeyspace(size_t shards) {
 bool InfoAsksKeyspace(const std::vector<std::string>& args) {
   if (args.size() == 1) return true;
   for (size_t i = 1; i < args.size(); ++i) {
-    const std::string name = proxy::Upper(args[i]);
+    const std::string name = ascii::Upper(args[i]);
     if (name == "ALL" || name == "EVERYTHING" || name == "DEFAULT" || name == "KEYSPACE") {
       return true;
     }
@@ -420,7 +421,7 @@ class ReplyModel {
     if (request_->spec->local == LocalCommand::kHello && !expected.starts_with("-")) {
       Require(WithoutClientId(reply_) == WithoutClientId(expected), expected);
     } else if (request_->spec->local == LocalCommand::kClient && request_->args.size() == 2 &&
-               proxy::Upper(request_->args[1]) == "ID") {
+               ascii::Upper(request_->args[1]) == "ID") {
       Require(reply_[0] == ':', "the client id");
     } else {
       Require(reply_ == expected, expected);

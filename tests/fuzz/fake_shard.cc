@@ -5,6 +5,7 @@
 #include <cctype>
 #include <memory>
 
+#include "base/ascii.h"
 #include "dataplane/request_parser.h"
 #include "tests/fuzz/fuzz_check.h"
 
@@ -173,17 +174,6 @@ proxy::KeyScan ScanKeys(const CommandSpec& spec, const std::vector<std::string_v
   return proxy::KeyScan::kNoKeys;
 }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
 std::string Echo(const std::vector<std::string_view>& args) {
   std::string echo = "echo:";
   for (size_t i = 0; i < args.size(); ++i) {
@@ -258,7 +248,7 @@ std::string FakeShard::FanOutReply(const proxy::FanOutSpec& sub,
       return "+OK\r\n";
     case proxy::MergeKind::kAnyOk:
       // Shard 0 runs a function, and no shard a script.
-      if (shard == 0 && EqualsIgnoreCase(args[0], "function")) return "+OK\r\n";
+      if (shard == 0 && ascii::EqualsIgnoreCase(args[0], "function")) return "+OK\r\n";
       return "-NOTBUSY No scripts in execution right now.\r\n";
     default:
       return Echo(args);
@@ -354,7 +344,7 @@ void FakeShard::Answer(Connection* connection, const std::vector<std::string_vie
       // The proxy learns a command it does not know from every shard's COMMAND INFO, which knows
       // only the commands of the table: a name outside it is unknown here too, as in Redis.
       if (spec->local == LocalCommand::kCommand && args.size() == 3 &&
-          proxy::Upper(args[1]) == "INFO") {
+          ascii::Upper(args[1]) == "INFO") {
         *out += "*1\r\n*-1\r\n";
         return;
       }

@@ -109,8 +109,54 @@ TEST_F(LocalCommands, AuthWithoutAPasswordToGuessIsNoFailure) {
   EXPECT_EQ(failures_.Get(), 0u);
 }
 
-TEST_F(LocalCommands, HelloThreeIsRefusedSoClientsFallBack) {
-  EXPECT_EQ(Answer({"HELLO", "3"}), "-NOPROTO unsupported protocol version\r\n");
+TEST_F(LocalCommands, HelloThreeSwitchesToResp3AndHelloTwoBack) {
+  const std::string resp3 = Answer({"HELLO", "3"});
+  EXPECT_EQ(resp3.substr(0, 4), "%7\r\n");
+  EXPECT_NE(resp3.find("$5\r\nproto\r\n:3\r\n"), std::string::npos);
+  EXPECT_EQ(session_.protocol, Protocol::kResp3);
+  // Without a version, HELLO describes the connection in the protocol it already speaks.
+  EXPECT_EQ(Answer({"HELLO"}).substr(0, 4), "%7\r\n");
+  EXPECT_EQ(Answer({"HELLO", "2"}).substr(0, 5), "*14\r\n");
+  EXPECT_EQ(session_.protocol, Protocol::kResp2);
+}
+
+TEST_F(LocalCommands, HelloRefusesOtherVersionsAndBadOptionsWithoutSwitching) {
+  EXPECT_EQ(Answer({"HELLO", "4"}), "-NOPROTO unsupported protocol version\r\n");
+  EXPECT_EQ(Answer({"HELLO", "1"}), "-NOPROTO unsupported protocol version\r\n");
+  EXPECT_EQ(Answer({"HELLO", "three"}),
+            "-ERR Protocol version is not an integer or out of range\r\n");
+  EXPECT_EQ(Answer({"HELLO", "3", "SETNAME", "bad name"}),
+            "-ERR Client names cannot contain spaces, newlines or special characters.\r\n");
+  EXPECT_EQ(Answer({"HELLO", "3", "NOSUCH"}), "-ERR Syntax error in HELLO option 'NOSUCH'\r\n");
+  EXPECT_EQ(session_.protocol, Protocol::kResp2);
+  EXPECT_TRUE(session_.name.empty());
+}
+
+TEST_F(LocalCommands, AWrongPasswordInHelloLeavesTheProtocolAndName) {
+  pool_.redis_auth = "s3cret";
+  EXPECT_EQ(Answer({"HELLO", "3", "AUTH", "default", "nope", "SETNAME", "app"}).substr(0, 10),
+            "-WRONGPASS");
+  EXPECT_EQ(session_.protocol, Protocol::kResp2);
+  EXPECT_TRUE(session_.name.empty());
+  EXPECT_EQ(Answer({"HELLO", "3", "AUTH", "default", "s3cret", "SETNAME", "app"}).substr(0, 4),
+            "%7\r\n");
+  EXPECT_EQ(session_.protocol, Protocol::kResp3);
+  EXPECT_EQ(session_.name, "app");
+}
+
+TEST_F(LocalCommands, NullsSetsAndMapsTakeTheClientsProtocol) {
+  session_.protocol = Protocol::kResp3;
+  EXPECT_EQ(Answer({"CLIENT", "GETNAME"}), "_\r\n");
+  EXPECT_EQ(Answer({"COMMAND", "INFO", "no-such-command"}), "*1\r\n_\r\n");
+  EXPECT_EQ(Answer({"COMMAND", "DOCS"}), "%0\r\n");
+  EXPECT_EQ(Answer({"COMMAND", "INFO", "get"}),
+            "*1\r\n*6\r\n$3\r\nget\r\n:2\r\n~0\r\n:1\r\n:1\r\n:1\r\n");
+  session_.protocol = Protocol::kResp2;
+  EXPECT_EQ(Answer({"CLIENT", "GETNAME"}), "$-1\r\n");
+  EXPECT_EQ(Answer({"COMMAND", "INFO", "no-such-command"}), "*1\r\n$-1\r\n");
+  EXPECT_EQ(Answer({"COMMAND", "DOCS"}), "*0\r\n");
+  EXPECT_EQ(Answer({"COMMAND", "INFO", "get"}),
+            "*1\r\n*6\r\n$3\r\nget\r\n:2\r\n*0\r\n:1\r\n:1\r\n:1\r\n");
 }
 
 TEST_F(LocalCommands, HelloTwoDescribesTheServer) {

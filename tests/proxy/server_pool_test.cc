@@ -14,6 +14,7 @@
 #include "dataplane/client_admission.h"
 #include "dataplane/request.h"
 #include "dataplane/server.h"
+#include "dataplane/server_connection.h"
 #include "dataplane/server_pool.h"
 #include "dataplane/topology.h"
 #include "dataplane/worker.h"
@@ -210,14 +211,14 @@ TEST_F(ServerPoolTest, ARequestToAServerThatDoesNotResolveFailsAtOnceAsNutcracke
   ASSERT_FALSE(server.resolved());
   Fragment* fragment = context_->NewFragment();
   fragment->index = 7;
-  server.Send(fragment, "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", /*affinity=*/1);
+  server.Send(fragment, "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", /*affinity=*/1, Protocol::kResp2);
   ASSERT_EQ(replies_.size(), 1u);
   EXPECT_EQ(replies_[0], (std::pair<uint32_t, std::string>{7, "-ERR Host is down\r\n"}));
   EXPECT_EQ(pool_->stats().forward_error.Get(), 1);
   EXPECT_EQ(server.stats().requests.Get(), 1);
   // Nor can it be pinned.
   Server::PinRefusal refused = Server::PinRefusal::kNone;
-  EXPECT_EQ(server.Pin(nullptr, &refused), nullptr);
+  EXPECT_EQ(server.Pin(nullptr, Protocol::kResp2, &refused), nullptr);
   EXPECT_EQ(refused, Server::PinRefusal::kUnreachable);
 }
 
@@ -225,20 +226,28 @@ TEST_F(ServerPoolTest, PinsStopAtMaxPinnedConnectionsAndAnUnpinFreesTheSlot) {
   Build("  max_pinned_connections: 2\n");
   Server& server = pool_->server(0);
   Server::PinRefusal refused = Server::PinRefusal::kNone;
-  ServerConnection* first = server.Pin(nullptr, &refused);
-  ServerConnection* second = server.Pin(nullptr, &refused);
+  ServerConnection* first = server.Pin(nullptr, Protocol::kResp2, &refused);
+  ServerConnection* second = server.Pin(nullptr, Protocol::kResp2, &refused);
   ASSERT_NE(first, nullptr);
   ASSERT_NE(second, nullptr);
   EXPECT_NE(first, second);
   EXPECT_EQ(server.stats().pinned_connections.Get(), 2);
-  EXPECT_EQ(server.Pin(nullptr, &refused), nullptr);
+  EXPECT_EQ(server.Pin(nullptr, Protocol::kResp2, &refused), nullptr);
   EXPECT_EQ(refused, Server::PinRefusal::kLimit);
   // Another server has slots of its own.
-  EXPECT_NE(pool_->server(1).Pin(nullptr, &refused), nullptr);
+  EXPECT_NE(pool_->server(1).Pin(nullptr, Protocol::kResp2, &refused), nullptr);
   // A clean connection unpinned is kept, and the next pin takes it again.
   server.Unpin(first, /*reusable=*/true);
   EXPECT_EQ(server.stats().pinned_connections.Get(), 1);
-  EXPECT_EQ(server.Pin(nullptr, &refused), first);
+  EXPECT_EQ(server.Pin(nullptr, Protocol::kResp2, &refused), first);
+  // An idle connection speaks the protocol of its last client: only a client of that protocol
+  // takes it again.
+  server.Unpin(first, /*reusable=*/true);
+  ServerConnection* resp3 = server.Pin(nullptr, Protocol::kResp3, &refused);
+  ASSERT_NE(resp3, nullptr);
+  EXPECT_NE(resp3, first);
+  EXPECT_EQ(resp3->protocol(), Protocol::kResp3);
+  EXPECT_EQ(first->protocol(), Protocol::kResp2);
 }
 
 // --- how a reply settles its request (the Worker's settler), with no client involved ----------
