@@ -409,7 +409,25 @@ def check_plain_block(ctx, block):
         for line in lines:
             assert os.path.exists(os.path.join(SOURCE_DIR, line.split()[0])), line
         return
+    if check_class_tree(block, lines):
+        return
     raise AssertionError("%r: no check for this block" % block)
+
+
+def check_class_tree(block, lines):
+    """A drawing of classes, a line each: `Name  what it is`, indented under what holds it
+    (continuation lines start lower case). Every class it names must be one of the product's."""
+    named = [re.match(r"\s*([A-Z][A-Za-z]+)\b", line) for line in lines]
+    if not named[0] or not all(m or line.startswith(" ") for m, line in zip(named, lines)):
+        return False
+    defined = set()
+    for path in glob.glob(os.path.join(SOURCE_DIR, "proxy", "**", "*.h"), recursive=True):
+        with open(path, encoding="utf-8") as f:
+            defined.update(re.findall(r"^\s*(?:class|struct) ([A-Za-z]+)\b", f.read(), re.M))
+    for m in named:
+        if m:
+            assert m.group(1) in defined, "%r: %s names no class of proxy/" % (block, m.group(1))
+    return True
 
 
 def check_log_sample(ctx, block):
