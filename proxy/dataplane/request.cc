@@ -10,8 +10,18 @@
 namespace ringproxy::proxy {
 namespace {
 
-// The text of an error reply without '-' and CRLF.
+// An error reply's first byte: a simple error, or a RESP3 blob error.
+bool IsError(char type) { return type == '-' || type == '!'; }
+
+// The text of an error reply, simple (-TEXT) or blob (!N TEXT); the proxy's own reply carries it
+// as a simple error (AppendError turns any CR or LF into a space).
 std::string_view ErrorText(std::string_view bytes) {
+  if (!bytes.empty() && bytes[0] == '!') {
+    const size_t body = bytes.find("\r\n");
+    if (body != std::string_view::npos && bytes.size() >= body + 4) {
+      return bytes.substr(body + 2, bytes.size() - body - 4);
+    }
+  }
   if (bytes.size() >= 3) return bytes.substr(1, bytes.size() - 3);
   return "ERR invalid reply from server";
 }
@@ -77,12 +87,12 @@ bool Request::OnFragmentReply(uint32_t fragment, std::string_view bytes) {
       if (type == '*') {
         fragment_replies[fragment].assign(bytes);
       } else if (error.empty()) {
-        error = type == '-' ? std::string(ErrorText(bytes)) : "ERR unexpected reply to MGET";
+        error = IsError(type) ? std::string(ErrorText(bytes)) : "ERR unexpected reply to MGET";
       }
       break;
     case MergeKind::kAllOk:
       if (type != '+' && error.empty()) {
-        error = type == '-' ? std::string(ErrorText(bytes)) : "ERR unexpected reply to MSET";
+        error = IsError(type) ? std::string(ErrorText(bytes)) : "ERR unexpected reply to MSET";
       }
       break;
     case MergeKind::kSum: {
@@ -93,12 +103,12 @@ bool Request::OnFragmentReply(uint32_t fragment, std::string_view bytes) {
           error = "ERR the servers' counts add up past a 64-bit integer";
         }
       } else if (error.empty()) {
-        error = type == '-' ? std::string(ErrorText(bytes)) : "ERR unexpected integer reply";
+        error = IsError(type) ? std::string(ErrorText(bytes)) : "ERR unexpected integer reply";
       }
       break;
     }
     case MergeKind::kSameReply:
-      if (type == '-') {
+      if (IsError(type)) {
         if (error.empty()) error = std::string(ErrorText(bytes));
       } else if (!answered) {
         fragment_replies[0].assign(bytes);
@@ -114,14 +124,14 @@ bool Request::OnFragmentReply(uint32_t fragment, std::string_view bytes) {
       if (type == '$') {
         fragment_replies[fragment].assign(bytes);
       } else if (error.empty()) {
-        error = type == '-' ? std::string(ErrorText(bytes)) : "ERR unexpected reply to INFO";
+        error = IsError(type) ? std::string(ErrorText(bytes)) : "ERR unexpected reply to INFO";
       }
       break;
     case MergeKind::kAndArray:
       if (type == '*') {
         fragment_replies[fragment].assign(bytes);
       } else if (error.empty()) {
-        error = type == '-' ? std::string(ErrorText(bytes)) : "ERR unexpected reply";
+        error = IsError(type) ? std::string(ErrorText(bytes)) : "ERR unexpected reply";
       }
       break;
     case MergeKind::kAnyOk:
@@ -129,7 +139,7 @@ bool Request::OnFragmentReply(uint32_t fragment, std::string_view bytes) {
         answered = true;
       } else if (error.empty() || error.starts_with("NOTBUSY")) {
         // NOTBUSY from a server running nothing says the least: any other error says more.
-        error = type == '-' ? std::string(ErrorText(bytes)) : "ERR unexpected reply";
+        error = IsError(type) ? std::string(ErrorText(bytes)) : "ERR unexpected reply";
       }
       break;
   }

@@ -59,6 +59,23 @@ TEST(Request, MgetWithAFailedFragmentFailsWhole) {
   EXPECT_EQ(request.reply.view(), "-ERR Connection refused\r\n");
 }
 
+TEST(Request, Resp3MgetMergeKeepsTheServersNulls) {
+  Request request;
+  request.BeginSplit(MergeKind::kArray, 2);
+  request.key_fragment = {1, 0, 1};
+  EXPECT_FALSE(request.OnFragmentReply(0, "*1\r\n_\r\n"));
+  EXPECT_TRUE(request.OnFragmentReply(1, "*2\r\n$2\r\nv0\r\n_\r\n"));
+  EXPECT_EQ(request.reply.view(), "*3\r\n$2\r\nv0\r\n_\r\n_\r\n");
+}
+
+TEST(Request, ABlobErrorFailsAMergeWithItsOwnText) {
+  Request request;
+  request.BeginSplit(MergeKind::kSum, 2);
+  request.OnFragmentReply(0, ":2\r\n");
+  EXPECT_TRUE(request.OnFragmentReply(1, "!22\r\nSYNTAX invalid\r\nsyntax\r\n"));
+  EXPECT_EQ(request.reply.view(), "-SYNTAX invalid  syntax\r\n");
+}
+
 TEST(Request, MgetWithTooFewValuesIsAnError) {
   Request request;
   request.BeginSplit(MergeKind::kArray, 2);
