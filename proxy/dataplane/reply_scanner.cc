@@ -7,13 +7,10 @@
 namespace ringproxy::proxy {
 namespace {
 
-// A pending_ entry: the elements an open aggregate still needs, and whether it is an attribute.
-constexpr uint32_t kAttributeLevel = uint32_t{1} << 31;
-constexpr uint32_t kElementsLeft = kAttributeLevel - 1;
-
-// Element counts are kept in 31 bits: no aggregate that fits in a reply of this size has more
+// Element counts are kept in 32 bits: no aggregate that fits in a reply of this size has more
 // elements than that.
-constexpr size_t kLargestMaxReply = size_t{kElementsLeft} * ReplyScanner::kMinElementBytes;
+constexpr size_t kLargestMaxReply =
+    size_t{std::numeric_limits<uint32_t>::max()} * ReplyScanner::kMinElementBytes;
 
 enum class Read : uint8_t { kDone, kIncomplete, kError };
 
@@ -144,9 +141,7 @@ ReplyScanner::ReplyScanner(size_t max_reply_bytes)
     : max_reply_bytes_(std::min(max_reply_bytes, kLargestMaxReply)) {}
 
 ReplyScanner::Status ReplyScanner::ScanGeneral(const char* data, size_t size) {
-  // With no aggregate open, pos_ is where a reply starts or where the reply proper starts after
-  // its attributes: either way, the byte that names the reply's type.
-  if (pending_.empty() && pos_ < size) type_ = data[pos_];
+  if (pos_ == 0 && pending_.empty() && size > 0) type_ = data[0];
   size_t pos = pos_;  // in a local while scanning; stored back on every exit
   while (true) {
     if (pos >= size) {
@@ -256,22 +251,26 @@ ReplyScanner::Status ReplyScanner::ScanGeneral(const char* data, size_t size) {
           if (read == Read::kError) return FailNumber(data, size, pos);
           // Only RESP2's "*-1" has a null form.
           if (value < 0) return Fail("a negative aggregate length");
-          const bool pairs = type == '%' || type == '|';
+          const size_t room = max_reply_bytes_ - std::min(next, max_reply_bytes_);
+          const uint64_t most = room / kMinElementBytes;
+          if (type == '|') {
+            // An attribute and the element it is attached to make one element of what holds
+            // them: a level of 2n + 1 elements.
+            if (most == 0 || static_cast<uint64_t>(value) > (most - 1) / 2) {
+              return Fail("an attribute larger than the proxy's limit");
+            }
+            pos = next;
+            pending_.push_back(static_cast<uint32_t>(value * 2 + 1));
+            continue;
+          }
           if (value > 0) {
-            const size_t room = max_reply_bytes_ - std::min(next, max_reply_bytes_);
-            if (static_cast<uint64_t>(value) > room / kMinElementBytes / (pairs ? 2 : 1)) {
+            const uint64_t elements = type == '%' ? static_cast<uint64_t>(value) * 2 : value;
+            if (elements > most) {
               return Fail("an aggregate larger than the proxy's limit");
             }
             pos = next;
-            const auto elements = static_cast<uint32_t>(pairs ? value * 2 : value);
-            pending_.push_back(type == '|' ? elements | kAttributeLevel : elements);
+            pending_.push_back(static_cast<uint32_t>(elements));
             continue;  // its elements follow; it is not an element by itself yet
-          }
-          if (type == '|') {
-            // An empty attribute: the element it is attached to follows.
-            pos = next;
-            if (pending_.empty() && pos < size) type_ = data[pos];
-            continue;
           }
           break;
         }
@@ -284,26 +283,40 @@ ReplyScanner::Status ReplyScanner::ScanGeneral(const char* data, size_t size) {
     }
     pos = next;
     expected_size_ = 0;
-    // One element finished: close every aggregate it completes. An attribute's end is not an
-    // element: the one it is attached to follows, and counts for it.
-    while (true) {
-      if (pending_.empty()) {
-        size_ = pos;
-        pos_ = 0;
-        // A reply nested thousands deep leaves a large stack behind: give it back.
-        if (pending_.capacity() > 4096) pending_.shrink_to_fit();
-        return Status::kComplete;
-      }
-      uint32_t& left = pending_.back();
-      if ((--left & kElementsLeft) != 0) break;
-      const bool attribute = left != 0;
-      pending_.pop_back();
-      if (attribute) {
-        if (pending_.empty() && pos < size) type_ = data[pos];
-        break;
-      }
+    // One element finished: close every aggregate it completes.
+    while (!pending_.empty() && --pending_.back() == 0) pending_.pop_back();
+    if (pending_.empty()) {
+      size_ = pos;
+      pos_ = 0;
+      // A reply nested thousands deep leaves a large stack behind: give it back.
+      if (pending_.capacity() > 4096) pending_.shrink_to_fit();
+      if (type_ == '|') [[unlikely]]
+        type_ = TypeAfterAttributes(data);
+      return Status::kComplete;
     }
   }
+}
+
+char ReplyScanner::TypeAfterAttributes(const char* data) const {
+  // Rare (Redis sends no attributes today), so the attributes are walked again rather than
+  // tracked while scanning: the loop over elements stays as RESP2 needs it.
+  size_t pos = 0;
+  while (data[pos] == '|') {
+    int64_t pairs = 0;
+    size_t next = 0;
+    ReadNumber(data, size_, pos, &pairs, &next);  // read whole before
+    pos = next;
+    if (pairs > 0) {
+      // The pairs alone, as one level of 2n elements; a scanner with no type to settle, so an
+      // attribute inside them costs no walk of its own.
+      ReplyScanner walker(max_reply_bytes_);
+      walker.pending_.push_back(static_cast<uint32_t>(pairs * 2));
+      walker.pos_ = pos;
+      walker.ScanGeneral(data, size_);
+      pos = walker.size_;
+    }
+  }
+  return data[pos];
 }
 
 ReplyScanner::Status ReplyScanner::FailNumber(const char* data, size_t size, size_t pos) {

@@ -12,7 +12,8 @@
 // it was shown, and a reply is refused (kError, error() says why) once it cannot fit in
 // `max_reply_bytes`: a bulk or an aggregate announcing more than that, or a reply that has grown
 // past it. Nesting has no fixed limit: each open aggregate costs the scanner four bytes and the
-// server at least four ("*1\r\n", "%1\r\n"), so any depth a real reply can have is framed.
+// server at least four ("*1\r\n", "%1\r\n", "|0\r\n"), so any depth a real reply can have is
+// framed.
 #pragma once
 
 #include <cstddef>
@@ -95,6 +96,8 @@ class ReplyScanner {
     return end;
   }
   Status ScanGeneral(const char* data, size_t size);
+  // The first byte of a complete reply after its leading attributes.
+  char TypeAfterAttributes(const char* data) const;
   // A number line that cannot be read: says so, or that it starts a streamed reply ("$?").
   Status FailNumber(const char* data, size_t size, size_t pos);
   Status Fail(const char* why) {
@@ -104,8 +107,9 @@ class ReplyScanner {
 
   size_t max_reply_bytes_;
   size_t pos_ = 0;
-  // Per open aggregate, the elements still to read; the top bit marks an attribute, whose end
-  // does not count as an element of the aggregate around it.
+  // Per open aggregate, the elements still to read. An attribute of n pairs is a level of 2n + 1:
+  // its pairs and the element it is attached to, which together are one element of the
+  // aggregate around them.
   std::vector<uint32_t> pending_;
   size_t size_ = 0;
   size_t expected_size_ = 0;
