@@ -1,12 +1,19 @@
-// ReplyScanner: finds where one RESP2 reply from a Redis server ends, without copying or building
+// ReplyScanner: finds where one reply from a Redis server ends, without copying or building
 // objects. Resumable across reads like RequestParser: progress is kept as offsets from the start
 // of the reply, so a large or deeply nested reply arriving in pieces is scanned once.
 //
+// It frames RESP2 and every RESP3 type Redis sends: null '_', boolean '#', double ',', big number
+// '(', blob error '!', verbatim string '=', map '%', set '~', push '>' and attribute '|'. An
+// attribute is not an element of its own: it belongs to the element after it, so a reply (or an
+// aggregate's element) that starts with attributes ends with the element they are attached to.
+// The streamed forms ("$?", "*?", ';', '.') are never sent by Redis and are refused.
+//
 // The server is not trusted. Whatever it sends, the scanner's own memory stays within the bytes
 // it was shown, and a reply is refused (kError, error() says why) once it cannot fit in
-// `max_reply_bytes`: a bulk or an array announcing more than that, or a reply that has grown past
-// it. Nesting has no fixed limit: each open array costs the scanner four bytes and the server at
-// least four ("*1\r\n"), so any depth a real reply can have is framed.
+// `max_reply_bytes`: a bulk or an aggregate announcing more than that, or a reply that has grown
+// past it. Nesting has no fixed limit: each open aggregate costs the scanner four bytes and the
+// server at least four ("*1\r\n", "%1\r\n", "|0\r\n"), so any depth a real reply can have is
+// framed.
 #pragma once
 
 #include <cstddef>
@@ -22,14 +29,18 @@ class ReplyScanner {
 
   static constexpr size_t kMaxLineBytes = 64u << 10;
   static constexpr size_t kDefaultMaxReplyBytes = size_t{1} << 30;
-  // The smallest RESP element ("+\r\n"): an array announcing more elements than the rest of the
-  // largest reply could hold is refused before anything is kept for it.
+  // The smallest RESP element ("+\r\n", "_\r\n"): an aggregate announcing more elements than the
+  // rest of the largest reply could hold (a map or an attribute of n pairs announces 2n) is
+  // refused before anything is kept for it.
   static constexpr size_t kMinElementBytes = 3;
 
   explicit ReplyScanner(size_t max_reply_bytes = kDefaultMaxReplyBytes);
 
-  // Scans the reply starting at data[0]. After kComplete, size() is its length and type() its
-  // first byte ('+', '-', ':', '$', '*'); the next call starts a new reply.
+  // Scans the reply starting at data[0]. After kComplete, size() is its length, leading
+  // attributes included, and type() the first byte of the reply proper, after any attributes:
+  // '+', '-', ':', '$', '*' and RESP3's '_', '#', ',', '(', '!', '=', '%', '~', '>'. A '>' is a
+  // push (an invalidation or a pub/sub message), which answers no request. The next call starts
+  // a new reply.
   Status Scan(const char* data, size_t size) {
     // Inline, for the replies of nearly every GET; everything else is ScanGeneral's.
     if (pos_ == 0 && pending_.empty()) {
@@ -45,6 +56,7 @@ class ReplyScanner {
 
   size_t size() const { return size_; }
   char type() const { return type_; }
+  // After kComplete: whether the reply is an error, RESP2's '-' or RESP3's blob error '!'.
   bool is_error() const { return type_ == '-' || type_ == '!'; }
   // Total bytes needed when a bulk body is being awaited; 0 otherwise. Never more than
   // max_reply_bytes.
@@ -84,6 +96,10 @@ class ReplyScanner {
     return end;
   }
   Status ScanGeneral(const char* data, size_t size);
+  // The first byte of a complete reply after its leading attributes.
+  char TypeAfterAttributes(const char* data) const;
+  // A number line that cannot be read: says so, or that it starts a streamed reply ("$?").
+  Status FailNumber(const char* data, size_t size, size_t pos);
   Status Fail(const char* why) {
     error_ = why;
     return Status::kError;
@@ -91,7 +107,10 @@ class ReplyScanner {
 
   size_t max_reply_bytes_;
   size_t pos_ = 0;
-  std::vector<uint32_t> pending_;  // elements still to read, per open array
+  // Per open aggregate, the elements still to read. An attribute of n pairs is a level of 2n + 1:
+  // its pairs and the element it is attached to, which together are one element of the
+  // aggregate around them.
+  std::vector<uint32_t> pending_;
   size_t size_ = 0;
   size_t expected_size_ = 0;
   const char* error_ = "";

@@ -1,17 +1,26 @@
-// Fuzz target: ReplyScanner on arbitrary server bytes, against hiredis's reader.
+// Fuzz target: ReplyScanner on arbitrary server bytes, against hiredis's reader and a reference
+// RESP3 framer.
 //
 // Properties checked on every input:
-// - each result is sane: size() within the bytes given, type() the reply's first byte, an
-//   awaited size beyond the bytes at hand;
+// - each result is sane: size() within the bytes given, type() the reply's first byte (the first
+//   after its attributes when it starts with '|'), is_error() for '-' and '!' alone, an awaited
+//   size beyond the bytes at hand;
 // - resumption: the stream cut into pieces (every cut point for short inputs, input-chosen cuts
 //   for longer ones), each call seeing a fresh, exactly sized copy of the bytes received so far,
 //   gives exactly the replies of the whole stream at once;
-// - the differential, reply by reply: where both finish a reply they finish it at the same byte;
-//   neither finishes one the other still waits for; the scanner accepts nothing hiredis rejects
-//   (up to hiredis 0.14's own limits: nesting deeper than 7, more than INT_MAX elements); it
-//   rejects what hiredis accepts only where it is documented to be stricter: a CR inside a line,
-//   a bulk not followed by CRLF, a line longer than kMaxLineBytes, a bulk or an array too large
-//   for max_reply_bytes (hiredis has no such limit and waits for the bytes).
+// - the differential with Resp3ReferenceFramer (resp3_reference_framer.h), reply by reply, over
+//   the whole input: the same replies, ending at the same bytes, of the same type; the scanner
+//   waits exactly where the reference does, except that it refuses a reply announcing more than
+//   max_reply_bytes (the reference has no limit and waits) and judges a number line as soon as a
+//   byte makes it wrong (the reference reads the whole line: ending the input with CRLF must then
+//   make the reference refuse that reply too);
+// - the differential with hiredis 0.14 (RESP2 only), for the replies before the first one in
+//   which the reference read a RESP3 type byte: where both finish a reply they finish it at the
+//   same byte; neither finishes one the other still waits for; the scanner accepts nothing
+//   hiredis rejects (up to hiredis 0.14's own limits: nesting deeper than 7, more than INT_MAX
+//   elements); it rejects what hiredis accepts only where it is documented to be stricter: a CR
+//   inside a line, a bulk not followed by CRLF, a line longer than kMaxLineBytes, a bulk or an
+//   array too large for max_reply_bytes (hiredis has no such limit and waits for the bytes).
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -22,6 +31,7 @@
 #include "dataplane/reply_scanner.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/hiredis_framer.h"
+#include "tests/fuzz/resp3_reference_framer.h"
 #include "tests/fuzz/split_points.h"
 
 namespace ringproxy::fuzz {
@@ -30,6 +40,8 @@ namespace {
 using proxy::ReplyScanner;
 using Status = ReplyScanner::Status;
 using HiredisStatus = HiredisFramer::Status;
+using Reference = Resp3ReferenceFramer;
+using ReferenceStatus = Resp3ReferenceFramer::Status;
 
 constexpr size_t kEveryCutUpTo = 160;
 constexpr size_t kMaxChosenCuts = 8;
@@ -58,6 +70,18 @@ const char* StatusName(HiredisStatus status) {
   return "?";
 }
 
+const char* StatusName(ReferenceStatus status) {
+  switch (status) {
+    case ReferenceStatus::kComplete:
+      return "complete";
+    case ReferenceStatus::kIncomplete:
+      return "incomplete";
+    case ReferenceStatus::kError:
+      return "error";
+  }
+  return "?";
+}
+
 // One reply (or the stream's final state) in stream offsets.
 struct Event {
   Status status = Status::kIncomplete;
@@ -77,8 +101,13 @@ Event CheckResult(const ReplyScanner& scanner, Status status, const char* data, 
   if (status == Status::kComplete) {
     FUZZ_CHECK(scanner.size() > 0 && scanner.size() <= size, "a %zu-byte reply in %zu bytes",
                scanner.size(), size);
-    FUZZ_CHECK(scanner.type() == data[0], "type '%c' for a reply starting with 0x%02x",
-               scanner.type(), static_cast<unsigned char>(data[0]));
+    // A reply starting with an attribute has the type of what follows its attributes, which the
+    // reference checks; here only that it is not an attribute.
+    FUZZ_CHECK(data[0] == '|' ? scanner.type() != '|' : scanner.type() == data[0],
+               "type '%c' for a reply starting with 0x%02x", scanner.type(),
+               static_cast<unsigned char>(data[0]));
+    FUZZ_CHECK(scanner.is_error() == (scanner.type() == '-' || scanner.type() == '!'),
+               "is_error() %d for type '%c'", scanner.is_error(), scanner.type());
     FUZZ_CHECK(data[scanner.size() - 2] == '\r' && data[scanner.size() - 1] == '\n',
                "a reply not ending in CRLF");
     event.size = scanner.size();
@@ -153,9 +182,12 @@ bool HiredisFaultsReply(std::string_view stream, size_t index) {
   return frame.status == HiredisStatus::kError && !frame.hiredis_limit;
 }
 
-void CheckAgainstHiredis(std::string_view input, const std::vector<Event>& events) {
+// Only the first `resp2_replies` events: from the first reply holding a RESP3 type on, hiredis
+// 0.14 cannot tell.
+void CheckAgainstHiredis(std::string_view input, const std::vector<Event>& events,
+                         size_t resp2_replies) {
   HiredisFramer hiredis(input, ReplyScanner::kMaxLineBytes);
-  for (size_t index = 0; index < events.size(); ++index) {
+  for (size_t index = 0; index < events.size() && index < resp2_replies; ++index) {
     const Event& event = events[index];
     const HiredisFramer::Frame frame = hiredis.Next();
     if (frame.hiredis_limit) return;  // not a fault in the bytes
@@ -198,6 +230,59 @@ void CheckAgainstHiredis(std::string_view input, const std::vector<Event>& event
   }
 }
 
+// Whether the reference, reading `stream`, refuses reply number `index`.
+bool ReferenceRefusesReply(std::string_view stream, size_t index) {
+  Reference reference(stream, ReplyScanner::kMaxLineBytes);
+  Reference::Frame frame;
+  for (size_t i = 0; i <= index; ++i) frame = reference.Next();
+  return frame.status == ReferenceStatus::kError;
+}
+
+// Compares the events with the reference's frames; returns how many of the replies, from the
+// first, hold only RESP2 types.
+size_t CheckAgainstReference(std::string_view input, const std::vector<Event>& events) {
+  Reference reference(input, ReplyScanner::kMaxLineBytes);
+  size_t resp2_replies = events.size();
+  for (size_t index = 0; index < events.size(); ++index) {
+    const Event& event = events[index];
+    const Reference::Frame frame = reference.Next();
+    if (frame.resp3 && resp2_replies == events.size()) resp2_replies = index;
+    if (frame.too_deep) return resp2_replies;  // beyond the reference's recursion
+    const char* what = StatusName(frame.status);
+    switch (event.status) {
+      case Status::kComplete:
+        FUZZ_CHECK(frame.status == ReferenceStatus::kComplete,
+                   "scanner: reply at %zu of %zu bytes; reference: %s", event.start, event.size,
+                   what);
+        FUZZ_CHECK(frame.end == event.start + event.size,
+                   "reply at %zu ends at %zu, the reference says %zu", event.start,
+                   event.start + event.size, frame.end);
+        FUZZ_CHECK(frame.type == event.type, "reply at %zu: type '%c', the reference says '%c'",
+                   event.start, event.type, frame.type);
+        continue;
+      case Status::kIncomplete:
+        FUZZ_CHECK(frame.status == ReferenceStatus::kIncomplete,
+                   "scanner awaits more bytes for the reply at %zu; reference: %s (end %zu)",
+                   event.start, what, frame.end);
+        return resp2_replies;
+      case Status::kError:
+        FUZZ_CHECK(frame.status != ReferenceStatus::kComplete,
+                   "scanner rejects the reply at %zu that the reference reads as %zu..%zu",
+                   event.start, event.start, frame.end);
+        // Refused for its announced size, which the reference would wait for.
+        if (event.over_limit) return resp2_replies;
+        if (frame.status == ReferenceStatus::kIncomplete) {
+          FUZZ_CHECK(ReferenceRefusesReply(std::string(input) + "\r\n", index),
+                     "scanner rejects the reply at %zu that the reference still waits for and "
+                     "accepts once its line ends",
+                     event.start);
+        }
+        return resp2_replies;
+    }
+  }
+  return resp2_replies;
+}
+
 }  // namespace
 }  // namespace ringproxy::fuzz
 
@@ -211,6 +296,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   const std::vector<size_t> cuts = SplitPoints(data, size, kMaxChosenCuts);
   CheckSameReplies(whole, ScanStream(input, cuts), cuts);
-  CheckAgainstHiredis(input, whole);
+  const size_t resp2_replies = CheckAgainstReference(input, whole);
+  CheckAgainstHiredis(input, whole, resp2_replies);
   return 0;
 }
