@@ -13,7 +13,8 @@
 // Per input: the pool is chosen from a hash of the input; the input is written in input-chosen
 // pieces; replies are read until every request the input holds has its reply (and, after a
 // protocol error or QUIT, until the proxy closes), within a time bound. Checked:
-// - every reply is well-formed RESP (ReplyScanner), and there are never more replies than
+// - every reply is well-formed RESP2 or RESP3 (ReplyScanner), never a push frame (the proxy drops
+//   the shards' pushes), and there are never more replies than
 //   requests: a QUIT sent after the input, when the input ends on a request boundary, must get
 //   exactly "+OK" and then the connection's end;
 // - the input is framed as the proxy must frame it: with the pre-AUTH limits until a successful
@@ -23,7 +24,12 @@
 //   as the key count, SCRIPT/FUNCTION subcommands as every shard's replies merged, INFO with the
 //   shards' keyspaces summed — unless the reply is an error; commands the proxy answers itself
 //   exactly as the product's AnswerLocalCommand answers them; refusals (unknown commands, wrong
-//   arity, NOAUTH, EXEC or DISCARD without MULTI) as errors;
+//   arity, NOAUTH, EXEC or DISCARD without MULTI) as errors; and no error that says a server
+//   failed or answered nonsense (ServerFailure), since the fake shards never do;
+// - each reply is in the protocol its client speaks when it sends the request (HELLO 2/3,
+//   followed through the product's AnswerLocalCommand): the shards answer RESP3 connections in
+//   RESP3 forms of their own (fake_shard.h), so a request carried on the other protocol's server
+//   connection, or overtaking a HELLO that switches, gets a reply the model does not expect;
 // - transactions: MULTI +OK, a nested MULTI or a WATCH inside it refused without harm, each
 //   command +QUEUED when the proxy can queue it (keys on the transaction's one server, and the
 //   WATCHed server's) and an error otherwise, and then EXEC -EXECABORT; EXEC the array of the
@@ -39,6 +45,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -187,6 +194,10 @@ struct ModelRequest {
   bool must_fail = false;  // refused whatever the servers say (unknown, wrong arity, NOAUTH)
   bool local = false;      // answered by the proxy itself: `local_reply` is the answer
   std::string local_reply;
+  // The client's protocol when the request is sent (HELLO changes it for the requests after
+  // it): the reply must be in it, so a request carried on the other protocol's server
+  // connection gets a reply the model does not expect.
+  proxy::Protocol protocol = proxy::Protocol::kResp2;
 
   std::vector<std::string_view> views() const {
     return std::vector<std::string_view>(args.begin(), args.end());
@@ -209,7 +220,9 @@ struct Expected {
 // pre-AUTH limits until AUTH (or HELLO ... AUTH) succeeds, so the commands the proxy answers
 // itself are run here in order on a session of the model's own, through the product's
 // AnswerLocalCommand: the model then knows when authentication succeeded, and what each local
-// reply is, exactly as the connection's own session would.
+// reply is, exactly as the connection's own session would; and which protocol each request is
+// sent in, as a successful HELLO 2 or 3 switches it (a refused one, or one inside MULTI, does
+// not).
 Expected Expect(std::string_view input, const Pool& pool) {
   Expected expected;
   const bool password = !pool.config->redis_auth.empty();
@@ -238,6 +251,7 @@ Expected Expect(std::string_view input, const Pool& pool) {
     for (size_t i = 0; i < parser.argc(); ++i) request.args.emplace_back(parser.arg(data, i));
     request.spec = proxy::LookupCommand(request.args[0]);
     request.in_multi = in_multi;
+    request.protocol = session.protocol;
     const CommandSpec* spec = request.spec;
     const bool known = spec != nullptr && proxy::ArityOk(*spec, request.args.size());
     const LocalCommand local = known ? spec->local : LocalCommand::kNone;
@@ -328,10 +342,10 @@ std::vector<std::string> ArrayLines(const std::string& reply) {
 // What the pool's merged reply to a fan-out subcommand is, from every shard's reply; empty when
 // it must be an error.
 std::string ExpectedFanOut(const proxy::FanOutSpec& sub, const std::vector<std::string_view>& args,
-                           size_t shards) {
+                           size_t shards, proxy::Protocol protocol) {
   std::vector<std::string> replies;
   for (size_t i = 0; i < shards; ++i) {
-    replies.push_back(FakeShard::FanOutReply(sub, args, static_cast<uint32_t>(i)));
+    replies.push_back(FakeShard::FanOutReply(sub, args, static_cast<uint32_t>(i), protocol));
   }
   switch (sub.merge) {
     case proxy::MergeKind::kAndArray: {
@@ -374,6 +388,25 @@ std::string WithoutClientId(std::string_view hello) {
   return out;
 }
 
+// An error the proxy gives only when a server connection failed or a server's reply made no
+// sense to it: the fake shards never fail and always make sense, so such an error means the
+// proxy lost track of a stream (a push frame taken for a reply, an attribute misframed) or
+// mangled a reply it merges. The texts are the proxy's (ServerConnection::Close writes the
+// errno's text, Request's merges their complaints).
+bool ServerFailure(std::string_view reply) {
+  static const std::vector<std::string>* const kFailures = [] {
+    auto* failures = new std::vector<std::string>{"-ERR Host is down\r\n"};
+    for (int e = 1; e < 134; ++e) failures->push_back("-ERR " + std::string(strerror(e)) + "\r\n");
+    return failures;
+  }();
+  for (const std::string& failure : *kFailures) {
+    if (reply == failure) return true;
+  }
+  return reply.starts_with("-ERR unexpected") ||
+         reply.starts_with("-ERR server returned fewer values") ||
+         reply.starts_with("-ERR the servers of the pool answered differently");
+}
+
 // Checks each reply against its request, in order. Replies arrive in request order, so the
 // transaction state a reply depends on (which queued commands were accepted, which WATCH took)
 // is tracked from the replies already checked.
@@ -381,11 +414,11 @@ class ReplyModel {
  public:
   explicit ReplyModel(const Pool* pool) : pool_(pool) {}
 
-  void Check(const ModelRequest& request, std::string_view reply, size_t index) {
+  // `error`: the reply is an error, RESP2's '-' or RESP3's '!', maybe behind an attribute.
+  void Check(const ModelRequest& request, std::string_view reply, bool error, size_t index) {
     index_ = index;
     request_ = &request;
     reply_ = reply;
-    const bool error = reply[0] == '-';
     if (request.must_fail) {
       Require(error, "an error");
       if (request.in_multi) {
@@ -402,6 +435,10 @@ class ReplyModel {
       CheckLocal();
       return;
     }
+    // A server's blob error for a "berr" key does not fit a merge, which says so.
+    Require(
+        !ServerFailure(reply) || (request.protocol == proxy::Protocol::kResp3 && HasKey("berr")),
+        "a reply from the shards (this error says a server failed or answered nonsense)");
     if (request.in_multi) {
       CheckInMulti(error);
     } else {
@@ -461,7 +498,8 @@ class ReplyModel {
           Require(error, "an error (a subcommand the proxy does not send to every server)");
           return;
         }
-        const std::string expected = ExpectedFanOut(*sub, args, pool_->shards.size());
+        const std::string expected =
+            ExpectedFanOut(*sub, args, pool_->shards.size(), request_->protocol);
         Require(error || (!expected.empty() && reply_ == expected),
                 expected.empty() ? "an error" : expected);
         return;
@@ -471,7 +509,8 @@ class ReplyModel {
         return;
       default: {
         if (error) return;
-        Require(reply_ == FakeShard::ReplyTo(args), FakeShard::ReplyTo(args));
+        const std::string expected = FakeShard::ReplyTo(args, request_->protocol);
+        Require(reply_ == expected, expected);
         return;
       }
     }
@@ -497,8 +536,11 @@ class ReplyModel {
     FUZZ_CHECK(request_->spec->local == LocalCommand::kInfo, "no local prediction for '%s'",
                Printable(request_->args[0]).c_str());
     if (error) return;
-    Require(reply_[0] == '$', "a bulk string");
-    const size_t header = reply_.find("\r\n") + 2;
+    // RESP3 has INFO as a verbatim string of format "txt".
+    const bool resp3 = request_->protocol == proxy::Protocol::kResp3;
+    Require(reply_[0] == (resp3 ? '=' : '$'), resp3 ? "a verbatim string" : "a bulk string");
+    const size_t header = reply_.find("\r\n") + 2 + (resp3 ? 4 : 0);
+    Require(!resp3 || reply_.substr(header - 4, 4) == "txt:", "a verbatim string of format txt");
     const std::string_view body = reply_.substr(header, reply_.size() - header - 2);
     if (!InfoAsksKeyspace(request_->args)) {
       Require(body.find("# Keyspace") == std::string_view::npos, "no keyspace");
@@ -519,7 +561,7 @@ class ReplyModel {
         if (doomed_) {
           Require(reply_.starts_with("-EXECABORT"), "-EXECABORT");
         } else if (!error) {
-          std::string expected = "*-1\r\n";
+          std::string expected(FakeShard::NullArray(request_->protocol));
           if (!watch_dirty_) {
             expected = "*" + std::to_string(queued_.size()) + "\r\n";
             for (const std::string& reply : queued_) expected += reply;
@@ -542,7 +584,7 @@ class ReplyModel {
       return;
     }
     Require(reply_ == "+QUEUED\r\n", "+QUEUED");
-    queued_.push_back(FakeShard::ReplyTo(request_->views()));
+    queued_.push_back(FakeShard::ReplyTo(request_->views(), request_->protocol));
   }
 
   // Whether the proxy queues the request (else it refuses it, and the transaction is doomed);
@@ -573,6 +615,17 @@ class ReplyModel {
     if (watch_server_ != kNone && watch_server_ != server) return false;
     transaction_server_ = server;
     return true;
+  }
+
+  // Whether a key of the request starts with `prefix`.
+  bool HasKey(std::string_view prefix) const {
+    std::vector<std::string_view> keys;
+    if (request_->spec == nullptr) return false;
+    FakeShard::KeysOf(*request_->spec, request_->views(), &keys);
+    for (const std::string_view key : keys) {
+      if (key.starts_with(prefix)) return true;
+    }
+    return false;
   }
 
   // The one server that owns every key of the request; false when there is none.
@@ -725,13 +778,15 @@ class Client {
                  "a malformed reply after %zu good ones: %s", replies_, Printable(in_).c_str());
       if (status == proxy::ReplyScanner::Status::kIncomplete) return;
       const std::string_view reply(in_.data(), scanner.size());
+      FUZZ_CHECK(scanner.type() != '>', "a push frame reached the client after %zu replies: %s",
+                 replies_, Printable(reply).c_str());
       if (quitting_ && quit_reply_.empty()) {
         quit_reply_ = std::string(reply);
       } else {
         FUZZ_CHECK(replies_ < expected_->replies(), "reply %zu for %zu requests: %s", replies_ + 1,
                    expected_->replies(), Printable(reply).c_str());
         if (replies_ < expected_->requests.size()) {
-          model_.Check(expected_->requests[replies_], reply, replies_);
+          model_.Check(expected_->requests[replies_], reply, scanner.is_error(), replies_);
         } else {
           FUZZ_CHECK(reply.starts_with("-ERR Protocol error"), "the reply to a protocol error: %s",
                      Printable(reply).c_str());

@@ -15,6 +15,7 @@ namespace {
 using proxy::CommandKind;
 using proxy::CommandSpec;
 using proxy::LocalCommand;
+using proxy::Protocol;
 
 std::string Bulk(std::string_view value) {
   return "$" + std::to_string(value.size()) + "\r\n" + std::string(value) + "\r\n";
@@ -42,6 +43,11 @@ struct FakeShard::Connection {
   proxy::RequestParser parser;
   size_t requests = 0;  // requests answered on this connection
   bool past_handshake = false;
+  bool said_hello = false;  // HELLO 3 ended the handshake: no AUTH or SELECT may follow
+  Protocol protocol = Protocol::kResp2;
+  // A WATCH since the last EXEC or UNWATCH: the proxy has pinned this connection to one client,
+  // and it follows that client's HELLO.
+  bool watching = false;
   // Between MULTI and EXEC: the replies EXEC will give, in order.
   bool in_multi = false;
   std::vector<std::string> queued;
@@ -174,13 +180,65 @@ proxy::KeyScan ScanKeys(const CommandSpec& spec, const std::vector<std::string_v
   return proxy::KeyScan::kNoKeys;
 }
 
-std::string Echo(const std::vector<std::string_view>& args) {
-  std::string echo = "echo:";
+// "echo:" and every argument, space-separated; "echo3:" in RESP3, so that a reply tells which
+// protocol's connection carried its request.
+std::string EchoText(const std::vector<std::string_view>& args, Protocol protocol) {
+  std::string echo = protocol == Protocol::kResp3 ? "echo3:" : "echo:";
   for (size_t i = 0; i < args.size(); ++i) {
     if (i > 0) echo += ' ';
     echo.append(args[i]);
   }
+  return echo;
+}
+
+std::string Echo(const std::vector<std::string_view>& args, Protocol protocol) {
+  return Bulk(EchoText(args, protocol));
+}
+
+// An attribute as Redis would attach one (e.g. a key's popularity), naming `key`.
+std::string Attribute(std::string_view key) { return "|1\r\n+key\r\n" + Bulk(key); }
+
+// The RESP3 reply to a keyed command whose echo is `echo`, by the prefix of its first key
+// (fake_shard.h): every RESP3 type the proxy must frame and pass through verbatim.
+std::string Resp3Form(std::string_view key, const std::string& echo) {
+  if (key.starts_with("attr")) return Attribute(key) + Resp3Form(key.substr(4), echo);
+  if (key.starts_with("push")) return Resp3Form(key.substr(4), echo);  // PushBefore's part
+  const std::string size = std::to_string(echo.size());
+  if (key.starts_with("berr")) {
+    const std::string text = "ERR fake " + echo;
+    return "!" + std::to_string(text.size()) + "\r\n" + text + "\r\n";
+  }
+  if (key.starts_with("nil")) return "_\r\n";
+  if (key.starts_with("map")) return "%2\r\n+echo\r\n" + Bulk(echo) + "+keys\r\n~1\r\n" + Bulk(key);
+  if (key.starts_with("set")) return "~2\r\n" + Bulk(echo) + "#t\r\n";
+  if (key.starts_with("dbl")) return "," + size + ".5\r\n";
+  if (key.starts_with("bool")) return echo.size() % 2 == 0 ? "#t\r\n" : "#f\r\n";
+  if (key.starts_with("big")) return "(123456789012345678901234567890" + size + "\r\n";
+  if (key.starts_with("verb")) {
+    return "=" + std::to_string(4 + echo.size()) + "\r\ntxt:" + echo + "\r\n";
+  }
   return Bulk(echo);
+}
+
+// An MGET value: RESP2's "v:<k>" or nil, RESP3's "v3:<k>" or "_", behind an attribute for a key
+// starting with "attr".
+std::string MgetValue(std::string_view key, Protocol protocol) {
+  if (protocol == Protocol::kResp2) {
+    return key.starts_with("nil") ? std::string("$-1\r\n") : Bulk("v:" + std::string(key));
+  }
+  const std::string attribute = key.starts_with("attr") ? Attribute(key) : std::string();
+  const std::string_view rest = key.starts_with("attr") ? key.substr(4) : key;
+  return attribute +
+         (rest.starts_with("nil") ? std::string("_\r\n") : Bulk("v3:" + std::string(key)));
+}
+
+// What a Redis 7 answers HELLO with, in `protocol`.
+std::string HelloReply(Protocol protocol, size_t id) {
+  const bool resp3 = protocol == Protocol::kResp3;
+  return std::string(resp3 ? "%7\r\n" : "*14\r\n") + Bulk("server") + Bulk("redis") +
+         Bulk("version") + Bulk("7.2.4") + Bulk("proto") + (resp3 ? ":3\r\n" : ":2\r\n") +
+         Bulk("id") + ":" + std::to_string(id) + "\r\n" + Bulk("mode") + Bulk("standalone") +
+         Bulk("role") + Bulk("master") + Bulk("modules") + "*0\r\n";
 }
 
 }  // namespace
@@ -190,7 +248,7 @@ bool FakeShard::KeysOf(const CommandSpec& spec, const std::vector<std::string_vi
   return ScanKeys(spec, args, keys) == proxy::KeyScan::kOk && !keys->empty();
 }
 
-std::string FakeShard::ReplyTo(const std::vector<std::string_view>& args) {
+std::string FakeShard::ReplyTo(const std::vector<std::string_view>& args, Protocol protocol) {
   const CommandSpec* spec = proxy::LookupCommand(args[0]);
   if (spec == nullptr) return "-ERR fake: unknown command\r\n";
   switch (spec->local) {
@@ -212,12 +270,14 @@ std::string FakeShard::ReplyTo(const std::vector<std::string_view>& args) {
   const bool has_keys = KeysOf(*spec, args, &keys);
   if (has_keys && keys[0].starts_with("err"))
     return "-ERR fake " + std::string(spec->name) + "\r\n";
+  const bool resp3 = protocol == Protocol::kResp3;
+  if (resp3 && has_keys && keys[0].starts_with("berr")) {
+    return Resp3Form(keys[0], EchoText(args, protocol));
+  }
   switch (spec->kind) {
     case CommandKind::kSplitGet: {
       std::string out = "*" + std::to_string(keys.size()) + "\r\n";
-      for (const std::string_view key : keys) {
-        out += key.starts_with("nil") ? std::string("$-1\r\n") : Bulk("v:" + std::string(key));
-      }
+      for (const std::string_view key : keys) out += MgetValue(key, protocol);
       return out;
     }
     case CommandKind::kSplitSet:
@@ -225,12 +285,24 @@ std::string FakeShard::ReplyTo(const std::vector<std::string_view>& args) {
     case CommandKind::kSplitCount:
       return ":" + std::to_string(keys.size()) + "\r\n";
     default:
-      return Echo(args);
+      if (resp3 && has_keys) return Resp3Form(keys[0], EchoText(args, protocol));
+      return Echo(args, protocol);
   }
 }
 
+std::string FakeShard::PushBefore(const std::vector<std::string_view>& args, Protocol protocol) {
+  const CommandSpec* spec = proxy::LookupCommand(args[0]);
+  std::vector<std::string_view> keys;
+  if (protocol != Protocol::kResp3 || spec == nullptr || !KeysOf(*spec, args, &keys) ||
+      !keys[0].starts_with("push")) {
+    return std::string();
+  }
+  return ">3\r\n$7\r\nmessage\r\n$4\r\nchan\r\n" + Bulk(keys[0]);
+}
+
 std::string FakeShard::FanOutReply(const proxy::FanOutSpec& sub,
-                                   const std::vector<std::string_view>& args, uint32_t shard) {
+                                   const std::vector<std::string_view>& args, uint32_t shard,
+                                   Protocol protocol) {
   switch (sub.merge) {
     case proxy::MergeKind::kAndArray: {
       // SCRIPT EXISTS: no shard has a SHA starting with "nil"; shard d alone lacks "miss<d>...".
@@ -251,7 +323,7 @@ std::string FakeShard::FanOutReply(const proxy::FanOutSpec& sub,
       if (shard == 0 && ascii::EqualsIgnoreCase(args[0], "function")) return "+OK\r\n";
       return "-NOTBUSY No scripts in execution right now.\r\n";
     default:
-      return Echo(args);
+      return Echo(args, protocol);
   }
 }
 
@@ -281,18 +353,24 @@ void FakeShard::Answer(Connection* connection, const std::vector<std::string_vie
   FUZZ_CHECK(proxy::ArityOk(*spec, args.size()), "the proxy forwarded '%s' with %zu arguments",
              name.c_str(), args.size());
   const bool handshake = spec->local == LocalCommand::kAuth || spec->local == LocalCommand::kSelect;
-  FUZZ_CHECK(!handshake || !connection->past_handshake,
+  FUZZ_CHECK(!handshake || (!connection->past_handshake && !connection->said_hello),
              "the proxy sent '%s' to shard %u after request %zu of its connection", name.c_str(),
              index_, connection->requests);
   if (handshake) {
-    *out += ReplyTo(args);
+    *out += ReplyTo(args, connection->protocol);
+    return;
+  }
+  if (spec->local == LocalCommand::kHello && !connection->in_multi) {
+    Hello(connection, args, out);
     return;
   }
   connection->past_handshake = true;
+  const Protocol protocol = connection->protocol;
+  *out += PushBefore(args, protocol);
   if (connection->in_multi) {
     if (spec->local == LocalCommand::kExec) {
       if (connection->watch_dirty) {
-        *out += "*-1\r\n";
+        *out += NullArray(protocol);
       } else {
         *out += "*" + std::to_string(connection->queued.size()) + "\r\n";
         for (const std::string& reply : connection->queued) *out += reply;
@@ -301,6 +379,7 @@ void FakeShard::Answer(Connection* connection, const std::vector<std::string_vie
       connection->in_multi = false;
       connection->queued.clear();
       connection->watch_dirty = false;
+      connection->watching = false;
       return;
     }
     Queue(connection, *spec, args, out);
@@ -321,10 +400,12 @@ void FakeShard::Answer(Connection* connection, const std::vector<std::string_vie
           for (const std::string_view key : keys) {
             connection->watch_dirty |= key.starts_with("dirty");
           }
+          connection->watching = true;
           *out += "+OK\r\n";
           return;
         case LocalCommand::kUnwatch:
           connection->watch_dirty = false;
+          connection->watching = false;
           *out += "+OK\r\n";
           return;
         default:
@@ -337,7 +418,7 @@ void FakeShard::Answer(Connection* connection, const std::vector<std::string_vie
       FUZZ_CHECK(sub != nullptr && proxy::ArityOk(sub->arity, args.size()),
                  "the proxy sent shard %u '%s %s', which it must refuse, with %zu arguments",
                  index_, name.c_str(), Printable(args[1]).c_str(), args.size());
-      *out += FanOutReply(*sub, args, index_);
+      *out += FanOutReply(*sub, args, index_, protocol);
       return;
     }
     case CommandKind::kLocal:
@@ -345,6 +426,10 @@ void FakeShard::Answer(Connection* connection, const std::vector<std::string_vie
       // only the commands of the table: a name outside it is unknown here too, as in Redis.
       if (spec->local == LocalCommand::kCommand && args.size() == 3 &&
           ascii::Upper(args[1]) == "INFO") {
+        FUZZ_CHECK(protocol == Protocol::kResp2,
+                   "the proxy asked shard %u for COMMAND INFO on a RESP3 connection, but reads "
+                   "the answer as RESP2",
+                   index_);
         *out += "*1\r\n*-1\r\n";
         return;
       }
@@ -352,6 +437,10 @@ void FakeShard::Answer(Connection* connection, const std::vector<std::string_vie
       FUZZ_CHECK(spec->local == LocalCommand::kInfo && args.size() == 2 && args[0] == "INFO" &&
                      args[1] == "keyspace",
                  "the proxy forwarded '%s', which it must answer itself, to shard %u", name.c_str(),
+                 index_);
+      FUZZ_CHECK(protocol == Protocol::kResp2,
+                 "the proxy asked shard %u for INFO keyspace on a RESP3 connection, but reads the "
+                 "answer as RESP2",
                  index_);
       *out += KeyspaceReply(index_);
       return;
@@ -365,7 +454,35 @@ void FakeShard::Answer(Connection* connection, const std::vector<std::string_vie
   FUZZ_CHECK(KeysOf(*spec, args, &keys), "the proxy forwarded '%s' without a key to shard %u",
              name.c_str(), index_);
   CheckKeys(*spec, keys);
-  *out += ReplyTo(args);
+  *out += ReplyTo(args, protocol);
+}
+
+void FakeShard::Hello(Connection* connection, const std::vector<std::string_view>& args,
+                      std::string* out) {
+  // The proxy says HELLO only as "HELLO 2" or "HELLO 3": no AUTH or SETNAME (its handshake
+  // authenticates with AUTH), and a version it speaks.
+  FUZZ_CHECK(args.size() == 2 && (args[1] == "2" || args[1] == "3"),
+             "the proxy sent shard %u a HELLO with %zu arguments ('%s')", index_, args.size(),
+             args.size() > 1 ? Printable(args[1]).c_str() : "");
+  const Protocol protocol = args[1] == "3" ? Protocol::kResp3 : Protocol::kResp2;
+  if (!connection->past_handshake) {
+    // The handshake: AUTH and SELECT first (HELLO checks authentication), then HELLO 3 once.
+    FUZZ_CHECK(protocol == Protocol::kResp3 && !connection->said_hello,
+               "the proxy's handshake sent shard %u HELLO %s%s", index_,
+               std::string(args[1]).c_str(), connection->said_hello ? " twice" : "");
+    connection->said_hello = true;
+  } else {
+    // After requests, only a connection pinned to a client (WATCH) changes protocol, with it.
+    FUZZ_CHECK(connection->watching,
+               "the proxy sent shard %u HELLO %s after request %zu of a connection no client has "
+               "pinned",
+               index_, std::string(args[1]).c_str(), connection->requests);
+    FUZZ_CHECK(protocol != connection->protocol,
+               "the proxy sent shard %u HELLO %s on a connection already speaking it", index_,
+               std::string(args[1]).c_str());
+  }
+  connection->protocol = protocol;
+  *out += HelloReply(protocol, reinterpret_cast<uintptr_t>(connection) % 100000);
 }
 
 void FakeShard::Queue(Connection* connection, const CommandSpec& spec,
@@ -401,7 +518,7 @@ void FakeShard::Queue(Connection* connection, const CommandSpec& spec,
                  name.c_str(), index_);
       break;
   }
-  connection->queued.push_back(ReplyTo(args));
+  connection->queued.push_back(ReplyTo(args, connection->protocol));
   *out += "+QUEUED\r\n";
 }
 

@@ -20,10 +20,27 @@
 //   anything else        -> the bulk string "echo:" followed by every argument, space-separated
 //   (a keyed command whose first key starts with "err" -> "-ERR fake <command>")
 //
+// A connection on which the proxy said HELLO 3 (the last step of its handshake) is answered in
+// RESP3, in forms chosen to exercise framing and to tell the two protocols apart, so that a
+// request carried on the wrong protocol's connection gets a reply its client does not expect:
+//   HELLO 2/3            -> Redis's map of seven pairs (an array of fourteen in RESP2)
+//   the echo, MGET values -> "echo3:..." and "v3:<k>"; MGET's nil is "_"
+//   EXEC after a dirty WATCH -> "_"
+//   by the first key's prefix (Resp3Form; "attr" and "push" stack with the others):
+//     attr  -> the reply of the rest of the key behind an attribute "|1 +key <key>" (also on an
+//              MGET value); push -> a push frame ">3 message chan <key>" before the reply, which
+//              the proxy must drop; berr -> a blob error "!"; nil -> "_"; map -> a map with a set
+//              inside; set -> a set; dbl -> a double; bool -> a boolean; big -> a big number;
+//              verb -> a verbatim string
+// RESP2 connections get exactly the replies above, as before HELLO existed.
+//
 // What the proxy sends must be well-formed multibulk (never inline, never empty), name commands
 // it may forward (inside MULTI, commands it may queue), and carry only keys this shard owns;
-// AUTH/SELECT only as the first commands of a connection, EXEC only to end a MULTI, never
-// DISCARD (the proxy discards a transaction itself). A violation is a FUZZ_CHECK failure.
+// AUTH/SELECT only as the first commands of a connection, HELLO 3 only after them and before any
+// request, or HELLO 2/3 on a connection pinned by a WATCH (it follows its client's protocol);
+// INFO keyspace and COMMAND INFO (read by the proxy itself) only on RESP2 connections; EXEC
+// only to end a MULTI, never DISCARD (the proxy discards a transaction itself). A violation is
+// a FUZZ_CHECK failure.
 #pragma once
 
 #include <uv.h>
@@ -34,6 +51,7 @@
 #include <vector>
 
 #include "dataplane/command_table.h"
+#include "dataplane/protocol.h"
 #include "hashing/placement.h"
 
 namespace ringproxy::fuzz {
@@ -49,12 +67,21 @@ class FakeShard {
   bool Listen(std::string* error);
   uint16_t port() const { return port_; }
 
-  // The reply any shard gives to the keyed or queued command `args` (shared with the fuzzer,
-  // which predicts it).
-  static std::string ReplyTo(const std::vector<std::string_view>& args);
+  // The reply any shard gives to the keyed or queued command `args` on a connection of
+  // `protocol` (shared with the fuzzer, which predicts it).
+  static std::string ReplyTo(const std::vector<std::string_view>& args, proxy::Protocol protocol);
+  // The push frame a RESP3 connection sends ahead of that reply (empty for none): the proxy
+  // must drop it.
+  static std::string PushBefore(const std::vector<std::string_view>& args,
+                                proxy::Protocol protocol);
   // The reply shard `shard` gives to a fan-out subcommand (`sub` of `args[0]`).
   static std::string FanOutReply(const proxy::FanOutSpec& sub,
-                                 const std::vector<std::string_view>& args, uint32_t shard);
+                                 const std::vector<std::string_view>& args, uint32_t shard,
+                                 proxy::Protocol protocol);
+  // The nil EXEC answers when a WATCHed key was modified.
+  static std::string_view NullArray(proxy::Protocol protocol) {
+    return protocol == proxy::Protocol::kResp3 ? "_\r\n" : "*-1\r\n";
+  }
   // The reply shard `shard` gives to INFO keyspace.
   static std::string KeyspaceReply(uint32_t shard);
   // The keys of `args`, or false when the command has none a shard could own.
@@ -75,6 +102,8 @@ class FakeShard {
   // A command inside MULTI: checked as one the proxy may queue, answered +QUEUED.
   void Queue(Connection* connection, const proxy::CommandSpec& spec,
              const std::vector<std::string_view>& args, std::string* out);
+  // HELLO: as the handshake's last step, or on a pinned connection following its client.
+  void Hello(Connection* connection, const std::vector<std::string_view>& args, std::string* out);
   // Every key of a keyed command must be this shard's.
   void CheckKeys(const proxy::CommandSpec& spec, const std::vector<std::string_view>& keys);
 
