@@ -99,7 +99,7 @@ void AnswerHello(std::span<const std::string_view> args, const LocalContext& con
   if (!context.pool->redis_auth.empty() && !session->authenticated) {
     resp::AppendError(out,
                       "NOAUTH HELLO must be called with the client already authenticated, "
-                      "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                      "otherwise the HELLO AUTH <user> <pass> option can be used to "
                       "authenticate the client and select the RESP protocol version at the same "
                       "time");
     return;
