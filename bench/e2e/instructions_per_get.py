@@ -41,7 +41,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compare  # noqa: E402  pylint: disable=wrong-import-position  (the sibling script)
 from child_processes import (  # noqa: E402  pylint: disable=wrong-import-position
-    Children, Interrupted, ProcessError, log_tail)
+    Children, Interrupted, ProcessError, log_tail, tcp_sockets)
 
 
 def parse_args(argv):
@@ -131,7 +131,7 @@ def measure(children, workdir, kind, shard_ports, args, rep):
 def resp3_connections(port, pid):
     """How many of the connections a redis-server at `port` has from process `pid` speak
     RESP3, by CLIENT LIST's resp= and the connections' local ports of that process."""
-    mine = {local_port for local_port, _ in compare._tcp_sockets(pid)}
+    mine = {sock.local_port for sock in tcp_sockets(pid)}
     client = compare.RespClient(port)
     try:
         listing = client.call("CLIENT", "LIST")
