@@ -482,7 +482,8 @@ TEST(PoolKeys, ListsNutcrackersDirectivesInItsOrderThenRingproxysExtensions) {
                                                              "max_pinned_connections",
                                                              "client_output_buffer_limit",
                                                              "client_query_buffer_limit",
-                                                             "refuse_scripts"};
+                                                             "refuse_scripts",
+                                                             "allow_flush"};
   EXPECT_EQ(extensions, expected_extensions);
 }
 
