@@ -256,7 +256,7 @@ def test_redis_cli_with_commands_as_arguments(env):
     assert cli("mset", "c1", "1", "c2", "2", "c3", "3") == "OK\n"
     assert cli("mget", "c1", "c2", "nope", "c3") == "1\n2\n\n3\n"
     assert cli("incrby", "c1", "41") == "42\n"
-    assert "not supported through the proxy" in cli("keys", "*")
+    assert "not supported through the proxy" in cli("time")
     assert cli("--no-raw", "hgetall", "nope") == "(empty array)\n"
     # Commands read from stdin, one per line, as in `redis-cli < file`.
     assert cli(stdin=b"set s1 a\nget s1\nexists s1 c1 nope\n") == "OK\na\n2\n"
@@ -298,7 +298,7 @@ def test_redis_cli_interactive_session(env):
         _read_pty(fd, lambda out: prompt in out)
         converse(b"set tty-key 42", b"\nOK")
         converse(b"incr tty-key", b"(integer) 43")
-        converse(b"keys *", b"not supported through the proxy")
+        converse(b"time", b"not supported through the proxy")
         converse(b"ping", b"PONG")
     finally:
         try:
