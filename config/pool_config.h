@@ -171,6 +171,9 @@ struct PoolConfig {
   // Refuse EVAL, EVALSHA, FCALL (and their _RO forms), SCRIPT and FUNCTION: a script runs on the
   // shard with whatever rights the proxy's connection has, around the commands the proxy refuses.
   bool refuse_scripts = false;
+  // Let FLUSHDB and FLUSHALL through (to every server). Off by default: one command through the
+  // proxy would empty every shard of the pool.
+  bool allow_flush = false;
 
   // In nutcracker's order (hashing::NutcrackerNameLess on name): the server index everywhere.
   // From `servers:`, or expanded from `statefulset:`; empty for an `srv:` pool, whose members are

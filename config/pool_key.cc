@@ -587,6 +587,10 @@ constexpr std::array kPoolKeys = {
             "true: EVAL, EVALSHA, FCALL (and their _RO forms), SCRIPT and FUNCTION are refused. "
             "A script runs on the server with the proxy's rights and reaches every command, the "
             "ones the proxy refuses included."},
+    PoolKey{"allow_flush", Shape::kScalar, Group::kNone, false, "false",
+            ParseBool<&PoolConfig::allow_flush>, kNoEntries, false,
+            "true: FLUSHDB and FLUSHALL are sent to every server of the pool. Otherwise they are "
+            "refused: through the proxy one command empties every shard at once."},
 };
 
 }  // namespace

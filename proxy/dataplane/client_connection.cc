@@ -268,12 +268,14 @@ bool ClientConnection::Dispatch(const char* data) {
   if (spec != nullptr && spec->kind == CommandKind::kSingleKey && ArityOk(*spec, argc) && plain_) {
     // The hot path: one key, routed by it, forwarded verbatim.
     const std::string_view key = parser_.arg(data, static_cast<size_t>(spec->first_key));
-    Server* server = pool_->ServerForKey(key);
-    if (server == nullptr) {
+    const uint32_t index = pool_->placement().ServerFor(key);
+    if (index == kNoServerYet) {
       stats_->forward_error.Add();
       ReplyError("ERR no server available for key");
       return true;
     }
+    session_.last_server = index;  // WAIT goes there
+    Server* server = &pool_->server(index);
     Request* request = Enqueue(CommandClass::kSingleKey, raw.size());
     request->pending = 1;
     Fragment* fragment = context_->NewFragment();
@@ -297,7 +299,7 @@ bool ClientConnection::Dispatch(const char* data) {
   for (size_t i = 0; i < argc; ++i) args.push_back(parser_.arg(data, i));
   const RouteContext context{&pool_->placement(), &session_,
                              !pool_->config().redis_auth.empty() && !session_.authenticated,
-                             &pool_->config()};
+                             &pool_->config(), static_cast<uint32_t>(pool_->server_count())};
   const RouteDecision decision = context_->router().Route(spec, args, context);
   return Execute(spec, decision, raw);
 }
@@ -330,11 +332,26 @@ bool ClientConnection::ExecuteDecision(const CommandSpec* spec, const RouteDecis
   Transaction& transaction = session_.transaction;
   switch (decision.route) {
     case Route::kForward:
+      // Keyed commands only (WAIT is forwarded too, to the server it names): WAIT goes there.
+      if (decision.command_class != CommandClass::kFanOut) session_.last_server = decision.server;
       Forward(decision.server, raw, decision.command_class);
       return true;
     case Route::kSplit:
       Split(decision);
       return true;
+    case Route::kScan:
+      Scan(decision);
+      return true;
+    case Route::kAnyServer: {
+      const uint32_t server = pool_->AnyLiveServer();
+      if (server == kNoServerYet) {
+        stats_->forward_error.Add();
+        ReplyError("ERR no server available");
+        return true;
+      }
+      Forward(server, raw, decision.command_class);
+      return true;
+    }
     case Route::kFanOut:
       FanOut(decision, raw);
       return true;
@@ -503,6 +520,7 @@ void ClientConnection::Split(const RouteDecision& decision) {
   }
   if (decision.merge == MergeKind::kArray) request->key_fragment = std::move(key_fragment);
   ByteBuffer encoded;
+  session_.last_server = servers.back();  // WAIT goes to one of them: the last one written
   for (size_t f = 0; f < servers.size(); ++f) {
     EncodeCommand(fragment_args[f], &encoded);
     Fragment* fragment = context_->NewFragment();
@@ -513,8 +531,30 @@ void ClientConnection::Split(const RouteDecision& decision) {
   }
 }
 
+void ClientConnection::Scan(const RouteDecision& decision) {
+  // SCAN <the server's own cursor>, then the client's options (MATCH, COUNT, TYPE) verbatim.
+  std::vector<std::string_view>& args = context_->args();
+  const std::string cursor = std::to_string(decision.cursor);
+  args[1] = cursor;
+  ByteBuffer encoded;
+  EncodeCommand(args, &encoded);
+  Request* request = Enqueue(decision.command_class, encoded.size());
+  request->BeginSplit(MergeKind::kScan, 1);
+  request->scan_server = decision.server;
+  request->scan_servers = static_cast<uint32_t>(pool_->server_count());
+  Fragment* fragment = context_->NewFragment();
+  fragment->request = request;
+  SendTo(&pool_->server(decision.server), fragment, encoded.view());
+}
+
 void ClientConnection::FanOut(const RouteDecision& decision, std::string_view raw) {
-  std::vector<uint32_t> servers = pool_->LiveServers();
+  std::vector<uint32_t> servers;
+  if (decision.every_server) {
+    servers.resize(pool_->server_count());
+    for (size_t i = 0; i < servers.size(); ++i) servers[i] = static_cast<uint32_t>(i);
+  } else {
+    servers = pool_->LiveServers();
+  }
   if (servers.empty()) {
     stats_->forward_error.Add();
     ReplyError("ERR no server available");
@@ -634,6 +674,7 @@ void ClientConnection::Exec(const RouteDecision& decision) {
     return;
   }
   Server* server = &pool_->server(server_index);
+  session_.last_server = server_index;  // WAIT goes there
   ByteBuffer block;
   block.PrepareAppend(kMultiCommand.size() + transaction.queued.size() + kExecCommand.size());
   block.Append(kMultiCommand);

@@ -162,6 +162,8 @@ class ClientConnection final : public PinHolder {
   // Queues `bytes` for `server` on the client's pinned connection when it has one there.
   void SendTo(Server* server, struct Fragment* fragment, std::string_view bytes);
   void Split(const RouteDecision& decision);
+  // SCAN of one server of the pool, from the server's own cursor (scan_cursor.h).
+  void Scan(const RouteDecision& decision);
   void FanOut(const RouteDecision& decision, std::string_view raw);
   void AnswerLocal(const CommandSpec& spec);
   void AnswerInfo();

@@ -43,6 +43,9 @@ struct ClientSession {
   // The server of the keys the client WATCHes (a server connection is pinned to the client
   // until EXEC, DISCARD, UNWATCH or disconnect), or kNoServerYet.
   uint32_t watch_server = kNoServerYet;
+  // The server of the client's last keyed command, or kNoServerYet: WAIT counts the replicas
+  // that have its writes, so it goes where they went.
+  uint32_t last_server = kNoServerYet;
 };
 
 }  // namespace ringproxy::proxy

@@ -23,38 +23,47 @@ using P = KeyPattern;
 
 // Row builders keep each table line to what differs between commands.
 constexpr CommandSpec Single(std::string_view name, int32_t arity) {
-  return {name, arity, K::kSingleKey, L::kNone, 1, 1, 1, P::kRange, 0, {}, {}, nullptr, 0};
+  return {name,    arity, K::kSingleKey,     L::kNone, 1, 1, 1, P::kRange, 0, {}, {},
+          nullptr, 0,     PoolCommand::kNone};
 }
 constexpr CommandSpec Multi(std::string_view name, int32_t arity, int16_t first, int16_t last,
                             int16_t step, KeyPattern pattern = P::kRange, int16_t pattern_arg = 0) {
   return {name,    arity,       K::kMultiKey, L::kNone, first,   last, step,
-          pattern, pattern_arg, {},           {},       nullptr, 0};
+          pattern, pattern_arg, {},           {},       nullptr, 0,    PoolCommand::kNone};
 }
 constexpr CommandSpec Split(std::string_view name, int32_t arity, CommandKind kind, int16_t first,
                             int16_t last, int16_t step) {
-  return {name, arity, kind, L::kNone, first, last, step, P::kRange, 0, {}, {}, nullptr, 0};
+  return {name,      arity, kind, L::kNone, first,   last, step,
+          P::kRange, 0,     {},   {},       nullptr, 0,    PoolCommand::kNone};
 }
 constexpr CommandSpec Local(std::string_view name, int32_t arity, LocalCommand local) {
-  return {name, arity, K::kLocal, local, 0, 0, 0, P::kRange, 0, {}, {}, nullptr, 0};
+  return {name,      arity, K::kLocal, local, 0,       0, 0,
+          P::kRange, 0,     {},        {},    nullptr, 0, PoolCommand::kNone};
 }
 constexpr CommandSpec Transaction(std::string_view name, int32_t arity, LocalCommand op,
                                   int16_t first = 0, int16_t last = 0, int16_t step = 0) {
-  return {name, arity, K::kTransaction, op, first, last, step, P::kRange, 0, {}, {}, nullptr, 0};
+  return {name,    arity, K::kTransaction,   op, first, last, step, P::kRange, 0, {}, {},
+          nullptr, 0,     PoolCommand::kNone};
 }
 constexpr CommandSpec FanOut(std::string_view name, int32_t arity,
                              std::span<const FanOutSpec> subcommands) {
-  return {name, arity, K::kFanOut, L::kNone, 0, 0, 0, P::kRange, 0, {}, subcommands, nullptr, 0};
+  return {name,      arity, K::kFanOut, L::kNone,    0,       0, 0,
+          P::kRange, 0,     {},         subcommands, nullptr, 0, PoolCommand::kNone};
 }
 constexpr CommandSpec Container(std::string_view name, int32_t arity,
                                 std::span<const SubcommandSpec> subcommands) {
   return {name,           arity, K::kMultiKey, L::kNone, 0,       0, 0,
-          P::kSubcommand, 0,     subcommands,  {},       nullptr, 0};
+          P::kSubcommand, 0,     subcommands,  {},       nullptr, 0, PoolCommand::kNone};
 }
 constexpr CommandSpec Unsupported(std::string_view name, int32_t arity, int16_t first = 0,
                                   int16_t last = 0, int16_t step = 0,
                                   KeyPattern pattern = P::kRange, int16_t pattern_arg = 0) {
-  return {name, arity, K::kUnsupported, L::kNone, first, last, step, pattern, pattern_arg,
-          {},   {},    nullptr,         0};
+  return {
+      name,    arity, K::kUnsupported,   L::kNone, first, last, step, pattern, pattern_arg, {}, {},
+      nullptr, 0,     PoolCommand::kNone};
+}
+constexpr CommandSpec Pool(std::string_view name, int32_t arity, PoolCommand pool) {
+  return {name, arity, K::kPool, L::kNone, 0, 0, 0, P::kRange, 0, {}, {}, nullptr, 0, pool};
 }
 
 // Keyed subcommands; each names its key right after the subcommand, as COMMAND reports.
@@ -295,20 +304,25 @@ constexpr CommandSpec kCommands[] = {
     // Sent to every server, replies merged.
     FanOut("function", -2, kFunctionFanOut),
     FanOut("script", -2, kScriptFanOut),
+    // The pool's keyspace as one: every server's, merged, or (SCAN) each server's in turn.
+    // WAIT goes to the server of the client's last keyed command.
+    Pool("dbsize", 1, PoolCommand::kDbsize),
+    Pool("flushall", -1, PoolCommand::kFlush),
+    Pool("flushdb", -1, PoolCommand::kFlush),
+    Pool("keys", 2, PoolCommand::kKeys),
+    Pool("randomkey", 1, PoolCommand::kRandomKey),
+    Pool("scan", -2, PoolCommand::kScan),
+    Pool("wait", 3, PoolCommand::kWait),
     // Refused. Keyless commands act on one whole server (or the replication, cluster or ACL
-    // state of one) and mean nothing across a pool: which server would answer DBSIZE or KEYS?
+    // state of one) and mean nothing across a pool.
     Unsupported("acl", -2),
     Unsupported("asking", 1),
     Unsupported("bgrewriteaof", 1),
     Unsupported("bgsave", -1),
     Unsupported("cluster", -2),
     Unsupported("config", -2),
-    Unsupported("dbsize", 1),
     Unsupported("debug", -2),
     Unsupported("failover", -1),
-    Unsupported("flushall", -1),
-    Unsupported("flushdb", -1),
-    Unsupported("keys", 2),
     Unsupported("lastsave", 1),
     Unsupported("latency", -2),
     Unsupported("lolwut", -1),
@@ -317,7 +331,6 @@ constexpr CommandSpec kCommands[] = {
     Unsupported("pfselftest", 1),
     Unsupported("psync", -3),
     Unsupported("pubsub", -2),
-    Unsupported("randomkey", 1),
     Unsupported("readonly", 1),
     Unsupported("readwrite", 1),
     Unsupported("replconf", -1),
@@ -325,7 +338,6 @@ constexpr CommandSpec kCommands[] = {
     Unsupported("reset", 1),
     Unsupported("role", 1),
     Unsupported("save", 1),
-    Unsupported("scan", -2),
     Unsupported("shutdown", -1),
     Unsupported("slaveof", 3),
     Unsupported("slowlog", -2),
@@ -346,7 +358,6 @@ constexpr CommandSpec kCommands[] = {
     // stalling every request queued behind them until the timeout. XREAD and XREADGROUP block
     // only with BLOCK, but a kind here is fixed per command: refusing both is simpler and safer
     // than routing by an option (CollectKeys still finds their keys, should that change).
-    // WAIT blocks too, and counts the replicas of one server's writes.
     Unsupported("blmove", 6, 1, 2, 1),
     Unsupported("blmpop", -5, 0, 0, 0, P::kNumkeys, 2),
     Unsupported("blpop", -3, 1, -2, 1),
@@ -355,7 +366,6 @@ constexpr CommandSpec kCommands[] = {
     Unsupported("bzmpop", -5, 0, 0, 0, P::kNumkeys, 2),
     Unsupported("bzpopmax", -3, 1, -2, 1),
     Unsupported("bzpopmin", -3, 1, -2, 1),
-    Unsupported("wait", 3),
     // MIGRATE moves keys between servers behind the proxy's back; MOVE targets another
     // database of one server; RESTORE-ASKING is cluster-internal; PFDEBUG is an admin debugging
     // aid (Redis flags it admin).
@@ -578,6 +588,9 @@ constexpr bool TableIsWellFormed() {
       }
     }
     if ((spec.kind == K::kLocal || spec.kind == K::kTransaction) != (spec.local != L::kNone)) {
+      return false;
+    }
+    if ((spec.kind == K::kPool) != (spec.pool != PoolCommand::kNone)) {
       return false;
     }
     if ((spec.kind == K::kFanOut) != !spec.fan_out.empty()) {

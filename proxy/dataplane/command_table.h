@@ -34,6 +34,8 @@ enum class CommandKind : uint8_t {
   kLocal,        // answered by the proxy itself (see LocalCommand)
   kTransaction,  // MULTI, EXEC, DISCARD, WATCH, UNWATCH: the Router's transaction decisions
   kFanOut,       // a container whose subcommands (FanOutSpec) go to every server, replies merged
+  kPool,         // the whole pool's keyspace (SCAN, DBSIZE, KEYS, ...) or the server of the
+                 // client's last write (WAIT): see PoolCommand
   kUnsupported,  // answered with an -ERR naming the command; the connection stays open
 };
 
@@ -56,19 +58,33 @@ enum class LocalCommand : uint8_t {
   kUnwatch,
 };
 
+// What a kPool command does across the pool's servers.
+enum class PoolCommand : uint8_t {
+  kNone,       // not kPool
+  kScan,       // one server at a time, the cursor naming the server (scan_cursor.h)
+  kDbsize,     // every server, counts summed
+  kKeys,       // every server, arrays concatenated
+  kRandomKey,  // every server, a random non-nil reply
+  kFlush,      // FLUSHDB, FLUSHALL: every server when the pool's allow_flush says so, else refused
+  kWait,       // WAIT: the server of the client's last keyed command
+};
+
 // How the replies of a request's fragments become the client's one reply.
 enum class MergeKind : uint8_t {
-  kForward,       // one fragment whose reply is the client's reply, byte for byte
-  kArray,         // MGET: arrays from each server, re-ordered into key order
-  kAllOk,         // MSET, SCRIPT FLUSH: +OK when every fragment said +OK
-  kSum,           // DEL, UNLINK, TOUCH, EXISTS: integers summed
-  kSameReply,     // SCRIPT LOAD, FUNCTION LOAD: every server's reply, which must be the same
-  kAndArray,      // SCRIPT EXISTS: arrays of 0/1, an element 1 only where every server said 1
-  kAnyOk,         // SCRIPT KILL, FUNCTION KILL: +OK when any server stopped a script, else the
-                  // first error (NOTBUSY)
-  kInfoKeyspace,  // INFO with the keyspace: the proxy's sections, then the servers' keyspaces
-                  // summed (info_reply.h)
-  kLearn,         // COMMAND INFO from every server, for the proxy itself (learned_commands.h)
+  kForward,        // one fragment whose reply is the client's reply, byte for byte
+  kArray,          // MGET: arrays from each server, re-ordered into key order
+  kAllOk,          // MSET, SCRIPT FLUSH: +OK when every fragment said +OK
+  kSum,            // DEL, UNLINK, TOUCH, EXISTS: integers summed
+  kSameReply,      // SCRIPT LOAD, FUNCTION LOAD: every server's reply, which must be the same
+  kAndArray,       // SCRIPT EXISTS: arrays of 0/1, an element 1 only where every server said 1
+  kAnyOk,          // SCRIPT KILL, FUNCTION KILL: +OK when any server stopped a script, else the
+                   // first error (NOTBUSY)
+  kInfoKeyspace,   // INFO with the keyspace: the proxy's sections, then the servers' keyspaces
+                   // summed (info_reply.h)
+  kLearn,          // COMMAND INFO from every server, for the proxy itself (learned_commands.h)
+  kConcat,         // KEYS: every server's array, concatenated in server order
+  kRandomNonNull,  // RANDOMKEY: a random one of the servers' non-nil replies, else a server's nil
+  kScan,           // SCAN: the server's [cursor, keys] with the cursor re-encoded for the pool
 };
 
 // How CollectKeys finds the keys. kRange, kNumkeys, kNumkeysMayBeZero, kSortStore and kGeoStore
@@ -126,6 +142,7 @@ struct CommandSpec {
   std::span<const FanOutSpec> fan_out;          // kFanOut only
   const KeySpec* key_specs;                     // kKeySpecs only: key_spec_count of them
   uint16_t key_spec_count;
+  PoolCommand pool;  // kPool only
 };
 
 // The spec of the command named `name` in any letter case (no allocation), or nullptr when Redis

@@ -1,11 +1,13 @@
 #include "dataplane/request.h"
 
 #include <cstring>
+#include <random>
 
 #include "base/decimal.h"
 #include "dataplane/info_reply.h"
 #include "dataplane/reply_scanner.h"
 #include "dataplane/resp_writer.h"
+#include "dataplane/scan_cursor.h"
 
 namespace ringproxy::proxy {
 namespace {
@@ -44,6 +46,8 @@ void Request::Reset() {
     sum = 0;
     answered = false;
     protocol = Protocol::kResp2;
+    scan_server = 0;
+    scan_servers = 0;
   }
   if (reply.capacity() != 0) reply.Release();
   client = nullptr;
@@ -62,7 +66,8 @@ void Request::Reset() {
 void Request::BeginSplit(MergeKind kind, uint32_t fragments) {
   merge = kind;
   pending = fragments;
-  if (kind == MergeKind::kArray || kind == MergeKind::kAndArray) {
+  if (kind == MergeKind::kArray || kind == MergeKind::kAndArray || kind == MergeKind::kConcat ||
+      kind == MergeKind::kRandomNonNull || kind == MergeKind::kScan) {
     fragment_replies.assign(fragments, std::string());
   } else if (kind == MergeKind::kInfoKeyspace || kind == MergeKind::kLearn) {
     // One slot per server, and the proxy's own sections last (set by the caller).
@@ -127,11 +132,20 @@ bool Request::OnFragmentReply(uint32_t fragment, std::string_view bytes) {
         error = IsError(type) ? std::string(ErrorText(bytes)) : "ERR unexpected reply to INFO";
       }
       break;
+    case MergeKind::kConcat:
+    case MergeKind::kScan:
     case MergeKind::kAndArray:
       if (type == '*') {
         fragment_replies[fragment].assign(bytes);
       } else if (error.empty()) {
         error = IsError(type) ? std::string(ErrorText(bytes)) : "ERR unexpected reply";
+      }
+      break;
+    case MergeKind::kRandomNonNull:
+      if (type == '$' || type == '_') {
+        fragment_replies[fragment].assign(bytes);
+      } else if (error.empty()) {
+        error = type == '-' ? std::string(ErrorText(bytes)) : "ERR unexpected reply";
       }
       break;
     case MergeKind::kAnyOk:
@@ -168,6 +182,15 @@ void Request::Finish() {
       break;
     case MergeKind::kAndArray:
       FinishAndArray();
+      break;
+    case MergeKind::kConcat:
+      FinishConcat();
+      break;
+    case MergeKind::kRandomNonNull:
+      FinishRandomNonNull();
+      break;
+    case MergeKind::kScan:
+      FinishScan();
       break;
     case MergeKind::kInfoKeyspace: {
       std::string text = std::move(fragment_replies.back());
@@ -246,6 +269,86 @@ void Request::FinishAndArray() {
   }
   resp::AppendArrayHeader(&reply, static_cast<int64_t>(all.size()));
   for (const int64_t value : all) resp::AppendInteger(&reply, value);
+}
+
+}  // namespace ringproxy::proxy
+
+namespace ringproxy::proxy {
+namespace {
+
+// The element count of an array reply's "*<n>\r\n" header, and where its elements start.
+bool ArrayHeader(std::string_view r, int64_t* count, size_t* body) {
+  const size_t end = r.find("\r\n");
+  if (r.empty() || r[0] != '*' || end == std::string_view::npos) return false;
+  if (!ParseDecimal(r.substr(1, end - 1), count) || *count < 0) return false;
+  *body = end + 2;
+  return true;
+}
+
+}  // namespace
+
+void Request::FinishConcat() {
+  // KEYS: each server's keys, one server after another (KEYS promises no order).
+  int64_t total = 0;
+  std::vector<size_t> bodies(fragment_replies.size(), 0);
+  for (size_t f = 0; f < fragment_replies.size(); ++f) {
+    int64_t count = 0;
+    if (!ArrayHeader(fragment_replies[f], &count, &bodies[f])) {
+      resp::AppendError(&reply, "ERR unexpected reply");
+      return;
+    }
+    total += count;
+  }
+  resp::AppendArrayHeader(&reply, total);
+  for (size_t f = 0; f < fragment_replies.size(); ++f) {
+    reply.Append(std::string_view(fragment_replies[f]).substr(bodies[f]));
+  }
+}
+
+void Request::FinishRandomNonNull() {
+  // RANDOMKEY: a key of a random server among those that have one. A nil is "$-1" in RESP2 and
+  // "_" in RESP3; when every server is empty, a server's own nil answers, in the client's form.
+  std::vector<size_t> found;
+  for (size_t f = 0; f < fragment_replies.size(); ++f) {
+    const std::string& r = fragment_replies[f];
+    if (r[0] == '$' && !r.starts_with("$-1\r\n")) found.push_back(f);
+  }
+  if (found.empty()) {
+    reply.Append(fragment_replies[0]);
+    return;
+  }
+  thread_local std::minstd_rand random(std::random_device{}());
+  std::uniform_int_distribution<size_t> pick(0, found.size() - 1);
+  reply.Append(fragment_replies[found[pick(random)]]);
+}
+
+void Request::FinishScan() {
+  // The server's reply, [cursor, keys], with its cursor replaced by the pool's: "*2\r\n$<len>\r\n
+  // <cursor>\r\n" then the keys array, which goes out as the server sent it (an array in RESP2
+  // and RESP3 alike).
+  const std::string_view r = fragment_replies[0];
+  constexpr std::string_view kHead = "*2\r\n$";
+  const size_t length_end = r.find("\r\n", kHead.size());
+  int64_t length = 0;
+  uint64_t returned = 0;
+  uint64_t pool_cursor = 0;
+  if (!r.starts_with(kHead) || length_end == std::string_view::npos ||
+      !ParseDecimal(r.substr(kHead.size(), length_end - kHead.size()), &length) || length <= 0 ||
+      length_end + 2 + static_cast<size_t>(length) + 2 > r.size() ||
+      !ParseServerCursor(r.substr(length_end + 2, static_cast<size_t>(length)), &returned)) {
+    resp::AppendError(&reply, "ERR unexpected reply to SCAN");
+    return;
+  }
+  if (!ScanCursor::Next(scan_server, returned, scan_servers, &pool_cursor)) {
+    resp::AppendError(&reply,
+                      "ERR the server's SCAN cursor is too large to combine with its "
+                      "server index");
+    return;
+  }
+  const std::string cursor = std::to_string(pool_cursor);
+  resp::AppendArrayHeader(&reply, 2);
+  resp::AppendBulk(&reply, cursor);
+  reply.Append(r.substr(length_end + 2 + static_cast<size_t>(length) + 2));
 }
 
 }  // namespace ringproxy::proxy

@@ -52,6 +52,8 @@ struct Request {
   int64_t sum = 0;
   bool answered = false;                 // kSameReply: a reply is kept; kAnyOk: a server said +OK
   Protocol protocol = Protocol::kResp2;  // kInfoKeyspace: the client's, for the merged text
+  uint32_t scan_server = 0;              // kScan: the server scanned, and the pool's server count
+  uint32_t scan_servers = 0;
 
   // Records one fragment's complete reply (`bytes` is the whole RESP reply). Returns true when
   // that was the last outstanding fragment and `reply` now holds the client's reply.
@@ -68,6 +70,9 @@ struct Request {
  private:
   void Finish();
   void FinishAndArray();
+  void FinishConcat();
+  void FinishRandomNonNull();
+  void FinishScan();
 };
 
 enum class FragmentKind : uint8_t {

@@ -1,6 +1,7 @@
 #include "dataplane/router.h"
 
 #include "base/ascii.h"
+#include "dataplane/scan_cursor.h"
 #include "dataplane/script_policy.h"
 #include "hashing/continuum.h"
 
@@ -142,6 +143,9 @@ RouteDecision Router::Route(const CommandSpec* spec, std::span<const std::string
 RouteDecision Router::RouteOutsideMulti(const CommandSpec& spec,
                                         std::span<const std::string_view> args,
                                         const RouteContext& context) {
+  // WAITAOF (Redis 7.2) is learned from the servers, which describe it as keyless: it counts
+  // what WAIT counts, for the same server.
+  if (spec.key_pattern == KeyPattern::kKeySpecs && spec.name == "waitaof") return Wait(context);
   switch (spec.kind) {
     case CommandKind::kSingleKey: {
       const uint32_t server = context.placement->ServerFor(args[spec.first_key]);
@@ -213,6 +217,8 @@ RouteDecision Router::RouteOutsideMulti(const CommandSpec& spec,
       decision.merge = sub->merge;
       return decision;
     }
+    case CommandKind::kPool:
+      return PoolWide(spec, args, context);
     case CommandKind::kUnsupported:
       return Reject(NotSupported(spec.name));
   }
@@ -265,6 +271,7 @@ RouteDecision Router::RouteInsideMulti(const CommandSpec& spec,
                                      " inside MULTI is not supported through the proxy"));
       }
     case CommandKind::kFanOut:
+    case CommandKind::kPool:
       return RefuseQueued(Reject("ERR " + ascii::Upper(spec.name) +
                                  " inside MULTI is not supported through the proxy"));
     case CommandKind::kUnsupported:
@@ -338,6 +345,60 @@ Router::KeysOn Router::ServerOfKeys(const CommandSpec& spec, std::span<const std
   }
   *server = first;
   return KeysOn::kOneServer;
+}
+
+RouteDecision Router::PoolWide(const CommandSpec& spec, std::span<const std::string_view> args,
+                               const RouteContext& context) {
+  RouteDecision decision = To(Route::kFanOut, CommandClass::kFanOut);
+  decision.every_server = true;
+  switch (spec.pool) {
+    case PoolCommand::kScan: {
+      if (context.server_count == 0) return Reject("ERR no server available");
+      ScanCursor cursor;
+      if (!ScanCursor::Decode(args[1], context.server_count, &cursor)) {
+        return Reject("ERR invalid cursor");
+      }
+      decision = To(Route::kScan, CommandClass::kFanOut, cursor.server);
+      decision.cursor = cursor.server_cursor;
+      decision.merge = MergeKind::kScan;
+      return decision;
+    }
+    case PoolCommand::kDbsize:
+      decision.merge = MergeKind::kSum;
+      return decision;
+    case PoolCommand::kKeys:
+      decision.merge = MergeKind::kConcat;
+      return decision;
+    case PoolCommand::kRandomKey:
+      decision.merge = MergeKind::kRandomNonNull;
+      return decision;
+    case PoolCommand::kFlush:
+      if (context.pool == nullptr || !context.pool->allow_flush) {
+        return Reject("ERR " + ascii::Upper(spec.name) +
+                      " is refused through this proxy: it would empty every server of the pool "
+                      "(the pool's allow_flush lets it through)");
+      }
+      decision.merge = MergeKind::kAllOk;
+      return decision;
+    case PoolCommand::kWait:
+      return Wait(context);
+    case PoolCommand::kNone:
+      break;
+  }
+  return Reject(NotSupported(spec.name));
+}
+
+RouteDecision Router::Wait(const RouteContext& context) {
+  // WAIT counts the replicas that acknowledged the client's writes, on the server that has them.
+  // The client's usual connection to that server carries them (one connection per client and
+  // server), so WAIT on it covers them all. A client that sent no keyed command has no server of
+  // its own: any live server answers, as Redis answers a client with no writes (its replicas,
+  // which the pool's servers normally have alike).
+  const uint32_t last = context.session->last_server;
+  if (last != kNoServerYet && last < context.server_count) {
+    return To(Route::kForward, CommandClass::kFanOut, last);
+  }
+  return To(Route::kAnyServer, CommandClass::kFanOut);
 }
 
 RouteDecision Router::Split(const CommandSpec& spec, std::span<const std::string_view> args,

@@ -63,6 +63,10 @@ enum class Route : uint8_t {
   kDiscard,      // drop the transaction (and any WATCH)
   kWatch,        // WATCH the keys on `server`: pins a server connection to the client
   kUnwatch,      // forget every WATCH
+  kScan,         // SCAN on `server` from its own `cursor` (scan_cursor.h); the reply's cursor is
+                 // the pool's
+  kAnyServer,    // the request, verbatim, to any live server (WAIT from a client that has sent
+                 // no keyed command)
 };
 
 struct RouteDecision {
@@ -72,7 +76,11 @@ struct RouteDecision {
   uint32_t server = kNoServerYet;
   // kReject: no live server for a key (counted as nutcracker's forward_error).
   bool no_server = false;
-  std::string error;  // kReject, kQueueReject, kExecAbort: the text after '-'
+  // kFanOut: to every configured server, ejected ones too, rather than the live ones: an answer
+  // about the pool's whole keyspace that left a server out would be silently wrong.
+  bool every_server = false;
+  uint64_t cursor = 0;  // kScan: the server's own cursor
+  std::string error;    // kReject, kQueueReject, kExecAbort: the text after '-'
 };
 
 // What the Router sees of the pool and the client beyond the command.
@@ -80,7 +88,9 @@ struct RouteContext {
   const hashing::Placement* placement;
   const ClientSession* session;
   bool auth_required;  // the pool has redis_auth and the client has not authenticated
-  const config::PoolConfig* pool = nullptr;  // its refuse_scripts; null: refuses nothing
+  const config::PoolConfig* pool = nullptr;  // its refuse_scripts and allow_flush; null: refuses
+                                             // no script, allows no flush
+  uint32_t server_count = 0;                 // the pool's servers, live or not (SCAN's cursor)
 };
 
 class Router {
@@ -106,6 +116,10 @@ class Router {
                       const RouteContext& context, uint32_t* server, RouteDecision* decision);
   RouteDecision Split(const CommandSpec& spec, std::span<const std::string_view> args,
                       const RouteContext& context);
+  // kPool commands: the pool's keyspace, or WAIT.
+  static RouteDecision PoolWide(const CommandSpec& spec, std::span<const std::string_view> args,
+                                const RouteContext& context);
+  static RouteDecision Wait(const RouteContext& context);
 
   std::vector<uint32_t> keys_;         // scratch: key indices of the current request
   std::vector<uint32_t> key_servers_;  // kSplit's result

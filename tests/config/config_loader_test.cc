@@ -393,7 +393,8 @@ INSTANTIATE_TEST_SUITE_P(
                     "statefulset, srv, redis_auth_file, redis_auth_env, server_auth, "
                     "server_auth_file, server_auth_env, server_auth_user, tls, server_tls, "
                     "max_clients, client_idle_timeout, max_pinned_connections, "
-                    "client_output_buffer_limit, client_query_buffer_limit, refuse_scripts"},
+                    "client_output_buffer_limit, client_query_buffer_limit, refuse_scripts, "
+                    "allow_flush"},
         InvalidCase{"DirectiveNamesAreCaseSensitive", POOL_WITH("  Hash: md5"),
                     "t.yml:3:3: directive \"Hash\" is unknown; known directives: listen, hash, "
                     "hash_tag, distribution, timeout, backlog, client_connections, redis, "
@@ -402,7 +403,8 @@ INSTANTIATE_TEST_SUITE_P(
                     "statefulset, srv, redis_auth_file, redis_auth_env, server_auth, "
                     "server_auth_file, server_auth_env, server_auth_user, tls, server_tls, "
                     "max_clients, client_idle_timeout, max_pinned_connections, "
-                    "client_output_buffer_limit, client_query_buffer_limit, refuse_scripts"},
+                    "client_output_buffer_limit, client_query_buffer_limit, refuse_scripts, "
+                    "allow_flush"},
         InvalidCase{"DuplicateDirective", POOL_WITH("  listen: 127.0.0.1:22122"),
                     "t.yml:3:3: directive \"listen\" is a duplicate (first given at 2:3)"},
         InvalidCase{"EmptyValue", POOL_WITH("  hash:"),
@@ -713,6 +715,7 @@ INSTANTIATE_TEST_SUITE_P(
                   "  server_auth: for-servers\n"
                   "  server_auth_user: proxy\n"
                   "  refuse_scripts: true\n"
+                  "  allow_flush: true\n"
                   "  servers:\n"
                   "    - 127.0.0.1:7001:1\n",
                   [](PoolConfig* p) {
@@ -720,6 +723,7 @@ INSTANTIATE_TEST_SUITE_P(
                     p->server_auth = "for-servers";
                     p->server_auth_user = "proxy";
                     p->refuse_scripts = true;
+                    p->allow_flush = true;
                   }},
         ValidCase{"ServerPasswordWithoutAClientPassword",
                   "alpha:\n"

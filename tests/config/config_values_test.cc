@@ -482,7 +482,8 @@ TEST(PoolKeys, ListsNutcrackersDirectivesInItsOrderThenRingproxysExtensions) {
                                                              "max_pinned_connections",
                                                              "client_output_buffer_limit",
                                                              "client_query_buffer_limit",
-                                                             "refuse_scripts"};
+                                                             "refuse_scripts",
+                                                             "allow_flush"};
   EXPECT_EQ(extensions, expected_extensions);
 }
 
@@ -555,8 +556,8 @@ TEST(PoolKeys, DocumentedDefaultsMatchPoolConfigDefaults) {
   // max_clients and client_idle_timeout, which have no default (nor have the output and query
   // buffer limits, whose defaults are the command line's); and statefulset's port,
   // cluster_domain and weight, tls's auth_clients, ciphers and handshake_timeout, and
-  // server_tls's verify and ciphers.
-  EXPECT_EQ(checked, 13 + 3 + 3 + 3 + 2 + 1);
+  // server_tls's verify and ciphers; refuse_scripts and allow_flush have theirs.
+  EXPECT_EQ(checked, 13 + 3 + 3 + 3 + 2 + 1 + 1);
 }
 
 TEST(ByteSize, ReadsRedisUnits) {

@@ -504,6 +504,17 @@ class ReplyModel {
                 expected.empty() ? "an error" : expected);
         return;
       }
+      case CommandKind::kPool:
+        // Every fake shard is empty: the pool's answers are those of one empty Redis (SCAN's
+        // cursor walks the shards, ending at 0 after the last).
+        if (error) return;
+        if (spec.pool == proxy::PoolCommand::kScan) {
+          Require(reply_.starts_with("*2\r\n$") && reply_.ends_with("\r\n*0\r\n"),
+                  "an empty SCAN page");
+        } else {
+          Require(reply_ == FakeShard::PoolReply(spec), FakeShard::PoolReply(spec));
+        }
+        return;
       case CommandKind::kUnsupported:
         Require(error, "an error (a command no server runs)");
         return;
@@ -597,6 +608,7 @@ class ReplyModel {
       case CommandKind::kTransaction:
         return spec.local == LocalCommand::kUnwatch;
       case CommandKind::kFanOut:
+      case CommandKind::kPool:
       case CommandKind::kUnsupported:
         return false;
       default:

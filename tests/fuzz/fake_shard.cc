@@ -174,6 +174,7 @@ proxy::KeyScan ScanKeys(const CommandSpec& spec, const std::vector<std::string_v
       return proxy::KeyScan::kOk;
     case CommandKind::kLocal:
     case CommandKind::kFanOut:
+    case CommandKind::kPool:
     case CommandKind::kUnsupported:
       return proxy::KeyScan::kNoKeys;
   }
@@ -327,6 +328,22 @@ std::string FakeShard::FanOutReply(const proxy::FanOutSpec& sub,
   }
 }
 
+std::string FakeShard::PoolReply(const CommandSpec& spec) {
+  // An empty shard's answers (WAIT: no replica).
+  switch (spec.pool) {
+    case proxy::PoolCommand::kScan:
+      return "*2\r\n$1\r\n0\r\n*0\r\n";
+    case proxy::PoolCommand::kKeys:
+      return "*0\r\n";
+    case proxy::PoolCommand::kRandomKey:
+      return "$-1\r\n";
+    case proxy::PoolCommand::kFlush:
+      return "+OK\r\n";
+    default:
+      return ":0\r\n";
+  }
+}
+
 std::string FakeShard::KeyspaceReply(uint32_t shard) {
   // Database 0 on every shard, with figures that differ per shard so that the sums and the
   // key-weighted average TTL are seen; and a database of the shard's own.
@@ -444,6 +461,9 @@ void FakeShard::Answer(Connection* connection, const std::vector<std::string_vie
                  index_);
       *out += KeyspaceReply(index_);
       return;
+    case CommandKind::kPool:
+      *out += PoolReply(*spec);
+      return;
     case CommandKind::kUnsupported:
       FUZZ_CHECK(false, "the proxy forwarded '%s', which it must refuse, to shard %u", name.c_str(),
                  index_);
@@ -513,6 +533,7 @@ void FakeShard::Queue(Connection* connection, const CommandSpec& spec,
       break;
     }
     case CommandKind::kFanOut:
+    case CommandKind::kPool:
     case CommandKind::kUnsupported:
       FUZZ_CHECK(false, "the proxy queued '%s', which it must refuse, in a MULTI on shard %u",
                  name.c_str(), index_);

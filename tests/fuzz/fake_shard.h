@@ -17,6 +17,7 @@
 //                           every shard), EXISTS -> :1/:0 per SHA, FLUSH/DELETE/RESTORE -> +OK,
 //                           KILL -> -NOTBUSY (FUNCTION KILL: +OK on shard 0, which runs one)
 //   INFO keyspace        -> a bulk "# Keyspace\r\n..." with figures per shard (KeyspaceReply)
+//   SCAN, DBSIZE, KEYS, RANDOMKEY, FLUSHDB/FLUSHALL, WAIT -> an empty shard's answer (PoolReply)
 //   anything else        -> the bulk string "echo:" followed by every argument, space-separated
 //   (a keyed command whose first key starts with "err" -> "-ERR fake <command>")
 //
@@ -84,6 +85,8 @@ class FakeShard {
   }
   // The reply shard `shard` gives to INFO keyspace.
   static std::string KeyspaceReply(uint32_t shard);
+  // SCAN, DBSIZE, KEYS, RANDOMKEY, FLUSH*, WAIT: an empty shard's answer.
+  static std::string PoolReply(const proxy::CommandSpec& spec);
   // The keys of `args`, or false when the command has none a shard could own.
   static bool KeysOf(const proxy::CommandSpec& spec, const std::vector<std::string_view>& args,
                      std::vector<std::string_view>* keys);

@@ -40,6 +40,8 @@ std::string_view KindName(CommandKind kind) {
       return "transaction";
     case CommandKind::kFanOut:
       return "fan_out";
+    case CommandKind::kPool:
+      return "pool";
     case CommandKind::kUnsupported:
       return "unsupported";
   }

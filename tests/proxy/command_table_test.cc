@@ -260,14 +260,32 @@ TEST(CommandKinds, LocalCommandsNameWhatTheProxyAnswers) {
 
 TEST(CommandKinds, ServerWidePubSubAndBlockingCommandsAreUnsupported) {
   for (std::string_view name :
-       {"keys",       "scan",     "randomkey",  "dbsize", "flushall", "flushdb",   "config",
-        "debug",      "shutdown", "save",       "bgsave", "monitor",  "slaveof",   "replicaof",
-        "cluster",    "time",     "lastsave",   "swapdb", "move",     "subscribe", "psubscribe",
-        "publish",    "spublish", "ssubscribe", "pubsub", "blpop",    "brpop",     "blmove",
-        "brpoplpush", "bzpopmin", "bzpopmax",   "blmpop", "bzmpop",   "wait",      "migrate",
-        "reset",      "readonly", "readwrite",  "acl"}) {
+       {"config",     "debug",      "shutdown",  "save",       "bgsave", "monitor", "slaveof",
+        "replicaof",  "cluster",    "time",      "lastsave",   "swapdb", "move",    "subscribe",
+        "psubscribe", "publish",    "spublish",  "ssubscribe", "pubsub", "blpop",   "brpop",
+        "blmove",     "brpoplpush", "bzpopmin",  "bzpopmax",   "blmpop", "bzmpop",  "migrate",
+        "reset",      "readonly",   "readwrite", "acl"}) {
     EXPECT_EQ(Spec(name).kind, CommandKind::kUnsupported) << name;
   }
+}
+
+TEST(CommandKinds, KeyspaceCommandsAndWaitActAcrossThePool) {
+  const std::pair<std::string_view, PoolCommand> expected[] = {
+      {"scan", PoolCommand::kScan},     {"dbsize", PoolCommand::kDbsize},
+      {"keys", PoolCommand::kKeys},     {"randomkey", PoolCommand::kRandomKey},
+      {"flushdb", PoolCommand::kFlush}, {"flushall", PoolCommand::kFlush},
+      {"wait", PoolCommand::kWait},
+  };
+  for (const auto& [name, pool] : expected) {
+    EXPECT_EQ(Spec(name).kind, CommandKind::kPool) << name;
+    EXPECT_EQ(Spec(name).pool, pool) << name;
+  }
+  size_t pool_count = 0;
+  for (const CommandSpec& spec : AllCommands()) {
+    pool_count += spec.kind == CommandKind::kPool;
+    EXPECT_EQ(spec.kind == CommandKind::kPool, spec.pool != PoolCommand::kNone) << spec.name;
+  }
+  EXPECT_EQ(pool_count, std::size(expected));
 }
 
 TEST(CommandKinds, TransactionCommandsAreTheRoutersOwn) {
@@ -320,7 +338,7 @@ TEST(CommandKinds, SubcommandContainersRouteByTheKeyOfTheirSubcommand) {
 TEST(CommandKinds, EveryRoutedCommandHasAWayToFindAKey) {
   for (const CommandSpec& spec : AllCommands()) {
     if (spec.kind == CommandKind::kLocal || spec.kind == CommandKind::kUnsupported ||
-        spec.kind == CommandKind::kFanOut ||
+        spec.kind == CommandKind::kFanOut || spec.kind == CommandKind::kPool ||
         (spec.kind == CommandKind::kTransaction && spec.local != LocalCommand::kWatch)) {
       continue;
     }

@@ -195,5 +195,78 @@ TEST(Request, InfoKeyspaceIsTheProxysSectionsThenTheServersKeyspacesSummed) {
   EXPECT_EQ(request.ReplyBytes(), "$" + std::to_string(text.size()) + "\r\n" + text + "\r\n");
 }
 
+TEST(Request, KeysArraysAreConcatenatedInServerOrder) {
+  Request request;
+  request.BeginSplit(MergeKind::kConcat, 3);
+  EXPECT_FALSE(request.OnFragmentReply(2, "*1\r\n$1\r\nc\r\n"));
+  EXPECT_FALSE(request.OnFragmentReply(0, "*2\r\n$1\r\na\r\n$1\r\nb\r\n"));
+  EXPECT_TRUE(request.OnFragmentReply(1, "*0\r\n"));
+  EXPECT_EQ(request.ReplyBytes(), "*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n");
+  request.Reset();
+  request.BeginSplit(MergeKind::kConcat, 2);
+  EXPECT_FALSE(request.OnFragmentReply(0, "*0\r\n"));
+  EXPECT_TRUE(request.OnFragmentReply(1, "-ERR Connection refused\r\n"));
+  EXPECT_EQ(request.ReplyBytes(), "-ERR Connection refused\r\n");
+}
+
+TEST(Request, RandomKeyPicksANonNilReplyElseAServersNil) {
+  for (const std::string_view nil : {std::string_view("$-1\r\n"), std::string_view("_\r\n")}) {
+    Request request;
+    request.BeginSplit(MergeKind::kRandomNonNull, 3);
+    EXPECT_FALSE(request.OnFragmentReply(0, nil));
+    EXPECT_FALSE(request.OnFragmentReply(1, nil));
+    EXPECT_TRUE(request.OnFragmentReply(2, nil));
+    EXPECT_EQ(request.ReplyBytes(), nil);
+  }
+  bool seen[2] = {false, false};
+  for (int round = 0; round < 200; ++round) {
+    Request request;
+    request.BeginSplit(MergeKind::kRandomNonNull, 3);
+    EXPECT_FALSE(request.OnFragmentReply(0, "$1\r\na\r\n"));
+    EXPECT_FALSE(request.OnFragmentReply(1, "$-1\r\n"));
+    EXPECT_TRUE(request.OnFragmentReply(2, "$1\r\nc\r\n"));
+    const std::string_view reply = request.ReplyBytes();
+    ASSERT_TRUE(reply == "$1\r\na\r\n" || reply == "$1\r\nc\r\n") << reply;
+    seen[reply[4] == 'c'] = true;
+  }
+  EXPECT_TRUE(seen[0] && seen[1]);
+}
+
+TEST(Request, ScanReplyGetsThePoolsCursor) {
+  Request request;
+  request.BeginSplit(MergeKind::kScan, 1);
+  request.scan_server = 1;
+  request.scan_servers = 3;
+  EXPECT_TRUE(request.OnFragmentReply(0, "*2\r\n$2\r\n12\r\n*1\r\n$1\r\nk\r\n"));
+  EXPECT_EQ(request.ReplyBytes(), "*2\r\n$2\r\n37\r\n*1\r\n$1\r\nk\r\n");  // 12 * 3 + 1
+  // The server is done: the next one's start, an empty page allowed.
+  request.Reset();
+  request.BeginSplit(MergeKind::kScan, 1);
+  request.scan_server = 1;
+  request.scan_servers = 3;
+  EXPECT_TRUE(request.OnFragmentReply(0, "*2\r\n$1\r\n0\r\n*0\r\n"));
+  EXPECT_EQ(request.ReplyBytes(), "*2\r\n$1\r\n2\r\n*0\r\n");
+  // The last server is done: 0.
+  request.Reset();
+  request.BeginSplit(MergeKind::kScan, 1);
+  request.scan_server = 2;
+  request.scan_servers = 3;
+  EXPECT_TRUE(request.OnFragmentReply(0, "*2\r\n$1\r\n0\r\n*1\r\n$1\r\nz\r\n"));
+  EXPECT_EQ(request.ReplyBytes(), "*2\r\n$1\r\n0\r\n*1\r\n$1\r\nz\r\n");
+  // Errors pass through; a reply that is no SCAN reply is refused.
+  for (const auto& [server_reply, client_reply] :
+       {std::pair<std::string_view, std::string_view>{"-ERR syntax error\r\n",
+                                                      "-ERR syntax error\r\n"},
+        {"*2\r\n$1\r\nx\r\n*0\r\n", "-ERR unexpected reply to SCAN\r\n"},
+        {"*3\r\n$1\r\n0\r\n*0\r\n", "-ERR unexpected reply to SCAN\r\n"}}) {
+    request.Reset();
+    request.BeginSplit(MergeKind::kScan, 1);
+    request.scan_server = 0;
+    request.scan_servers = 3;
+    EXPECT_TRUE(request.OnFragmentReply(0, server_reply));
+    EXPECT_EQ(request.ReplyBytes(), client_reply);
+  }
+}
+
 }  // namespace
 }  // namespace ringproxy::proxy

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/config_loader.h"
+#include "dataplane/key_spec.h"
 #include "dataplane/topology.h"
 
 namespace ringproxy::proxy {
@@ -42,7 +43,7 @@ class RouterTest : public ::testing::Test {
   // The decision for a command line, in the session as it stands.
   RouteDecision Route(std::initializer_list<std::string_view> line) {
     const std::vector<std::string_view> args(line);
-    const RouteContext context{&*placement_, &session_, auth_required_, &pool_};
+    const RouteContext context{&*placement_, &session_, auth_required_, &pool_, kServers};
     return router_.Route(LookupCommand(args[0]), args, context);
   }
 
@@ -105,8 +106,8 @@ TEST_F(RouterTest, UnknownWrongArityAndUnsupportedCommandsAreRefusedWithRedisTex
   EXPECT_EQ(Route({"NOSUCH", "a"}).error,
             "ERR unknown command 'NOSUCH', with args beginning with: 'a' ");
   EXPECT_EQ(Route({"GET"}).error, "ERR wrong number of arguments for 'get' command");
-  EXPECT_EQ(Route({"KEYS", "*"}).error, "ERR KEYS is not supported through the proxy");
-  for (const RouteDecision& decision : {Route({"NOSUCH"}), Route({"GET"}), Route({"KEYS", "*"})}) {
+  EXPECT_EQ(Route({"LASTSAVE"}).error, "ERR LASTSAVE is not supported through the proxy");
+  for (const RouteDecision& decision : {Route({"NOSUCH"}), Route({"GET"}), Route({"LASTSAVE"})}) {
     EXPECT_EQ(decision.route, Route::kReject);
     EXPECT_EQ(decision.command_class, CommandClass::kRejected);
   }
@@ -238,6 +239,100 @@ TEST_F(RouterTest, ExecWithArgumentsInsideMultiAbortsTheTransactionAtOnceAsRedis
   EXPECT_EQ(Route({"MULTI", "now"}).route, Route::kQueueReject);
   session_.transaction.active = false;
   EXPECT_EQ(Route({"EXEC", "now"}).route, Route::kReject);
+}
+
+TEST_F(RouterTest, ScanDecodesTheServerAndItsCursorFromTheClientsCursor) {
+  // client cursor = server cursor * 4 + server index
+  const RouteDecision start = Route({"SCAN", "0"});
+  EXPECT_EQ(start.route, Route::kScan);
+  EXPECT_EQ(start.server, 0u);
+  EXPECT_EQ(start.cursor, 0u);
+  EXPECT_EQ(start.merge, MergeKind::kScan);
+  const RouteDecision later = Route({"scan", "4099", "MATCH", "a*", "COUNT", "5", "TYPE", "hash"});
+  EXPECT_EQ(later.route, Route::kScan);
+  EXPECT_EQ(later.server, 3u);
+  EXPECT_EQ(later.cursor, 1024u);
+  const RouteDecision last = Route({"SCAN", "18446744073709551615"});
+  EXPECT_EQ(last.server, 3u);
+  EXPECT_EQ(last.cursor, 4611686018427387903u);
+  for (const std::string_view invalid : {"x", "1x", " 1", "18446744073709551616", "-", "1.0"}) {
+    const RouteDecision decision = Route({"SCAN", invalid});
+    EXPECT_EQ(decision.route, Route::kReject) << invalid;
+    EXPECT_EQ(decision.error, "ERR invalid cursor") << invalid;
+  }
+  EXPECT_EQ(Route({"SCAN"}).error, "ERR wrong number of arguments for 'scan' command");
+}
+
+TEST_F(RouterTest, KeyspaceCommandsGoToEveryConfiguredServer) {
+  const struct {
+    std::string_view command;
+    MergeKind merge;
+  } cases[] = {{"DBSIZE", MergeKind::kSum},
+               {"KEYS", MergeKind::kConcat},
+               {"RANDOMKEY", MergeKind::kRandomNonNull}};
+  for (const auto& c : cases) {
+    const RouteDecision decision =
+        c.command == "KEYS" ? Route({c.command, "user:*"}) : Route({c.command});
+    EXPECT_EQ(decision.route, Route::kFanOut) << c.command;
+    EXPECT_TRUE(decision.every_server) << c.command;
+    EXPECT_EQ(decision.merge, c.merge) << c.command;
+    EXPECT_EQ(decision.command_class, CommandClass::kFanOut) << c.command;
+  }
+  EXPECT_EQ(Route({"DBSIZE", "x"}).route, Route::kReject);
+  EXPECT_EQ(Route({"KEYS"}).route, Route::kReject);
+}
+
+TEST_F(RouterTest, FlushIsRefusedUnlessThePoolAllowsIt) {
+  for (const auto& line : {std::vector<std::string_view>{"FLUSHDB"},
+                           std::vector<std::string_view>{"flushall", "ASYNC"}}) {
+    const RouteContext context{&*placement_, &session_, false, &pool_, kServers};
+    const RouteDecision refused = router_.Route(LookupCommand(line[0]), line, context);
+    EXPECT_EQ(refused.route, Route::kReject);
+    EXPECT_NE(refused.error.find("is refused through this proxy"), std::string::npos);
+    EXPECT_NE(refused.error.find("allow_flush"), std::string::npos);
+    // No pool configuration at all allows nothing either.
+    const RouteContext bare{&*placement_, &session_, false, nullptr, kServers};
+    EXPECT_EQ(router_.Route(LookupCommand(line[0]), line, bare).route, Route::kReject);
+  }
+  pool_.allow_flush = true;
+  const RouteDecision allowed = Route({"FLUSHALL", "SYNC"});
+  EXPECT_EQ(allowed.route, Route::kFanOut);
+  EXPECT_TRUE(allowed.every_server);
+  EXPECT_EQ(allowed.merge, MergeKind::kAllOk);
+}
+
+TEST_F(RouterTest, WaitGoesToTheServerOfTheLastKeyedCommandElseAnyServer) {
+  EXPECT_EQ(Route({"WAIT", "1", "0"}).route, Route::kAnyServer);
+  session_.last_server = 2;
+  const RouteDecision decision = Route({"WAIT", "1", "100"});
+  EXPECT_EQ(decision.route, Route::kForward);
+  EXPECT_EQ(decision.server, 2u);
+  // A server index the pool no longer has (its server list shrank): any server.
+  session_.last_server = kServers;
+  EXPECT_EQ(Route({"WAIT", "1", "0"}).route, Route::kAnyServer);
+  EXPECT_EQ(Route({"WAIT", "1"}).route, Route::kReject);
+  // WAITAOF, learned from servers that know it (Redis 7.2), goes the same way.
+  session_.last_server = 1;
+  CommandSpec waitaof{};
+  waitaof.name = "waitaof";
+  waitaof.arity = 4;
+  waitaof.kind = CommandKind::kMultiKey;
+  waitaof.key_pattern = KeyPattern::kKeySpecs;
+  const std::vector<std::string_view> args = {"WAITAOF", "1", "0", "0"};
+  const RouteContext context{&*placement_, &session_, false, &pool_, kServers};
+  const RouteDecision learned = router_.Route(&waitaof, args, context);
+  EXPECT_EQ(learned.route, Route::kForward);
+  EXPECT_EQ(learned.server, 1u);
+}
+
+TEST_F(RouterTest, KeyspaceCommandsInsideMultiDoomTheTransaction) {
+  session_.transaction.active = true;
+  for (const std::string_view command : {"DBSIZE", "RANDOMKEY"}) {
+    const RouteDecision decision = Route({command});
+    EXPECT_EQ(decision.route, Route::kQueueReject) << command;
+  }
+  EXPECT_EQ(Route({"SCAN", "0"}).route, Route::kQueueReject);
+  EXPECT_EQ(Route({"WAIT", "0", "0"}).route, Route::kQueueReject);
 }
 
 }  // namespace
