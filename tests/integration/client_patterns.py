@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 
 import pytest
 import redis
@@ -172,6 +173,25 @@ class PatternTarget:
         if DIRECT:
             raise harness.HarnessError("one redis-server has no shards: skip this test there")
         return self.sharded.keys_on_distinct_shards(count, prefix=prefix)
+
+    def pinned_connections(self):
+        """Server connections the proxy has pinned to clients now (its /metrics), or None for a
+        plain redis-server."""
+        if DIRECT:
+            return None
+        samples = proxy_testing.metrics(self.process)
+        return proxy_testing.metric(samples, "ringproxy_server_pinned_connections")
+
+    def wait_unpinned(self, timeout=10.0):
+        """Polls until no server connection is pinned (a pin is released once the client's last
+        request on it is answered, which may be just after the client read its reply); returns
+        the count then, 0 unless the wait ran out."""
+        deadline = time.monotonic() + timeout
+        pinned = self.pinned_connections()
+        while pinned and time.monotonic() < deadline:
+            time.sleep(0.05)
+            pinned = self.pinned_connections()
+        return pinned
 
     def reset(self):
         """Empties every backend and zeroes its counters (INFO commandstats and errorstats)."""

@@ -25,7 +25,10 @@ def setup(module_processes):
 @pytest.fixture
 def target(setup):
     setup.reset()
-    return setup
+    yield setup
+    # Every path releases what it pinned (EXEC, DISCARD, UNWATCH, a refused transaction, a
+    # client gone): nothing stays pinned once the clients are done.
+    assert not setup.wait_unpinned(), "server connections still pinned after the test"
 
 
 def _text(value):
@@ -189,3 +192,23 @@ def test_a_watch_retry_loop_from_four_clients_loses_no_increment(target, client)
     assert out["conflict_detected"], "EXEC ran although the watched key changed: %s" % out
     assert target.owner(conflict_key).client().get(conflict_key) == b"written by another client"
     assert target.owner(key).client().get(key) == str(clients * increments).encode()
+
+
+@pytest.mark.skipif(cp.DIRECT, reason="a plain redis-server pins nothing")
+def test_a_watch_holds_one_pinned_connection_until_unwatch_and_a_closed_client_frees_its_own(
+        target):
+    key = target.keys_on_every_shard("pin")[0]
+    first, second = target.client(), target.client()
+    try:
+        first.execute_command("WATCH", key)
+        assert target.pinned_connections() == 1
+        second.execute_command("WATCH", key)
+        assert target.pinned_connections() == 2
+        first.execute_command("UNWATCH")
+        assert target.wait_unpinned(timeout=0.0) == 1, "UNWATCH releases the first client's pin"
+    finally:
+        # redis-py's close() keeps the socket in the client's pool: hang up for real.
+        first.connection_pool.disconnect()
+        second.connection_pool.disconnect()
+    # The second client left while watching: its pin goes with it.
+    assert target.wait_unpinned() == 0
