@@ -7,6 +7,7 @@ once; one blocked client over max_pinned_connections is refused at once; the poo
 timeout does not cut a command that blocks longer; RESP3 clients block on RESP3 connections.
 """
 
+import signal
 import threading
 
 import pytest
@@ -269,3 +270,36 @@ def test_a_shard_killed_while_clients_block_on_it_fails_them_at_once(processes):
     finally:
         for conn in conns:
             conn.close()
+
+
+def test_an_element_popped_after_the_hang_up_but_before_the_unblock_is_given_back(
+        module_processes, backends):
+    # The shard is frozen while the push reaches it and the client hangs up: once it thaws it
+    # serves the push (which came first) before the proxy's CLIENT UNBLOCK, so the blocked
+    # connection's reply holds an element for a client that has left. It must go back.
+    proxy = proxy_testing.ShardedProxy(module_processes, backends, workers=1, verbosity=6)
+    key = proxy.keys_on_distinct_shards(1, prefix="race")[0]
+    owner = proxy.owner(key)
+    rounds = 10
+    for _ in range(rounds):
+        owner.client().delete(key)
+        conn = RawConnection(proxy.port)
+        send(conn, "BLPOP", key, "0")
+        wait_blocked([owner], 1)
+        with RawConnection(owner.port) as direct:
+            owner.kill(signal.SIGSTOP)
+            try:
+                send(direct, "RPUSH", key, "a", "b")
+                conn.close()
+                wait_until(lambda: proxy_testing.metric(proxy_testing.metrics(proxy.proxy),
+                                                        "ringproxy_blocked_clients") == 0,
+                           "the proxy to see the hang-up")
+            finally:
+                owner.kill(signal.SIGCONT)
+            assert direct.reply_bytes() == b":2\r\n"
+        wait_until(lambda: shard_blocked(owner) == 0 and owner.client().llen(key) == 2,
+                   "the list whole again")
+        assert owner.client().lrange(key, 0, -1) == [b"a", b"b"]
+    with open(proxy.proxy.log_path, encoding="utf-8", errors="replace") as log:
+        given_back = log.read().count("giving back what it took")
+    assert 1 <= given_back <= rounds, given_back
