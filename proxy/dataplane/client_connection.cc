@@ -11,6 +11,7 @@
 
 #include "base/ascii.h"
 #include "base/logger.h"
+#include "dataplane/give_back.h"
 #include "dataplane/info_reply.h"
 #include "dataplane/local_commands.h"
 #include "dataplane/request.h"
@@ -163,6 +164,11 @@ void ClientConnection::OnRead(ssize_t nread, const uv_buf_t* buf) {
 void ClientConnection::OnPeerFinished() {
   // Send-then-half-close (`printf ... | nc -N`): what it sent before its FIN is answered, as
   // Redis does, then the connection closes. A request it left incomplete never will be.
+  if (blocked_) {
+    // As Redis: a blocked client that hangs up is gone, and its command with it.
+    Close();
+    return;
+  }
   peer_finished_ = true;
   if (reading_) {
     stream_.StopReading();
@@ -401,6 +407,8 @@ bool ClientConnection::ExecuteDecision(const CommandSpec* spec, const RouteDecis
     case Route::kUnwatch:
       Unwatch(raw);
       return true;
+    case Route::kBlocking:
+      return Block(*spec, decision, raw);
   }
   return true;
 }
@@ -789,6 +797,62 @@ void ClientConnection::OnPinnedConnectionLost() {
   if (session_.watch_server != kNoServerYet) watch_lost_ = true;
 }
 
+// --- Blocking commands ----------------------------------------------------------------------
+
+bool ClientConnection::Block(const CommandSpec& spec, const RouteDecision& decision,
+                             std::string_view raw) {
+  Server* server = &pool_->server(decision.server);
+  if (pinned_server_ != server) {
+    // As WATCH: the command must follow what the client sent before on its usual connection.
+    if (pending_ > 0) {
+      hold_ = Hold::kUntilIdle;
+      return false;
+    }
+    // A pin left from a finished WATCH (the Router refuses one still watching elsewhere).
+    if (pinned_ != nullptr) Unpin(/*reusable=*/true);
+    Server::PinRefusal refused = Server::PinRefusal::kNone;
+    ServerConnection* connection = server->Pin(this, session_.protocol, &refused);
+    if (connection == nullptr) {
+      if (refused == Server::PinRefusal::kLimit) {
+        ReplyError("ERR max_pinned_connections reached for server '" + server->config().name +
+                   "': " + ascii::Upper(spec.name) +
+                   " needs a server connection of its own while it blocks; try again later");
+      } else {
+        stats_->forward_error.Add();
+        ReplyError("ERR Connection refused");
+      }
+      return true;
+    }
+    pinned_ = connection;
+    pinned_server_ = server;
+  }
+  // Back to the server once the reply is in, unless a WATCH lives on it.
+  if (session_.watch_server == kNoServerYet) unpin_when_idle_ = true;
+  pinned_->AskClientId();
+  session_.last_server = decision.server;
+  Request* request = Enqueue(decision.command_class, raw.size());
+  request->pending = 1;
+  if (MayTake(spec)) {
+    const std::vector<std::string_view>& args = context_->args();
+    request->give_back_args.assign(args.begin(), args.end());
+  }
+  Fragment* fragment = context_->NewFragment();
+  fragment->request = request;
+  fragment->patience_ns = decision.block_timeout_ns;
+  server->SendOn(pinned_, fragment, WireBytes(raw));
+  blocked_ = true;
+  stats_->blocked_clients.Add(1);
+  // Nothing queues behind the blocked command on its connection: the client's next requests
+  // wait for its reply, as they would behind it on a connection to Redis.
+  hold_ = Hold::kUntilIdle;
+  return true;
+}
+
+void ClientConnection::EndBlocked() {
+  blocked_ = false;
+  stats_->blocked_clients.Add(-1);
+}
+
 // --- Replies --------------------------------------------------------------------------------
 
 Request* ClientConnection::Enqueue(CommandClass command_class, size_t request_bytes) {
@@ -996,6 +1060,7 @@ void ClientConnection::QueueFlush() {
 void ClientConnection::UpdateAfterProgress() {
   if (state_ == State::kClosing) return;
   forwarding_ = FlowControl::ShouldForward(Limits(), Flow(), forwarding_);
+  if (blocked_ && pending_ == 0) EndBlocked();
   if (hold_ == Hold::kUntilIdle && pending_ == 0) hold_ = Hold::kNone;
   MaybeUnpin();
   if (held_input_ && !resume_stalled_ && CanDispatch() && !processing_ && !resume_input_) {
@@ -1132,6 +1197,14 @@ void ClientConnection::Close() {
   if (state_ == State::kClosing) return;
   state_ = State::kClosing;
   CloseAndDelete(std::exchange(linger_, nullptr));
+  if (blocked_) {
+    EndBlocked();
+    // Its connection stays until the server's reply: what the command took goes back.
+    if (pinned_ != nullptr) {
+      pinned_server_->Abandon(std::exchange(pinned_, nullptr));
+      pinned_server_ = nullptr;
+    }
+  }
   // A pinned connection may hold a WATCH or a transaction in progress: not reusable.
   if (pinned_ != nullptr) Unpin(/*reusable=*/false);
   // Requests still waiting for servers stay alive as orphans until their fragments return.

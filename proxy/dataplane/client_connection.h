@@ -187,6 +187,13 @@ class ClientConnection final : public PinHolder {
   void MaybeUnpin();
   void Unpin(bool reusable);
 
+  // Blocking commands (router.h): on a connection pinned to the client while it blocks (its
+  // WATCH's when it has one there), after its requests in flight; what it sends next waits for
+  // the reply. False: held until those requests are done.
+  bool Block(const CommandSpec& spec, const RouteDecision& decision, std::string_view raw);
+  // The blocking command's reply is in (or the client leaves): no longer counted as blocked.
+  void EndBlocked();
+
   // A reply composed by the proxy: goes straight out when nothing is ahead of it, else queues.
   ByteBuffer* BeginLocalReply(CommandClass command_class);
   void EndLocalReply();
@@ -262,6 +269,7 @@ class ClientConnection final : public PinHolder {
   Server* pinned_server_ = nullptr;
   bool unpin_when_idle_ = false;
   bool watch_lost_ = false;  // the pinned connection failed while a WATCH was on it
+  bool blocked_ = false;     // a blocking command of this client awaits its reply
   State state_ = State::kOpen;
   Hold hold_ = Hold::kNone;
   uint64_t accepted_ns_ = 0;

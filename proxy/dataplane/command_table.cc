@@ -62,6 +62,12 @@ constexpr CommandSpec Unsupported(std::string_view name, int32_t arity, int16_t 
       name,    arity, K::kUnsupported,   L::kNone, first, last, step, pattern, pattern_arg, {}, {},
       nullptr, 0,     PoolCommand::kNone};
 }
+constexpr CommandSpec Blocking(std::string_view name, int32_t arity, int16_t first, int16_t last,
+                               int16_t step, KeyPattern pattern = P::kRange,
+                               int16_t pattern_arg = 0) {
+  return {name,    arity,       K::kBlocking, L::kNone, first,   last, step,
+          pattern, pattern_arg, {},           {},       nullptr, 0,    PoolCommand::kNone};
+}
 constexpr CommandSpec Pool(std::string_view name, int32_t arity, PoolCommand pool) {
   return {name, arity, K::kPool, L::kNone, 0, 0, 0, P::kRange, 0, {}, {}, nullptr, 0, pool};
 }
@@ -290,8 +296,7 @@ constexpr CommandSpec kCommands[] = {
     Multi("zrangestore", -5, 1, 2, 1),
     Multi("zunion", -3, 0, 0, 0, P::kNumkeys, 1),
     Multi("zunionstore", -4, 1, 1, 1, P::kNumkeys, 2),
-    // Streams read by key, on the server that owns them all (with BLOCK the Router refuses them:
-    // a blocked read would hold a server connection other clients pipeline through).
+    // Streams read by key, on the server that owns them all (with BLOCK, as blocking commands).
     Multi("xread", -4, 0, 0, 0, P::kXread),
     Multi("xreadgroup", -7, 0, 0, 0, P::kXreadGroup),
     // Transactions run on the one server that owns their keys (see router.h): queued by the
@@ -354,18 +359,16 @@ constexpr CommandSpec kCommands[] = {
     Unsupported("subscribe", -2),
     Unsupported("sunsubscribe", -1, 1, -1, 1, P::kNotKeys),
     Unsupported("unsubscribe", -1),
-    // Blocking commands would park a server connection that many clients pipeline through,
-    // stalling every request queued behind them until the timeout. XREAD and XREADGROUP block
-    // only with BLOCK, but a kind here is fixed per command: refusing both is simpler and safer
-    // than routing by an option (CollectKeys still finds their keys, should that change).
-    Unsupported("blmove", 6, 1, 2, 1),
-    Unsupported("blmpop", -5, 0, 0, 0, P::kNumkeys, 2),
-    Unsupported("blpop", -3, 1, -2, 1),
-    Unsupported("brpop", -3, 1, -2, 1),
-    Unsupported("brpoplpush", 4, 1, 2, 1),
-    Unsupported("bzmpop", -5, 0, 0, 0, P::kNumkeys, 2),
-    Unsupported("bzpopmax", -3, 1, -2, 1),
-    Unsupported("bzpopmin", -3, 1, -2, 1),
+    // Blocking commands run on a server connection of the client's own while they block
+    // (router.h); XREAD and XREADGROUP do too when they carry BLOCK.
+    Blocking("blmove", 6, 1, 2, 1),
+    Blocking("blmpop", -5, 0, 0, 0, P::kNumkeys, 2),
+    Blocking("blpop", -3, 1, -2, 1),
+    Blocking("brpop", -3, 1, -2, 1),
+    Blocking("brpoplpush", 4, 1, 2, 1),
+    Blocking("bzmpop", -5, 0, 0, 0, P::kNumkeys, 2),
+    Blocking("bzpopmax", -3, 1, -2, 1),
+    Blocking("bzpopmin", -3, 1, -2, 1),
     // MIGRATE moves keys between servers behind the proxy's back; MOVE targets another
     // database of one server; RESTORE-ASKING is cluster-internal; PFDEBUG is an admin debugging
     // aid (Redis flags it admin).

@@ -36,6 +36,8 @@ enum class CommandKind : uint8_t {
   kFanOut,       // a container whose subcommands (FanOutSpec) go to every server, replies merged
   kPool,         // the whole pool's keyspace (SCAN, DBSIZE, KEYS, ...) or the server of the
                  // client's last write (WAIT): see PoolCommand
+  kBlocking,     // BLPOP, BZPOPMIN ...: keys on one server, as kMultiKey, run on a server
+                 // connection of the client's own while they block (router.h)
   kUnsupported,  // answered with an -ERR naming the command; the connection stays open
 };
 

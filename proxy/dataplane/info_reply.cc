@@ -113,7 +113,7 @@ std::string InfoText(const InfoSections& sections, const InfoFigures& figures) {
     Section(&out, "Clients");
     Field(&out, "connected_clients", figures.connected_clients);
     Field(&out, "maxclients", static_cast<int64_t>(figures.pool->max_clients));
-    Field(&out, "blocked_clients", uint64_t{0});
+    Field(&out, "blocked_clients", figures.blocked_clients);
     Field(&out, "tracking_clients", uint64_t{0});
   }
   if (sections.memory) {

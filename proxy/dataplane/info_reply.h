@@ -40,6 +40,7 @@ struct InfoFigures {
   int workers = 0;
   uint64_t uptime_s = 0;
   int64_t connected_clients = 0;
+  int64_t blocked_clients = 0;
   uint64_t total_connections = 0;
   uint64_t total_commands = 0;
   uint64_t rejected_connections = 0;

@@ -50,6 +50,7 @@ void Request::Reset() {
     scan_servers = 0;
   }
   if (reply.capacity() != 0) reply.Release();
+  if (!give_back_args.empty()) give_back_args.clear();
   client = nullptr;
   learning_pool = nullptr;
   next = nullptr;

@@ -54,6 +54,10 @@ struct Request {
   Protocol protocol = Protocol::kResp2;  // kInfoKeyspace: the client's, for the merged text
   uint32_t scan_server = 0;              // kScan: the server scanned, and the pool's server count
   uint32_t scan_servers = 0;
+  // A blocking command that could take something from its keys (BLPOP, BZPOPMIN ...): its
+  // arguments, kept so that what it took can be given back if its client leaves before the
+  // reply (give_back.h). Empty otherwise.
+  std::vector<std::string> give_back_args;
 
   // Records one fragment's complete reply (`bytes` is the whole RESP reply). Returns true when
   // that was the last outstanding fragment and `reply` now holds the client's reply.
@@ -75,11 +79,16 @@ struct Request {
   void FinishScan();
 };
 
+// The kinds after kQuiet are the connection's own requests, whose replies it reads itself.
 enum class FragmentKind : uint8_t {
   kRequest,    // a client request or a piece of one: its reply completes `request`
-  kHandshake,  // AUTH/SELECT of a new connection: a refusal is logged
   kQuiet,      // a reply nobody waits for (MULTI's +OK and the +QUEUED of a transaction sent
-               // as one block, UNWATCH after DISCARD): dropped
+               // as one block, UNWATCH after DISCARD, CLIENT UNBLOCK): dropped
+  kHandshake,  // AUTH/SELECT of a new connection: a refusal is logged
+  kClientId,   // CLIENT ID on a connection that carries a blocking command: the connection
+               // keeps the server's id for itself, to unblock it (CLIENT UNBLOCK)
+  kGiveBack,   // what a blocking command took for a client that left, pushed back: a refusal
+               // is logged
 };
 
 // A piece of a request queued on one server connection. Only kRequest fragments have a request.
@@ -88,6 +97,9 @@ struct Fragment {
   uint32_t index = 0;
   FragmentKind kind = FragmentKind::kRequest;
   uint64_t enqueued_ns = 0;
+  // How much longer than the pool's timeout the reply may take: a blocking command's own
+  // timeout (kBlockForever for none).
+  uint64_t patience_ns = 0;
   size_t bytes = 0;  // of the request on the wire, for the queue-size stats
 };
 

@@ -17,8 +17,12 @@ class Decoder {
     switch (out->type) {
       case '+':
       case '-':
+      case ',':  // RESP3's double, as its text (BZPOPMIN's score)
         out->text = std::string(line);
         return true;
+      case '_':  // RESP3's null
+        out->null = true;
+        return line.empty();
       case ':':
         return ParseDecimal(line, &out->integer);
       case '$': {

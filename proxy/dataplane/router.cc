@@ -1,5 +1,7 @@
 #include "dataplane/router.h"
 
+#include <cstdlib>
+
 #include "base/ascii.h"
 #include "dataplane/scan_cursor.h"
 #include "dataplane/script_policy.h"
@@ -70,6 +72,30 @@ bool BlockingStreamRead(const CommandSpec& spec, std::span<const std::string_vie
     if (arg.size() == 5 && ascii::Upper(arg) == "BLOCK") return true;
   }
   return false;
+}
+
+// A blocking command's own timeout: seconds (a decimal number) in its timeout argument, or BLOCK's
+// milliseconds for XREAD and XREADGROUP; 0 blocks for ever. One that Redis will refuse at once
+// (not a number, negative) gets no extra time.
+uint64_t BlockTimeoutNs(const CommandSpec& spec, std::span<const std::string_view> args) {
+  std::string_view text = args.back();
+  double scale = 1e9;
+  if (spec.key_pattern == KeyPattern::kXread || spec.key_pattern == KeyPattern::kXreadGroup) {
+    for (size_t i = 1; i + 1 < args.size(); ++i) {
+      if (args[i].size() == 7 && ascii::Upper(args[i]) == "STREAMS") break;
+      if (args[i].size() == 5 && ascii::Upper(args[i]) == "BLOCK") text = args[i + 1];
+    }
+    scale = 1e6;
+  } else if (spec.key_pattern == KeyPattern::kNumkeys) {
+    text = args[1];  // BLMPOP, BZMPOP: timeout numkeys key ...
+  }
+  const std::string copy(text.substr(0, 64));
+  char* end = nullptr;
+  const double value = std::strtod(copy.c_str(), &end);
+  if (copy.empty() || end != copy.c_str() + copy.size() || !(value >= 0)) return 0;
+  if (value == 0) return kBlockForever;
+  const double ns = value * scale;
+  return ns >= static_cast<double>(kBlockForever) ? kBlockForever : static_cast<uint64_t>(ns);
 }
 
 CommandClass SplitClass(CommandKind kind) {
@@ -153,11 +179,7 @@ RouteDecision Router::RouteOutsideMulti(const CommandSpec& spec,
       return To(Route::kForward, CommandClass::kSingleKey, server);
     }
     case CommandKind::kMultiKey: {
-      if (BlockingStreamRead(spec, args)) {
-        return Reject("ERR " + ascii::Upper(spec.name) +
-                      " with BLOCK is not supported through the proxy: it would hold a server "
-                      "connection other clients share");
-      }
+      if (BlockingStreamRead(spec, args)) return Blocking(spec, args, context);
       uint32_t server = kNoServer;
       RouteDecision decision;
       switch (ServerOfKeys(spec, args, context, &server, &decision)) {
@@ -217,6 +239,8 @@ RouteDecision Router::RouteOutsideMulti(const CommandSpec& spec,
       decision.merge = sub->merge;
       return decision;
     }
+    case CommandKind::kBlocking:
+      return Blocking(spec, args, context);
     case CommandKind::kPool:
       return PoolWide(spec, args, context);
     case CommandKind::kUnsupported:
@@ -278,6 +302,7 @@ RouteDecision Router::RouteInsideMulti(const CommandSpec& spec,
       return RefuseQueued(Reject(NotSupported(spec.name)));
     case CommandKind::kSingleKey:
     case CommandKind::kMultiKey:
+    case CommandKind::kBlocking:  // as Redis: inside MULTI it does not block
     case CommandKind::kSplitGet:
     case CommandKind::kSplitSet:
     case CommandKind::kSplitCount: {
@@ -386,6 +411,29 @@ RouteDecision Router::PoolWide(const CommandSpec& spec, std::span<const std::str
       break;
   }
   return Reject(NotSupported(spec.name));
+}
+
+RouteDecision Router::Blocking(const CommandSpec& spec, std::span<const std::string_view> args,
+                               const RouteContext& context) {
+  uint32_t server = kNoServer;
+  RouteDecision decision;
+  switch (ServerOfKeys(spec, args, context, &server, &decision)) {
+    case KeysOn::kRejected:
+      return decision;
+    case KeysOn::kKeyless:
+      return Reject("ERR syntax error");
+    case KeysOn::kOneServer:
+      break;
+  }
+  // The client's own connection holds its WATCH on another server: the command cannot run on
+  // it, and unpinning would silently drop the WATCH.
+  const uint32_t watched = context.session->watch_server;
+  if (watched != kNoServerYet && watched != server) {
+    return Reject(CrossSlot(ascii::Upper(spec.name) + " while WATCH holds keys on another server"));
+  }
+  decision = To(Route::kBlocking, CommandClass::kMultiKey, server);
+  decision.block_timeout_ns = BlockTimeoutNs(spec, args);
+  return decision;
 }
 
 RouteDecision Router::Wait(const RouteContext& context) {

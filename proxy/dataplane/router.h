@@ -67,6 +67,8 @@ enum class Route : uint8_t {
                  // the pool's
   kAnyServer,    // the request, verbatim, to any live server (WAIT from a client that has sent
                  // no keyed command)
+  kBlocking,     // a blocking command (BLPOP, XREAD BLOCK ...): to `server` on a connection of
+                 // the client's own while it blocks, for up to `block_timeout_ns`
 };
 
 struct RouteDecision {
@@ -80,8 +82,13 @@ struct RouteDecision {
   // about the pool's whole keyspace that left a server out would be silently wrong.
   bool every_server = false;
   uint64_t cursor = 0;  // kScan: the server's own cursor
-  std::string error;    // kReject, kQueueReject, kExecAbort: the text after '-'
+  // kBlocking: how long the server may take to answer beyond the pool's timeout (the command's
+  // own timeout; kBlockForever for 0, as Redis reads it).
+  uint64_t block_timeout_ns = 0;
+  std::string error;  // kReject, kQueueReject, kExecAbort: the text after '-'
 };
+
+inline constexpr uint64_t kBlockForever = UINT64_MAX / 4;
 
 // What the Router sees of the pool and the client beyond the command.
 struct RouteContext {
@@ -120,6 +127,8 @@ class Router {
   static RouteDecision PoolWide(const CommandSpec& spec, std::span<const std::string_view> args,
                                 const RouteContext& context);
   static RouteDecision Wait(const RouteContext& context);
+  RouteDecision Blocking(const CommandSpec& spec, std::span<const std::string_view> args,
+                         const RouteContext& context);
 
   std::vector<uint32_t> keys_;         // scratch: key indices of the current request
   std::vector<uint32_t> key_servers_;  // kSplit's result

@@ -138,7 +138,8 @@ ServerConnection* Server::Pin(PinHolder* holder, Protocol protocol, PinRefusal* 
 
 void Server::Unpin(ServerConnection* connection, bool reusable) {
   connection->set_holder(nullptr);
-  std::erase(pinned_, connection);
+  // Lost while its holder was being told (a reply failed by the close): already let go.
+  if (std::erase(pinned_, connection) == 0) return;
   pinned_count_->fetch_sub(1, std::memory_order_relaxed);
   stats().pinned_connections.Add(-1);
   // A few clean connections are kept: a WATCH retry loop pins one per attempt.
@@ -149,6 +150,22 @@ void Server::Unpin(ServerConnection* connection, bool reusable) {
   }
   retired_.push_back(connection);
   connection->Retire();  // may close it at once, which removes it from retired_
+}
+
+void Server::Abandon(ServerConnection* connection) {
+  connection->AbandonBlocked();
+  Unpin(connection, /*reusable=*/false);
+  Unblock(connection);
+}
+
+void Server::Unblock(ServerConnection* connection) {
+  if (connection->client_id() == 0 || connection->closing() || !resolved()) return;
+  const std::string id = std::to_string(connection->client_id());
+  const std::string command = "*4\r\n$6\r\nCLIENT\r\n$7\r\nUNBLOCK\r\n$" +
+                              std::to_string(id.size()) + "\r\n" + id + "\r\n$7\r\nTIMEOUT\r\n";
+  Fragment* quiet = context_->NewFragment();
+  quiet->kind = FragmentKind::kQuiet;
+  Send(quiet, command, connection->client_id(), Protocol::kResp2);
 }
 
 void Server::Preconnect() {
@@ -307,7 +324,9 @@ bool Server::Tick(uint64_t now_ns) {
   if (timeout > 0) {
     const auto limit = static_cast<uint64_t>(timeout) * 1000000;
     auto check = [&](ServerConnection* connection) {
+      // A blocking command's wait starts counting later (its own timeout): maybe not yet.
       if (connection != nullptr && connection->queued() > 0 &&
+          now_ns >= connection->oldest_enqueued_ns() &&
           now_ns - connection->oldest_enqueued_ns() >= limit) {
         RP_LOG(kLogWarn, "request to %s timed out after %lld ms",
                Where(connection->address()).c_str(), static_cast<long long>(timeout));
@@ -324,6 +343,11 @@ bool Server::Tick(uint64_t now_ns) {
     for (ServerConnection* connection : std::vector<ServerConnection*>(pinned_)) {
       check(connection);
     }
+  }
+  // Blocked connections whose client left and that are still waiting: the unblock may have
+  // reached the server before the command did, or the id may have been unknown then.
+  for (ServerConnection* connection : std::vector<ServerConnection*>(retired_)) {
+    if (connection->abandoned() && connection->queued() > 0) Unblock(connection);
   }
   if (ejected_until_ns_ != 0 && now_ns >= ejected_until_ns_) {
     ejected_until_ns_ = 0;

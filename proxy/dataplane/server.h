@@ -69,6 +69,11 @@ class Server final : public ServerLink {
   // outlives its requests (EXEC and UNWATCH clear a WATCH), so the next Pin may take it; else it
   // closes once its requests are answered.
   void Unpin(ServerConnection* connection, bool reusable);
+  // The holder left while a blocking command was on its pinned `connection`: unpinned, it
+  // stays open until the command's reply is in (and what it took, if anything, is given back:
+  // give_back.h); the server is asked to unblock it now (CLIENT UNBLOCK <id> TIMEOUT, on another
+  // connection), and again each tick until it has answered.
+  void Abandon(ServerConnection* connection);
 
   // A new topology: same name, maybe a new address or settings.
   void Update(const config::ServerConfig& config, const SocketAddress& address);
@@ -115,6 +120,7 @@ class Server final : public ServerLink {
   void OnErrorResponse(std::string_view reply) override;
   void OpenConnection(size_t slot);
   void RetireConnections();
+  void Unblock(ServerConnection* connection);
 
   WorkerContext* context_;
   PoolLink* pool_;

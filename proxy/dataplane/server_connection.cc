@@ -11,7 +11,9 @@
 #include <utility>
 
 #include "base/byte_buffer.h"
+#include "base/decimal.h"
 #include "base/logger.h"
+#include "dataplane/give_back.h"
 #include "dataplane/request.h"
 #include "dataplane/resp_writer.h"
 #include "net/tls_session.h"
@@ -45,7 +47,15 @@ ServerConnection::ServerConnection(WorkerContext* context, ServerLink* server, P
 ServerConnection::~ServerConnection() = default;
 
 uint64_t ServerConnection::oldest_enqueued_ns() const {
-  return fifo_.empty() ? 0 : fifo_.front()->enqueued_ns;
+  return fifo_.empty() ? 0 : fifo_.front()->enqueued_ns + fifo_.front()->patience_ns;
+}
+
+void ServerConnection::AskClientId() {
+  if (client_id_asked_) return;
+  client_id_asked_ = true;
+  Fragment* fragment = context_->NewFragment();
+  fragment->kind = FragmentKind::kClientId;
+  Enqueue(fragment, "*2\r\n$6\r\nCLIENT\r\n$2\r\nID\r\n");
 }
 
 void ServerConnection::Connect(const SocketAddress& address) {
@@ -329,15 +339,60 @@ size_t ServerConnection::ProcessReplies(const char* data, size_t size) {
     stats.latency.Observe((context_->now_ns() - fragment->enqueued_ns) / 1000);
     const std::string_view reply(data + offset, scanner_.size());
     offset += scanner_.size();
-    if (fragment->kind == FragmentKind::kHandshake) {
-      if (!OnHandshakeReply(fragment, reply)) return offset;
+    if (fragment->kind > FragmentKind::kQuiet) [[unlikely]] {
+      if (!OnOwnReply(fragment, reply)) return offset;
       continue;
+    }
+    if (abandoned_) [[unlikely]] {
+      GiveBack(fragment, reply);
     }
     server_->OnResponse(reply);
     context_->CompleteFragment(fragment, reply);
   }
   if (retiring_ && fifo_.empty()) Close(0);
   return offset;
+}
+
+bool ServerConnection::OnOwnReply(Fragment* fragment, std::string_view reply) {
+  switch (fragment->kind) {
+    case FragmentKind::kHandshake:
+      return OnHandshakeReply(fragment, reply);
+    case FragmentKind::kClientId: {
+      int64_t id = 0;
+      if (reply.size() > 3 && reply.front() == ':' &&
+          ParseDecimal(reply.substr(1, reply.size() - 3), &id) && id > 0) {
+        client_id_ = static_cast<uint64_t>(id);
+      }
+      break;
+    }
+    case FragmentKind::kGiveBack:
+      if (!reply.empty() && reply.front() == '-') {
+        RP_LOG(kLogError,
+               "%s refused to take back what a blocking command took for a client that left "
+               "(%.*s): that is lost",
+               server_->Where(address_).c_str(), static_cast<int>(reply.size() - 2), reply.data());
+      }
+      break;
+    default:
+      break;
+  }
+  context_->CompleteFragment(fragment, reply);
+  return true;
+}
+
+void ServerConnection::GiveBack(const Fragment* fragment, std::string_view reply) {
+  const Request* request = fragment->request;
+  if (fragment->kind != FragmentKind::kRequest || request == nullptr ||
+      request->client != nullptr || request->give_back_args.empty()) {
+    return;
+  }
+  const std::string command = GiveBackCommand(request->give_back_args, reply);
+  if (command.empty()) return;
+  RP_LOG(kLogNotice, "%s served a blocking %s after its client left; giving back what it took",
+         server_->Where(address_).c_str(), request->give_back_args[0].c_str());
+  Fragment* back = context_->NewFragment();
+  back->kind = FragmentKind::kGiveBack;
+  Enqueue(back, command);
 }
 
 bool ServerConnection::OnHandshakeReply(Fragment* fragment, std::string_view reply) {

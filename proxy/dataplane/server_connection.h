@@ -61,7 +61,16 @@ class ServerConnection {
   // A connection pinned to one client: `holder` is told if it is lost. nullptr unpins.
   void set_holder(PinHolder* holder) { holder_ = holder; }
   size_t queued() const { return fifo_.size(); }
+  // When the oldest request's wait started counting against the pool's timeout: when it was
+  // queued, or later by a blocking command's own timeout (Fragment::patience_ns).
   uint64_t oldest_enqueued_ns() const;
+  // A connection that carries a blocking command asks the server its id once (CLIENT ID, ahead
+  // of the command), to be unblocked should its client leave. 0 until the answer arrives.
+  void AskClientId();
+  uint64_t client_id() const { return client_id_; }
+  // Its client left while blocked: a reply that took something is given back (give_back.h).
+  void AbandonBlocked() { abandoned_ = true; }
+  bool abandoned() const { return abandoned_; }
   const SocketAddress& address() const { return address_; }
   Protocol protocol() const { return protocol_; }
   // A pinned connection follows its client's HELLO, which the client sent on it.
@@ -92,6 +101,11 @@ class ServerConnection {
   // The server's reply to the handshake fragment `fragment`: false when it refused and the
   // connection closed, failing its requests with the refusal.
   bool OnHandshakeReply(Fragment* fragment, std::string_view reply);
+  // The reply to a request of the connection's own (handshake, CLIENT ID, a give-back): false
+  // when the connection closed.
+  bool OnOwnReply(Fragment* fragment, std::string_view reply);
+  // An abandoned connection's reply: what it took for a client that left goes back.
+  void GiveBack(const Fragment* fragment, std::string_view reply);
 
   WorkerContext* context_;
   ServerLink* server_;
@@ -102,6 +116,9 @@ class ServerConnection {
   Protocol protocol_;
   bool retiring_ = false;
   bool flush_scheduled_ = false;
+  bool client_id_asked_ = false;
+  bool abandoned_ = false;
+  uint64_t client_id_ = 0;
   ByteBuffer out_;
   ReplyScanner scanner_;
   std::deque<Fragment*> fifo_;

@@ -71,6 +71,7 @@ InfoFigures ServerPool::GatherInfoFigures(int workers) const {
     if (entry.pool != config().name || entry.pool_stats == nullptr) return;
     const PoolStats& stats = *entry.pool_stats;
     figures.connected_clients += stats.client_connections.Get();
+    figures.blocked_clients += stats.blocked_clients.Get();
     figures.total_connections += stats.client_connections_total.Get();
     figures.rejected_connections += stats.client_rejected.Get();
     for (const Counter& requests : stats.requests) figures.total_commands += requests.Get();

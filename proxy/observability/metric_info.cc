@@ -17,6 +17,9 @@ constexpr std::array<MetricInfo, static_cast<size_t>(MetricId::kCount)> kMetrics
 
     {kClientConnections, "ringproxy_client_connections", kGauge, "pool",
      "Client connections open now."},
+    {kBlockedClients, "ringproxy_blocked_clients", kGauge, "pool",
+     "Clients waiting for the reply of a blocking command (BLPOP, XREAD BLOCK ...), each on a "
+     "server connection of its own (ringproxy_server_pinned_connections)."},
     {kClientConnectionsTotal, "ringproxy_client_connections_total", kCounter, "pool",
      "Client connections accepted."},
     {kClientEof, "ringproxy_client_eof_total", kCounter, "pool",
@@ -75,7 +78,8 @@ constexpr std::array<MetricInfo, static_cast<size_t>(MetricId::kCount)> kMetrics
      "Error replies (-ERR and the like) the server itself sent."},
     {kServerPinnedConnections, "ringproxy_server_pinned_connections", kGauge, "pool,server",
      "Server connections pinned to one client each now (a client between WATCH and EXEC, "
-     "DISCARD or UNWATCH); bounded by max_pinned_connections."},
+     "DISCARD or UNWATCH, or waiting for a blocking command's reply); bounded by "
+     "max_pinned_connections."},
     {kServerEjected, "ringproxy_server_ejected", kGauge, "pool,server",
      "Workers on which the server is ejected from the ring now (0: in the ring everywhere)."},
     {kServerInQueue, "ringproxy_server_in_queue_requests", kGauge, "pool,server",

@@ -20,6 +20,7 @@ enum class MetricId : uint8_t {
   kStartTime,
   // per pool
   kClientConnections,
+  kBlockedClients,
   kClientConnectionsTotal,
   kClientEof,
   kClientErrors,

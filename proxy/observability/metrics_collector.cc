@@ -118,6 +118,8 @@ void AddPool(const StatsView::Pool& pool, Families* out) {
   const Labels labels = {{"pool", pool.name}};
   out->Add(kClientConnections, labels,
            PoolSum(pool, [](const PoolStats& s) { return Value(s.client_connections); }));
+  out->Add(kBlockedClients, labels,
+           PoolSum(pool, [](const PoolStats& s) { return Value(s.blocked_clients); }));
   out->Add(kClientConnectionsTotal, labels,
            PoolSum(pool, [](const PoolStats& s) { return Value(s.client_connections_total); }));
   out->Add(kClientEof, labels,

@@ -146,7 +146,7 @@ struct ServerStats {
   // ringproxy's
   Counter connect_failures;
   Counter error_replies;     // -ERR/-... replies from the server itself
-  Gauge pinned_connections;  // connections pinned to one client each (WATCH)
+  Gauge pinned_connections;  // connections pinned to one client each (WATCH, blocking commands)
   LatencyHistogram latency;
 };
 
@@ -168,6 +168,7 @@ struct PoolStats {
   Counter client_handshake_timeouts;   // closed with their TLS handshake unfinished in time
   Counter client_auth_failures;        // AUTH (or HELLO AUTH) with a wrong password
   Gauge in_flight;
+  Gauge blocked_clients;  // clients waiting for a blocking command's reply (BLPOP ...)
   std::array<Counter, static_cast<size_t>(CommandClass::kCount)> requests;
   std::array<LatencyHistogram, static_cast<size_t>(CommandClass::kCount)> latency;
 

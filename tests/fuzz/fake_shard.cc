@@ -158,6 +158,7 @@ proxy::KeyScan ScanKeys(const CommandSpec& spec, const std::vector<std::string_v
       keys->push_back(args[static_cast<size_t>(spec.first_key)]);
       return proxy::KeyScan::kOk;
     case CommandKind::kMultiKey:
+    case CommandKind::kBlocking:
     case CommandKind::kTransaction: {
       std::vector<uint32_t> indices;
       const proxy::KeyScan scan = proxy::CollectKeys(spec, args, &indices);
@@ -450,6 +451,18 @@ void FakeShard::Answer(Connection* connection, const std::vector<std::string_vie
         *out += "*1\r\n*-1\r\n";
         return;
       }
+      // A blocking command's connection: the proxy learns its id, to unblock it should the
+      // client leave (nothing blocks here: 0 unblocked).
+      if (spec->local == LocalCommand::kClient && args.size() >= 2 &&
+          ascii::Upper(args[1]) == "ID") {
+        *out += ":" + std::to_string(index_ + 1) + "\r\n";
+        return;
+      }
+      if (spec->local == LocalCommand::kClient && args.size() == 4 &&
+          ascii::Upper(args[1]) == "UNBLOCK") {
+        *out += ":0\r\n";
+        return;
+      }
       // The proxy asks each shard for its keyspace to answer INFO, in this one form.
       FUZZ_CHECK(spec->local == LocalCommand::kInfo && args.size() == 2 && args[0] == "INFO" &&
                      args[1] == "keyspace",
@@ -521,6 +534,7 @@ void FakeShard::Queue(Connection* connection, const CommandSpec& spec,
       break;
     case CommandKind::kSingleKey:
     case CommandKind::kMultiKey:
+    case CommandKind::kBlocking:
     case CommandKind::kSplitGet:
     case CommandKind::kSplitSet:
     case CommandKind::kSplitCount: {

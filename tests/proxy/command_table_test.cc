@@ -258,15 +258,24 @@ TEST(CommandKinds, LocalCommandsNameWhatTheProxyAnswers) {
   EXPECT_EQ(local_count, std::size(locals));
 }
 
-TEST(CommandKinds, ServerWidePubSubAndBlockingCommandsAreUnsupported) {
+TEST(CommandKinds, ServerWideAndPubSubCommandsAreUnsupported) {
   for (std::string_view name :
-       {"config",     "debug",      "shutdown",  "save",       "bgsave", "monitor", "slaveof",
-        "replicaof",  "cluster",    "time",      "lastsave",   "swapdb", "move",    "subscribe",
-        "psubscribe", "publish",    "spublish",  "ssubscribe", "pubsub", "blpop",   "brpop",
-        "blmove",     "brpoplpush", "bzpopmin",  "bzpopmax",   "blmpop", "bzmpop",  "migrate",
-        "reset",      "readonly",   "readwrite", "acl"}) {
+       {"config",  "debug",     "shutdown",   "save",     "bgsave",    "monitor",
+        "slaveof", "replicaof", "cluster",    "time",     "lastsave",  "swapdb",
+        "move",    "subscribe", "psubscribe", "publish",  "spublish",  "ssubscribe",
+        "pubsub",  "migrate",   "reset",      "readonly", "readwrite", "acl"}) {
     EXPECT_EQ(Spec(name).kind, CommandKind::kUnsupported) << name;
   }
+}
+
+TEST(CommandKinds, BlockingCommandsAreTheirOwnKind) {
+  for (std::string_view name :
+       {"blpop", "brpop", "blmove", "brpoplpush", "bzpopmin", "bzpopmax", "blmpop", "bzmpop"}) {
+    EXPECT_EQ(Spec(name).kind, CommandKind::kBlocking) << name;
+  }
+  // XREAD and XREADGROUP block only with BLOCK: the Router decides by the option.
+  EXPECT_EQ(Spec("xread").kind, CommandKind::kMultiKey);
+  EXPECT_EQ(Spec("xreadgroup").kind, CommandKind::kMultiKey);
 }
 
 TEST(CommandKinds, KeyspaceCommandsAndWaitActAcrossThePool) {

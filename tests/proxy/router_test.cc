@@ -149,17 +149,74 @@ TEST_F(RouterTest, APoolThatRefusesScriptsRefusesThemAndTheirManagementInAndOutO
   EXPECT_EQ(Route({"EVAL", "return 1", "0"}).route, Route::kQueueReject);
 }
 
-TEST_F(RouterTest, StreamReadsRouteByTheirStreamsButNotWithBlock) {
+TEST_F(RouterTest, StreamReadsRouteByTheirStreamsAndBlockWithBlock) {
   const RouteDecision read = Route(
       {"XREADGROUP", "GROUP", "g", "c", "COUNT", "10", "STREAMS", Key(3, 0), Key(3, 1), ">", ">"});
   EXPECT_EQ(read.route, Route::kForward);
   EXPECT_EQ(read.server, 3u);
   EXPECT_TRUE(Route({"XREAD", "STREAMS", Key(0), Key(1), "0", "0"}).error.starts_with("CROSSSLOT"));
-  const RouteDecision blocking = Route({"XREAD", "BLOCK", "0", "STREAMS", Key(0), "$"});
-  EXPECT_EQ(blocking.route, Route::kReject);
-  EXPECT_NE(blocking.error.find("BLOCK"), std::string::npos) << blocking.error;
+  const RouteDecision blocking = Route({"XREAD", "BLOCK", "250", "STREAMS", Key(2), "$"});
+  EXPECT_EQ(blocking.route, Route::kBlocking);
+  EXPECT_EQ(blocking.server, 2u);
+  EXPECT_EQ(blocking.block_timeout_ns, 250'000'000u);  // BLOCK counts milliseconds
+  EXPECT_EQ(Route({"XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", Key(1), ">"})
+                .block_timeout_ns,
+            kBlockForever);
+  const RouteDecision across = Route({"XREAD", "BLOCK", "0", "STREAMS", Key(0), Key(1), "$", "$"});
+  EXPECT_TRUE(across.error.starts_with("CROSSSLOT")) << across.error;
+  EXPECT_NE(across.error.find("XREAD"), std::string::npos) << across.error;
   // A stream named "block" is a stream, not an option.
   EXPECT_EQ(Route({"XREAD", "STREAMS", "block", "0"}).route, Route::kForward);
+}
+
+TEST_F(RouterTest, BlockingCommandsGoToTheServerOfTheirKeysWithTheirOwnTimeout) {
+  const RouteDecision blpop = Route({"BLPOP", Key(1, 0), Key(1, 1), "1.5"});
+  EXPECT_EQ(blpop.route, Route::kBlocking);
+  EXPECT_EQ(blpop.server, 1u);
+  EXPECT_EQ(blpop.block_timeout_ns, 1'500'000'000u);
+  // 0 blocks for ever, as Redis reads it.
+  EXPECT_EQ(Route({"BRPOP", Key(2), "0"}).block_timeout_ns, kBlockForever);
+  EXPECT_EQ(Route({"BZPOPMIN", Key(2), "0"}).block_timeout_ns, kBlockForever);
+  const RouteDecision blmove = Route({"BLMOVE", Key(3, 0), Key(3, 1), "LEFT", "RIGHT", "2"});
+  EXPECT_EQ(blmove.route, Route::kBlocking);
+  EXPECT_EQ(blmove.block_timeout_ns, 2'000'000'000u);
+  // BLMPOP and BZMPOP: the timeout comes first.
+  const RouteDecision blmpop = Route({"BLMPOP", "3", "2", Key(0, 0), Key(0, 1), "LEFT"});
+  EXPECT_EQ(blmpop.route, Route::kBlocking);
+  EXPECT_EQ(blmpop.server, 0u);
+  EXPECT_EQ(blmpop.block_timeout_ns, 3'000'000'000u);
+  EXPECT_EQ(Route({"BZMPOP", "0", "1", Key(0), "MIN"}).block_timeout_ns, kBlockForever);
+  // A timeout Redis refuses at once earns no extra time.
+  EXPECT_EQ(Route({"BLPOP", Key(0), "soon"}).block_timeout_ns, 0u);
+  EXPECT_EQ(Route({"BLPOP", Key(0), "-1"}).block_timeout_ns, 0u);
+  // Keys on several servers: the cross-shard error, naming the command.
+  for (const RouteDecision& across :
+       {Route({"BLPOP", Key(0), Key(1), "0"}), Route({"BRPOPLPUSH", Key(0), Key(1), "0"}),
+        Route({"BZMPOP", "0", "2", Key(2), Key(3), "MAX"})}) {
+    EXPECT_EQ(across.route, Route::kReject);
+    EXPECT_TRUE(across.error.starts_with("CROSSSLOT")) << across.error;
+  }
+  EXPECT_NE(Route({"BLPOP", Key(0), Key(1), "0"}).error.find("BLPOP"), std::string::npos);
+  EXPECT_EQ(Route({"BLMPOP", "0", "x", Key(0), "LEFT"}).route, Route::kReject);
+}
+
+TEST_F(RouterTest, ABlockingCommandRunsBesideAWatchOnItsServerButNotElsewhere) {
+  session_.watch_server = 2;
+  EXPECT_EQ(Route({"BLPOP", Key(2), "0"}).route, Route::kBlocking);
+  const RouteDecision elsewhere = Route({"BLPOP", Key(1), "0"});
+  EXPECT_EQ(elsewhere.route, Route::kReject);
+  EXPECT_TRUE(elsewhere.error.starts_with("CROSSSLOT")) << elsewhere.error;
+  EXPECT_NE(elsewhere.error.find("WATCH"), std::string::npos) << elsewhere.error;
+}
+
+TEST_F(RouterTest, InsideMultiBlockingCommandsQueueAsRedisRunsThemWithoutBlocking) {
+  session_.transaction.active = true;
+  const RouteDecision queued = Route({"BLPOP", Key(3), "0"});
+  EXPECT_EQ(queued.route, Route::kQueue);
+  EXPECT_EQ(queued.server, 3u);
+  EXPECT_EQ(Route({"XREAD", "BLOCK", "0", "STREAMS", Key(3), "$"}).route, Route::kQueue);
+  session_.transaction.server = 3;
+  EXPECT_EQ(Route({"BRPOP", Key(0), "0"}).route, Route::kQueueReject);
 }
 
 TEST_F(RouterTest, TransactionCommandsOutsideMultiAnswerAsRedisDoes) {
