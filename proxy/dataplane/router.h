@@ -67,6 +67,8 @@ enum class Route : uint8_t {
                  // the pool's
   kAnyServer,    // the request, verbatim, to any live server (WAIT from a client that has sent
                  // no keyed command)
+  kPubSub,       // the spec's pub/sub command (or RESET), carried out by the client connection
+                 // with its pool's PubSubHub; PUBLISH and SPUBLISH go to `server`, the channel's
 };
 
 struct RouteDecision {
@@ -120,11 +122,19 @@ class Router {
   static RouteDecision PoolWide(const CommandSpec& spec, std::span<const std::string_view> args,
                                 const RouteContext& context);
   static RouteDecision Wait(const RouteContext& context);
+  // kPubSub commands, and the commands a RESP2 client in subscribed mode may not send.
+  RouteDecision PubSub(const CommandSpec& spec, std::span<const std::string_view> args,
+                       const RouteContext& context);
 
   std::vector<uint32_t> keys_;         // scratch: key indices of the current request
   std::vector<uint32_t> key_servers_;  // kSplit's result
   size_t split_step_ = 1;
 };
+
+// Whether a RESP2 client with subscriptions may send `spec` (Redis allows only these then).
+bool AllowedInSubscribedMode(const CommandSpec& spec);
+// Redis 7.0's refusal (without '-') of any other command in RESP2 subscribed mode.
+std::string SubscribedModeError(const CommandSpec& spec, std::span<const std::string_view> args);
 
 // Redis's reply text (without '-') for a command it does not know.
 std::string UnknownCommandError(std::span<const std::string_view> args);

@@ -168,6 +168,7 @@ struct PoolStats {
   Counter client_handshake_timeouts;   // closed with their TLS handshake unfinished in time
   Counter client_auth_failures;        // AUTH (or HELLO AUTH) with a wrong password
   Gauge in_flight;
+  Gauge subscriptions;  // channels, patterns and shard channels of the clients, each client's own
   std::array<Counter, static_cast<size_t>(CommandClass::kCount)> requests;
   std::array<LatencyHistogram, static_cast<size_t>(CommandClass::kCount)> latency;
 
