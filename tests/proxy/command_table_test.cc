@@ -251,21 +251,29 @@ TEST(CommandKinds, LocalCommandsNameWhatTheProxyAnswers) {
   size_t local_count = 0;
   for (const CommandSpec& spec : AllCommands()) {
     local_count += spec.kind == CommandKind::kLocal ? 1 : 0;
-    if (spec.kind != CommandKind::kLocal && spec.kind != CommandKind::kTransaction) {
+    if (spec.kind != CommandKind::kLocal && spec.kind != CommandKind::kTransaction &&
+        spec.kind != CommandKind::kPubSub) {
       EXPECT_EQ(spec.local, LocalCommand::kNone) << spec.name;
     }
   }
   EXPECT_EQ(local_count, std::size(locals));
 }
 
-TEST(CommandKinds, ServerWidePubSubAndBlockingCommandsAreUnsupported) {
+TEST(CommandKinds, ServerWideAndBlockingCommandsAreUnsupported) {
   for (std::string_view name :
-       {"config",     "debug",      "shutdown",  "save",       "bgsave", "monitor", "slaveof",
-        "replicaof",  "cluster",    "time",      "lastsave",   "swapdb", "move",    "subscribe",
-        "psubscribe", "publish",    "spublish",  "ssubscribe", "pubsub", "blpop",   "brpop",
-        "blmove",     "brpoplpush", "bzpopmin",  "bzpopmax",   "blmpop", "bzmpop",  "migrate",
-        "reset",      "readonly",   "readwrite", "acl"}) {
+       {"config", "debug", "shutdown", "save", "bgsave", "monitor", "slaveof", "replicaof",
+        "cluster", "time", "lastsave", "swapdb", "move", "blpop", "brpop", "blmove", "brpoplpush",
+        "bzpopmin", "bzpopmax", "blmpop", "bzmpop", "migrate", "readonly", "readwrite", "acl"}) {
     EXPECT_EQ(Spec(name).kind, CommandKind::kUnsupported) << name;
+  }
+}
+
+TEST(CommandKinds, PubSubCommandsAndResetAreThePubSubHubs) {
+  for (std::string_view name : {"subscribe", "unsubscribe", "psubscribe", "punsubscribe",
+                                "ssubscribe", "sunsubscribe", "publish", "spublish", "pubsub",
+                                "reset"}) {
+    EXPECT_EQ(Spec(name).kind, CommandKind::kPubSub) << name;
+    EXPECT_NE(Spec(name).local, LocalCommand::kNone) << name;
   }
 }
 
@@ -339,6 +347,7 @@ TEST(CommandKinds, EveryRoutedCommandHasAWayToFindAKey) {
   for (const CommandSpec& spec : AllCommands()) {
     if (spec.kind == CommandKind::kLocal || spec.kind == CommandKind::kUnsupported ||
         spec.kind == CommandKind::kFanOut || spec.kind == CommandKind::kPool ||
+        spec.kind == CommandKind::kPubSub ||  // channels route them, not keys
         (spec.kind == CommandKind::kTransaction && spec.local != LocalCommand::kWatch)) {
       continue;
     }
