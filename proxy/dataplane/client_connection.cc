@@ -14,6 +14,7 @@
 #include "dataplane/give_back.h"
 #include "dataplane/info_reply.h"
 #include "dataplane/local_commands.h"
+#include "dataplane/pubsub_hub.h"
 #include "dataplane/request.h"
 #include "dataplane/resp_writer.h"
 #include "dataplane/script_policy.h"
@@ -318,7 +319,8 @@ bool ClientConnection::SwitchesProtocol(std::span<const std::string_view> args) 
 
 void ClientConnection::UpdatePlain() {
   plain_ = !session_.transaction.active &&
-           (session_.authenticated || pool_->config().redis_auth.empty());
+           (session_.authenticated || pool_->config().redis_auth.empty()) &&
+           (session_.subscriptions == 0 || session_.protocol == Protocol::kResp3);
 }
 
 void ClientConnection::OnPoolChanged() {
@@ -409,6 +411,8 @@ bool ClientConnection::ExecuteDecision(const CommandSpec* spec, const RouteDecis
       return true;
     case Route::kBlocking:
       return Block(*spec, decision, raw);
+    case Route::kPubSub:
+      return ExecutePubSub(*spec, decision, raw);
   }
   return true;
 }
@@ -985,6 +989,10 @@ void ClientConnection::ReserveOutput(size_t reply_bytes) {
 }
 
 void ClientConnection::Retire(Request* request) {
+  if (request->push) {
+    context_->FreeRequest(request);
+    return;
+  }
   // A reply counts as activity: idleness starts when the last answer is ready, not at the request.
   last_active_ns_ = context_->now_ns();
   stats_->in_flight.Add(-1);
@@ -1212,9 +1220,10 @@ void ClientConnection::Close() {
     stats_->client_connections.Add(-1);
     pool_->ReleaseClient();
   }
+  if (session_.subscriptions > 0) pool_->pubsub().RemoveClient(this);
   for (Request* request = head_; request != nullptr;) {
     Request* next = request->next;
-    stats_->in_flight.Add(-1);
+    if (!request->push) stats_->in_flight.Add(-1);
     if (request->done) {
       context_->FreeRequest(request);
     } else {

@@ -28,6 +28,8 @@
 #include "dataplane/command_table.h"
 #include "dataplane/flow_control.h"
 #include "dataplane/pin_holder.h"
+#include "dataplane/pubsub_client.h"
+#include "dataplane/pubsub_registry.h"
 #include "dataplane/request_parser.h"
 #include "dataplane/router.h"
 #include "dataplane/worker_context.h"
@@ -41,7 +43,7 @@ class ServerConnection;
 class ServerPool;
 struct Request;
 
-class ClientConnection final : public PinHolder {
+class ClientConnection final : public PinHolder, public PubSubClient {
  public:
   ClientConnection(WorkerContext* context, ServerPool* pool, int workers);
   ~ClientConnection();
@@ -103,6 +105,11 @@ class ClientConnection final : public PinHolder {
 
   // PinHolder
   void OnPinnedConnectionLost() override;
+
+  // PubSubClient (client_pubsub.cc)
+  void DeliverPubSub(std::string_view frame) override;
+  void OnSubscriptionsLost() override;
+  Protocol pubsub_protocol() const override { return session_.protocol; }
 
   size_t worker_slot = 0;  // index in the worker's client list
 
@@ -174,6 +181,14 @@ class ClientConnection final : public PinHolder {
   // kAnswered when an error was replied; kHeld when the request waits while it is learned.
   enum class Learned : uint8_t { kRoute, kAnswered, kHeld };
   Learned LookUpLearned(std::string_view name, const CommandSpec** spec);
+
+  // Pub/sub and RESET (client_pubsub.cc, pubsub_hub.h). False: held until idle (RESET
+  // switching the protocol back with requests in flight).
+  bool ExecutePubSub(const CommandSpec& spec, const RouteDecision& decision, std::string_view raw);
+  void Subscribe(SubscriptionKind kind, std::string_view raw);
+  void Unsubscribe(SubscriptionKind kind);
+  void Publish(SubscriptionKind kind, const RouteDecision& decision, std::string_view raw);
+  bool Reset();
 
   // Transactions (router.h).
   void QueueInTransaction(const RouteDecision& decision, std::string_view raw);

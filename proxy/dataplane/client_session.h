@@ -46,6 +46,9 @@ struct ClientSession {
   // The server of the client's last keyed command, or kNoServerYet: WAIT counts the replicas
   // that have its writes, so it goes where they went.
   uint32_t last_server = kNoServerYet;
+  // Channels, patterns and shard channels the client is subscribed to (pubsub_hub.h): a RESP2
+  // client with any is in subscribed mode.
+  uint32_t subscriptions = 0;
 };
 
 }  // namespace ringproxy::proxy

@@ -68,6 +68,13 @@ constexpr CommandSpec Blocking(std::string_view name, int32_t arity, int16_t fir
   return {name,    arity,       K::kBlocking, L::kNone, first,   last, step,
           pattern, pattern_arg, {},           {},       nullptr, 0,    PoolCommand::kNone};
 }
+
+constexpr CommandSpec PubSub(std::string_view name, int32_t arity, LocalCommand op,
+                             int16_t first = 0, int16_t last = 0, int16_t step = 0,
+                             KeyPattern pattern = P::kRange) {
+  return {name,    arity, K::kPubSub, op, first,   last, step,
+          pattern, 0,     {},         {}, nullptr, 0,    PoolCommand::kNone};
+}
 constexpr CommandSpec Pool(std::string_view name, int32_t arity, PoolCommand pool) {
   return {name, arity, K::kPool, L::kNone, 0, 0, 0, P::kRange, 0, {}, {}, nullptr, 0, pool};
 }
@@ -335,12 +342,10 @@ constexpr CommandSpec kCommands[] = {
     Unsupported("monitor", 1),
     Unsupported("pfselftest", 1),
     Unsupported("psync", -3),
-    Unsupported("pubsub", -2),
     Unsupported("readonly", 1),
     Unsupported("readwrite", 1),
     Unsupported("replconf", -1),
     Unsupported("replicaof", 3),
-    Unsupported("reset", 1),
     Unsupported("role", 1),
     Unsupported("save", 1),
     Unsupported("shutdown", -1),
@@ -349,16 +354,19 @@ constexpr CommandSpec kCommands[] = {
     Unsupported("swapdb", 3),
     Unsupported("sync", 1),
     Unsupported("time", 1),
-    // Pub/sub turns the connection into a push channel, which a shared pipelined server
-    // connection cannot be. Shard channels (SPUBLISH ...) fill the key range but are not keys.
-    Unsupported("psubscribe", -2),
-    Unsupported("publish", 3),
-    Unsupported("punsubscribe", -1),
-    Unsupported("spublish", 3, 1, 1, 1, P::kNotKeys),
-    Unsupported("ssubscribe", -2, 1, -1, 1, P::kNotKeys),
-    Unsupported("subscribe", -2),
-    Unsupported("sunsubscribe", -1, 1, -1, 1, P::kNotKeys),
-    Unsupported("unsubscribe", -1),
+    // Pub/sub through the worker's shared subscriber connections (pubsub_hub.h); RESET, which
+    // also leaves subscribed mode. Shard channels (SPUBLISH ...) fill the key range but are not
+    // keys: the channel name routes them, as it routes PUBLISH and SUBSCRIBE.
+    PubSub("psubscribe", -2, L::kPsubscribe),
+    PubSub("publish", 3, L::kPublish),
+    PubSub("pubsub", -2, L::kPubsub),
+    PubSub("punsubscribe", -1, L::kPunsubscribe),
+    PubSub("reset", 1, L::kReset),
+    PubSub("spublish", 3, L::kSpublish, 1, 1, 1, P::kNotKeys),
+    PubSub("ssubscribe", -2, L::kSsubscribe, 1, -1, 1, P::kNotKeys),
+    PubSub("subscribe", -2, L::kSubscribe),
+    PubSub("sunsubscribe", -1, L::kSunsubscribe, 1, -1, 1, P::kNotKeys),
+    PubSub("unsubscribe", -1, L::kUnsubscribe),
     // Blocking commands run on a server connection of the client's own while they block
     // (router.h); XREAD and XREADGROUP do too when they carry BLOCK.
     Blocking("blmove", 6, 1, 2, 1),
@@ -590,7 +598,8 @@ constexpr bool TableIsWellFormed() {
         return false;  // declared twice
       }
     }
-    if ((spec.kind == K::kLocal || spec.kind == K::kTransaction) != (spec.local != L::kNone)) {
+    if ((spec.kind == K::kLocal || spec.kind == K::kTransaction || spec.kind == K::kPubSub) !=
+        (spec.local != L::kNone)) {
       return false;
     }
     if ((spec.kind == K::kPool) != (spec.pool != PoolCommand::kNone)) {

@@ -39,6 +39,8 @@ enum class CommandKind : uint8_t {
   kBlocking,     // BLPOP, BZPOPMIN ...: keys on one server, as kMultiKey, run on a server
                  // connection of the client's own while they block (router.h)
   kUnsupported,  // answered with an -ERR naming the command; the connection stays open
+  kPubSub,       // pub/sub (pubsub_hub.h) and RESET, which leaves subscribed mode: see
+                 // LocalCommand's kSubscribe ... kReset
 };
 
 enum class LocalCommand : uint8_t {
@@ -58,6 +60,17 @@ enum class LocalCommand : uint8_t {
   kDiscard,
   kWatch,
   kUnwatch,
+  // kPubSub's
+  kSubscribe,
+  kUnsubscribe,
+  kPsubscribe,
+  kPunsubscribe,
+  kSsubscribe,
+  kSunsubscribe,
+  kPublish,
+  kSpublish,
+  kPubsub,
+  kReset,
 };
 
 // What a kPool command does across the pool's servers.
@@ -87,6 +100,10 @@ enum class MergeKind : uint8_t {
   kConcat,         // KEYS: every server's array, concatenated in server order
   kRandomNonNull,  // RANDOMKEY: a random one of the servers' non-nil replies, else a server's nil
   kScan,           // SCAN: the server's [cursor, keys] with the cursor re-encoded for the pool
+  kPubSub,         // (P|S)SUBSCRIBE: the reply is the proxy's, composed beforehand; each fragment
+                   // stands for a server subscription it waits for, and its reply is dropped
+  kPublish,        // PUBLISH, SPUBLISH: the server's integer becomes `sum`, the proxy's count
+                   // of receivers (the server counts the proxy's shared connections)
 };
 
 // How CollectKeys finds the keys. kRange, kNumkeys, kNumkeysMayBeZero, kSortStore and kGeoStore

@@ -204,7 +204,12 @@ void AnswerLocalCommand(const CommandSpec& spec, std::span<const std::string_vie
                         const LocalContext& context, ClientSession* session, ByteBuffer* out) {
   switch (spec.local) {
     case LocalCommand::kPing:
-      if (args.size() == 1) {
+      if (args.size() <= 2 && session->subscriptions > 0 && session->protocol == Protocol::kResp2) {
+        // Redis's PING in RESP2 subscribed mode: a message-like pair, not +PONG.
+        resp::AppendArrayHeader(out, 2);
+        resp::AppendBulk(out, "pong");
+        resp::AppendBulk(out, args.size() == 2 ? args[1] : std::string_view());
+      } else if (args.size() == 1) {
         resp::AppendSimple(out, "PONG");
       } else if (args.size() == 2) {
         resp::AppendBulk(out, args[1]);
@@ -260,7 +265,17 @@ void AnswerLocalCommand(const CommandSpec& spec, std::span<const std::string_vie
     case LocalCommand::kDiscard:
     case LocalCommand::kWatch:
     case LocalCommand::kUnwatch:
-      break;  // the Router's transaction decisions, never answered here
+    case LocalCommand::kSubscribe:  // the client connection's, with its pool's PubSubHub
+    case LocalCommand::kUnsubscribe:
+    case LocalCommand::kPsubscribe:
+    case LocalCommand::kPunsubscribe:
+    case LocalCommand::kSsubscribe:
+    case LocalCommand::kSunsubscribe:
+    case LocalCommand::kPublish:
+    case LocalCommand::kSpublish:
+    case LocalCommand::kPubsub:
+    case LocalCommand::kReset:
+      break;  // the Router's decisions and the client connection's, never answered here
   }
   resp::AppendError(out, "ERR " + ascii::Upper(args[0]) + " is not supported through the proxy");
 }

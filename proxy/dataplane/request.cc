@@ -60,6 +60,7 @@ void Request::Reset() {
   pending = 0;
   done = false;
   parked = false;
+  push = false;
   merge = MergeKind::kForward;
   inline_size = 0;
 }
@@ -149,6 +150,13 @@ bool Request::OnFragmentReply(uint32_t fragment, std::string_view bytes) {
         error = type == '-' ? std::string(ErrorText(bytes)) : "ERR unexpected reply";
       }
       break;
+    case MergeKind::kPubSub:
+      break;  // the reply was composed before; the server's confirmation only let it go
+    case MergeKind::kPublish:
+      if (type != ':' && error.empty()) {
+        error = IsError(type) ? std::string(ErrorText(bytes)) : "ERR unexpected reply to PUBLISH";
+      }
+      break;
     case MergeKind::kAnyOk:
       if (type == '+') {
         answered = true;
@@ -177,6 +185,10 @@ void Request::Finish() {
     case MergeKind::kForward:
     case MergeKind::kAnyOk:
     case MergeKind::kLearn:
+    case MergeKind::kPubSub:
+      break;
+    case MergeKind::kPublish:
+      resp::AppendInteger(&reply, sum);
       break;
     case MergeKind::kSameReply:
       reply.Append(fragment_replies[0]);

@@ -37,6 +37,7 @@ struct Request {
   uint32_t pending = 0;  // fragments without a reply yet
   bool done = false;
   bool parked = false;  // done, waiting behind requests that are not
+  bool push = false;    // a pub/sub message waiting behind replies: no command, not counted
   MergeKind merge = MergeKind::kForward;
   ByteBuffer reply;  // the finished reply, when it could not go straight out
   // A short forwarded reply that arrived before the requests ahead of it is kept here instead:

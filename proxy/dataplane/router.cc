@@ -157,6 +157,10 @@ RouteDecision Router::Route(const CommandSpec* spec, std::span<const std::string
       spec->local != LocalCommand::kHello && spec->local != LocalCommand::kQuit) {
     return Reject("NOAUTH Authentication required.");
   }
+  if (spec->kind == CommandKind::kPubSub ||
+      (context.session->subscriptions > 0 && context.session->protocol == Protocol::kResp2)) {
+    return PubSub(*spec, args, context);
+  }
   // Before any fan-out: with refuse_scripts no script can be running, so SCRIPT KILL goes too.
   if (context.pool != nullptr && ScriptsRefused(*context.pool, spec->name)) {
     RouteDecision decision = Reject(ScriptsRefusedError(spec->name));
@@ -244,6 +248,7 @@ RouteDecision Router::RouteOutsideMulti(const CommandSpec& spec,
     case CommandKind::kPool:
       return PoolWide(spec, args, context);
     case CommandKind::kUnsupported:
+    case CommandKind::kPubSub:  // Route's
       return Reject(NotSupported(spec.name));
   }
   return Reject(NotSupported(spec.name));
@@ -299,6 +304,7 @@ RouteDecision Router::RouteInsideMulti(const CommandSpec& spec,
       return RefuseQueued(Reject("ERR " + ascii::Upper(spec.name) +
                                  " inside MULTI is not supported through the proxy"));
     case CommandKind::kUnsupported:
+    case CommandKind::kPubSub:  // Route's
       return RefuseQueued(Reject(NotSupported(spec.name)));
     case CommandKind::kSingleKey:
     case CommandKind::kMultiKey:
@@ -469,6 +475,76 @@ RouteDecision Router::Split(const CommandSpec& spec, std::span<const std::string
   RouteDecision decision = To(Route::kSplit, command_class);
   decision.merge = SplitMerge(spec.kind);
   return decision;
+}
+
+}  // namespace ringproxy::proxy
+
+namespace ringproxy::proxy {
+
+bool AllowedInSubscribedMode(const CommandSpec& spec) {
+  switch (spec.local) {
+    case LocalCommand::kSubscribe:
+    case LocalCommand::kUnsubscribe:
+    case LocalCommand::kPsubscribe:
+    case LocalCommand::kPunsubscribe:
+    case LocalCommand::kSsubscribe:
+    case LocalCommand::kSunsubscribe:
+    case LocalCommand::kPing:
+    case LocalCommand::kQuit:
+    case LocalCommand::kReset:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string SubscribedModeError(const CommandSpec& spec, std::span<const std::string_view> args) {
+  // Redis names the command as its table does: a container's subcommand as "container|sub".
+  std::string name(spec.name);
+  if (spec.key_pattern == KeyPattern::kSubcommand || spec.kind == CommandKind::kFanOut ||
+      spec.local == LocalCommand::kClient || spec.local == LocalCommand::kCommand ||
+      spec.local == LocalCommand::kPubsub) {
+    if (args.size() >= 2) name += "|" + ascii::Lower(args[1]);
+  }
+  return "ERR Can't execute '" + name +
+         "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this "
+         "context";
+}
+
+RouteDecision Router::PubSub(const CommandSpec& spec, std::span<const std::string_view> args,
+                             const RouteContext& context) {
+  const ClientSession& session = *context.session;
+  if (session.subscriptions > 0 && session.protocol == Protocol::kResp2 &&
+      !AllowedInSubscribedMode(spec)) {
+    return Reject(SubscribedModeError(spec, args));
+  }
+  const bool in_multi = session.transaction.active;
+  if (spec.kind != CommandKind::kPubSub) {
+    // PING or QUIT in subscribed mode: as ever.
+    return in_multi ? RouteInsideMulti(spec, args, context)
+                    : RouteOutsideMulti(spec, args, context);
+  }
+  const bool publish =
+      spec.local == LocalCommand::kPublish || spec.local == LocalCommand::kSpublish;
+  uint32_t server = kNoServerYet;
+  if (publish) {
+    server = context.placement->ServerFor(args[1]);
+    if (server == kNoServer) return in_multi ? RefuseQueued(NoServer()) : NoServer();
+  }
+  if (in_multi && spec.local != LocalCommand::kReset) {
+    if (!publish) {
+      return RefuseQueued(Reject("ERR " + ascii::Upper(spec.name) +
+                                 " inside MULTI is not supported through the proxy"));
+    }
+    // PUBLISH goes with the transaction, to its channel's server, whose count it returns.
+    const Transaction& transaction = session.transaction;
+    if ((transaction.server != kNoServerYet && transaction.server != server) ||
+        (session.watch_server != kNoServerYet && session.watch_server != server)) {
+      return RefuseQueued(Reject(CrossSlot("a transaction")));
+    }
+    return To(Route::kQueue, CommandClass::kTransaction, server);
+  }
+  return To(Route::kPubSub, publish ? CommandClass::kSingleKey : CommandClass::kLocal, server);
 }
 
 }  // namespace ringproxy::proxy

@@ -69,6 +69,8 @@ enum class Route : uint8_t {
                  // no keyed command)
   kBlocking,     // a blocking command (BLPOP, XREAD BLOCK ...): to `server` on a connection of
                  // the client's own while it blocks, for up to `block_timeout_ns`
+  kPubSub,       // the spec's pub/sub command (or RESET), carried out by the client connection
+                 // with its pool's PubSubHub; PUBLISH and SPUBLISH go to `server`, the channel's
 };
 
 struct RouteDecision {
@@ -129,11 +131,19 @@ class Router {
   static RouteDecision Wait(const RouteContext& context);
   RouteDecision Blocking(const CommandSpec& spec, std::span<const std::string_view> args,
                          const RouteContext& context);
+  // kPubSub commands, and the commands a RESP2 client in subscribed mode may not send.
+  RouteDecision PubSub(const CommandSpec& spec, std::span<const std::string_view> args,
+                       const RouteContext& context);
 
   std::vector<uint32_t> keys_;         // scratch: key indices of the current request
   std::vector<uint32_t> key_servers_;  // kSplit's result
   size_t split_step_ = 1;
 };
+
+// Whether a RESP2 client with subscriptions may send `spec` (Redis allows only these then).
+bool AllowedInSubscribedMode(const CommandSpec& spec);
+// Redis 7.0's refusal (without '-') of any other command in RESP2 subscribed mode.
+std::string SubscribedModeError(const CommandSpec& spec, std::span<const std::string_view> args);
 
 // Redis's reply text (without '-') for a command it does not know.
 std::string UnknownCommandError(std::span<const std::string_view> args);

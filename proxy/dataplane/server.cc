@@ -176,6 +176,17 @@ void Server::Preconnect() {
   }
 }
 
+ServerConnection* Server::OpenSubscriber(SubscriberSink* sink) {
+  if (!resolved()) return nullptr;
+  // Freed in its close callback. RESP2: every frame is then an array naming what it is.
+  auto* connection = new ServerConnection(context_, this, Protocol::kResp2);
+  connection->Connect(address_);
+  if (connection->closing()) return nullptr;
+  connection->set_sink(sink);
+  subscribers_.push_back(connection);
+  return connection;
+}
+
 void Server::Update(const config::ServerConfig& config, const SocketAddress& address) {
   config_ = config;
   const size_t slots = static_cast<size_t>(std::max(1, pool_->config().server_connections));
@@ -198,6 +209,10 @@ void Server::Update(const config::ServerConfig& config, const SocketAddress& add
 void Server::Retire() { RetireConnections(); }
 
 void Server::RetireConnections() {
+  // Subscriptions do not move with the address: their clients are told (PubSubHub).
+  for (ServerConnection* connection : std::vector<ServerConnection*>(subscribers_)) {
+    connection->Close(0);
+  }
   for (ServerConnection*& slot : connections_) {
     if (slot == nullptr) continue;
     ServerConnection* connection = slot;
@@ -214,7 +229,7 @@ void Server::RetireConnections() {
 }
 
 bool Server::Quiet() const {
-  return retired_.empty() && pinned_.empty() && idle_pinned_.empty() &&
+  return retired_.empty() && pinned_.empty() && idle_pinned_.empty() && subscribers_.empty() &&
          std::all_of(connections_.begin(), connections_.end(),
                      [](const ServerConnection* c) { return c == nullptr; });
 }
@@ -292,6 +307,7 @@ void Server::OnConnectionClosed(ServerConnection* connection, int error) {
   }
   std::erase(retired_, connection);
   std::erase(idle_pinned_, connection);
+  std::erase(subscribers_, connection);
   if (std::erase(pinned_, connection) > 0) {
     // Lost while pinned: the holder has been told (ServerConnection::Close) and lets it go.
     pinned_count_->fetch_sub(1, std::memory_order_relaxed);
@@ -343,6 +359,9 @@ bool Server::Tick(uint64_t now_ns) {
     for (ServerConnection* connection : std::vector<ServerConnection*>(pinned_)) {
       check(connection);
     }
+    for (ServerConnection* connection : std::vector<ServerConnection*>(subscribers_)) {
+      check(connection);  // its handshake: nothing else is queued on it
+    }
   }
   // Blocked connections whose client left and that are still waiting: the unblock may have
   // reached the server before the command did, or the id may have been unknown then.
@@ -369,6 +388,9 @@ void Server::CloseAll() {
     connection->Close(UV_ECONNABORTED);
   }
   for (ServerConnection* connection : std::vector<ServerConnection*>(idle_pinned_)) {
+    connection->Close(UV_ECONNABORTED);
+  }
+  for (ServerConnection* connection : std::vector<ServerConnection*>(subscribers_)) {
     connection->Close(UV_ECONNABORTED);
   }
 }

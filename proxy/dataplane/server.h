@@ -26,6 +26,7 @@
 #include "dataplane/pool_link.h"
 #include "dataplane/protocol.h"
 #include "dataplane/server_link.h"
+#include "dataplane/subscriber_sink.h"
 #include "dataplane/worker_context.h"
 #include "net/socket_address.h"
 #include "stats/stats.h"
@@ -59,6 +60,12 @@ class Server final : public ServerLink {
   void SendBlockOn(ServerConnection* pinned, std::span<Fragment* const> fragments,
                    std::string_view bytes);
   void Preconnect();
+
+  // A new connection carrying this worker's subscriptions to the server (pubsub_hub.h): every
+  // frame it receives goes to `sink`. Null when the server is unresolved or the connect failed
+  // at once. It closes like any connection (the sink is told), and when the server moves or
+  // leaves: its subscriptions lived at the old address.
+  ServerConnection* OpenSubscriber(SubscriberSink* sink);
 
   // A connection for `holder` alone, until Unpin: a reused idle one or a new one (connecting; a
   // request queued on it waits for the connection). Null when the server is unresolved or
@@ -132,6 +139,7 @@ class Server final : public ServerLink {
   std::vector<ServerConnection*> retired_;      // finishing in-flight requests, then closing
   std::vector<ServerConnection*> pinned_;       // each pinned to one client
   std::vector<ServerConnection*> idle_pinned_;  // unpinned and clean, for the next Pin
+  std::vector<ServerConnection*> subscribers_;  // OpenSubscriber's
   std::atomic<int64_t>* pinned_count_;          // this server's pins over every worker
   uint64_t ejected_until_ns_ = 0;               // worker clock; 0 when not ejected
   uint64_t last_failure_log_ns_ = 0;

@@ -191,6 +191,16 @@ void ServerConnection::Enqueue(Fragment* fragment, std::string_view bytes) {
   if (state_ == State::kConnected) ScheduleFlush();
 }
 
+void ServerConnection::SendUnanswered(std::string_view bytes) {
+  if (state_ == State::kClosing) return;
+  if (handshake_pending_ > 0) {
+    held_requests_.Append(bytes);
+    return;
+  }
+  out_.Append(bytes);
+  if (state_ == State::kConnected) ScheduleFlush();
+}
+
 void ServerConnection::EnqueueBlock(std::span<Fragment* const> fragments, std::string_view bytes) {
   const uint64_t now = context_->now_ns();
   for (size_t i = 0; i < fragments.size(); ++i) {
@@ -311,6 +321,15 @@ size_t ServerConnection::ProcessReplies(const char* data, size_t size) {
       // connection (tracking, pub/sub) are not passed through, so nobody is waiting for it.
       RP_LOG(kLogDebug, "%s sent a push message; dropped", server_->Where(address_).c_str());
       offset += scanner_.size();
+      continue;
+    }
+    if (sink_ != nullptr && fifo_.empty() && status == ReplyScanner::Status::kComplete) {
+      const std::string_view frame(data + offset, scanner_.size());
+      offset += scanner_.size();
+      server_->stats().responses.Add();
+      server_->stats().response_bytes.Add(frame.size());
+      sink_->OnSubscriberFrame(this, frame);
+      if (state_ == State::kClosing) return offset;
       continue;
     }
     // A reply when every request it could answer is still unwritten answers none of them.
@@ -486,6 +505,7 @@ void ServerConnection::Close(int error, std::string_view reply) {
     context_->CompleteFragment(fragment, failure);
   }
   if (PinHolder* holder = std::exchange(holder_, nullptr)) holder->OnPinnedConnectionLost();
+  if (SubscriberSink* sink = std::exchange(sink_, nullptr)) sink->OnSubscriberLost(this);
   out_.Release();
   held_requests_.Release();
   stream_.Close<ServerConnection>();

@@ -18,6 +18,7 @@
 #include "dataplane/protocol.h"
 #include "dataplane/reply_scanner.h"
 #include "dataplane/server_link.h"
+#include "dataplane/subscriber_sink.h"
 #include "dataplane/worker_context.h"
 #include "net/socket_address.h"
 #include "net/stream.h"
@@ -73,6 +74,11 @@ class ServerConnection {
   bool abandoned() const { return abandoned_; }
   const SocketAddress& address() const { return address_; }
   Protocol protocol() const { return protocol_; }
+  // A connection that carries subscriptions (pubsub_hub.h): once its handshake is answered,
+  // every frame it receives goes to `sink`, which is told when it closes. Set after Connect.
+  void set_sink(SubscriberSink* sink) { sink_ = sink; }
+  // A command on a subscriber connection: no fragment, its answers go to the sink.
+  void SendUnanswered(std::string_view bytes);
   // A pinned connection follows its client's HELLO, which the client sent on it.
   void set_protocol(Protocol protocol) { protocol_ = protocol; }
 
@@ -123,6 +129,7 @@ class ServerConnection {
   ReplyScanner scanner_;
   std::deque<Fragment*> fifo_;
   PinHolder* holder_ = nullptr;
+  SubscriberSink* sink_ = nullptr;
   size_t unsent_bytes_ = 0;
   size_t unsent_ = 0;  // fragments at the back of fifo_ whose bytes are not yet with the kernel
   // Fragments at the front of fifo_ whose bytes have been handed to the socket (written, or

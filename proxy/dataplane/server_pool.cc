@@ -10,6 +10,7 @@
 #include "base/logger.h"
 #include "dataplane/client_admission.h"
 #include "dataplane/client_session.h"
+#include "dataplane/pubsub_hub.h"
 #include "dataplane/server.h"
 
 namespace ringproxy::proxy {
@@ -28,7 +29,9 @@ ServerPool::ServerPool(WorkerContext* context, std::shared_ptr<const Topology> t
       placement_(&pool->placement),
       stats_(context->stats()->RegisterPool(context->id(), pool->config.name)),
       client_count_(context->admission()->PoolCount(pool->config.name)),
-      auth_failures_(context->id(), pool->config.name, &stats_->client_auth_failures) {
+      auth_failures_(context->id(), pool->config.name, &stats_->client_auth_failures),
+      pubsub_(std::make_unique<PubSubHub>(context, this,
+                                          context->settings().pubsub->ForPool(pool->config.name))) {
   ApplyFlowLimits();
   servers_.reserve(pool->config.servers.size());
   for (size_t i = 0; i < pool->config.servers.size(); ++i) {
@@ -200,10 +203,11 @@ void ServerPool::RebuildPlacement() {
   if (all_live) {
     ejected_placement_.reset();
     placement_ = &pool_->placement;
-    return;
+  } else {
+    ejected_placement_.emplace(BuildPlacement(pool_->config, live));
+    placement_ = &*ejected_placement_;
   }
-  ejected_placement_.emplace(BuildPlacement(pool_->config, live));
-  placement_ = &*ejected_placement_;
+  pubsub_->OnPlacementChanged();
 }
 
 void ServerPool::CloseAll() {

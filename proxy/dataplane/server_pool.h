@@ -27,6 +27,7 @@
 
 namespace ringproxy::proxy {
 
+class PubSubHub;
 class Server;
 
 class ServerPool final : public PoolLink {
@@ -64,6 +65,8 @@ class ServerPool final : public PoolLink {
   LearnedCommands& learned() { return learned_; }
   // The figures INFO reports for this pool, summed over every worker.
   InfoFigures GatherInfoFigures(int workers) const;
+  // This worker's subscriptions to the pool's channels (pubsub_hub.h).
+  PubSubHub& pubsub() { return *pubsub_; }
   // Flow-control limits of the pool's clients: the worker's, with the pool's own keys applied.
   const FlowLimits& flow_limits() const { return flow_limits_; }
 
@@ -106,6 +109,7 @@ class ServerPool final : public PoolLink {
   uint64_t next_rejection_log_ms_ = 0;
   LogThrottle handshake_timeout_log_;
   AuthFailures auth_failures_;
+  std::unique_ptr<PubSubHub> pubsub_;
 };
 
 }  // namespace ringproxy::proxy

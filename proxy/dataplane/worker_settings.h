@@ -3,9 +3,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "dataplane/flow_control.h"
+#include "dataplane/pubsub_registry.h"
 #include "dataplane/request_parser.h"
 
 namespace ringproxy::proxy {
@@ -21,6 +23,9 @@ struct WorkerSettings {
   // Called on the worker's thread when a connection to a server fails (pool name, server name),
   // so the control thread can look the name up again at once. Must be thread-safe.
   std::function<void(const std::string&, const std::string&)> on_server_failure;
+  // Subscriptions over every worker (pubsub_registry.h): the workers' copies of these settings
+  // share the one made with the original.
+  std::shared_ptr<PubSubRegistry> pubsub = std::make_shared<PubSubRegistry>();
 };
 
 }  // namespace ringproxy::proxy

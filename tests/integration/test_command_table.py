@@ -177,7 +177,7 @@ def test_keyless_commands_are_answered_by_the_proxy_sent_everywhere_or_unsupport
         keyed_subcommands = any(sub[3] > 0 for sub in entry[9])
         if first_key == 0 and "movablekeys" not in flags and not keyed_subcommands:
             if table[name]["kind"] not in ("local", "transaction", "fan_out", "pool",
-                                             "unsupported"):
+                                             "unsupported", "pubsub"):
                 wrong.append(name)
     assert wrong == []
 
@@ -187,12 +187,14 @@ def test_keyless_commands_are_answered_by_the_proxy_sent_everywhere_or_unsupport
 BLOCKING_ONLY_WITH_AN_OPTION = {"xread", "xreadgroup"}
 
 
-def test_blocking_and_pubsub_commands_are_unsupported(redis_commands, table):
+def test_blocking_commands_are_unsupported_and_pubsub_ones_the_hubs(redis_commands, table):
     wrong = [name for name, entry in sorted(redis_commands.items())
-             if ("blocking" in entry[2] or "pubsub" in entry[2])
+             if "blocking" in entry[2]
              and name not in BLOCKING_ONLY_WITH_AN_OPTION
              and table[name]["kind"] != "unsupported"]
     assert wrong == []
+    assert [name for name, entry in sorted(redis_commands.items())
+            if "pubsub" in entry[2] and table[name]["kind"] != "pubsub"] == []
     assert all(table[name]["kind"] == "multi_key" for name in BLOCKING_ONLY_WITH_AN_OPTION)
 
 

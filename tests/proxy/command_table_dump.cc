@@ -44,6 +44,10 @@ std::string_view KindName(CommandKind kind) {
       return "pool";
     case CommandKind::kUnsupported:
       return "unsupported";
+    case CommandKind::kBlocking:
+      return "blocking";
+    case CommandKind::kPubSub:
+      return "pubsub";
   }
   return "?";
 }
@@ -80,6 +84,26 @@ std::string_view LocalName(LocalCommand local) {
       return "watch";
     case LocalCommand::kUnwatch:
       return "unwatch";
+    case LocalCommand::kSubscribe:
+      return "subscribe";
+    case LocalCommand::kUnsubscribe:
+      return "unsubscribe";
+    case LocalCommand::kPsubscribe:
+      return "psubscribe";
+    case LocalCommand::kPunsubscribe:
+      return "punsubscribe";
+    case LocalCommand::kSsubscribe:
+      return "ssubscribe";
+    case LocalCommand::kSunsubscribe:
+      return "sunsubscribe";
+    case LocalCommand::kPublish:
+      return "publish";
+    case LocalCommand::kSpublish:
+      return "spublish";
+    case LocalCommand::kPubsub:
+      return "pubsub";
+    case LocalCommand::kReset:
+      return "reset";
   }
   return "?";
 }

@@ -251,19 +251,19 @@ TEST(CommandKinds, LocalCommandsNameWhatTheProxyAnswers) {
   size_t local_count = 0;
   for (const CommandSpec& spec : AllCommands()) {
     local_count += spec.kind == CommandKind::kLocal ? 1 : 0;
-    if (spec.kind != CommandKind::kLocal && spec.kind != CommandKind::kTransaction) {
+    if (spec.kind != CommandKind::kLocal && spec.kind != CommandKind::kTransaction &&
+        spec.kind != CommandKind::kPubSub) {
       EXPECT_EQ(spec.local, LocalCommand::kNone) << spec.name;
     }
   }
   EXPECT_EQ(local_count, std::size(locals));
 }
 
-TEST(CommandKinds, ServerWideAndPubSubCommandsAreUnsupported) {
+TEST(CommandKinds, ServerWideCommandsAreUnsupported) {
   for (std::string_view name :
-       {"config",  "debug",     "shutdown",   "save",     "bgsave",    "monitor",
-        "slaveof", "replicaof", "cluster",    "time",     "lastsave",  "swapdb",
-        "move",    "subscribe", "psubscribe", "publish",  "spublish",  "ssubscribe",
-        "pubsub",  "migrate",   "reset",      "readonly", "readwrite", "acl"}) {
+       {"config", "debug", "shutdown", "save", "bgsave", "monitor", "slaveof", "replicaof",
+        "cluster", "time", "lastsave", "swapdb", "move", "migrate", "readonly", "readwrite",
+        "acl"}) {
     EXPECT_EQ(Spec(name).kind, CommandKind::kUnsupported) << name;
   }
 }
@@ -276,6 +276,15 @@ TEST(CommandKinds, BlockingCommandsAreTheirOwnKind) {
   // XREAD and XREADGROUP block only with BLOCK: the Router decides by the option.
   EXPECT_EQ(Spec("xread").kind, CommandKind::kMultiKey);
   EXPECT_EQ(Spec("xreadgroup").kind, CommandKind::kMultiKey);
+}
+
+TEST(CommandKinds, PubSubCommandsAndResetAreThePubSubHubs) {
+  for (std::string_view name : {"subscribe", "unsubscribe", "psubscribe", "punsubscribe",
+                                "ssubscribe", "sunsubscribe", "publish", "spublish", "pubsub",
+                                "reset"}) {
+    EXPECT_EQ(Spec(name).kind, CommandKind::kPubSub) << name;
+    EXPECT_NE(Spec(name).local, LocalCommand::kNone) << name;
+  }
 }
 
 TEST(CommandKinds, KeyspaceCommandsAndWaitActAcrossThePool) {
@@ -348,6 +357,7 @@ TEST(CommandKinds, EveryRoutedCommandHasAWayToFindAKey) {
   for (const CommandSpec& spec : AllCommands()) {
     if (spec.kind == CommandKind::kLocal || spec.kind == CommandKind::kUnsupported ||
         spec.kind == CommandKind::kFanOut || spec.kind == CommandKind::kPool ||
+        spec.kind == CommandKind::kPubSub ||  // channels route them, not keys
         (spec.kind == CommandKind::kTransaction && spec.local != LocalCommand::kWatch)) {
       continue;
     }

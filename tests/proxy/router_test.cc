@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/config_loader.h"
+#include "dataplane/glob_match.h"
 #include "dataplane/key_spec.h"
 #include "dataplane/topology.h"
 
@@ -390,6 +391,77 @@ TEST_F(RouterTest, KeyspaceCommandsInsideMultiDoomTheTransaction) {
   }
   EXPECT_EQ(Route({"SCAN", "0"}).route, Route::kQueueReject);
   EXPECT_EQ(Route({"WAIT", "0", "0"}).route, Route::kQueueReject);
+}
+
+}  // namespace
+}  // namespace ringproxy::proxy
+
+namespace ringproxy::proxy {
+namespace {
+
+TEST_F(RouterTest, PublishAndSpublishGoToTheServerTheirChannelHashesTo) {
+  for (size_t s = 0; s < kServers; ++s) {
+    for (const std::string_view command : {"PUBLISH", "SPUBLISH"}) {
+      const RouteDecision decision = Route({command, Key(s), "message"});
+      EXPECT_EQ(decision.route, Route::kPubSub);
+      EXPECT_EQ(decision.server, s);
+    }
+  }
+  // Hash tags apply: a channel with a key's tag meets that key's server.
+  const std::string tagged = "news{" + Key(3) + "}";
+  EXPECT_EQ(Route({"PUBLISH", tagged, "m"}).server, 3u);
+  EXPECT_EQ(Route({"SUBSCRIBE", "a", "b"}).route, Route::kPubSub);
+  EXPECT_EQ(Route({"SUBSCRIBE"}).error, "ERR wrong number of arguments for 'subscribe' command");
+}
+
+TEST_F(RouterTest, Resp2SubscribedModeAllowsOnlyWhatRedisAllows) {
+  session_.subscriptions = 1;
+  for (const std::string_view command : {"SUBSCRIBE", "UNSUBSCRIBE", "PSUBSCRIBE",
+                                         "PUNSUBSCRIBE", "SSUBSCRIBE", "SUNSUBSCRIBE"}) {
+    EXPECT_EQ(Route({command, "x"}).route, Route::kPubSub) << command;
+  }
+  EXPECT_EQ(Route({"PING"}).route, Route::kLocal);
+  EXPECT_EQ(Route({"QUIT"}).route, Route::kLocal);
+  EXPECT_EQ(Route({"RESET"}).route, Route::kPubSub);
+  EXPECT_EQ(Route({"GET", Key(0)}).error,
+            "ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
+            "RESET are allowed in this context");
+  EXPECT_EQ(Route({"PUBLISH", "c", "m"}).route, Route::kReject);
+  EXPECT_EQ(Route({"CLIENT", "LIST"}).error,
+            "ERR Can't execute 'client|list': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
+            "QUIT / RESET are allowed in this context");
+  // Unknown commands and wrong arities are refused as such first, as by Redis.
+  EXPECT_TRUE(Route({"NOSUCH"}).error.starts_with("ERR unknown command"));
+  // RESP3 clients may run anything while subscribed.
+  session_.protocol = Protocol::kResp3;
+  EXPECT_EQ(Route({"GET", Key(1)}).route, Route::kForward);
+}
+
+TEST_F(RouterTest, InsideMultiPublishQueuesForItsChannelsServerAndSubscribeIsRefused) {
+  session_.transaction.active = true;
+  const RouteDecision publish = Route({"PUBLISH", Key(2), "m"});
+  EXPECT_EQ(publish.route, Route::kQueue);
+  EXPECT_EQ(publish.server, 2u);
+  EXPECT_EQ(Route({"SUBSCRIBE", "a"}).route, Route::kQueueReject);
+  EXPECT_EQ(Route({"RESET"}).route, Route::kPubSub);
+}
+
+TEST(GlobMatch, FollowsRedisStringmatch) {
+  EXPECT_TRUE(GlobMatch("*", "anything"));
+  EXPECT_FALSE(GlobMatch("*", ""));  // as Redis: an empty text matches only an empty pattern
+  EXPECT_TRUE(GlobMatch("", ""));
+  EXPECT_TRUE(GlobMatch("news.*", "news.sport"));
+  EXPECT_FALSE(GlobMatch("news.*", "weather"));
+  EXPECT_TRUE(GlobMatch("h?llo", "hello"));
+  EXPECT_FALSE(GlobMatch("h?llo", "hllo"));
+  EXPECT_TRUE(GlobMatch("h[ae]llo", "hallo"));
+  EXPECT_FALSE(GlobMatch("h[^e]llo", "hello"));
+  EXPECT_TRUE(GlobMatch("h[a-c]llo", "hbllo"));
+  EXPECT_TRUE(GlobMatch("a\\*b", "a*b"));
+  EXPECT_FALSE(GlobMatch("a\\*b", "axb"));
+  EXPECT_TRUE(GlobMatch("*evt", "3:evt"));
+  EXPECT_TRUE(GlobMatch("a*b*c", "aXbYc"));
+  EXPECT_FALSE(GlobMatch("a*b*c", "aXbY"));
 }
 
 }  // namespace
