@@ -48,11 +48,9 @@ def _same_on_both(env, *requests):
 
 
 # KEYS, SCAN, DBSIZE, RANDOMKEY, FLUSHDB, FLUSHALL and WAIT are served across the pool
-# (test_keyspace_commands.py).
+# (test_keyspace_commands.py), blocking commands on connections of their own
+# (test_blocking_commands.py), pub/sub through shared subscriber connections (test_pubsub.py).
 UNSUPPORTED = [
-    ["SUBSCRIBE", "ch"],
-    ["PSUBSCRIBE", "c*"], ["PUBLISH", "ch", "m"], ["BLPOP", "k", "0"], ["BRPOP", "k", "1"],
-    ["BLMOVE", "a", "b", "LEFT", "LEFT", "0"], ["BZPOPMIN", "z", "0"],
     ["CONFIG", "GET", "maxmemory"], ["MONITOR"],
     ["SHUTDOWN"], ["DEBUG", "SLEEP", "0"],
     ["MOVE", "k", "1"], ["SWAPDB", "0", "1"], ["TIME"],
