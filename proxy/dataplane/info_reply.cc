@@ -141,6 +141,9 @@ std::string InfoText(const InfoSections& sections, const InfoFigures& figures) {
     Field(&out, "total_connections_received", figures.total_connections);
     Field(&out, "total_commands_processed", figures.total_commands);
     Field(&out, "rejected_connections", figures.rejected_connections);
+    Field(&out, "pubsub_channels", figures.pubsub_channels);
+    Field(&out, "pubsub_patterns", figures.pubsub_patterns);
+    Field(&out, "pubsubshard_channels", figures.pubsubshard_channels);
   }
   if (sections.replication) {
     Section(&out, "Replication");

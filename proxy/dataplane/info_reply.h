@@ -49,6 +49,10 @@ struct InfoFigures {
   double cpu_user_s = 0;
   double cpu_system_s = 0;
   int64_t pinned_connections = 0;
+  // Distinct channels, patterns and shard channels with a subscriber, over every worker.
+  int64_t pubsub_channels = 0;
+  int64_t pubsub_patterns = 0;
+  int64_t pubsubshard_channels = 0;
   size_t live_servers = 0;
 };
 

@@ -82,6 +82,10 @@ InfoFigures ServerPool::GatherInfoFigures(int workers) const {
       figures.pinned_connections += server->pinned_connections.Get();
     }
   });
+  const PubSubRegistry::Pool* counts = pubsub_->counts();
+  figures.pubsub_channels = counts->Distinct(SubscriptionKind::kChannel);
+  figures.pubsub_patterns = counts->Distinct(SubscriptionKind::kPattern);
+  figures.pubsubshard_channels = counts->Distinct(SubscriptionKind::kShardChannel);
   uint64_t pages = 0;
   {
     std::ifstream statm("/proc/self/statm");

@@ -20,6 +20,9 @@ constexpr std::array<MetricInfo, static_cast<size_t>(MetricId::kCount)> kMetrics
     {kBlockedClients, "ringproxy_blocked_clients", kGauge, "pool",
      "Clients waiting for the reply of a blocking command (BLPOP, XREAD BLOCK ...), each on a "
      "server connection of its own (ringproxy_server_pinned_connections)."},
+    {kSubscriptions, "ringproxy_subscriptions", kGauge, "pool",
+     "Subscriptions of the clients: channels, patterns and shard channels, each client's own "
+     "counted (the servers see one shared connection per worker)."},
     {kClientConnectionsTotal, "ringproxy_client_connections_total", kCounter, "pool",
      "Client connections accepted."},
     {kClientEof, "ringproxy_client_eof_total", kCounter, "pool",

@@ -21,6 +21,7 @@ enum class MetricId : uint8_t {
   // per pool
   kClientConnections,
   kBlockedClients,
+  kSubscriptions,
   kClientConnectionsTotal,
   kClientEof,
   kClientErrors,

@@ -120,6 +120,8 @@ void AddPool(const StatsView::Pool& pool, Families* out) {
            PoolSum(pool, [](const PoolStats& s) { return Value(s.client_connections); }));
   out->Add(kBlockedClients, labels,
            PoolSum(pool, [](const PoolStats& s) { return Value(s.blocked_clients); }));
+  out->Add(kSubscriptions, labels,
+           PoolSum(pool, [](const PoolStats& s) { return Value(s.subscriptions); }));
   out->Add(kClientConnectionsTotal, labels,
            PoolSum(pool, [](const PoolStats& s) { return Value(s.client_connections_total); }));
   out->Add(kClientEof, labels,

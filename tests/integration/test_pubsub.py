@@ -9,6 +9,7 @@ import socket
 
 import pytest
 
+import harness
 import proxy_testing
 from proxy_testing import RawConnection, encode, parse
 
@@ -215,3 +216,42 @@ def test_many_subscribers_share_one_connection_per_server(module_processes, back
     finally:
         for sock in subscribers:
             sock.close()
+
+
+def _info_field(conn, name):
+    text = conn.command("INFO", "stats")
+    for line in text.split(b"\r\n"):
+        if line.startswith(name.encode() + b":"):
+            return int(line.split(b":", 1)[1])
+    raise AssertionError("INFO stats has no %s: %r" % (name, text))
+
+
+def test_subscriptions_show_in_metrics_and_info_and_go_with_their_clients(sharded, plain):
+    """/metrics counts each client's subscriptions; INFO counts distinct names, as a Redis
+    holding every subscription would (compared with one plain redis-server given the same)."""
+    proxy = sharded.proxy
+
+    def subscriptions():
+        return proxy_testing.metric(proxy_testing.metrics(proxy), "ringproxy_subscriptions")
+
+    assert subscriptions() == 0
+    steps = [(["SUBSCRIBE", "m1", "m2"], 2), (["PSUBSCRIBE", "mp*"], 1),
+             (["SSUBSCRIBE", "{m}s1"], 1)]
+    with RawConnection(sharded.port) as one, RawConnection(sharded.port) as two, \
+            RawConnection(plain.port) as d1, RawConnection(plain.port) as d2, \
+            RawConnection(sharded.port) as probe, RawConnection(plain.port) as direct:
+        for conn in (one, d1):
+            for command, frames in steps:
+                conn.send(encode(*command))
+                for _ in range(frames):
+                    conn.reply_bytes()
+        for conn in (two, d2):
+            conn.send(encode("SUBSCRIBE", "m1"))
+            conn.reply_bytes()
+        assert subscriptions() == 5
+        for name in ("pubsub_channels", "pubsub_patterns", "pubsubshard_channels"):
+            assert _info_field(probe, name) == _info_field(direct, name), name
+        assert _info_field(probe, "pubsub_channels") == 2
+    # The clients have gone: their subscriptions with them.
+    harness.wait_until(lambda: subscriptions() == 0, 10,
+                       "the subscriptions of closed clients to be dropped")
