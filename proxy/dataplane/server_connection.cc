@@ -323,17 +323,18 @@ size_t ServerConnection::ProcessReplies(const char* data, size_t size) {
       offset += scanner_.size();
       continue;
     }
-    if (sink_ != nullptr && fifo_.empty() && status == ReplyScanner::Status::kComplete) {
-      const std::string_view frame(data + offset, scanner_.size());
-      offset += scanner_.size();
-      server_->stats().responses.Add();
-      server_->stats().response_bytes.Add(frame.size());
-      sink_->OnSubscriberFrame(this, frame);
-      if (state_ == State::kClosing) return offset;
-      continue;
-    }
-    // A reply when every request it could answer is still unwritten answers none of them.
-    if (status == ReplyScanner::Status::kError || written_ == 0) {
+    // A reply when every request it could answer is still unwritten answers none of them,
+    // unless this is a subscriber connection, where every frame after the handshake is one.
+    if (status == ReplyScanner::Status::kError || written_ == 0) [[unlikely]] {
+      if (sink_ != nullptr && fifo_.empty() && status == ReplyScanner::Status::kComplete) {
+        const std::string_view frame(data + offset, scanner_.size());
+        offset += scanner_.size();
+        server_->stats().responses.Add();
+        server_->stats().response_bytes.Add(frame.size());
+        sink_->OnSubscriberFrame(this, frame);
+        if (state_ == State::kClosing) return offset;
+        continue;
+      }
       // The stream cannot be followed past this point: every request on this connection fails,
       // and only those (other connections and servers are untouched).
       const std::string why =
