@@ -338,6 +338,13 @@ bool ClientConnection::Execute(const CommandSpec* spec, const RouteDecision& dec
 bool ClientConnection::ExecuteDecision(const CommandSpec* spec, const RouteDecision& decision,
                                        std::string_view raw) {
   Transaction& transaction = session_.transaction;
+  const bool needs_spec = decision.route == Route::kLocal || decision.route == Route::kBlocking ||
+                          decision.route == Route::kPubSub;
+  if (needs_spec && spec == nullptr) [[unlikely]] {
+    // The Router takes these routes only for a command it knows.
+    ReplyError("ERR unknown command");
+    return true;
+  }
   switch (decision.route) {
     case Route::kForward:
       // Keyed commands only (WAIT is forwarded too, to the server it names): WAIT goes there.
@@ -364,10 +371,6 @@ bool ClientConnection::ExecuteDecision(const CommandSpec* spec, const RouteDecis
       FanOut(decision, raw);
       return true;
     case Route::kLocal:
-      if (spec == nullptr) {  // the router answers locally only for a command it knows
-        ReplyError("ERR unknown command");
-        return true;
-      }
       if (spec->local == LocalCommand::kHello && SwitchesProtocol(context_->args()) &&
           pending_ > 0) {
         // Requests after the switch travel on the other protocol's server connections: they

@@ -151,6 +151,7 @@ bool PubSubHub::Subscribe(PubSubClient* client, SubscriptionKind kind,
       links.push_back(link);
     }
     std::vector<Server*> servers;
+    servers.reserve(links.size());
     for (const Link* link : links) servers.push_back(link->server);
     if (entries_[Index(kind)].empty()) pattern_servers_ = std::move(servers);
   } else {
@@ -294,6 +295,8 @@ void PubSubHub::Confirm(Link* link, SubscriptionKind kind, std::string_view name
   if (outstanding == link->outstanding.end()) return;
   if (--outstanding->second > 0) return;  // an earlier, dropped subscription's
   link->outstanding.erase(outstanding);
+  // cppcheck 2.10 misses that the entry found is changed through the iterator.
+  // cppcheck-suppress constVariable
   auto& entries = entries_[Index(kind)];
   const auto it = entries.find(std::string(name));
   if (it == entries.end() || it->second.awaiting == 0) return;
@@ -338,6 +341,8 @@ void PubSubHub::OnSubscriberFrame(ServerConnection* connection, std::string_view
   if (type == "message" || type == "pmessage" || type == "smessage") {
     if (type == "pmessage") kind = SubscriptionKind::kPattern;
     if (type == "smessage") kind = SubscriptionKind::kShardChannel;
+    // cppcheck 2.10 misses that the entry found is changed through the iterator.
+    // cppcheck-suppress constVariable
     auto& entries = entries_[Index(kind)];
     const auto it = entries.find(std::string(items[1]));
     if (it != entries.end()) Deliver(&it->second, frame);

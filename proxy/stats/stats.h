@@ -169,7 +169,7 @@ struct PoolStats {
   Counter client_auth_failures;        // AUTH (or HELLO AUTH) with a wrong password
   Gauge in_flight;
   Gauge blocked_clients;  // clients waiting for a blocking command's reply (BLPOP ...)
-  Gauge subscriptions;  // channels, patterns and shard channels of the clients, each client's own
+  Gauge subscriptions;    // channels, patterns and shard channels of the clients, each client's own
   std::array<Counter, static_cast<size_t>(CommandClass::kCount)> requests;
   std::array<LatencyHistogram, static_cast<size_t>(CommandClass::kCount)> latency;
 

@@ -260,10 +260,9 @@ TEST(CommandKinds, LocalCommandsNameWhatTheProxyAnswers) {
 }
 
 TEST(CommandKinds, ServerWideCommandsAreUnsupported) {
-  for (std::string_view name :
-       {"config", "debug", "shutdown", "save", "bgsave", "monitor", "slaveof", "replicaof",
-        "cluster", "time", "lastsave", "swapdb", "move", "migrate", "readonly", "readwrite",
-        "acl"}) {
+  for (std::string_view name : {"config", "debug", "shutdown", "save", "bgsave", "monitor",
+                                "slaveof", "replicaof", "cluster", "time", "lastsave", "swapdb",
+                                "move", "migrate", "readonly", "readwrite", "acl"}) {
     EXPECT_EQ(Spec(name).kind, CommandKind::kUnsupported) << name;
   }
 }
@@ -279,9 +278,9 @@ TEST(CommandKinds, BlockingCommandsAreTheirOwnKind) {
 }
 
 TEST(CommandKinds, PubSubCommandsAndResetAreThePubSubHubs) {
-  for (std::string_view name : {"subscribe", "unsubscribe", "psubscribe", "punsubscribe",
-                                "ssubscribe", "sunsubscribe", "publish", "spublish", "pubsub",
-                                "reset"}) {
+  for (std::string_view name :
+       {"subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe",
+        "publish", "spublish", "pubsub", "reset"}) {
     EXPECT_EQ(Spec(name).kind, CommandKind::kPubSub) << name;
     EXPECT_NE(Spec(name).local, LocalCommand::kNone) << name;
   }

@@ -416,8 +416,8 @@ TEST_F(RouterTest, PublishAndSpublishGoToTheServerTheirChannelHashesTo) {
 
 TEST_F(RouterTest, Resp2SubscribedModeAllowsOnlyWhatRedisAllows) {
   session_.subscriptions = 1;
-  for (const std::string_view command : {"SUBSCRIBE", "UNSUBSCRIBE", "PSUBSCRIBE",
-                                         "PUNSUBSCRIBE", "SSUBSCRIBE", "SUNSUBSCRIBE"}) {
+  for (const std::string_view command :
+       {"SUBSCRIBE", "UNSUBSCRIBE", "PSUBSCRIBE", "PUNSUBSCRIBE", "SSUBSCRIBE", "SUNSUBSCRIBE"}) {
     EXPECT_EQ(Route({command, "x"}).route, Route::kPubSub) << command;
   }
   EXPECT_EQ(Route({"PING"}).route, Route::kLocal);
