@@ -52,6 +52,10 @@ struct FakeShard::Connection {
   bool in_multi = false;
   std::vector<std::string> queued;
   bool watch_dirty = false;  // a WATCHed key counts as modified: EXEC answers nil
+  // CLIENT ID arrived: the proxy took this connection for one client's blocking commands (it
+  // asks once per connection, right before the first one).
+  bool dedicated = false;
+  bool after_client_id = false;  // the previous request was CLIENT ID
 };
 
 FakeShard::FakeShard(uv_loop_t* loop, uint32_t index) : loop_(loop), index_(index) {}
@@ -244,6 +248,43 @@ std::string HelloReply(Protocol protocol, size_t id) {
          Bulk("role") + Bulk("master") + Bulk("modules") + "*0\r\n";
 }
 
+// Whether `args` blocks on a server: a blocking command, or XREAD/XREADGROUP with BLOCK before
+// STREAMS (the proxy pins a connection for those too).
+bool Blocks(const CommandSpec& spec, const std::vector<std::string_view>& args) {
+  if (spec.kind == CommandKind::kBlocking) return true;
+  if (spec.key_pattern != proxy::KeyPattern::kXread &&
+      spec.key_pattern != proxy::KeyPattern::kXreadGroup) {
+    return false;
+  }
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string upper = ascii::Upper(args[i]);
+    if (upper == "STREAMS") return false;
+    if (upper == "BLOCK") return true;
+  }
+  return false;
+}
+
+// What a blocking command answers when its first key has data ("v:<key>", as MGET) or, for a
+// key starting with "nil", when its timeout ran out: Redis's shapes per command.
+std::string BlockingReply(const CommandSpec& spec, std::string_view key, Protocol protocol) {
+  const bool resp3 = protocol == Protocol::kResp3;
+  const std::string value = (resp3 ? "v3:" : "v:") + std::string(key);
+  const std::string_view name = spec.name;
+  if (key.starts_with("nil")) {
+    if (name == "blmove" || name == "brpoplpush") return resp3 ? "_\r\n" : "$-1\r\n";
+    return resp3 ? "_\r\n" : "*-1\r\n";
+  }
+  if (name == "blmove" || name == "brpoplpush") return Bulk(value);
+  if (name == "bzpopmin" || name == "bzpopmax") {
+    return "*3\r\n" + Bulk(key) + Bulk(value) + (resp3 ? ",1\r\n" : Bulk("1"));
+  }
+  if (name == "blmpop") return "*2\r\n" + Bulk(key) + "*1\r\n" + Bulk(value);
+  if (name == "bzmpop") {
+    return "*2\r\n" + Bulk(key) + "*1\r\n*2\r\n" + Bulk(value) + (resp3 ? ",1\r\n" : Bulk("1"));
+  }
+  return "*2\r\n" + Bulk(key) + Bulk(value);  // BLPOP, BRPOP
+}
+
 }  // namespace
 
 bool FakeShard::KeysOf(const CommandSpec& spec, const std::vector<std::string_view>& args,
@@ -287,6 +328,10 @@ std::string FakeShard::ReplyTo(const std::vector<std::string_view>& args, Protoc
       return "+OK\r\n";
     case CommandKind::kSplitCount:
       return ":" + std::to_string(keys.size()) + "\r\n";
+    case CommandKind::kBlocking:
+      // Inside MULTI too: there Redis answers at once, as if it timed out or had data.
+      if (has_keys) return BlockingReply(*spec, keys[0], protocol);
+      return Echo(args, protocol);
     default:
       if (resp3 && has_keys) return Resp3Form(keys[0], EchoText(args, protocol));
       return Echo(args, protocol);
@@ -384,6 +429,20 @@ void FakeShard::Answer(Connection* connection, const std::vector<std::string_vie
     return;
   }
   connection->past_handshake = true;
+  const bool after_client_id = connection->after_client_id;
+  connection->after_client_id = false;
+  if (!connection->in_multi && Blocks(*spec, args)) {
+    // A blocking command holds its connection until it answers: the proxy must have taken the
+    // connection for its client alone (CLIENT ID first, so that it could unblock it), else the
+    // requests of others would wait behind it.
+    FUZZ_CHECK(connection->dedicated,
+               "the proxy sent shard %u '%s' on a connection it did not ask CLIENT ID on", index_,
+               name.c_str());
+  } else {
+    FUZZ_CHECK(!after_client_id,
+               "the proxy sent shard %u CLIENT ID and then '%s', not a blocking command", index_,
+               name.c_str());
+  }
   const Protocol protocol = connection->protocol;
   *out += PushBefore(args, protocol);
   if (connection->in_multi) {
@@ -456,6 +515,12 @@ void FakeShard::Answer(Connection* connection, const std::vector<std::string_vie
       // client leave (nothing blocks here: 0 unblocked).
       if (spec->local == LocalCommand::kClient && args.size() >= 2 &&
           ascii::Upper(args[1]) == "ID") {
+        FUZZ_CHECK(!connection->dedicated,
+                   "the proxy asked shard %u for CLIENT ID twice on one "
+                   "connection",
+                   index_);
+        connection->dedicated = true;
+        connection->after_client_id = true;
         *out += ":" + std::to_string(index_ + 1) + "\r\n";
         return;
       }
