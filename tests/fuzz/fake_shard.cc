@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <memory>
+#include <set>
 
 #include "base/ascii.h"
 #include "dataplane/request_parser.h"
@@ -56,6 +57,10 @@ struct FakeShard::Connection {
   // asks once per connection, right before the first one).
   bool dedicated = false;
   bool after_client_id = false;  // the previous request was CLIENT ID
+  // (P|S)SUBSCRIBE made this the proxy's subscriber connection: channels, patterns, shard
+  // channels it carries.
+  bool subscriber = false;
+  std::set<std::string> subscriptions[3];
 };
 
 FakeShard::FakeShard(uv_loop_t* loop, uint32_t index) : loop_(loop), index_(index) {}
@@ -295,6 +300,8 @@ bool FakeShard::KeysOf(const CommandSpec& spec, const std::vector<std::string_vi
 std::string FakeShard::ReplyTo(const std::vector<std::string_view>& args, Protocol protocol) {
   const CommandSpec* spec = proxy::LookupCommand(args[0]);
   if (spec == nullptr) return "-ERR fake: unknown command\r\n";
+  // PUBLISH/SPUBLISH: no subscriber of this shard's own (the proxy counts its clients).
+  if (spec->kind == CommandKind::kPubSub) return ":0\r\n";
   switch (spec->local) {
     case LocalCommand::kAuth:
     case LocalCommand::kSelect:
@@ -336,6 +343,12 @@ std::string FakeShard::ReplyTo(const std::vector<std::string_view>& args, Protoc
       if (resp3 && has_keys) return Resp3Form(keys[0], EchoText(args, protocol));
       return Echo(args, protocol);
   }
+}
+
+// The per-name confirmation Redis gives a subscriber connection in RESP2.
+static std::string SubscriberConfirmation(std::string_view type, std::string_view name,
+                                          size_t count) {
+  return "*3\r\n" + Bulk(type) + Bulk(name) + ":" + std::to_string(count) + "\r\n";
 }
 
 std::string FakeShard::PushBefore(const std::vector<std::string_view>& args, Protocol protocol) {
@@ -429,6 +442,14 @@ void FakeShard::Answer(Connection* connection, const std::vector<std::string_vie
     return;
   }
   connection->past_handshake = true;
+  if (spec->kind == CommandKind::kPubSub && spec->local != LocalCommand::kPublish &&
+      spec->local != LocalCommand::kSpublish) {
+    Subscriber(connection, *spec, args, out);
+    return;
+  }
+  FUZZ_CHECK(!connection->subscriber,
+             "the proxy sent shard %u '%s' on its subscriber connection, where Redis refuses it",
+             index_, name.c_str());
   const bool after_client_id = connection->after_client_id;
   connection->after_client_id = false;
   if (!connection->in_multi && Blocks(*spec, args)) {
@@ -543,8 +564,15 @@ void FakeShard::Answer(Connection* connection, const std::vector<std::string_vie
     case CommandKind::kPool:
       *out += PoolReply(*spec);
       return;
+    case CommandKind::kPubSub: {
+      // PUBLISH, SPUBLISH: on the channel's server.
+      const uint32_t owner = placement_->ServerFor(args[1]);
+      FUZZ_CHECK(owner == index_, "'%s' of channel '%s' reached shard %u; it belongs to shard %u",
+                 name.c_str(), Printable(args[1]).c_str(), index_, owner);
+      *out += ReplyTo(args, protocol);
+      return;
+    }
     case CommandKind::kUnsupported:
-    case CommandKind::kPubSub:  // not modelled yet: see tests/integration/test_pubsub.py
       FUZZ_CHECK(false, "the proxy forwarded '%s', which it must refuse, to shard %u", name.c_str(),
                  index_);
       return;
@@ -615,14 +643,86 @@ void FakeShard::Queue(Connection* connection, const CommandSpec& spec,
     }
     case CommandKind::kFanOut:
     case CommandKind::kPool:
+    case CommandKind::kPubSub:
+      FUZZ_CHECK(spec.local == LocalCommand::kPublish || spec.local == LocalCommand::kSpublish,
+                 "the proxy queued '%s', which it must refuse, in a MULTI on shard %u",
+                 name.c_str(), index_);
+      FUZZ_CHECK(placement_->ServerFor(args[1]) == index_,
+                 "the proxy queued '%s' of another shard's channel on shard %u", name.c_str(),
+                 index_);
+      break;
     case CommandKind::kUnsupported:
-    case CommandKind::kPubSub:  // not modelled yet: see tests/integration/test_pubsub.py
       FUZZ_CHECK(false, "the proxy queued '%s', which it must refuse, in a MULTI on shard %u",
                  name.c_str(), index_);
       break;
   }
   connection->queued.push_back(ReplyTo(args, connection->protocol));
   *out += "+QUEUED\r\n";
+}
+
+}  // namespace ringproxy::fuzz
+
+namespace ringproxy::fuzz {
+
+void FakeShard::Subscriber(Connection* connection, const CommandSpec& spec,
+                           const std::vector<std::string_view>& args, std::string* out) {
+  const std::string name(spec.name);
+  static constexpr std::string_view kTypes[2][3] = {
+      {"subscribe", "psubscribe", "ssubscribe"}, {"unsubscribe", "punsubscribe", "sunsubscribe"}};
+  size_t kind = 0;
+  bool subscribe = true;
+  switch (spec.local) {
+    case LocalCommand::kSubscribe:
+      break;
+    case LocalCommand::kPsubscribe:
+      kind = 1;
+      break;
+    case LocalCommand::kSsubscribe:
+      kind = 2;
+      break;
+    case LocalCommand::kUnsubscribe:
+      subscribe = false;
+      break;
+    case LocalCommand::kPunsubscribe:
+      kind = 1;
+      subscribe = false;
+      break;
+    case LocalCommand::kSunsubscribe:
+      kind = 2;
+      subscribe = false;
+      break;
+    default:
+      FUZZ_CHECK(false, "the proxy forwarded '%s', which it answers itself, to shard %u",
+                 name.c_str(), index_);
+  }
+  // The proxy reads its subscriber connections as RESP2, outside any transaction, and carries
+  // nothing else on them.
+  FUZZ_CHECK(connection->protocol == Protocol::kResp2 && !connection->in_multi &&
+                 !connection->watching && !connection->dedicated,
+             "the proxy sent shard %u '%s' on a connection that is not one for subscriptions",
+             index_, name.c_str());
+  FUZZ_CHECK(subscribe || connection->subscriber,
+             "the proxy sent shard %u '%s' on a connection that never subscribed", index_,
+             name.c_str());
+  // The hub asks for one name at a time.
+  FUZZ_CHECK(args.size() == 2, "the proxy sent shard %u '%s' with %zu names", index_, name.c_str(),
+             args.size() - 1);
+  connection->subscriber = true;
+  const std::string_view channel = args[1];
+  if (kind != 1) {
+    const uint32_t owner = placement_->ServerFor(channel);
+    FUZZ_CHECK(owner == index_, "'%s' of channel '%s' reached shard %u; it belongs to shard %u",
+               name.c_str(), Printable(channel).c_str(), index_, owner);
+  }
+  if (subscribe) {
+    connection->subscriptions[kind].insert(std::string(channel));
+  } else {
+    connection->subscriptions[kind].erase(std::string(channel));
+  }
+  const size_t count =
+      kind == 2 ? connection->subscriptions[2].size()
+                : connection->subscriptions[0].size() + connection->subscriptions[1].size();
+  *out += SubscriberConfirmation(kTypes[subscribe ? 0 : 1][kind], channel, count);
 }
 
 }  // namespace ringproxy::fuzz
