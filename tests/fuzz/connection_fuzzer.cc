@@ -49,6 +49,7 @@
 #include <uv.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -222,7 +223,7 @@ struct ModelRequest {
 // The client's subscriptions as the model follows them: names per kind (channels, patterns,
 // shard channels), as the proxy's PubSubHub keeps them.
 struct Subscriptions {
-  std::set<std::string> names[3];
+  std::array<std::set<std::string>, 3> names;
 
   uint32_t total() const {
     return static_cast<uint32_t>(names[0].size() + names[1].size() + names[2].size());
@@ -356,9 +357,12 @@ Expected Expect(std::string_view input, const Pool& pool) {
       request.must_fail = true;
       // As Redis: EXEC refused inside MULTI ends the transaction with EXECABORT.
       if (in_multi && spec != nullptr && spec->local == LocalCommand::kExec) in_multi = false;
-    } else if (password && !session.authenticated && local != LocalCommand::kAuth &&
-               local != LocalCommand::kHello && local != LocalCommand::kQuit) {
-      request.must_fail = true;  // NOAUTH
+    } else if ((password && !session.authenticated && local != LocalCommand::kAuth &&
+                local != LocalCommand::kHello && local != LocalCommand::kQuit) ||
+               (in_multi && spec->kind == CommandKind::kPubSub && local != LocalCommand::kPublish &&
+                local != LocalCommand::kSpublish && local != LocalCommand::kReset)) {
+      // NOAUTH; or a pub/sub command other than PUBLISH inside MULTI, which dooms it.
+      request.must_fail = true;
     } else if (session.subscriptions > 0 && session.protocol == proxy::Protocol::kResp2 &&
                !proxy::AllowedInSubscribedMode(*spec)) {
       // RESP2 subscribed mode: Redis's refusal, word for word.
@@ -378,9 +382,6 @@ Expected Expect(std::string_view input, const Pool& pool) {
         session.authenticated = false;
         parser.set_limits(proxy::RequestLimits::Unauthenticated());
       }
-    } else if (spec->kind == CommandKind::kPubSub && in_multi && local != LocalCommand::kPublish &&
-               local != LocalCommand::kSpublish) {
-      request.must_fail = true;  // refused inside MULTI: the transaction is doomed
     } else if (spec->kind == CommandKind::kPubSub && !in_multi && local != LocalCommand::kPublish &&
                local != LocalCommand::kSpublish && local != LocalCommand::kPubsub) {
       ExpectSubscription(&request, &subscriptions);
