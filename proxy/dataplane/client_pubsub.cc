@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "base/byte_buffer.h"
 #include "dataplane/client_connection.h"
 #include "dataplane/pubsub_hub.h"
 #include "dataplane/request.h"
@@ -80,8 +81,14 @@ void ClientConnection::Subscribe(SubscriptionKind kind, std::string_view raw) {
 void ClientConnection::Unsubscribe(SubscriptionKind kind) {
   const std::vector<std::string_view> names(context_->args().begin() + 1, context_->args().end());
   PubSubHub& hub = pool_->pubsub();
-  hub.Unsubscribe(this, kind, names, BeginLocalReply(CommandClass::kLocal));
+  // Composed before the reply takes its place: dropping a name whose server confirmation is
+  // still awaited completes the SUBSCRIBE ahead of it, which writes the replies at the head of
+  // the queue; a local reply enqueued before that would become the head while not done yet, and
+  // nothing would write it, nor anything after it.
+  ByteBuffer reply;
+  hub.Unsubscribe(this, kind, names, &reply);
   session_.subscriptions = hub.SubscriptionCount(this);
+  BeginLocalReply(CommandClass::kLocal)->Append(reply.view());
   EndLocalReply();
 }
 

@@ -35,6 +35,11 @@
 //   WATCHed server's) and an error otherwise, and then EXEC -EXECABORT; EXEC the array of the
 //   queued commands' replies (nil when a WATCHed key was "modified", which the shards report only
 //   on the connection that holds the WATCH), DISCARD +OK;
+// - blocking commands: the shards' immediate replies (fake_shard.h), and the shards check that the
+//   proxy carries them on a connection of the client's own;
+// - pub/sub: (P|S)(UN)SUBSCRIBE confirmations exactly, one frame per name with the client's own
+//   counts (push frames in RESP3); RESP2 subscribed mode's refusal text; PING's pair there;
+//   RESET; PUBLISH and PUBSUB only as well-formed replies (see README.md);
 // - the shards see only well-formed multibulk requests for commands the proxy may forward, each
 //   key on the shard that owns it, transactions as one MULTI ... EXEC block (fake_shard.h);
 // - the proxy closes the connection after a protocol error or QUIT, and not before;
@@ -43,13 +48,17 @@
 #include <stdlib.h>
 #include <uv.h>
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/ascii.h"
@@ -62,6 +71,7 @@
 #include "dataplane/proxy.h"
 #include "dataplane/reply_scanner.h"
 #include "dataplane/request_parser.h"
+#include "dataplane/router.h"
 #include "dataplane/topology.h"
 #include "tests/fuzz/fake_shard.h"
 #include "tests/fuzz/fuzz_check.h"
@@ -198,11 +208,97 @@ struct ModelRequest {
   // it): the reply must be in it, so a request carried on the other protocol's server
   // connection gets a reply the model does not expect.
   proxy::Protocol protocol = proxy::Protocol::kResp2;
+  // Pub/sub: the frames the reply is made of ((P|S)(UN)SUBSCRIBE confirm each name in a frame of
+  // its own, a push frame in RESP3); `any_order` when they may come in any order (an
+  // UNSUBSCRIBE of every name); `exact_error`, when not empty, the refusal it must be.
+  size_t frames = 1;
+  bool any_order = false;
+  std::string exact_error;
 
   std::vector<std::string_view> views() const {
     return std::vector<std::string_view>(args.begin(), args.end());
   }
 };
+
+// The client's subscriptions as the model follows them: names per kind (channels, patterns,
+// shard channels), as the proxy's PubSubHub keeps them.
+struct Subscriptions {
+  std::array<std::set<std::string>, 3> names;
+
+  uint32_t total() const {
+    return static_cast<uint32_t>(names[0].size() + names[1].size() + names[2].size());
+  }
+  // The count a confirmation of `kind` carries: channels and patterns together, shard channels
+  // apart (as Redis).
+  size_t count(size_t kind) const {
+    return kind == 2 ? names[2].size() : names[0].size() + names[1].size();
+  }
+};
+
+std::string BulkOf(std::string_view value) {
+  return "$" + std::to_string(value.size()) + "\r\n" + std::string(value) + "\r\n";
+}
+
+// One confirmation frame: "<type> <name> :<count>", a push in RESP3; a null name when `name` is
+// null.
+std::string Confirmation(proxy::Protocol protocol, std::string_view type, const std::string* name,
+                         size_t count) {
+  const bool resp3 = protocol == proxy::Protocol::kResp3;
+  return std::string(resp3 ? ">3\r\n" : "*3\r\n") + BulkOf(type) +
+         (name != nullptr ? BulkOf(*name) : std::string(resp3 ? "_\r\n" : "$-1\r\n")) + ":" +
+         std::to_string(count) + "\r\n";
+}
+
+// The confirmations the proxy owes a (P|S)(UN)SUBSCRIBE, as Redis gives them, and the
+// subscriptions after it.
+void ExpectSubscription(ModelRequest* request, Subscriptions* subscriptions) {
+  static constexpr std::string_view kTypes[2][3] = {
+      {"subscribe", "psubscribe", "ssubscribe"}, {"unsubscribe", "punsubscribe", "sunsubscribe"}};
+  size_t kind = 0;
+  bool subscribe = true;
+  switch (request->spec->local) {
+    case LocalCommand::kSubscribe:
+      break;
+    case LocalCommand::kPsubscribe:
+      kind = 1;
+      break;
+    case LocalCommand::kSsubscribe:
+      kind = 2;
+      break;
+    case LocalCommand::kUnsubscribe:
+      subscribe = false;
+      break;
+    case LocalCommand::kPunsubscribe:
+      kind = 1;
+      subscribe = false;
+      break;
+    default:
+      kind = 2;
+      subscribe = false;
+      break;
+  }
+  const std::string_view type = kTypes[subscribe ? 0 : 1][kind];
+  std::vector<std::string> names(request->args.begin() + 1, request->args.end());
+  if (!subscribe && names.empty()) {
+    names.assign(subscriptions->names[kind].begin(), subscriptions->names[kind].end());
+    request->any_order = true;
+    if (names.empty()) {
+      request->local_reply =
+          Confirmation(request->protocol, type, nullptr, subscriptions->count(kind));
+    }
+  }
+  for (const std::string& name : names) {
+    if (subscribe) {
+      subscriptions->names[kind].insert(name);
+    } else {
+      subscriptions->names[kind].erase(name);
+    }
+    request->local_reply +=
+        Confirmation(request->protocol, type, &name, subscriptions->count(kind));
+  }
+  request->frames = std::max<size_t>(names.size(), 1);
+  request->local = true;
+}
 
 // What the proxy owes the client for one input.
 struct Expected {
@@ -233,6 +329,7 @@ Expected Expect(std::string_view input, const Pool& pool) {
   context.worker_id = 0;
   context.workers = 1;
   bool in_multi = false;
+  Subscriptions subscriptions;
   size_t offset = 0;
   while (offset < input.size()) {
     const char* data = input.data() + offset;
@@ -260,9 +357,35 @@ Expected Expect(std::string_view input, const Pool& pool) {
       request.must_fail = true;
       // As Redis: EXEC refused inside MULTI ends the transaction with EXECABORT.
       if (in_multi && spec != nullptr && spec->local == LocalCommand::kExec) in_multi = false;
-    } else if (password && !session.authenticated && local != LocalCommand::kAuth &&
-               local != LocalCommand::kHello && local != LocalCommand::kQuit) {
-      request.must_fail = true;  // NOAUTH
+    } else if ((password && !session.authenticated && local != LocalCommand::kAuth &&
+                local != LocalCommand::kHello && local != LocalCommand::kQuit) ||
+               (in_multi && spec->kind == CommandKind::kPubSub && local != LocalCommand::kPublish &&
+                local != LocalCommand::kSpublish && local != LocalCommand::kReset)) {
+      // NOAUTH; or a pub/sub command other than PUBLISH inside MULTI, which dooms it.
+      request.must_fail = true;
+    } else if (session.subscriptions > 0 && session.protocol == proxy::Protocol::kResp2 &&
+               !proxy::AllowedInSubscribedMode(*spec)) {
+      // RESP2 subscribed mode: Redis's refusal, word for word.
+      request.must_fail = true;
+      request.exact_error = "-" + proxy::SubscribedModeError(*spec, request.views()) + "\r\n";
+    } else if (local == LocalCommand::kReset) {
+      // As Redis 7: out of MULTI, WATCH and subscribed mode, RESP2, no name, and not
+      // authenticated where the pool has a password.
+      request.local = true;
+      request.local_reply = "+RESET\r\n";
+      in_multi = false;
+      subscriptions = Subscriptions();
+      session.subscriptions = 0;
+      session.name.clear();
+      session.protocol = proxy::Protocol::kResp2;
+      if (password && session.authenticated) {
+        session.authenticated = false;
+        parser.set_limits(proxy::RequestLimits::Unauthenticated());
+      }
+    } else if (spec->kind == CommandKind::kPubSub && !in_multi && local != LocalCommand::kPublish &&
+               local != LocalCommand::kSpublish && local != LocalCommand::kPubsub) {
+      ExpectSubscription(&request, &subscriptions);
+      session.subscriptions = subscriptions.total();
     } else if (in_multi) {
       // Inside MULTI only QUIT runs at once; EXEC and DISCARD end the transaction.
       run_locally = local == LocalCommand::kQuit;
@@ -421,6 +544,7 @@ class ReplyModel {
     reply_ = reply;
     if (request.must_fail) {
       Require(error, "an error");
+      if (!request.exact_error.empty()) Require(reply == request.exact_error, request.exact_error);
       if (request.in_multi) {
         if (request.spec != nullptr && request.spec->local == LocalCommand::kExec) {
           Require(reply.starts_with("-EXECABORT"), "-EXECABORT");
@@ -432,6 +556,8 @@ class ReplyModel {
       return;
     }
     if (request.local) {
+      // RESET ends the transaction and the WATCH, as EXEC would.
+      if (request.spec->local == LocalCommand::kReset) EndTransaction();
       CheckLocal();
       return;
     }
@@ -460,9 +586,33 @@ class ReplyModel {
     } else if (request_->spec->local == LocalCommand::kClient && request_->args.size() == 2 &&
                ascii::Upper(request_->args[1]) == "ID") {
       Require(reply_[0] == ':', "the client id");
+    } else if (request_->any_order) {
+      Require(Unordered(reply_) == Unordered(expected), expected);
     } else {
       Require(reply_ == expected, expected);
     }
+  }
+
+  // Confirmation frames, each without its count, sorted; and the counts in order (they fall by
+  // one per frame whatever order the names come in).
+  static std::pair<std::vector<std::string>, std::vector<std::string>> Unordered(
+      std::string_view frames) {
+    std::vector<std::string> names;
+    std::vector<std::string> counts;
+    while (!frames.empty()) {
+      proxy::ReplyScanner scanner;
+      if (scanner.Scan(frames.data(), frames.size()) != proxy::ReplyScanner::Status::kComplete) {
+        names.emplace_back(frames);
+        break;
+      }
+      const std::string_view frame = frames.substr(0, scanner.size());
+      const size_t colon = frame.rfind(':');
+      names.emplace_back(frame.substr(0, colon));
+      counts.emplace_back(frame.substr(colon));
+      frames.remove_prefix(scanner.size());
+    }
+    std::sort(names.begin(), names.end());
+    return {names, counts};
   }
 
   void CheckOutsideMulti(bool error) {
@@ -515,8 +665,14 @@ class ReplyModel {
           Require(reply_ == FakeShard::PoolReply(spec), FakeShard::PoolReply(spec));
         }
         return;
+      case CommandKind::kPubSub:
+        // PUBLISH's count is the proxy's subscribers of the channel over every worker, PUBSUB's
+        // answers its registry's: checked as well-formed only.
+        if (spec.local == LocalCommand::kPublish || spec.local == LocalCommand::kSpublish) {
+          Require(error || reply_[0] == ':', "an integer");
+        }
+        return;
       case CommandKind::kUnsupported:
-      case CommandKind::kPubSub:  // not modelled yet: see tests/integration/test_pubsub.py
         Require(error, "an error (a command no server runs)");
         return;
       default: {
@@ -611,8 +767,18 @@ class ReplyModel {
       case CommandKind::kFanOut:
       case CommandKind::kPool:
       case CommandKind::kUnsupported:
-      case CommandKind::kPubSub:  // not modelled yet: see tests/integration/test_pubsub.py
         return false;
+      case CommandKind::kPubSub: {
+        // PUBLISH goes with the transaction, to its channel's server.
+        if (spec.local != LocalCommand::kPublish && spec.local != LocalCommand::kSpublish) {
+          return false;
+        }
+        const uint32_t server = pool_->placement->ServerFor(request_->args[1]);
+        if (transaction_server_ != kNone && transaction_server_ != server) return false;
+        if (watch_server_ != kNone && watch_server_ != server) return false;
+        transaction_server_ = server;
+        return true;
+      }
       default:
         break;
     }
@@ -773,9 +939,9 @@ class Client {
     uv_timer_stop(&deadline_);
     FUZZ_CHECK(!timed_out_,
                "no sign of %s from the proxy within %llu ms: %zu of %zu replies, "
-               "%zu bytes unparsed: %s",
+               "%zu bytes unparsed: %s (frames of a reply so far: %s)",
                what, static_cast<unsigned long long>(kDeadlineMs), replies_, expected_->replies(),
-               in_.size(), Printable(in_).c_str());
+               in_.size(), Printable(in_).c_str(), Printable(frames_).c_str());
   }
 
   void OnRead(ssize_t nread, const uv_buf_t* buf) {
@@ -791,22 +957,40 @@ class Client {
       FUZZ_CHECK(status != proxy::ReplyScanner::Status::kError,
                  "a malformed reply after %zu good ones: %s", replies_, Printable(in_).c_str());
       if (status == proxy::ReplyScanner::Status::kIncomplete) return;
-      const std::string_view reply(in_.data(), scanner.size());
-      FUZZ_CHECK(scanner.type() != '>', "a push frame reached the client after %zu replies: %s",
-                 replies_, Printable(reply).c_str());
+      const std::string_view frame(in_.data(), scanner.size());
+      const ModelRequest* request =
+          replies_ < expected_->requests.size() ? &expected_->requests[replies_] : nullptr;
+      // A RESP3 client gets pub/sub confirmations as push frames, and nothing else.
+      FUZZ_CHECK(
+          scanner.type() != '>' || (request != nullptr && request->local && request->frames > 0 &&
+                                    request->local_reply.starts_with(">")),
+          "a push frame reached the client after %zu replies: %s", replies_,
+          Printable(frame).c_str());
+      // A reply of several frames (confirmations) is checked whole; an error is one frame.
+      frames_.append(frame);
+      ++frame_count_;
+      if (request != nullptr && !(quitting_ && quit_reply_.empty()) && !scanner.is_error() &&
+          frame_count_ < request->frames) {
+        in_.erase(0, scanner.size());
+        continue;
+      }
+      const std::string_view reply(frames_);
+      const bool first_is_error = frame_count_ == 1 && scanner.is_error();
       if (quitting_ && quit_reply_.empty()) {
         quit_reply_ = std::string(reply);
       } else {
         FUZZ_CHECK(replies_ < expected_->replies(), "reply %zu for %zu requests: %s", replies_ + 1,
                    expected_->replies(), Printable(reply).c_str());
         if (replies_ < expected_->requests.size()) {
-          model_.Check(expected_->requests[replies_], reply, scanner.is_error(), replies_);
+          model_.Check(expected_->requests[replies_], reply, first_is_error, replies_);
         } else {
           FUZZ_CHECK(reply.starts_with("-ERR Protocol error"), "the reply to a protocol error: %s",
                      Printable(reply).c_str());
         }
         ++replies_;
       }
+      frames_.clear();
+      frame_count_ = 0;
       in_.erase(0, scanner.size());
     }
   }
@@ -820,6 +1004,8 @@ class Client {
   bool* write_done_ = nullptr;
   int write_status_ = 0;
   std::string in_;
+  std::string frames_;  // the frames of the reply being read
+  size_t frame_count_ = 0;
   std::string quit_reply_;
   size_t replies_ = 0;
   bool connected_ = false;

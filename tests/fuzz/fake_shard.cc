@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <memory>
+#include <set>
 
 #include "base/ascii.h"
 #include "dataplane/request_parser.h"
@@ -52,6 +53,14 @@ struct FakeShard::Connection {
   bool in_multi = false;
   std::vector<std::string> queued;
   bool watch_dirty = false;  // a WATCHed key counts as modified: EXEC answers nil
+  // CLIENT ID arrived: the proxy took this connection for one client's blocking commands (it
+  // asks once per connection, right before the first one).
+  bool dedicated = false;
+  bool after_client_id = false;  // the previous request was CLIENT ID
+  // (P|S)SUBSCRIBE made this the proxy's subscriber connection: channels, patterns, shard
+  // channels it carries.
+  bool subscriber = false;
+  std::set<std::string> subscriptions[3];
 };
 
 FakeShard::FakeShard(uv_loop_t* loop, uint32_t index) : loop_(loop), index_(index) {}
@@ -244,6 +253,43 @@ std::string HelloReply(Protocol protocol, size_t id) {
          Bulk("role") + Bulk("master") + Bulk("modules") + "*0\r\n";
 }
 
+// Whether `args` blocks on a server: a blocking command, or XREAD/XREADGROUP with BLOCK before
+// STREAMS (the proxy pins a connection for those too).
+bool Blocks(const CommandSpec& spec, const std::vector<std::string_view>& args) {
+  if (spec.kind == CommandKind::kBlocking) return true;
+  if (spec.key_pattern != proxy::KeyPattern::kXread &&
+      spec.key_pattern != proxy::KeyPattern::kXreadGroup) {
+    return false;
+  }
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string upper = ascii::Upper(args[i]);
+    if (upper == "STREAMS") return false;
+    if (upper == "BLOCK") return true;
+  }
+  return false;
+}
+
+// What a blocking command answers when its first key has data ("v:<key>", as MGET) or, for a
+// key starting with "nil", when its timeout ran out: Redis's shapes per command.
+std::string BlockingReply(const CommandSpec& spec, std::string_view key, Protocol protocol) {
+  const bool resp3 = protocol == Protocol::kResp3;
+  const std::string value = (resp3 ? "v3:" : "v:") + std::string(key);
+  const std::string_view name = spec.name;
+  if (key.starts_with("nil")) {
+    if (name == "blmove" || name == "brpoplpush") return resp3 ? "_\r\n" : "$-1\r\n";
+    return resp3 ? "_\r\n" : "*-1\r\n";
+  }
+  if (name == "blmove" || name == "brpoplpush") return Bulk(value);
+  if (name == "bzpopmin" || name == "bzpopmax") {
+    return "*3\r\n" + Bulk(key) + Bulk(value) + (resp3 ? ",1\r\n" : Bulk("1"));
+  }
+  if (name == "blmpop") return "*2\r\n" + Bulk(key) + "*1\r\n" + Bulk(value);
+  if (name == "bzmpop") {
+    return "*2\r\n" + Bulk(key) + "*1\r\n*2\r\n" + Bulk(value) + (resp3 ? ",1\r\n" : Bulk("1"));
+  }
+  return "*2\r\n" + Bulk(key) + Bulk(value);  // BLPOP, BRPOP
+}
+
 }  // namespace
 
 bool FakeShard::KeysOf(const CommandSpec& spec, const std::vector<std::string_view>& args,
@@ -254,6 +300,8 @@ bool FakeShard::KeysOf(const CommandSpec& spec, const std::vector<std::string_vi
 std::string FakeShard::ReplyTo(const std::vector<std::string_view>& args, Protocol protocol) {
   const CommandSpec* spec = proxy::LookupCommand(args[0]);
   if (spec == nullptr) return "-ERR fake: unknown command\r\n";
+  // PUBLISH/SPUBLISH: no subscriber of this shard's own (the proxy counts its clients).
+  if (spec->kind == CommandKind::kPubSub) return ":0\r\n";
   switch (spec->local) {
     case LocalCommand::kAuth:
     case LocalCommand::kSelect:
@@ -287,10 +335,20 @@ std::string FakeShard::ReplyTo(const std::vector<std::string_view>& args, Protoc
       return "+OK\r\n";
     case CommandKind::kSplitCount:
       return ":" + std::to_string(keys.size()) + "\r\n";
+    case CommandKind::kBlocking:
+      // Inside MULTI too: there Redis answers at once, as if it timed out or had data.
+      if (has_keys) return BlockingReply(*spec, keys[0], protocol);
+      return Echo(args, protocol);
     default:
       if (resp3 && has_keys) return Resp3Form(keys[0], EchoText(args, protocol));
       return Echo(args, protocol);
   }
+}
+
+// The per-name confirmation Redis gives a subscriber connection in RESP2.
+static std::string SubscriberConfirmation(std::string_view type, std::string_view name,
+                                          size_t count) {
+  return "*3\r\n" + Bulk(type) + Bulk(name) + ":" + std::to_string(count) + "\r\n";
 }
 
 std::string FakeShard::PushBefore(const std::vector<std::string_view>& args, Protocol protocol) {
@@ -384,6 +442,28 @@ void FakeShard::Answer(Connection* connection, const std::vector<std::string_vie
     return;
   }
   connection->past_handshake = true;
+  if (spec->kind == CommandKind::kPubSub && spec->local != LocalCommand::kPublish &&
+      spec->local != LocalCommand::kSpublish) {
+    Subscriber(connection, *spec, args, out);
+    return;
+  }
+  FUZZ_CHECK(!connection->subscriber,
+             "the proxy sent shard %u '%s' on its subscriber connection, where Redis refuses it",
+             index_, name.c_str());
+  const bool after_client_id = connection->after_client_id;
+  connection->after_client_id = false;
+  if (!connection->in_multi && Blocks(*spec, args)) {
+    // A blocking command holds its connection until it answers: the proxy must have taken the
+    // connection for its client alone (CLIENT ID first, so that it could unblock it), else the
+    // requests of others would wait behind it.
+    FUZZ_CHECK(connection->dedicated,
+               "the proxy sent shard %u '%s' on a connection it did not ask CLIENT ID on", index_,
+               name.c_str());
+  } else {
+    FUZZ_CHECK(!after_client_id,
+               "the proxy sent shard %u CLIENT ID and then '%s', not a blocking command", index_,
+               name.c_str());
+  }
   const Protocol protocol = connection->protocol;
   *out += PushBefore(args, protocol);
   if (connection->in_multi) {
@@ -456,6 +536,12 @@ void FakeShard::Answer(Connection* connection, const std::vector<std::string_vie
       // client leave (nothing blocks here: 0 unblocked).
       if (spec->local == LocalCommand::kClient && args.size() >= 2 &&
           ascii::Upper(args[1]) == "ID") {
+        FUZZ_CHECK(!connection->dedicated,
+                   "the proxy asked shard %u for CLIENT ID twice on one "
+                   "connection",
+                   index_);
+        connection->dedicated = true;
+        connection->after_client_id = true;
         *out += ":" + std::to_string(index_ + 1) + "\r\n";
         return;
       }
@@ -478,8 +564,15 @@ void FakeShard::Answer(Connection* connection, const std::vector<std::string_vie
     case CommandKind::kPool:
       *out += PoolReply(*spec);
       return;
+    case CommandKind::kPubSub: {
+      // PUBLISH, SPUBLISH: on the channel's server.
+      const uint32_t owner = placement_->ServerFor(args[1]);
+      FUZZ_CHECK(owner == index_, "'%s' of channel '%s' reached shard %u; it belongs to shard %u",
+                 name.c_str(), Printable(args[1]).c_str(), index_, owner);
+      *out += ReplyTo(args, protocol);
+      return;
+    }
     case CommandKind::kUnsupported:
-    case CommandKind::kPubSub:  // not modelled yet: see tests/integration/test_pubsub.py
       FUZZ_CHECK(false, "the proxy forwarded '%s', which it must refuse, to shard %u", name.c_str(),
                  index_);
       return;
@@ -550,14 +643,86 @@ void FakeShard::Queue(Connection* connection, const CommandSpec& spec,
     }
     case CommandKind::kFanOut:
     case CommandKind::kPool:
+    case CommandKind::kPubSub:
+      FUZZ_CHECK(spec.local == LocalCommand::kPublish || spec.local == LocalCommand::kSpublish,
+                 "the proxy queued '%s', which it must refuse, in a MULTI on shard %u",
+                 name.c_str(), index_);
+      FUZZ_CHECK(placement_->ServerFor(args[1]) == index_,
+                 "the proxy queued '%s' of another shard's channel on shard %u", name.c_str(),
+                 index_);
+      break;
     case CommandKind::kUnsupported:
-    case CommandKind::kPubSub:  // not modelled yet: see tests/integration/test_pubsub.py
       FUZZ_CHECK(false, "the proxy queued '%s', which it must refuse, in a MULTI on shard %u",
                  name.c_str(), index_);
       break;
   }
   connection->queued.push_back(ReplyTo(args, connection->protocol));
   *out += "+QUEUED\r\n";
+}
+
+}  // namespace ringproxy::fuzz
+
+namespace ringproxy::fuzz {
+
+void FakeShard::Subscriber(Connection* connection, const CommandSpec& spec,
+                           const std::vector<std::string_view>& args, std::string* out) {
+  const std::string name(spec.name);
+  static constexpr std::string_view kTypes[2][3] = {
+      {"subscribe", "psubscribe", "ssubscribe"}, {"unsubscribe", "punsubscribe", "sunsubscribe"}};
+  size_t kind = 0;
+  bool subscribe = true;
+  switch (spec.local) {
+    case LocalCommand::kSubscribe:
+      break;
+    case LocalCommand::kPsubscribe:
+      kind = 1;
+      break;
+    case LocalCommand::kSsubscribe:
+      kind = 2;
+      break;
+    case LocalCommand::kUnsubscribe:
+      subscribe = false;
+      break;
+    case LocalCommand::kPunsubscribe:
+      kind = 1;
+      subscribe = false;
+      break;
+    case LocalCommand::kSunsubscribe:
+      kind = 2;
+      subscribe = false;
+      break;
+    default:
+      FUZZ_CHECK(false, "the proxy forwarded '%s', which it answers itself, to shard %u",
+                 name.c_str(), index_);
+  }
+  // The proxy reads its subscriber connections as RESP2, outside any transaction, and carries
+  // nothing else on them.
+  FUZZ_CHECK(connection->protocol == Protocol::kResp2 && !connection->in_multi &&
+                 !connection->watching && !connection->dedicated,
+             "the proxy sent shard %u '%s' on a connection that is not one for subscriptions",
+             index_, name.c_str());
+  FUZZ_CHECK(subscribe || connection->subscriber,
+             "the proxy sent shard %u '%s' on a connection that never subscribed", index_,
+             name.c_str());
+  // The hub asks for one name at a time.
+  FUZZ_CHECK(args.size() == 2, "the proxy sent shard %u '%s' with %zu names", index_, name.c_str(),
+             args.size() - 1);
+  connection->subscriber = true;
+  const std::string_view channel = args[1];
+  if (kind != 1) {
+    const uint32_t owner = placement_->ServerFor(channel);
+    FUZZ_CHECK(owner == index_, "'%s' of channel '%s' reached shard %u; it belongs to shard %u",
+               name.c_str(), Printable(channel).c_str(), index_, owner);
+  }
+  if (subscribe) {
+    connection->subscriptions[kind].insert(std::string(channel));
+  } else {
+    connection->subscriptions[kind].erase(std::string(channel));
+  }
+  const size_t count =
+      kind == 2 ? connection->subscriptions[2].size()
+                : connection->subscriptions[0].size() + connection->subscriptions[1].size();
+  *out += SubscriberConfirmation(kTypes[subscribe ? 0 : 1][kind], channel, count);
 }
 
 }  // namespace ringproxy::fuzz

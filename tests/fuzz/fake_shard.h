@@ -18,6 +18,14 @@
 //                           KILL -> -NOTBUSY (FUNCTION KILL: +OK on shard 0, which runs one)
 //   INFO keyspace        -> a bulk "# Keyspace\r\n..." with figures per shard (KeyspaceReply)
 //   SCAN, DBSIZE, KEYS, RANDOMKEY, FLUSHDB/FLUSHALL, WAIT -> an empty shard's answer (PoolReply)
+//   blocking commands    -> at once, as if the first key had data ("v:<key>"; BLPOP/BRPOP
+//                           [key, value], BLMOVE/BRPOPLPUSH the value, BZPOP* [key, value, "1"],
+//                           BLMPOP/BZMPOP [key, [value...]]) or, for a key starting with "nil",
+//                           as if the timeout ran out (nil); XREAD/XREADGROUP BLOCK -> the echo
+//   CLIENT ID            -> :<index+1>; CLIENT UNBLOCK -> :0
+//   (P|S)(UN)SUBSCRIBE <name> -> Redis's RESP2 confirmation "*3 <type> <name> :<count>", the count
+//                           the connection's (channels and patterns; shard channels apart)
+//   PUBLISH/SPUBLISH     -> :0
 //   anything else        -> the bulk string "echo:" followed by every argument, space-separated
 //   (a keyed command whose first key starts with "err" -> "-ERR fake <command>")
 //
@@ -40,8 +48,14 @@
 // AUTH/SELECT only as the first commands of a connection, HELLO 3 only after them and before any
 // request, or HELLO 2/3 on a connection pinned by a WATCH (it follows its client's protocol);
 // INFO keyspace and COMMAND INFO (read by the proxy itself) only on RESP2 connections; EXEC
-// only to end a MULTI, never DISCARD (the proxy discards a transaction itself). A violation is
-// a FUZZ_CHECK failure.
+// only to end a MULTI, never DISCARD (the proxy discards a transaction itself); a blocking
+// command (XREAD/XREADGROUP with BLOCK too) outside MULTI only on a connection the proxy asked
+// CLIENT ID on (it takes a connection for the blocked client alone and asks once, right before
+// the first blocking command), CLIENT ID at most once per connection and followed by a blocking
+// command; (P|S)(UN)SUBSCRIBE one name at a time on a RESP2 connection outside MULTI, WATCH and
+// blocking that then carries nothing but them (the proxy's subscriber connection), a channel or
+// shard channel on the shard that owns it; PUBLISH/SPUBLISH likewise on the channel's shard.
+// A violation is a FUZZ_CHECK failure.
 #pragma once
 
 #include <uv.h>
@@ -107,6 +121,9 @@ class FakeShard {
              const std::vector<std::string_view>& args, std::string* out);
   // HELLO: as the handshake's last step, or on a pinned connection following its client.
   void Hello(Connection* connection, const std::vector<std::string_view>& args, std::string* out);
+  // (P|S)(UN)SUBSCRIBE on the proxy's subscriber connection: Redis's RESP2 confirmation.
+  void Subscriber(Connection* connection, const proxy::CommandSpec& spec,
+                  const std::vector<std::string_view>& args, std::string* out);
   // Every key of a keyed command must be this shard's.
   void CheckKeys(const proxy::CommandSpec& spec, const std::vector<std::string_view>& keys);
 
