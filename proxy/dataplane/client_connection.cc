@@ -901,9 +901,15 @@ ByteBuffer* ClientConnection::BeginLocalReply(CommandClass command_class) {
 
 void ClientConnection::EndLocalReply() {
   if (local_reply_ != nullptr) {
-    local_reply_->done = true;
-    NoteDone(local_reply_);
-    local_reply_ = nullptr;
+    Request* request = std::exchange(local_reply_, nullptr);
+    request->done = true;
+    NoteDone(request);
+    // What was ahead of it may have completed while it was composed (a SUBSCRIBE confirmed when
+    // an UNSUBSCRIBE drops its name): then nothing else would write it, nor what follows.
+    if (request == head_) {
+      WriteCompletedHeads();
+      ScheduleFlush();
+    }
     return;
   }
   ScheduleFlush();
