@@ -722,31 +722,40 @@ void ClientConnection::Exec(const RouteDecision& decision) {
   }
 }
 
+ClientConnection::PinOutcome ClientConnection::PinTo(Server* server, std::string_view need,
+                                                     CommandClass command_class) {
+  // The connection changes: what the client sent before must be answered first.
+  if (pending_ > 0) {
+    hold_ = Hold::kUntilIdle;
+    return PinOutcome::kHeld;
+  }
+  if (pinned_ != nullptr) Unpin(/*reusable=*/true);
+  Server::PinRefusal refused = Server::PinRefusal::kNone;
+  ServerConnection* connection = server->Pin(this, session_.protocol, &refused);
+  if (connection == nullptr) {
+    if (refused == Server::PinRefusal::kLimit) {
+      ReplyError("ERR max_pinned_connections reached for server '" + server->config().name +
+                     "': " + std::string(need) + "; try again later",
+                 command_class);
+    } else {
+      stats_->forward_error.Add();
+      ReplyError("ERR Connection refused", command_class);
+    }
+    return PinOutcome::kAnswered;
+  }
+  pinned_ = connection;
+  pinned_server_ = server;
+  return PinOutcome::kPinned;
+}
+
 bool ClientConnection::Watch(const RouteDecision& decision, std::string_view raw) {
   Server* server = &pool_->server(decision.server);
   if (pinned_server_ != server) {
     // The WATCH and everything after it must reach the server on one connection of the
-    // client's own, and after what the client sent before on its usual one: wait for that.
-    if (pending_ > 0) {
-      hold_ = Hold::kUntilIdle;
-      return false;
-    }
-    if (pinned_ != nullptr) Unpin(/*reusable=*/true);
-    Server::PinRefusal refused = Server::PinRefusal::kNone;
-    ServerConnection* connection = server->Pin(this, session_.protocol, &refused);
-    if (connection == nullptr) {
-      if (refused == Server::PinRefusal::kLimit) {
-        ReplyError("ERR max_pinned_connections reached for server '" + server->config().name +
-                       "': WATCH needs a server connection of its own; try again later",
-                   CommandClass::kTransaction);
-      } else {
-        stats_->forward_error.Add();
-        ReplyError("ERR Connection refused", CommandClass::kTransaction);
-      }
-      return true;
-    }
-    pinned_ = connection;
-    pinned_server_ = server;
+    // client's own, and after what the client sent before on its usual one.
+    const PinOutcome outcome =
+        PinTo(server, "WATCH needs a server connection of its own", CommandClass::kTransaction);
+    if (outcome != PinOutcome::kPinned) return outcome == PinOutcome::kAnswered;
     watch_lost_ = false;
   }
   unpin_when_idle_ = false;
@@ -811,27 +820,12 @@ bool ClientConnection::Block(const CommandSpec& spec, const RouteDecision& decis
   Server* server = &pool_->server(decision.server);
   if (pinned_server_ != server) {
     // As WATCH: the command must follow what the client sent before on its usual connection.
-    if (pending_ > 0) {
-      hold_ = Hold::kUntilIdle;
-      return false;
-    }
-    // A pin left from a finished WATCH (the Router refuses one still watching elsewhere).
-    if (pinned_ != nullptr) Unpin(/*reusable=*/true);
-    Server::PinRefusal refused = Server::PinRefusal::kNone;
-    ServerConnection* connection = server->Pin(this, session_.protocol, &refused);
-    if (connection == nullptr) {
-      if (refused == Server::PinRefusal::kLimit) {
-        ReplyError("ERR max_pinned_connections reached for server '" + server->config().name +
-                   "': " + ascii::Upper(spec.name) +
-                   " needs a server connection of its own while it blocks; try again later");
-      } else {
-        stats_->forward_error.Add();
-        ReplyError("ERR Connection refused");
-      }
-      return true;
-    }
-    pinned_ = connection;
-    pinned_server_ = server;
+    // A pin left from a finished WATCH is let go (the Router refuses one still watching
+    // elsewhere).
+    const PinOutcome outcome = PinTo(
+        server, ascii::Upper(spec.name) + " needs a server connection of its own while it blocks",
+        CommandClass::kRejected);
+    if (outcome != PinOutcome::kPinned) return outcome == PinOutcome::kAnswered;
   }
   // Back to the server once the reply is in, unless a WATCH lives on it.
   if (session_.watch_server == kNoServerYet) unpin_when_idle_ = true;

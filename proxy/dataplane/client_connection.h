@@ -195,6 +195,11 @@ class ClientConnection final : public PinHolder, public PubSubClient {
   void Exec(const RouteDecision& decision);
   // WATCH: pins a connection to the server of the keys (after the requests in flight are done).
   bool Watch(const RouteDecision& decision, std::string_view raw);
+  // WATCH and blocking commands: a connection of the client's own to `server`, after the
+  // client's requests in flight (kHeld until then); kAnswered when refused, with the error
+  // naming what needed it.
+  enum class PinOutcome : uint8_t { kPinned, kHeld, kAnswered };
+  PinOutcome PinTo(Server* server, std::string_view need, CommandClass command_class);
   void Unwatch(std::string_view raw);
   // DISCARD / EXECABORT: the transaction goes, and so does any WATCH.
   void DropTransaction();
