@@ -7,10 +7,11 @@
 # 1. debootstraps a minbase Debian bookworm root filesystem (cached in WORK_DIR for a week);
 # 2. imports it with buildah as debian:bookworm and debian:bookworm-slim, the Dockerfile's bases;
 # 3. `buildah bud --isolation chroot --pull=never` builds the Dockerfile (its build stage compiles
-#    ringproxy and runs the unit tests; its RUN apt-get steps reach Debian's registry);
+#    ringproxy as users do, a Release build, and runs the unit tests; its RUN apt-get steps reach
+#    Debian's registry);
 # 4. runs the image's binary as the image's user: --version, and -t on the shipped configuration
-#    with a password file mounted where the Kubernetes Secret goes; checks the image's user,
-#    ports and entrypoint.
+#    with a placeholder in each password file it names, mounted where the Secrets go; checks the
+#    image's user, ports and entrypoint.
 #
 # buildah keeps its images and layer cache under WORK_DIR (not the machine's global store), so a
 # second run reuses the base image and every unchanged layer. Needs root (debootstrap, chroot).
@@ -112,9 +113,19 @@ EOF
 container=$(buildah "${storage[@]}" from --pull=never "$image")
 secrets=$(mktemp -d)
 trap 'buildah "${storage[@]}" rm "$container" >/dev/null; rm -rf "$secrets"' EXIT
-printf 'placeholder' >"$secrets/password"
-chmod 0755 "$secrets"
-chmod 0644 "$secrets/password"
+# Every file the shipped configuration reads a password from (the Deployment mounts them from
+# Secrets) gets a placeholder, in a directory mounted where the configuration looks for it.
+mounts=()
+while read -r file; do
+  dir=$(dirname "$file")
+  mkdir -p "$secrets$dir"
+  printf 'placeholder' >"$secrets$file"
+  chmod 0644 "$secrets$file"
+  mounts+=(-v "$secrets$dir:$dir:ro")
+done < <(sed -nE 's/^[[:space:]]*[a-z_]+_file:[[:space:]]*(\/[^[:space:]#]+).*/\1/p' \
+  "$source_dir/k8s/base/ringproxy.yml" | sort -u)
+[ "${#mounts[@]}" -gt 0 ] || fail "the shipped configuration names no password file"
+chmod -R a+rX "$secrets"
 run=(buildah "${storage[@]}" run --isolation chroot --user 10001:10001 "$container" --)
 
 phase "ringproxy --version in the image"
@@ -124,7 +135,7 @@ echo "$version"
 
 phase "ringproxy -t on the shipped configuration in the image"
 buildah "${storage[@]}" run --isolation chroot --user 10001:10001 \
-  -v "$secrets:/run/secrets/redis:ro" "$container" -- \
+  "${mounts[@]}" "$container" -- \
   /usr/local/bin/ringproxy -t -c /etc/ringproxy/ringproxy.yml ||
   fail "the shipped configuration fails ringproxy -t inside the image"
 
