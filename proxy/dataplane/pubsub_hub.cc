@@ -21,6 +21,23 @@ constexpr std::string_view kSubscribe[3] = {"subscribe", "psubscribe", "ssubscri
 constexpr std::string_view kUnsubscribe[3] = {"unsubscribe", "punsubscribe", "sunsubscribe"};
 constexpr std::string_view kSubscribeCommand[3] = {"SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE"};
 constexpr std::string_view kUnsubscribeCommand[3] = {"UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE"};
+// Redis 7.0's PUBSUB HELP, line for line: the subcommands answered here are Redis's own.
+constexpr std::string_view kPubsubHelp[] = {
+    "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CHANNELS [<pattern>]",
+    "    Return the currently active channels matching a <pattern> (default: '*').",
+    "NUMPAT",
+    "    Return number of subscriptions to patterns.",
+    "NUMSUB [<channel> ...]",
+    "    Return the number of subscribers for the specified channels, excluding",
+    "    pattern subscriptions(default: no channels).",
+    "SHARDCHANNELS [<pattern>]",
+    "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+    "SHARDNUMSUB [<shardchannel> ...]",
+    "    Return the number of subscribers for the specified shard level channel(s)",
+    "HELP",
+    "    Prints this help.",
+};
 
 size_t Index(SubscriptionKind kind) { return static_cast<size_t>(kind); }
 
@@ -459,6 +476,12 @@ void PubSubHub::AnswerPubsub(std::span<const std::string_view> args, ByteBuffer*
   if (sub == "numpat") {
     if (args.size() != 2) return wrong_arity();
     resp::AppendInteger(out, counts_->Distinct(SubscriptionKind::kPattern));
+    return;
+  }
+  if (sub == "help") {
+    if (args.size() != 2) return wrong_arity();
+    resp::AppendArrayHeader(out, static_cast<int64_t>(std::size(kPubsubHelp)));
+    for (std::string_view line : kPubsubHelp) resp::AppendSimple(out, line);
     return;
   }
   resp::AppendError(out, "ERR unknown subcommand '" + std::string(args[1]) + "'. Try PUBSUB HELP.");

@@ -65,6 +65,9 @@ SESSION = [
     (["SUBSCRIBE", "z"], 1),
     (["RESET"], 1),
     (["GET", "k"], 1),
+    (["PUBSUB", "HELP"], 1),
+    (["PUBSUB", "HELP", "x"], 1),
+    (["PUBSUB", "NOSUCH"], 1),
 ]
 
 
