@@ -347,8 +347,8 @@ bool ClientConnection::ExecuteDecision(const CommandSpec* spec, const RouteDecis
   }
   switch (decision.route) {
     case Route::kForward:
-      // Keyed commands only (WAIT is forwarded too, to the server it names): WAIT goes there.
-      if (decision.command_class != CommandClass::kFanOut) session_.last_server = decision.server;
+      // The server of the client's writes, for WAIT.
+      session_.last_server = decision.server;
       Forward(decision.server, raw, decision.command_class);
       return true;
     case Route::kSplit:
@@ -357,16 +357,6 @@ bool ClientConnection::ExecuteDecision(const CommandSpec* spec, const RouteDecis
     case Route::kScan:
       Scan(decision);
       return true;
-    case Route::kAnyServer: {
-      const uint32_t server = pool_->AnyLiveServer();
-      if (server == kNoServerYet) {
-        stats_->forward_error.Add();
-        ReplyError("ERR no server available");
-        return true;
-      }
-      Forward(server, raw, decision.command_class);
-      return true;
-    }
     case Route::kFanOut:
       FanOut(decision, raw);
       return true;
@@ -723,7 +713,7 @@ void ClientConnection::Exec(const RouteDecision& decision) {
 }
 
 ClientConnection::PinOutcome ClientConnection::PinTo(Server* server, std::string_view need,
-                                                     CommandClass command_class) {
+                                                     CommandClass command_class, bool usual) {
   // The connection changes: what the client sent before must be answered first.
   if (pending_ > 0) {
     hold_ = Hold::kUntilIdle;
@@ -731,7 +721,8 @@ ClientConnection::PinOutcome ClientConnection::PinTo(Server* server, std::string
   }
   if (pinned_ != nullptr) Unpin(/*reusable=*/true);
   Server::PinRefusal refused = Server::PinRefusal::kNone;
-  ServerConnection* connection = server->Pin(this, session_.protocol, &refused);
+  ServerConnection* connection =
+      server->Pin(this, session_.protocol, &refused, usual ? session_.id : kNoAffinity);
   if (connection == nullptr) {
     if (refused == Server::PinRefusal::kLimit) {
       ReplyError("ERR max_pinned_connections reached for server '" + server->config().name +
@@ -817,20 +808,30 @@ void ClientConnection::OnPinnedConnectionLost() {
 
 bool ClientConnection::Block(const CommandSpec& spec, const RouteDecision& decision,
                              std::string_view raw) {
-  Server* server = &pool_->server(decision.server);
+  uint32_t index = decision.server;
+  if (index == kNoServerYet) {
+    index = pool_->AnyLiveServer();
+    if (index == kNoServerYet) {
+      stats_->forward_error.Add();
+      ReplyError("ERR no server available");
+      return true;
+    }
+  }
+  Server* server = &pool_->server(index);
   if (pinned_server_ != server) {
     // As WATCH: the command must follow what the client sent before on its usual connection.
     // A pin left from a finished WATCH is let go (the Router refuses one still watching
     // elsewhere).
     const PinOutcome outcome = PinTo(
         server, ascii::Upper(spec.name) + " needs a server connection of its own while it blocks",
-        CommandClass::kRejected);
+        CommandClass::kRejected, decision.takes_usual_connection);
     if (outcome != PinOutcome::kPinned) return outcome == PinOutcome::kAnswered;
   }
   // Back to the server once the reply is in, unless a WATCH lives on it.
   if (session_.watch_server == kNoServerYet) unpin_when_idle_ = true;
   pinned_->AskClientId();
-  session_.last_server = decision.server;
+  // Keyed commands only: WAIT's server stays the one of the client's writes.
+  if (decision.command_class != CommandClass::kFanOut) session_.last_server = index;
   Request* request = Enqueue(decision.command_class, raw.size());
   request->pending = 1;
   if (MayTake(spec)) {

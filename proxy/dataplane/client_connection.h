@@ -197,9 +197,11 @@ class ClientConnection final : public PinHolder, public PubSubClient {
   bool Watch(const RouteDecision& decision, std::string_view raw);
   // WATCH and blocking commands: a connection of the client's own to `server`, after the
   // client's requests in flight (kHeld until then); kAnswered when refused, with the error
-  // naming what needed it.
+  // naming what needed it. `usual`: the connection the client's requests to `server` took so
+  // far, when it is still open (WAIT).
   enum class PinOutcome : uint8_t { kPinned, kHeld, kAnswered };
-  PinOutcome PinTo(Server* server, std::string_view need, CommandClass command_class);
+  PinOutcome PinTo(Server* server, std::string_view need, CommandClass command_class,
+                   bool usual = false);
   void Unwatch(std::string_view raw);
   // DISCARD / EXECABORT: the transaction goes, and so does any WATCH.
   void DropTransaction();

@@ -74,9 +74,20 @@ bool BlockingStreamRead(const CommandSpec& spec, std::span<const std::string_vie
   return false;
 }
 
+// A timeout argument of `scale` nanoseconds per unit; 0 blocks for ever. One that Redis will
+// refuse at once (not a number, negative) gets no extra time.
+uint64_t TimeoutNs(std::string_view text, double scale) {
+  const std::string copy(text.substr(0, 64));
+  char* end = nullptr;
+  const double value = std::strtod(copy.c_str(), &end);
+  if (copy.empty() || end != copy.c_str() + copy.size() || !(value >= 0)) return 0;
+  if (value == 0) return kBlockForever;
+  const double ns = value * scale;
+  return ns >= static_cast<double>(kBlockForever) ? kBlockForever : static_cast<uint64_t>(ns);
+}
+
 // A blocking command's own timeout: seconds (a decimal number) in its timeout argument, or BLOCK's
-// milliseconds for XREAD and XREADGROUP; 0 blocks for ever. One that Redis will refuse at once
-// (not a number, negative) gets no extra time.
+// milliseconds for XREAD and XREADGROUP.
 uint64_t BlockTimeoutNs(const CommandSpec& spec, std::span<const std::string_view> args) {
   std::string_view text = args.back();
   double scale = 1e9;
@@ -89,13 +100,7 @@ uint64_t BlockTimeoutNs(const CommandSpec& spec, std::span<const std::string_vie
   } else if (spec.key_pattern == KeyPattern::kNumkeys) {
     text = args[1];  // BLMPOP, BZMPOP: timeout numkeys key ...
   }
-  const std::string copy(text.substr(0, 64));
-  char* end = nullptr;
-  const double value = std::strtod(copy.c_str(), &end);
-  if (copy.empty() || end != copy.c_str() + copy.size() || !(value >= 0)) return 0;
-  if (value == 0) return kBlockForever;
-  const double ns = value * scale;
-  return ns >= static_cast<double>(kBlockForever) ? kBlockForever : static_cast<uint64_t>(ns);
+  return TimeoutNs(text, scale);
 }
 
 CommandClass SplitClass(CommandKind kind) {
@@ -175,7 +180,9 @@ RouteDecision Router::RouteOutsideMulti(const CommandSpec& spec,
                                         const RouteContext& context) {
   // WAITAOF (Redis 7.2) is learned from the servers, which describe it as keyless: it counts
   // what WAIT counts, for the same server.
-  if (spec.key_pattern == KeyPattern::kKeySpecs && spec.name == "waitaof") return Wait(context);
+  if (spec.key_pattern == KeyPattern::kKeySpecs && spec.name == "waitaof") {
+    return Wait(args, context);
+  }
   switch (spec.kind) {
     case CommandKind::kSingleKey: {
       const uint32_t server = context.placement->ServerFor(args[spec.first_key]);
@@ -412,7 +419,7 @@ RouteDecision Router::PoolWide(const CommandSpec& spec, std::span<const std::str
       decision.merge = MergeKind::kAllOk;
       return decision;
     case PoolCommand::kWait:
-      return Wait(context);
+      return Wait(args, context);
     case PoolCommand::kNone:
       break;
   }
@@ -442,17 +449,22 @@ RouteDecision Router::Blocking(const CommandSpec& spec, std::span<const std::str
   return decision;
 }
 
-RouteDecision Router::Wait(const RouteContext& context) {
+RouteDecision Router::Wait(std::span<const std::string_view> args, const RouteContext& context) {
   // WAIT counts the replicas that acknowledged the client's writes, on the server that has them.
   // The client's usual connection to that server carries them (one connection per client and
-  // server), so WAIT on it covers them all. A client that sent no keyed command has no server of
-  // its own: any live server answers, as Redis answers a client with no writes (its replicas,
-  // which the pool's servers normally have alike).
+  // server): WAIT must run on that connection, which the client takes as its own while WAIT
+  // blocks, so that nobody else's requests wait behind it and the pool's timeout does not cut
+  // it. A client that sent no keyed command has no server of its own: any live server answers,
+  // as Redis answers a client with no writes (its replicas, which the pool's servers normally
+  // have alike). Both take their timeout in milliseconds, last: WAIT numreplicas timeout,
+  // WAITAOF numlocal numreplicas timeout.
   const uint32_t last = context.session->last_server;
-  if (last != kNoServerYet && last < context.server_count) {
-    return To(Route::kForward, CommandClass::kFanOut, last);
-  }
-  return To(Route::kAnyServer, CommandClass::kFanOut);
+  const bool has_server = last != kNoServerYet && last < context.server_count;
+  RouteDecision decision =
+      To(Route::kBlocking, CommandClass::kFanOut, has_server ? last : kNoServerYet);
+  decision.block_timeout_ns = TimeoutNs(args.back(), 1e6);
+  decision.takes_usual_connection = has_server;
+  return decision;
 }
 
 RouteDecision Router::Split(const CommandSpec& spec, std::span<const std::string_view> args,

@@ -65,10 +65,9 @@ enum class Route : uint8_t {
   kUnwatch,      // forget every WATCH
   kScan,         // SCAN on `server` from its own `cursor` (scan_cursor.h); the reply's cursor is
                  // the pool's
-  kAnyServer,    // the request, verbatim, to any live server (WAIT from a client that has sent
-                 // no keyed command)
-  kBlocking,     // a blocking command (BLPOP, XREAD BLOCK ...): to `server` on a connection of
-                 // the client's own while it blocks, for up to `block_timeout_ns`
+  kBlocking,     // a blocking command (BLPOP, XREAD BLOCK, WAIT ...): to `server` (kNoServerYet:
+                 // any live one) on a connection of the client's own while it blocks, for up to
+                 // `block_timeout_ns`
   kPubSub,       // the spec's pub/sub command (or RESET), carried out by the client connection
                  // with its pool's PubSubHub; PUBLISH and SPUBLISH go to `server`, the channel's
 };
@@ -87,6 +86,9 @@ struct RouteDecision {
   // kBlocking: how long the server may take to answer beyond the pool's timeout (the command's
   // own timeout; kBlockForever for 0, as Redis reads it).
   uint64_t block_timeout_ns = 0;
+  // kBlocking: the connection is the one the client's requests to `server` took so far (WAIT
+  // counts the writes it carried), taken from the others; otherwise a fresh one.
+  bool takes_usual_connection = false;
   std::string error;  // kReject, kQueueReject, kExecAbort: the text after '-'
 };
 
@@ -128,7 +130,7 @@ class Router {
   // kPool commands: the pool's keyspace, or WAIT.
   static RouteDecision PoolWide(const CommandSpec& spec, std::span<const std::string_view> args,
                                 const RouteContext& context);
-  static RouteDecision Wait(const RouteContext& context);
+  static RouteDecision Wait(std::span<const std::string_view> args, const RouteContext& context);
   RouteDecision Blocking(const CommandSpec& spec, std::span<const std::string_view> args,
                          const RouteContext& context);
   // kPubSub commands, and the commands a RESP2 client in subscribed mode may not send.

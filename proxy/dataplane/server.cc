@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <utility>
 
 #include "base/clock.h"
 #include "base/logger.h"
@@ -102,7 +103,8 @@ void Server::SendBlockOn(ServerConnection* pinned, std::span<Fragment* const> fr
   pinned->EnqueueBlock(fragments, bytes);
 }
 
-ServerConnection* Server::Pin(PinHolder* holder, Protocol protocol, PinRefusal* refused) {
+ServerConnection* Server::Pin(PinHolder* holder, Protocol protocol, PinRefusal* refused,
+                              uint64_t usual_affinity) {
   *refused = PinRefusal::kNone;
   if (!resolved()) {
     *refused = PinRefusal::kUnreachable;
@@ -116,7 +118,12 @@ ServerConnection* Server::Pin(PinHolder* holder, Protocol protocol, PinRefusal* 
   const auto idle =
       std::find_if(idle_pinned_.rbegin(), idle_pinned_.rend(),
                    [protocol](const ServerConnection* c) { return c->protocol() == protocol; });
-  if (idle != idle_pinned_.rend()) {
+  ServerConnection** usual =
+      usual_affinity == kNoAffinity ? nullptr : &connections_[Slot(usual_affinity, protocol)];
+  if (usual != nullptr && *usual != nullptr && !(*usual)->closing()) {
+    // What others queued on it before is answered first; what they send next opens another.
+    connection = std::exchange(*usual, nullptr);
+  } else if (idle != idle_pinned_.rend()) {
     connection = *idle;
     idle_pinned_.erase(std::next(idle).base());
   } else {

@@ -36,6 +36,9 @@ namespace ringproxy::proxy {
 class ServerConnection;
 struct Fragment;
 
+// Pin: no shared connection to take.
+inline constexpr uint64_t kNoAffinity = UINT64_MAX;
+
 class Server final : public ServerLink {
  public:
   Server(WorkerContext* context, PoolLink* pool, const config::ServerConfig& config,
@@ -67,11 +70,14 @@ class Server final : public ServerLink {
   // leaves: its subscriptions lived at the old address.
   ServerConnection* OpenSubscriber(SubscriberSink* sink);
 
-  // A connection for `holder` alone, until Unpin: a reused idle one or a new one (connecting; a
-  // request queued on it waits for the connection). Null when the server is unresolved or
-  // max_pinned_connections are pinned to it over all workers (*refused tells which).
+  // A connection for `holder` alone, until Unpin: the shared connection that requests with
+  // `usual_affinity` take (Send), when one is open, which later requests then no longer share;
+  // else a reused idle one or a new one (connecting; a request queued on it waits for the
+  // connection). Null when the server is unresolved or max_pinned_connections are pinned to it
+  // over all workers (*refused tells which).
   enum class PinRefusal : uint8_t { kNone, kUnreachable, kLimit };
-  ServerConnection* Pin(PinHolder* holder, Protocol protocol, PinRefusal* refused);
+  ServerConnection* Pin(PinHolder* holder, Protocol protocol, PinRefusal* refused,
+                        uint64_t usual_affinity = kNoAffinity);
   // The holder is done with `connection`. `reusable`: nothing it left on the connection
   // outlives its requests (EXEC and UNWATCH clear a WATCH), so the next Pin may take it; else it
   // closes once its requests are answered.

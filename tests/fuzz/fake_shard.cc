@@ -256,7 +256,8 @@ std::string HelloReply(Protocol protocol, size_t id) {
 // Whether `args` blocks on a server: a blocking command, or XREAD/XREADGROUP with BLOCK before
 // STREAMS (the proxy pins a connection for those too).
 bool Blocks(const CommandSpec& spec, const std::vector<std::string_view>& args) {
-  if (spec.kind == CommandKind::kBlocking) return true;
+  // WAIT blocks until enough replicas acknowledge, or its timeout runs out.
+  if (spec.kind == CommandKind::kBlocking || spec.pool == proxy::PoolCommand::kWait) return true;
   if (spec.key_pattern != proxy::KeyPattern::kXread &&
       spec.key_pattern != proxy::KeyPattern::kXreadGroup) {
     return false;

@@ -3,7 +3,7 @@ present throughout is returned while another client writes, MATCH, COUNT and TYP
 invalid cursor, a down server failing the scan instead of skipping its keys, Redis's reply bytes
 in RESP2 and RESP3), DBSIZE, KEYS and RANDOMKEY against the shards' own answers, FLUSHDB and
 FLUSHALL refused unless the pool's allow_flush, and WAIT on the server of the client's last
-write.
+write, on the connection that carried it, taken from the other clients while WAIT blocks.
 """
 
 import threading
@@ -322,3 +322,43 @@ def test_wait_counts_the_replicas_of_the_server_of_the_last_write(processes):
             b"-ERR wrong number of arguments for 'wait' command\r\n"
         with RawConnection(primaries[1].port) as direct:
             assert conn.command("WAIT", "x", "0") == direct.command("WAIT", "x", "0")
+
+
+def test_a_wait_longer_than_the_pool_timeout_blocks_only_its_own_client(processes):
+    # No replica: WAIT 1 blocks for its whole timeout, as on Redis, longer than the pool's
+    # timeout. Its client's connection to the server becomes its own while it waits, so another
+    # client on the same (single) shared connection is answered at once, nothing times out, and
+    # the healthy server is never ejected.
+    backends = processes.redis_many(1)
+    pool = proxy_testing.ShardedProxy(processes, backends, workers=1, timeout=300,
+                                      auto_eject_hosts=True, server_failure_limit=2,
+                                      server_retry_timeout=30000)
+    with RawConnection(pool.port) as waiter, RawConnection(pool.port) as other:
+        for _ in range(3):
+            assert waiter.command("SET", "w", "1") == b"+OK\r\n"
+            started = time.monotonic()
+            waiter.send(proxy_testing.encode("WAIT", "1", "800"))
+            wait_for(lambda: proxy_testing.metric(proxy_testing.metrics(pool.proxy),
+                                                  "ringproxy_blocked_clients") == 1,
+                     "the WAIT to block")
+            assert other.command("GET", "w") == b"$1\r\n1\r\n"
+            assert time.monotonic() - started < 0.8  # answered while the WAIT still blocks
+            assert waiter.reply_bytes() == b":0\r\n"
+            assert time.monotonic() - started >= 0.75
+        # Forever (0), then the client hangs up: the server is told, the connection comes back.
+        waiter.send(proxy_testing.encode("WAIT", "1", "0"))
+        wait_for(lambda: proxy_testing.metric(proxy_testing.metrics(pool.proxy),
+                                              "ringproxy_blocked_clients") == 1,
+                 "the WAIT to block")
+    samples = proxy_testing.metrics(pool.proxy)
+    assert proxy_testing.metric(samples, "ringproxy_server_ejects_total") == 0
+    assert proxy_testing.metric(samples, "ringproxy_server_errors_total", kind="timeout") == 0
+    wait_for(lambda: proxy_testing.metric(proxy_testing.metrics(pool.proxy),
+                                          "ringproxy_server_pinned_connections") == 0 and
+             proxy_testing.metric(proxy_testing.metrics(pool.proxy),
+                                  "ringproxy_blocked_clients") == 0,
+             "the abandoned WAIT's connection to be let go")
+    wait_for(lambda: int(backends[0].client().info("clients")["blocked_clients"]) == 0,
+             "the server to unblock the WAIT")
+    with RawConnection(pool.port) as conn:
+        assert conn.command("GET", "w") == b"$1\r\n1\r\n"

@@ -359,15 +359,30 @@ TEST_F(RouterTest, FlushIsRefusedUnlessThePoolAllowsIt) {
   EXPECT_EQ(allowed.merge, MergeKind::kAllOk);
 }
 
-TEST_F(RouterTest, WaitGoesToTheServerOfTheLastKeyedCommandElseAnyServer) {
-  EXPECT_EQ(Route({"WAIT", "1", "0"}).route, Route::kAnyServer);
+TEST_F(RouterTest, WaitBlocksOnTheUsualConnectionToTheServerOfTheLastKeyedCommand) {
+  // No keyed command yet: any live server, on a connection of the client's own.
+  const RouteDecision first = Route({"WAIT", "1", "0"});
+  EXPECT_EQ(first.route, Route::kBlocking);
+  EXPECT_EQ(first.server, kNoServerYet);
+  EXPECT_FALSE(first.takes_usual_connection);
+  EXPECT_EQ(first.block_timeout_ns, kBlockForever);
   session_.last_server = 2;
+  // The connection that carried the client's writes, taken from the others while WAIT blocks;
+  // its timeout is in milliseconds.
   const RouteDecision decision = Route({"WAIT", "1", "100"});
-  EXPECT_EQ(decision.route, Route::kForward);
+  EXPECT_EQ(decision.route, Route::kBlocking);
   EXPECT_EQ(decision.server, 2u);
+  EXPECT_TRUE(decision.takes_usual_connection);
+  EXPECT_EQ(decision.block_timeout_ns, 100'000'000u);
+  EXPECT_EQ(decision.command_class, CommandClass::kFanOut);
+  // One Redis refuses at once gets no extra time.
+  EXPECT_EQ(Route({"WAIT", "1", "-1"}).block_timeout_ns, 0u);
+  EXPECT_EQ(Route({"WAIT", "1", "soon"}).block_timeout_ns, 0u);
   // A server index the pool no longer has (its server list shrank): any server.
   session_.last_server = kServers;
-  EXPECT_EQ(Route({"WAIT", "1", "0"}).route, Route::kAnyServer);
+  const RouteDecision shrunk = Route({"WAIT", "1", "0"});
+  EXPECT_EQ(shrunk.server, kNoServerYet);
+  EXPECT_FALSE(shrunk.takes_usual_connection);
   EXPECT_EQ(Route({"WAIT", "1"}).route, Route::kReject);
   // WAITAOF, learned from servers that know it (Redis 7.2), goes the same way.
   session_.last_server = 1;
@@ -376,11 +391,13 @@ TEST_F(RouterTest, WaitGoesToTheServerOfTheLastKeyedCommandElseAnyServer) {
   waitaof.arity = 4;
   waitaof.kind = CommandKind::kMultiKey;
   waitaof.key_pattern = KeyPattern::kKeySpecs;
-  const std::vector<std::string_view> args = {"WAITAOF", "1", "0", "0"};
+  const std::vector<std::string_view> args = {"WAITAOF", "1", "0", "250"};
   const RouteContext context{&*placement_, &session_, false, &pool_, kServers};
   const RouteDecision learned = router_.Route(&waitaof, args, context);
-  EXPECT_EQ(learned.route, Route::kForward);
+  EXPECT_EQ(learned.route, Route::kBlocking);
   EXPECT_EQ(learned.server, 1u);
+  EXPECT_TRUE(learned.takes_usual_connection);
+  EXPECT_EQ(learned.block_timeout_ns, 250'000'000u);
 }
 
 TEST_F(RouterTest, KeyspaceCommandsInsideMultiDoomTheTransaction) {

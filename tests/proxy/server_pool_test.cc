@@ -250,6 +250,32 @@ TEST_F(ServerPoolTest, PinsStopAtMaxPinnedConnectionsAndAnUnpinFreesTheSlot) {
   EXPECT_EQ(first->protocol(), Protocol::kResp2);
 }
 
+TEST_F(ServerPoolTest, APinOfTheUsualConnectionTakesItFromTheOtherClientsWhoGetANewOne) {
+  Build("");
+  Server& server = pool_->server(0);
+  constexpr std::string_view kGet = "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
+  constexpr uint64_t kClient = 7;
+  // The client's writes went out on the shared connection of its slot (still connecting here:
+  // nothing listens, and the loop does not run).
+  server.Send(context_->NewFragment(), kGet, kClient, Protocol::kResp2);
+  Server::PinRefusal refused = Server::PinRefusal::kNone;
+  ServerConnection* usual = server.Pin(nullptr, Protocol::kResp2, &refused, kClient);
+  ASSERT_NE(usual, nullptr);
+  EXPECT_EQ(usual->queued(), 1u);  // the very connection that carries the client's request
+  EXPECT_EQ(server.stats().pinned_connections.Get(), 1);
+  // The next request of that slot opens another connection rather than wait behind the pin.
+  server.Send(context_->NewFragment(), kGet, kClient, Protocol::kResp2);
+  EXPECT_EQ(usual->queued(), 1u);
+  // The other protocol's slot has no connection to take: a connection of its own.
+  ServerConnection* fresh = server.Pin(nullptr, Protocol::kResp3, &refused, kClient);
+  ASSERT_NE(fresh, nullptr);
+  EXPECT_NE(fresh, usual);
+  EXPECT_EQ(fresh->protocol(), Protocol::kResp3);
+  // Back from the pin, it is a clean connection like any other.
+  server.Unpin(usual, /*reusable=*/true);
+  EXPECT_EQ(server.Pin(nullptr, Protocol::kResp2, &refused), usual);
+}
+
 // --- how a reply settles its request (the Worker's settler), with no client involved ----------
 
 class SettleTest : public ::testing::Test {
