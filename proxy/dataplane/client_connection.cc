@@ -357,6 +357,16 @@ bool ClientConnection::ExecuteDecision(const CommandSpec* spec, const RouteDecis
     case Route::kScan:
       Scan(decision);
       return true;
+    case Route::kAnyServer: {
+      const uint32_t server = pool_->AnyLiveServer();
+      if (server == kNoServerYet) {
+        stats_->forward_error.Add();
+        ReplyError("ERR no server available");
+        return true;
+      }
+      Forward(server, raw, decision.command_class);
+      return true;
+    }
     case Route::kFanOut:
       FanOut(decision, raw);
       return true;

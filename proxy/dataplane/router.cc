@@ -196,6 +196,8 @@ RouteDecision Router::RouteOutsideMulti(const CommandSpec& spec,
       switch (ServerOfKeys(spec, args, context, &server, &decision)) {
         case KeysOn::kRejected:
           return decision;
+        case KeysOn::kServerRefuses:
+          return To(Route::kAnyServer, CommandClass::kMultiKey);
         case KeysOn::kKeyless:
           return Reject("ERR " + ascii::Upper(spec.name) +
                         " without keys is not supported through the proxy: a key decides the "
@@ -224,7 +226,8 @@ RouteDecision Router::RouteOutsideMulti(const CommandSpec& spec,
         case LocalCommand::kWatch: {
           uint32_t server = kNoServer;
           RouteDecision decision;
-          if (ServerOfKeys(spec, args, context, &server, &decision) == KeysOn::kRejected) {
+          // WATCH's keys are its arguments: one server, or a rejection.
+          if (ServerOfKeys(spec, args, context, &server, &decision) != KeysOn::kOneServer) {
             return decision;
           }
           const uint32_t watched = context.session->watch_server;
@@ -327,6 +330,9 @@ RouteDecision Router::RouteInsideMulti(const CommandSpec& spec,
       switch (ServerOfKeys(spec, args, context, &server, &decision)) {
         case KeysOn::kRejected:
           return RefuseQueued(std::move(decision));
+        case KeysOn::kServerRefuses:
+          // As Redis: queued, and EXEC's reply holds the error in its place.
+          return To(Route::kQueue, CommandClass::kTransaction, transaction.server);
         case KeysOn::kKeyless:
           return To(Route::kQueue, CommandClass::kTransaction);
         case KeysOn::kOneServer:
@@ -361,12 +367,17 @@ Router::KeysOn Router::ServerOfKeys(const CommandSpec& spec, std::span<const std
     case KeyScan::kNoKeys:
       return KeysOn::kKeyless;
     case KeyScan::kBadNumkeys:
-      *decision = Reject("ERR Number of keys can't be greater than number of args");
-      return KeysOn::kRejected;
+      return KeysOn::kServerRefuses;
     case KeyScan::kWrongArity:
       *decision = Reject(WrongArity(spec.name));
       return KeysOn::kRejected;
     case KeyScan::kSyntaxError:
+      // XREAD's forms are Redis's own to refuse. Key specifications learned from a server are
+      // not: a form the proxy cannot follow might be one the server accepts, with keys the
+      // proxy would then have sent to the wrong server.
+      if (spec.key_pattern == KeyPattern::kXread || spec.key_pattern == KeyPattern::kXreadGroup) {
+        return KeysOn::kServerRefuses;
+      }
       *decision = Reject("ERR syntax error");
       return KeysOn::kRejected;
   }
@@ -433,6 +444,9 @@ RouteDecision Router::Blocking(const CommandSpec& spec, std::span<const std::str
   switch (ServerOfKeys(spec, args, context, &server, &decision)) {
     case KeysOn::kRejected:
       return decision;
+    case KeysOn::kServerRefuses:
+      // Refused before it could block.
+      return To(Route::kAnyServer, CommandClass::kMultiKey);
     case KeysOn::kKeyless:
       return Reject("ERR syntax error");
     case KeysOn::kOneServer:

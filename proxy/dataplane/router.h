@@ -65,6 +65,8 @@ enum class Route : uint8_t {
   kUnwatch,      // forget every WATCH
   kScan,         // SCAN on `server` from its own `cursor` (scan_cursor.h); the reply's cursor is
                  // the pool's
+  kAnyServer,    // the request, verbatim, to any live server: one whose arguments Redis refuses
+                 // by themselves, so that the client gets Redis's own error
   kBlocking,     // a blocking command (BLPOP, XREAD BLOCK, WAIT ...): to `server` (kNoServerYet:
                  // any live one) on a connection of the client's own while it blocks, for up to
                  // `block_timeout_ns`
@@ -120,9 +122,11 @@ class Router {
                                   const RouteContext& context);
   RouteDecision RouteInsideMulti(const CommandSpec& spec, std::span<const std::string_view> args,
                                  const RouteContext& context);
-  // The one server all of the command's keys map to: kOk with *server set (kNoServerYet for a
-  // keyless command), or a rejection in *decision.
-  enum class KeysOn : uint8_t { kOneServer, kKeyless, kRejected };
+  // The one server all of the command's keys map to: kOneServer with *server set, kKeyless for
+  // a command that names no key, kServerRefuses for arguments Redis refuses by themselves before
+  // touching any key (a numkeys that is not a count of the keys that follow, XREAD's unbalanced
+  // STREAMS): any server answers them with Redis's own error; or a rejection in *decision.
+  enum class KeysOn : uint8_t { kOneServer, kKeyless, kServerRefuses, kRejected };
   KeysOn ServerOfKeys(const CommandSpec& spec, std::span<const std::string_view> args,
                       const RouteContext& context, uint32_t* server, RouteDecision* decision);
   RouteDecision Split(const CommandSpec& spec, std::span<const std::string_view> args,

@@ -788,6 +788,9 @@ class ReplyModel {
         proxy::CollectKeys(spec, args, &indices) == proxy::KeyScan::kNoKeys) {
       return true;  // keyless: it goes wherever the transaction goes
     }
+    // Arguments Redis refuses by themselves: queued wherever the transaction goes, the error
+    // in EXEC's reply, as from Redis.
+    if (FakeShard::RefusesArguments(spec, args)) return true;
     if (spec.kind == CommandKind::kSplitSet && (args.size() - 1) % 2 != 0) return false;
     uint32_t server = kNone;
     if (!ServerOfKeys(&server)) return false;

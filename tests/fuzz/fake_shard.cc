@@ -298,9 +298,20 @@ bool FakeShard::KeysOf(const CommandSpec& spec, const std::vector<std::string_vi
   return ScanKeys(spec, args, keys) == proxy::KeyScan::kOk && !keys->empty();
 }
 
+bool FakeShard::RefusesArguments(const CommandSpec& spec,
+                                 const std::vector<std::string_view>& args) {
+  std::vector<std::string_view> keys;
+  const proxy::KeyScan scan = ScanKeys(spec, args, &keys);
+  return scan == proxy::KeyScan::kBadNumkeys ||
+         (scan == proxy::KeyScan::kSyntaxError &&
+          (spec.key_pattern == proxy::KeyPattern::kXread ||
+           spec.key_pattern == proxy::KeyPattern::kXreadGroup));
+}
+
 std::string FakeShard::ReplyTo(const std::vector<std::string_view>& args, Protocol protocol) {
   const CommandSpec* spec = proxy::LookupCommand(args[0]);
   if (spec == nullptr) return "-ERR fake: unknown command\r\n";
+  if (RefusesArguments(*spec, args)) return "-ERR fake: arguments refused\r\n";
   // PUBLISH/SPUBLISH: no subscriber of this shard's own (the proxy counts its clients).
   if (spec->kind == CommandKind::kPubSub) return ":0\r\n";
   switch (spec->local) {
@@ -453,7 +464,7 @@ void FakeShard::Answer(Connection* connection, const std::vector<std::string_vie
              index_, name.c_str());
   const bool after_client_id = connection->after_client_id;
   connection->after_client_id = false;
-  if (!connection->in_multi && Blocks(*spec, args)) {
+  if (!connection->in_multi && Blocks(*spec, args) && !RefusesArguments(*spec, args)) {
     // A blocking command holds its connection until it answers: the proxy must have taken the
     // connection for its client alone (CLIENT ID first, so that it could unblock it), else the
     // requests of others would wait behind it.
@@ -580,9 +591,11 @@ void FakeShard::Answer(Connection* connection, const std::vector<std::string_vie
     default:
       break;
   }
-  FUZZ_CHECK(KeysOf(*spec, args, &keys), "the proxy forwarded '%s' without a key to shard %u",
-             name.c_str(), index_);
-  CheckKeys(*spec, keys);
+  if (!RefusesArguments(*spec, args)) {
+    FUZZ_CHECK(KeysOf(*spec, args, &keys), "the proxy forwarded '%s' without a key to shard %u",
+               name.c_str(), index_);
+    CheckKeys(*spec, keys);
+  }
   *out += ReplyTo(args, protocol);
 }
 
@@ -636,7 +649,8 @@ void FakeShard::Queue(Connection* connection, const CommandSpec& spec,
     case CommandKind::kSplitCount: {
       // A keyless command (EVAL with no keys) goes wherever its transaction goes.
       const proxy::KeyScan scan = ScanKeys(spec, args, &keys);
-      FUZZ_CHECK(scan == proxy::KeyScan::kOk || scan == proxy::KeyScan::kNoKeys,
+      FUZZ_CHECK(scan == proxy::KeyScan::kOk || scan == proxy::KeyScan::kNoKeys ||
+                     RefusesArguments(spec, args),
                  "the proxy queued '%s' with arguments it must refuse (%d) on shard %u",
                  name.c_str(), static_cast<int>(scan), index_);
       CheckKeys(spec, keys);

@@ -104,6 +104,11 @@ class FakeShard {
   // The keys of `args`, or false when the command has none a shard could own.
   static bool KeysOf(const proxy::CommandSpec& spec, const std::vector<std::string_view>& args,
                      std::vector<std::string_view>* keys);
+  // Arguments Redis refuses by themselves, before touching a key (a numkeys that does not count
+  // the keys after it, XREAD's unbalanced STREAMS): the proxy sends them to any shard, which
+  // answers with an error (ReplyTo), at once and queued alike.
+  static bool RefusesArguments(const proxy::CommandSpec& spec,
+                               const std::vector<std::string_view>& args);
 
   // The pool's placement, once the topology exists (it needs the shards' ports); it must outlive
   // the shard. Until then no request may arrive.

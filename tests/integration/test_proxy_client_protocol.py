@@ -93,6 +93,35 @@ def test_wrong_arity_gets_redis_text_and_the_connection_stays_open(env):
     assert replies[-1] == PONG
 
 
+# Arguments Redis refuses by themselves, before touching a key: a numkeys that does not count
+# the keys after it (not a number, negative, zero where keys are needed, more than there are),
+# XREAD's unbalanced or missing STREAMS. Each command checks them in its own order and words
+# (EVALSHA and FCALL look up the script first), so a server answers them.
+REFUSED_ARGUMENTS = [
+    ["EVAL", "return 1", "-1"], ["EVAL", "return 1", "5", "a"], ["EVAL", "return 1", "x"],
+    ["EVAL_RO", "return 1", "01", "a"], ["EVALSHA", "abc", "3", "a"], ["FCALL", "f", "-1"],
+    ["FCALL_RO", "f", "2", "a"], ["ZUNION", "0", "a"], ["ZUNION", "-1", "a"], ["ZUNION", "3", "a"],
+    ["ZINTER", "x", "a"], ["ZDIFF", "0", "a"], ["ZINTERSTORE", "d", "0", "a"],
+    ["ZUNIONSTORE", "d", "5", "a"], ["ZDIFFSTORE", "d", "2", "a"], ["SINTERCARD", "0", "a"],
+    ["SINTERCARD", "3", "a"], ["LMPOP", "0", "LEFT"], ["LMPOP", "x", "a", "LEFT"],
+    ["ZMPOP", "-1", "a", "MIN"], ["BLMPOP", "0", "-1", "a", "LEFT"], ["BZMPOP", "0", "4", "a", "MAX"],
+    ["XREAD", "STREAMS", "a"], ["XREAD", "STREAMS", "a", "b", "0"], ["XREAD", "COUNT", "1", "a"],
+    ["XREAD", "BLOCK", "0", "STREAMS", "a"], ["XREADGROUP", "GROUP", "g", "c", "STREAMS", "a"],
+]
+
+
+def test_arguments_redis_refuses_by_themselves_get_redis_own_error(env):
+    replies = _same_on_both(env, *[encode(*cmd) for cmd in REFUSED_ARGUMENTS], encode("PING"))
+    assert all(r.startswith(b"-") for r in replies[:-1]), replies
+    assert replies[-1] == PONG
+    # In a transaction they are queued, and EXEC's reply holds each error in its place.
+    transaction = [encode("MULTI"), encode("SET", "k", "1"), encode("ZUNION", "0", "k"),
+                   encode("EVAL", "return 1", "x"), encode("GET", "k"), encode("EXEC")]
+    replies = _same_on_both(env, *transaction)
+    assert replies[2] == replies[3] == b"+QUEUED\r\n"
+    assert parse(replies[-1])[0] == b"OK"
+
+
 def test_ping_echo_select_quit(env):
     with RawConnection(env.port) as conn:
         assert conn.command("PING") == PONG

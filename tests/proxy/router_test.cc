@@ -79,8 +79,35 @@ TEST_F(RouterTest, MultiKeyCommandsRunWhereAllTheirKeysLiveOrAreRefused) {
   const RouteDecision keyless = Route({"EVAL", "return 1", "0"});
   EXPECT_EQ(keyless.route, Route::kReject);
   EXPECT_NE(keyless.error.find("without keys"), std::string::npos) << keyless.error;
-  EXPECT_EQ(Route({"EVAL", "return 1", "3", "a"}).error,
-            "ERR Number of keys can't be greater than number of args");
+}
+
+TEST_F(RouterTest, ArgumentsRedisRefusesByThemselvesGoToAnyServerForRedissOwnError) {
+  // A numkeys that is not the count of the keys after it: every form is one Redis refuses before
+  // touching a key, each with its own text and in its own order (EVALSHA's NOSCRIPT first).
+  for (const auto& line : {std::vector<std::string_view>{"EVAL", "return 1", "3", "a"},
+                           {"EVAL", "return 1", "-1"},
+                           {"EVALSHA", "abc", "x", "a"},
+                           {"ZUNION", "0", "a"},
+                           {"SINTERCARD", "2", "a"},
+                           {"LMPOP", "-1", "a", "LEFT"},
+                           {"XREAD", "STREAMS", "a", "b", "0"},
+                           {"XREAD", "COUNT", "1", "a"}}) {
+    const RouteContext context{&*placement_, &session_, false, &pool_, kServers};
+    const RouteDecision decision = router_.Route(LookupCommand(line[0]), line, context);
+    EXPECT_EQ(decision.route, Route::kAnyServer) << line[0] << " " << line[1];
+    EXPECT_EQ(decision.command_class, CommandClass::kMultiKey);
+  }
+  // A blocking one is refused before it blocks.
+  EXPECT_EQ(Route({"BLMPOP", "0", "0", "a", "LEFT"}).route, Route::kAnyServer);
+  EXPECT_EQ(Route({"XREAD", "BLOCK", "0", "STREAMS", "a"}).route, Route::kAnyServer);
+  // In a transaction, queued where the transaction runs; EXEC's reply holds the error.
+  session_.transaction.active = true;
+  session_.transaction.server = 2;
+  const RouteDecision queued = Route({"ZUNION", "0", "a"});
+  EXPECT_EQ(queued.route, Route::kQueue);
+  EXPECT_EQ(queued.server, 2u);
+  // A wrong arity is still the proxy's to refuse, as Redis refuses it when queueing.
+  EXPECT_EQ(Route({"ZUNION"}).route, Route::kQueueReject);
 }
 
 TEST_F(RouterTest, SplitCommandsSplitAcrossServersAndForwardWhenTheyNeedNot) {
@@ -198,7 +225,8 @@ TEST_F(RouterTest, BlockingCommandsGoToTheServerOfTheirKeysWithTheirOwnTimeout) 
     EXPECT_TRUE(across.error.starts_with("CROSSSLOT")) << across.error;
   }
   EXPECT_NE(Route({"BLPOP", Key(0), Key(1), "0"}).error.find("BLPOP"), std::string::npos);
-  EXPECT_EQ(Route({"BLMPOP", "0", "x", Key(0), "LEFT"}).route, Route::kReject);
+  // A numkeys Redis refuses before blocking: its own error, from any server.
+  EXPECT_EQ(Route({"BLMPOP", "0", "x", Key(0), "LEFT"}).route, Route::kAnyServer);
 }
 
 TEST_F(RouterTest, ABlockingCommandRunsBesideAWatchOnItsServerButNotElsewhere) {
