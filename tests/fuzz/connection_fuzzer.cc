@@ -367,7 +367,11 @@ Expected Expect(std::string_view input, const Pool& pool) {
                !proxy::AllowedInSubscribedMode(*spec)) {
       // RESP2 subscribed mode: Redis's refusal, word for word.
       request.must_fail = true;
-      request.exact_error = "-" + proxy::SubscribedModeError(*spec, request.views()) + "\r\n";
+      // Redis turns line breaks in an error's text into spaces (a command name may hold them).
+      std::string text = proxy::SubscribedModeError(*spec, request.views());
+      std::replace_if(
+          text.begin(), text.end(), [](char c) { return c == '\r' || c == '\n'; }, ' ');
+      request.exact_error = "-" + text + "\r\n";
     } else if (local == LocalCommand::kReset) {
       // As Redis 7: out of MULTI, WATCH and subscribed mode, RESP2, no name, and not
       // authenticated where the pool has a password.
