@@ -149,9 +149,12 @@ void Server::Unpin(ServerConnection* connection, bool reusable) {
   if (std::erase(pinned_, connection) == 0) return;
   pinned_count_->fetch_sub(1, std::memory_order_relaxed);
   stats().pinned_connections.Add(-1);
-  // A few clean connections are kept: a WATCH retry loop pins one per attempt.
+  // A few clean connections are kept: a WATCH retry loop pins one per attempt. Not one that
+  // leads to an address the server has moved from, nor one of a server that left the pool: it
+  // would serve the next pin from there, or keep the server from ever being quiet.
   constexpr size_t kIdlePinnedKept = 4;
-  if (reusable && !connection->closing() && idle_pinned_.size() < kIdlePinnedKept) {
+  if (reusable && !connection->closing() && !leaving_ && connection->address() == address_ &&
+      idle_pinned_.size() < kIdlePinnedKept) {
     idle_pinned_.push_back(connection);
     return;
   }
@@ -213,7 +216,10 @@ void Server::Update(const config::ServerConfig& config, const SocketAddress& add
   }
 }
 
-void Server::Retire() { RetireConnections(); }
+void Server::Retire() {
+  leaving_ = true;
+  RetireConnections();
+}
 
 void Server::RetireConnections() {
   // Subscriptions do not move with the address: their clients are told (PubSubHub).

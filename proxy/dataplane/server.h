@@ -147,6 +147,7 @@ class Server final : public ServerLink {
   std::vector<ServerConnection*> idle_pinned_;  // unpinned and clean, for the next Pin
   std::vector<ServerConnection*> subscribers_;  // OpenSubscriber's
   std::atomic<int64_t>* pinned_count_;          // this server's pins over every worker
+  bool leaving_ = false;                        // Retire: the server left the pool
   uint64_t ejected_until_ns_ = 0;               // worker clock; 0 when not ejected
   uint64_t last_failure_log_ns_ = 0;
   uint32_t failures_not_logged_ = 0;

@@ -250,6 +250,27 @@ TEST_F(ServerPoolTest, PinsStopAtMaxPinnedConnectionsAndAnUnpinFreesTheSlot) {
   EXPECT_EQ(first->protocol(), Protocol::kResp2);
 }
 
+TEST_F(ServerPoolTest, AConnectionUnpinnedAfterAMoveOrARemovalIsNotKeptForTheNextPin) {
+  Build("");
+  Server& server = pool_->server(0);
+  Server::PinRefusal refused = Server::PinRefusal::kNone;
+  ServerConnection* before_move = server.Pin(nullptr, Protocol::kResp2, &refused);
+  ASSERT_NE(before_move, nullptr);
+  // The pod moved while a client held the connection: once let go, it leads nowhere useful.
+  const SocketAddress moved = pool_->server(1).address();
+  server.Update(server.config(), moved);
+  server.Unpin(before_move, /*reusable=*/true);
+  ServerConnection* after_move = server.Pin(nullptr, Protocol::kResp2, &refused);
+  ASSERT_NE(after_move, nullptr);
+  EXPECT_NE(after_move, before_move);
+  EXPECT_EQ(after_move->address(), moved);
+  // A server that left the pool keeps nothing once its last holder lets go.
+  server.Retire();
+  server.Unpin(after_move, /*reusable=*/true);
+  uv_run(context_->loop(), UV_RUN_DEFAULT);
+  EXPECT_TRUE(server.Quiet());
+}
+
 TEST_F(ServerPoolTest, APinOfTheUsualConnectionTakesItFromTheOtherClientsWhoGetANewOne) {
   Build("");
   Server& server = pool_->server(0);
