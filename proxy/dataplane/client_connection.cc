@@ -804,7 +804,7 @@ void ClientConnection::Unpin(bool reusable) {
   pinned_ = nullptr;
   pinned_server_ = nullptr;
   unpin_when_idle_ = false;
-  server->Unpin(connection, reusable);
+  server->Unpin(connection, reusable, session_.id);
 }
 
 void ClientConnection::OnPinnedConnectionLost() {

@@ -114,19 +114,8 @@ ServerConnection* Server::Pin(PinHolder* holder, Protocol protocol, PinRefusal* 
     *refused = PinRefusal::kLimit;
     return nullptr;
   }
-  ServerConnection* connection = nullptr;
-  const auto idle =
-      std::find_if(idle_pinned_.rbegin(), idle_pinned_.rend(),
-                   [protocol](const ServerConnection* c) { return c->protocol() == protocol; });
-  ServerConnection** usual =
-      usual_affinity == kNoAffinity ? nullptr : &connections_[Slot(usual_affinity, protocol)];
-  if (usual != nullptr && *usual != nullptr && !(*usual)->closing()) {
-    // What others queued on it before is answered first; what they send next opens another.
-    connection = std::exchange(*usual, nullptr);
-  } else if (idle != idle_pinned_.rend()) {
-    connection = *idle;
-    idle_pinned_.erase(std::next(idle).base());
-  } else {
+  ServerConnection* connection = TakeUsualOrIdle(usual_affinity, protocol);
+  if (connection == nullptr) {
     // Freed in its close callback.
     connection = new ServerConnection(context_, this, protocol);
     connection->Connect(address_);
@@ -143,20 +132,46 @@ ServerConnection* Server::Pin(PinHolder* holder, Protocol protocol, PinRefusal* 
   return connection;
 }
 
-void Server::Unpin(ServerConnection* connection, bool reusable) {
+ServerConnection* Server::TakeUsualOrIdle(uint64_t usual_affinity, Protocol protocol) {
+  if (usual_affinity != kNoAffinity) {
+    ServerConnection*& usual = connections_[Slot(usual_affinity, protocol)];
+    // What others queued on it before is answered first; what they send next opens another.
+    if (usual != nullptr && !usual->closing()) return std::exchange(usual, nullptr);
+  }
+  const auto idle =
+      std::find_if(idle_pinned_.rbegin(), idle_pinned_.rend(),
+                   [protocol](const ServerConnection* c) { return c->protocol() == protocol; });
+  if (idle == idle_pinned_.rend()) return nullptr;
+  ServerConnection* connection = *idle;
+  idle_pinned_.erase(std::next(idle).base());
+  return connection;
+}
+
+void Server::Unpin(ServerConnection* connection, bool reusable, uint64_t usual_affinity) {
   connection->set_holder(nullptr);
   // Lost while its holder was being told (a reply failed by the close): already let go.
   if (std::erase(pinned_, connection) == 0) return;
   pinned_count_->fetch_sub(1, std::memory_order_relaxed);
   stats().pinned_connections.Add(-1);
-  // A few clean connections are kept: a WATCH retry loop pins one per attempt. Not one that
-  // leads to an address the server has moved from, nor one of a server that left the pool: it
-  // would serve the next pin from there, or keep the server from ever being quiet.
-  constexpr size_t kIdlePinnedKept = 4;
-  if (reusable && !connection->closing() && !leaving_ && connection->address() == address_ &&
-      idle_pinned_.size() < kIdlePinnedKept) {
-    idle_pinned_.push_back(connection);
-    return;
+  // Clean connections are kept, but not one that leads to an address the server has moved
+  // from, nor one of a server that left the pool: it would serve the next request from there,
+  // or keep the server from ever being quiet.
+  if (reusable && !connection->closing() && !leaving_ && connection->address() == address_) {
+    // Back in the holder's slot when nobody has filled it since: WAIT takes that connection
+    // (Pin), and after every WAIT a new one would otherwise be opened.
+    if (usual_affinity != kNoAffinity) {
+      ServerConnection*& usual = connections_[Slot(usual_affinity, connection->protocol())];
+      if (usual == nullptr) {
+        usual = connection;
+        return;
+      }
+    }
+    // A few more for the next pin: a WATCH retry loop pins one per attempt.
+    constexpr size_t kIdlePinnedKept = 4;
+    if (idle_pinned_.size() < kIdlePinnedKept) {
+      idle_pinned_.push_back(connection);
+      return;
+    }
   }
   retired_.push_back(connection);
   connection->Retire();  // may close it at once, which removes it from retired_

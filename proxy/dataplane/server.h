@@ -79,9 +79,10 @@ class Server final : public ServerLink {
   ServerConnection* Pin(PinHolder* holder, Protocol protocol, PinRefusal* refused,
                         uint64_t usual_affinity = kNoAffinity);
   // The holder is done with `connection`. `reusable`: nothing it left on the connection
-  // outlives its requests (EXEC and UNWATCH clear a WATCH), so the next Pin may take it; else it
+  // outlives its requests (EXEC and UNWATCH clear a WATCH), so it may serve again: as the shared
+  // connection of `usual_affinity`'s slot when that is empty, else for the next Pin; otherwise it
   // closes once its requests are answered.
-  void Unpin(ServerConnection* connection, bool reusable);
+  void Unpin(ServerConnection* connection, bool reusable, uint64_t usual_affinity = kNoAffinity);
   // The holder left while a blocking command was on its pinned `connection`: unpinned, it
   // stays open until the command's reply is in (and what it took, if anything, is given back:
   // give_back.h); the server is asked to unblock it now (CLIENT UNBLOCK <id> TIMEOUT, on another
@@ -124,6 +125,9 @@ class Server final : public ServerLink {
     return static_cast<size_t>(protocol) * slots_ + affinity % slots_;
   }
   ServerConnection* PickConnection(size_t slot);
+  // Pin's reuse: the shared connection of `usual_affinity`'s slot, else an idle pinned one of
+  // `protocol`; null when neither is there.
+  ServerConnection* TakeUsualOrIdle(uint64_t usual_affinity, Protocol protocol);
   // Send's rare path, out of line: the slot has no connection yet, or the server no address.
   void SendOnNewConnection(Fragment* fragment, std::string_view bytes, size_t slot);
   // Whether requests can be sent at all; if not, the fragment is failed as nutcracker fails it.

@@ -284,16 +284,23 @@ TEST_F(ServerPoolTest, APinOfTheUsualConnectionTakesItFromTheOtherClientsWhoGetA
   ASSERT_NE(usual, nullptr);
   EXPECT_EQ(usual->queued(), 1u);  // the very connection that carries the client's request
   EXPECT_EQ(server.stats().pinned_connections.Get(), 1);
-  // The next request of that slot opens another connection rather than wait behind the pin.
+  // Let go before anyone filled its slot: it is that slot's shared connection again, rather than
+  // a new one for the next request.
+  server.Unpin(usual, /*reusable=*/true, kClient);
+  EXPECT_EQ(server.stats().pinned_connections.Get(), 0);
   server.Send(context_->NewFragment(), kGet, kClient, Protocol::kResp2);
-  EXPECT_EQ(usual->queued(), 1u);
+  EXPECT_EQ(usual->queued(), 2u);
+  // Taken again, the next request of that slot opens another connection rather than wait
+  // behind the pin; let go then, it waits for the next pin instead.
+  ASSERT_EQ(server.Pin(nullptr, Protocol::kResp2, &refused, kClient), usual);
+  server.Send(context_->NewFragment(), kGet, kClient, Protocol::kResp2);
+  EXPECT_EQ(usual->queued(), 2u);
+  server.Unpin(usual, /*reusable=*/true, kClient);
   // The other protocol's slot has no connection to take: a connection of its own.
   ServerConnection* fresh = server.Pin(nullptr, Protocol::kResp3, &refused, kClient);
   ASSERT_NE(fresh, nullptr);
   EXPECT_NE(fresh, usual);
   EXPECT_EQ(fresh->protocol(), Protocol::kResp3);
-  // Back from the pin, it is a clean connection like any other.
-  server.Unpin(usual, /*reusable=*/true);
   EXPECT_EQ(server.Pin(nullptr, Protocol::kResp2, &refused), usual);
 }
 
