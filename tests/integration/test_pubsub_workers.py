@@ -47,13 +47,15 @@ def test_subscribers_on_both_workers_receive_every_message_once(sharded):
             assert parse(pub.command("PUBSUB", "NUMPAT")) == 1
             # Each subscriber by its channel and by its pattern, as from one Redis.
             assert parse(pub.command("PUBLISH", channel, "hi")) == 2 * SUBSCRIBERS
+            # Then a second message: each subscriber's next frames are the first message's two
+            # deliveries and then the second's, so no delivery came twice in between.
+            assert parse(pub.command("PUBLISH", channel, "end")) == 2 * SUBSCRIBERS
         for sub in subscribers:
-            got = sorted(parse(sub.reply_bytes())[0] for _ in range(2))
-            assert got == [b"message", b"pmessage"]
-        for sub in subscribers:
-            sub.sock.settimeout(0.2)
-            with pytest.raises(TimeoutError):
-                sub.sock.recv(1)
+            frames = [parse(sub.reply_bytes()) for _ in range(4)]
+            assert sorted((f[0], f[-1]) for f in frames[:2]) == [(b"message", b"hi"),
+                                                                   (b"pmessage", b"hi")]
+            assert sorted((f[0], f[-1]) for f in frames[2:]) == [(b"message", b"end"),
+                                                                   (b"pmessage", b"end")]
     finally:
         for sub in subscribers:
             sub.close()
